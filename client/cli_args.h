@@ -1,0 +1,40 @@
+// Command-line arguments of the mamba-explain CLI: `mamba-explain COMMAND [--flag value|--flag=value
+// |--switch] ...`. Flags are declared per command so that typos and missing values are errors
+// (INVALID_ARGUMENT naming the flag), not silently ignored.
+#ifndef MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_
+#define MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace mamba_explain {
+
+struct FlagSpec {
+  std::set<std::string> valued;    // flags that take a value
+  std::set<std::string> switches;  // boolean flags
+};
+
+class CliArgs {
+ public:
+  // args excludes the program name and the command.
+  static absl::StatusOr<CliArgs> Parse(const std::vector<std::string>& args, const FlagSpec& spec);
+
+  bool Has(const std::string& flag) const { return values_.count(flag) > 0; }
+  std::string Get(const std::string& flag, const std::string& fallback = "") const;
+  // INVALID_ARGUMENT "--flag is required" when absent.
+  absl::StatusOr<std::string> Require(const std::string& flag) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// "1,2,3" -> ids; INVALID_ARGUMENT naming the bad element.
+absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_

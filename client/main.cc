@@ -1,0 +1,46 @@
+// mamba-explain: command-line client. Offline commands load a model in-process; server commands
+// (explain over gRPC, models, health) arrive with the service.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/offline_commands.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(usage: mamba-explain COMMAND [flags]
+
+commands (offline, no server needed):
+  tokenize  (--model-dir DIR | --tokenizer FILE) --text T
+            prints {"ids": [...], "tokens": [...]}
+  forward   --model-dir DIR (--text T | --ids 1,2,3) [--tokenizer FILE]
+            [--device cpu|cuda] [--dtype fp32|bf16] [--last]
+            prints {"ids": [...], "logits": [[...], ...]} (all positions, or the last with
+            --last) and the top-5 next tokens on stderr
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  absl::Status status;
+  if (command == "tokenize") {
+    status = mamba_explain::RunTokenize(args);
+  } else if (command == "forward") {
+    status = mamba_explain::RunForward(args);
+  } else {
+    std::cerr << "mamba-explain: unknown command '" << command << "'\n" << kUsage;
+    return 2;
+  }
+  if (!status.ok()) {
+    std::cerr << "mamba-explain " << command << ": " << status << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,41 @@
+#include "mamba/mamba1_mixer.h"
+
+#include "common/status_macros.h"
+#include "kernels/selective_scan.h"
+#include "mamba/mamba_ops.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const ModelConfig& config,
+                                                 const torch::Tensor& u,
+                                                 const torch::Tensor& lengths, LayerTrace* trace) {
+  const int64_t E = config.d_inner, N = config.d_state, R = config.dt_rank;
+  torch::Tensor xz = Project(u, w.in_proj_w, w.in_proj_b);  // [B, L, 2E]
+  torch::Tensor x_in = xz.narrow(-1, 0, E);
+  torch::Tensor z = xz.narrow(-1, E, E);
+  torch::Tensor psi = CausalConv1d(x_in, w.conv_w, w.conv_b);  // [B, L, E]
+  torch::Tensor x = ApplySsmActivation(psi, config.ssm_activation);
+  torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
+  torch::Tensor dt_low = x_dbl.narrow(-1, 0, R);
+  torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();      // [B, L, 1, N]
+  torch::Tensor Cm = x_dbl.narrow(-1, R + N, N).unsqueeze(2).contiguous();  // [B, L, 1, N]
+  torch::Tensor delta = torch::softplus(Project(dt_low, w.dt_proj_w, w.dt_bias));  // [B, L, E]
+  torch::Tensor A = -torch::exp(w.A_log);                                          // [E, N]
+  ASSIGN_OR_RETURN(torch::Tensor y,
+                   SelectiveScan({x.contiguous(), delta, A, Bm, Cm, w.D, lengths}));  // [B, L, E]
+  torch::Tensor out = Project(y * torch::silu(z), w.out_proj_w, w.out_proj_b);
+  if (trace != nullptr) {
+    trace->conv_in = x_in;
+    trace->conv_pre = psi;
+    trace->x = x;
+    trace->delta = delta;
+    trace->B = Bm;
+    trace->C = Cm;
+    trace->gate = z;
+    trace->y = y;
+    trace->mixer_out = out;
+  }
+  return out;
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,23 @@
+// Mamba-1 mixer forward (research/mamba_reference.md §1.3, HF MambaMixer.slow_forward math):
+// in_proj -> causal conv -> activation -> x_proj -> Δ = softplus(dt_proj) -> selective scan (+D)
+// -> SiLU(z) gate -> out_proj. Projections run in the weights' dtype; conv, Δ, scan, gate are fp32.
+// u: [B, L, D] fp32, lengths: int64 [B] (right padding) -> [B, L, D] fp32. Fills `trace` if given.
+#ifndef MAMBA_EXPLAIN_MAMBA_MAMBA1_MIXER_H_
+#define MAMBA_EXPLAIN_MAMBA_MAMBA1_MIXER_H_
+
+#include <torch/torch.h>
+
+#include "absl/status/statusor.h"
+#include "mamba/trace.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const ModelConfig& config,
+                                                 const torch::Tensor& u,
+                                                 const torch::Tensor& lengths, LayerTrace* trace);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_MAMBA_MAMBA1_MIXER_H_

@@ -1,0 +1,46 @@
+#include "mamba/mamba_ops.h"
+
+namespace mamba_explain {
+
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  torch::Tensor rstd = torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return x * rstd * weight;
+}
+
+torch::Tensor ConvTap(const torch::Tensor& x, const torch::Tensor& w, int64_t k) {
+  const int64_t K = w.size(1), L = x.size(1);
+  const int64_t shift = K - 1 - k;
+  torch::Tensor tap_w = w.select(1, k);  // [C]
+  if (shift == 0) return x * tap_w;
+  if (shift >= L) return torch::zeros_like(x);
+  using torch::indexing::Slice;
+  torch::Tensor shifted = torch::zeros_like(x);
+  shifted.index_put_({Slice(), Slice(shift, torch::indexing::None)}, x.index({Slice(), Slice(0, L - shift)}));
+  return shifted * tap_w;
+}
+
+torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w,
+                           const torch::Tensor& bias) {
+  torch::Tensor out = ConvTap(x, w, w.size(1) - 1);
+  for (int64_t k = 0; k + 1 < w.size(1); ++k) out = out + ConvTap(x, w, k);
+  if (bias.defined()) out = out + bias;
+  return out;
+}
+
+torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation) {
+  switch (activation) {
+    case SsmActivation::kSilu:
+      return torch::silu(x);
+    case SsmActivation::kIdentity:
+      return x;
+  }
+  return x;
+}
+
+torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {
+  torch::Tensor y = torch::matmul(x.to(w.scalar_type()), w.t()).to(torch::kFloat32);
+  if (bias.defined()) y = y + bias;
+  return y;
+}
+
+}  // namespace mamba_explain

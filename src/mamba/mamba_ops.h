@@ -1,0 +1,31 @@
+// Small fp32 building blocks shared by the Mamba-1 and Mamba-2 mixers and the attribution code:
+// RMSNorm (HF MambaRMSNorm in fp32), the causal depthwise conv written as a sum of its taps
+// (research/mamba_reference.md §1.3 step 2; the tap form is what LaTIM decomposes, §6.3), the SSM
+// input activation, and a projection that runs in the weights' dtype and returns fp32.
+#ifndef MAMBA_EXPLAIN_MAMBA_MAMBA_OPS_H_
+#define MAMBA_EXPLAIN_MAMBA_MAMBA_OPS_H_
+
+#include <torch/torch.h>
+
+#include "model/config.h"
+
+namespace mamba_explain {
+
+// x: [..., D] fp32, weight: [D] fp32 -> x * rsqrt(mean(x², -1) + eps) * weight.
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// Tap k of the causal depthwise conv: w[:, k] * x shifted right by (K-1-k) positions (zeros
+// enter from the left). x: [B, L, C], w: [C, K] -> [B, L, C]. Σ_k taps + bias = conv output.
+torch::Tensor ConvTap(const torch::Tensor& x, const torch::Tensor& w, int64_t k);
+
+// Causal depthwise conv: x [B, L, C], w [C, K], bias [C] or undefined -> ψ [B, L, C].
+torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
+
+torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation);
+
+// y = x Wᵀ (+ bias) with x cast to W's dtype; the result is fp32. bias may be undefined.
+torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_MAMBA_MAMBA_OPS_H_

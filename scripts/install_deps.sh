@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything mamba-explain needs on a fresh Debian 12 machine (run as root or with sudo).
+# Idempotent: skips apt when every package is already installed.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config python3 nodejs npm
+  libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

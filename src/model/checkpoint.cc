@@ -102,9 +102,9 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
       auto opened = SafetensorsFile::Open(shard_path);
       if (!opened.ok()) {
         if (absl::IsNotFound(opened.status())) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              index_path, ": shard '", shard, "' (listed for tensor '", tensor,
-              "') does not exist: ", opened.status().message()));
+          return absl::InvalidArgumentError(
+              absl::StrCat(index_path, ": shard '", shard, "' (listed for tensor '", tensor,
+                           "') does not exist: ", opened.status().message()));
         }
         return opened.status();
       }
@@ -113,16 +113,16 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
     }
     for (const auto& [tensor, shard] : shard_of) {
       if (shards.at(shard)->Find(tensor) == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(index_path, ": tensor '", tensor,
-                                                       "' is not in its shard '", shard, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(index_path, ": tensor '", tensor, "' is not in its shard '", shard, "'"));
       }
     }
   } else if (FileExists(single_path)) {
     ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(single_path));
     checkpoint->files_.push_back(std::move(file));
   } else {
-    return absl::NotFoundError(absl::StrCat("no ", kIndexName, " or ", kSingleName, " in '",
-                                            model_dir, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("no ", kIndexName, " or ", kSingleName, " in '", model_dir, "'"));
   }
 
   // Merge; a tensor stored in two files is ambiguous even when the index names one of them.
@@ -132,8 +132,7 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
       auto [it, inserted] = owner.emplace(name, file.get());
       if (!inserted) {
         return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' appears in both ",
-                                                       it->second->path(), " and ",
-                                                       file->path()));
+                                                       it->second->path(), " and ", file->path()));
       }
       checkpoint->tensors_[name] = file->Find(name);
     }

@@ -204,16 +204,16 @@ absl::Status FinishMamba2Heads(const FieldReader& r, const char* heads_key, cons
     }
   } else {
     if (config->d_inner % config->head_dim != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": d_inner (", config->d_inner, ") is not divisible by ", dim_key,
-                       " (", config->head_dim, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": d_inner (", config->d_inner,
+                                                     ") is not divisible by ", dim_key, " (",
+                                                     config->head_dim, ")"));
     }
     config->n_heads = config->d_inner / config->head_dim;
   }
   if (config->n_heads % config->n_groups != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": number of heads (", config->n_heads, ") is not divisible by ",
-                     groups_key, " (", config->n_groups, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": number of heads (", config->n_heads,
+                                                   ") is not divisible by ", groups_key, " (",
+                                                   config->n_groups, ")"));
   }
   return absl::OkStatus();
 }
@@ -232,8 +232,8 @@ absl::StatusOr<ModelConfig> ParseHuggingFace(const FieldReader& r, Architecture 
   ASSIGN_OR_RETURN(c.expand, r.Size("expand", 2));
   ASSIGN_OR_RETURN(c.d_conv, r.Size("conv_kernel", 4));
   // intermediate_size in the file is ignored: HF recomputes it.
-  RETURN_IF_ERROR(CheckedMul(c.expand, c.d_model, "d_inner = expand * hidden_size", source,
-                             &c.d_inner));
+  RETURN_IF_ERROR(
+      CheckedMul(c.expand, c.d_model, "d_inner = expand * hidden_size", source, &c.d_inner));
   ASSIGN_OR_RETURN(c.use_bias, r.Bool("use_bias", /*HF MambaConfig: true*/ !m2));
   ASSIGN_OR_RETURN(c.use_conv_bias, r.Bool("use_conv_bias", true));
   RETURN_IF_ERROR(ReadNormEps(r, "layer_norm_epsilon", &c));
@@ -271,9 +271,9 @@ absl::StatusOr<ModelConfig> ParseMambaSsm(const FieldReader& top, const std::str
       return top.Error("attn_layer_idx", absl::StrCat("must be an array, got ", idx.dump()));
     }
     if (!idx.empty()) {
-      return top.Error("attn_layer_idx",
-                       absl::StrCat("= ", idx.dump(),
-                                    ": attention layers (hybrid models) are not supported"));
+      return top.Error(
+          "attn_layer_idx",
+          absl::StrCat("= ", idx.dump(), ": attention layers (hybrid models) are not supported"));
     }
   }
   ASSIGN_OR_RETURN(const bool rms_norm, top.Bool("rms_norm", true));
@@ -296,7 +296,8 @@ absl::StatusOr<ModelConfig> ParseMambaSsm(const FieldReader& top, const std::str
   } else if (layer == "Mamba2") {
     c.arch = Architecture::kMamba2;
   } else {
-    return ssm.Error("layer", absl::StrCat("must be \"Mamba1\" or \"Mamba2\", got \"", layer, "\""));
+    return ssm.Error("layer",
+                     absl::StrCat("must be \"Mamba1\" or \"Mamba2\", got \"", layer, "\""));
   }
   const bool m2 = c.arch == Architecture::kMamba2;
 
@@ -338,8 +339,8 @@ absl::StatusOr<ModelConfig> ParseMambaSsm(const FieldReader& top, const std::str
     ASSIGN_OR_RETURN(c.n_groups, ssm.Size("ngroups", 1));
     ASSIGN_OR_RETURN(c.chunk_size, ssm.Size("chunk_size", 256));
     RETURN_IF_ERROR(ReadTimeStepLimit(ssm, "dt_limit", &c));
-    RETURN_IF_ERROR(FinishMamba2Heads(ssm, nullptr, "ssm_cfg.headdim", "ssm_cfg.ngroups", source,
-                                      &c));
+    RETURN_IF_ERROR(
+        FinishMamba2Heads(ssm, nullptr, "ssm_cfg.headdim", "ssm_cfg.ngroups", source, &c));
   }
   RETURN_IF_ERROR(ReadExtensions(top, &c));
   return c;
@@ -374,13 +375,14 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
     ASSIGN_OR_RETURN(const std::string model_type, top.String("model_type", ""));
     if (model_type == "mamba") return ParseHuggingFace(top, Architecture::kMamba1, source);
     if (model_type == "mamba2") return ParseHuggingFace(top, Architecture::kMamba2, source);
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": unsupported model_type '", model_type, "' (expected 'mamba' or 'mamba2')"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": unsupported model_type '", model_type,
+                                                   "' (expected 'mamba' or 'mamba2')"));
   }
   if (top.Has("d_model") && top.Has("n_layer")) return ParseMambaSsm(top, source);
-  return absl::InvalidArgumentError(absl::StrCat(
-      source, ": cannot tell the config format: no 'model_type' (HF) and no 'd_model' + "
-              "'n_layer' (mamba_ssm)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source,
+                   ": cannot tell the config format: no 'model_type' (HF) and no 'd_model' + "
+                   "'n_layer' (mamba_ssm)"));
 }
 
 absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {

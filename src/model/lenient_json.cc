@@ -32,9 +32,7 @@ struct Substitution {
   size_t new_length;
 };
 
-bool IsIdentifierChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
+bool IsIdentifierChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 // True when `word` starts at text[pos] and is not followed by an identifier character.
 bool WordAt(const std::string& text, size_t pos, const char* word) {
@@ -139,7 +137,8 @@ absl::Status ConvertNonFinite(nlohmann::json* node, const std::string& source,
   }
   if (node->is_array()) {
     for (size_t i = 0; i < node->size(); ++i) {
-      RETURN_IF_ERROR(ConvertNonFinite(&(*node)[i], source, absl::StrCat(path, "[", i, "]"), depth + 1));
+      RETURN_IF_ERROR(
+          ConvertNonFinite(&(*node)[i], source, absl::StrCat(path, "[", i, "]"), depth + 1));
     }
     return absl::OkStatus();
   }

@@ -38,10 +38,10 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kBool, "BOOL", 1}, {DType::kU8, "U8", 1},     {DType::kI8, "I8", 1},
-    {DType::kI16, "I16", 2},   {DType::kU16, "U16", 2},   {DType::kF16, "F16", 2},
-    {DType::kBF16, "BF16", 2}, {DType::kI32, "I32", 4},   {DType::kU32, "U32", 4},
-    {DType::kF32, "F32", 4},   {DType::kF64, "F64", 8},   {DType::kI64, "I64", 8},
+    {DType::kBool, "BOOL", 1}, {DType::kU8, "U8", 1},   {DType::kI8, "I8", 1},
+    {DType::kI16, "I16", 2},   {DType::kU16, "U16", 2}, {DType::kF16, "F16", 2},
+    {DType::kBF16, "BF16", 2}, {DType::kI32, "I32", 4}, {DType::kU32, "U32", 4},
+    {DType::kF32, "F32", 4},   {DType::kF64, "F64", 8}, {DType::kI64, "I64", 8},
     {DType::kU64, "U64", 8},
 };
 
@@ -100,9 +100,9 @@ absl::StatusOr<json> ParseHeader(const char* begin, size_t length, const std::st
   try {
     header = json::parse(begin, begin + length, callback);
   } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": safetensors header is not valid JSON (byte ", e.byte, " of the header): ",
-        e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(path,
+                                                   ": safetensors header is not valid JSON (byte ",
+                                                   e.byte, " of the header): ", e.what()));
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": safetensors header is not valid JSON: ", e.what()));
@@ -253,15 +253,14 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
                                                    " exceeds the limit of ", kMaxHeaderBytes));
   }
   if (header_bytes > file_bytes - 8) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": header length ", header_bytes,
-                                                   " exceeds the file size ", file_bytes,
-                                                   " minus 8"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": header length ", header_bytes, " exceeds the file size ", file_bytes, " minus 8"));
   }
   ASSIGN_OR_RETURN(const json header,
                    ParseHeader(reinterpret_cast<const char*>(bytes + 8), header_bytes, path));
   if (!header.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": safetensors header must be a JSON object, got ", header.type_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": safetensors header must be a JSON object, got ", header.type_name()));
   }
   const uint64_t data_bytes = file_bytes - 8 - header_bytes;
   const uint8_t* data = bytes + 8 + header_bytes;
@@ -293,9 +292,9 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     uint64_t end = 0;
     RETURN_IF_ERROR(ParseEntry(it.key(), it.value(), path, &view, &begin, &end));
     if (end > data_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": tensor '", it.key(), "': data_offsets end ", end,
-          " is beyond the data buffer of ", data_bytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor '", it.key(), "': data_offsets end ", end,
+                       " is beyond the data buffer of ", data_bytes, " bytes"));
     }
     view.data = data + begin;
     auto inserted = file->tensors_.emplace(it.key(), std::move(view));
@@ -309,22 +308,22 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
   const std::string* previous = nullptr;
   for (const Span& span : spans) {
     if (span.begin > expected) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": gap in the data buffer: tensor '", *span.name, "' begins at ", span.begin,
-          " but the previous tensor ends at ", expected));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": gap in the data buffer: tensor '", *span.name, "' begins at ",
+                       span.begin, " but the previous tensor ends at ", expected));
     }
     if (span.begin < expected) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": tensor '", *span.name, "' [", span.begin, ", ", span.end,
-          ") overlaps tensor '", previous != nullptr ? *previous : "", "' ending at ", expected));
+          path, ": tensor '", *span.name, "' [", span.begin, ", ", span.end, ") overlaps tensor '",
+          previous != nullptr ? *previous : "", "' ending at ", expected));
     }
     expected = span.end;
     previous = span.name;
   }
   if (expected != data_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": data buffer has ", data_bytes, " bytes but the tensors cover ",
-                     expected, " (", data_bytes - expected, " trailing bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": data buffer has ", data_bytes,
+                                                   " bytes but the tensors cover ", expected, " (",
+                                                   data_bytes - expected, " trailing bytes)"));
   }
   return file;
 }
@@ -368,8 +367,8 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
       return absl::InvalidArgumentError(absl::StrCat(where, ": negative or overflowing shape"));
     }
     if (nbytes != t.nbytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": nbytes ", t.nbytes,
-                                                     " but shape and dtype need ", nbytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": nbytes ", t.nbytes, " but shape and dtype need ", nbytes));
     }
     if (nbytes > 0 && t.data == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": null data"));

@@ -132,7 +132,7 @@ TEST(ConfigTest, Mamba1HfDefaultsAndAutoDtRank) {
   ASSERT_OK_AND_ASSIGN(ModelConfig c, Parse(R"({"model_type": "mamba", "hidden_size": 1000,
       "num_hidden_layers": 2, "vocab_size": 10, "time_step_rank": "auto",
       "intermediate_size": 12345})"));
-  EXPECT_EQ(c.dt_rank, 63);  // ceil(1000 / 16)
+  EXPECT_EQ(c.dt_rank, 63);    // ceil(1000 / 16)
   EXPECT_EQ(c.d_inner, 2000);  // intermediate_size is ignored
   EXPECT_EQ(c.d_state, 16);
   EXPECT_EQ(c.d_conv, 4);
@@ -286,7 +286,7 @@ TEST_P(ConfigErrorTest, IsInvalidArgumentNamingTheProblem) {
 
 #define M1(extra) \
   R"({"model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 16)" extra "}"
-#define M2(extra)                                                                       \
+#define M2(extra)                                                                            \
   R"({"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 16,)" \
   R"( "head_dim": 16, "n_groups": 1)" extra "}"
 #define SSM(extra) R"({"d_model": 64, "n_layer": 2, "vocab_size": 16)" extra "}"

@@ -125,9 +125,8 @@ TEST_F(SafetensorsTest, DTypeTable) {
 
 TEST_F(SafetensorsTest, UnpaddedHeaderAndEmptyFileAreAccepted) {
   // Readers must not require the 8-byte padding; here the data starts at an odd offset.
-  const std::string header =
-      R"({"b":{"dtype":"U8","shape":[3],"data_offsets":[2,5]},)"
-      R"("a":{"dtype":"I16","shape":[1],"data_offsets":[0,2]}})";
+  const std::string header = R"({"b":{"dtype":"U8","shape":[3],"data_offsets":[2,5]},)"
+                             R"("a":{"dtype":"I16","shape":[1],"data_offsets":[0,2]}})";
   const std::string path = Path("unpadded.safetensors");
   WriteBytes(path, LengthPrefix(header.size()) + header + std::string("\x01\x02\x07\x08\x09", 5));
   ASSERT_OK_AND_ASSIGN(auto file, SafetensorsFile::Open(path));
@@ -194,8 +193,7 @@ TEST_F(SafetensorsTest, NegativeShape) {
 TEST_F(SafetensorsTest, ShapeOverflow) {
   ExpectInvalid(
       WriteRaw("overflow.safetensors",
-               R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})",
-               8),
+               R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
       "tensor 'w': shape [4294967296,4294967296] overflows");
 }
 
@@ -253,9 +251,9 @@ TEST_F(SafetensorsTest, CorruptedWrittenFile) {
 TEST_F(SafetensorsTest, MissingOrMalformedFields) {
   ExpectInvalid(WriteRaw("no_offsets.safetensors", R"({"w":{"dtype":"F32","shape":[1]}})", 4),
                 "tensor 'w': missing 'data_offsets'");
-  ExpectInvalid(WriteRaw("no_shape.safetensors",
-                         R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4),
-                "tensor 'w': missing 'shape'");
+  ExpectInvalid(
+      WriteRaw("no_shape.safetensors", R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4),
+      "tensor 'w': missing 'shape'");
   ExpectInvalid(WriteRaw("three_offsets.safetensors",
                          R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}})", 4),
                 "tensor 'w': 'data_offsets' must be an array [begin, end]");
@@ -290,15 +288,15 @@ TEST_F(SafetensorsTest, WriterRejectsBadInput) {
   EXPECT_STATUS(WriteSafetensors(Path("a.safetensors"), {{"w", DType::kF32, {2}, &value, 4}}),
                 kInvalid, "tensor 'w': nbytes 4 but shape and dtype need 8");
   EXPECT_STATUS(WriteSafetensors(Path("b.safetensors"), {{"w", DType::kF32, {1}, &value, 4},
-                                                          {"w", DType::kF32, {1}, &value, 4}}),
+                                                         {"w", DType::kF32, {1}, &value, 4}}),
                 kInvalid, "tensor 'w': written twice");
   EXPECT_STATUS(WriteSafetensors(Path("c.safetensors"), {{"w", DType::kF32, {-1}, &value, 4}}),
                 kInvalid, "tensor 'w'");
   EXPECT_STATUS(
       WriteSafetensors(Path("d.safetensors"), {{"__metadata__", DType::kF32, {1}, &value, 4}}),
       kInvalid, "invalid tensor name");
-  EXPECT_STATUS(WriteSafetensors(Path("no_dir/e.safetensors"), {}),
-                absl::StatusCode::kNotFound, "no_dir/e.safetensors");
+  EXPECT_STATUS(WriteSafetensors(Path("no_dir/e.safetensors"), {}), absl::StatusCode::kNotFound,
+                "no_dir/e.safetensors");
   // Nothing half-written is left behind.
   struct stat st;
   EXPECT_NE(stat(Path("a.safetensors").c_str(), &st), 0);

@@ -35,10 +35,10 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
 }  // namespace me_testing
 
 // Expects a non-OK status with the given code whose message contains `substr`.
-#define EXPECT_STATUS(expr, code, substr)                                        \
+#define EXPECT_STATUS(expr, expected_code, substr)                               \
   do {                                                                           \
     const ::absl::Status me_s_ = ::me_testing::ToStatus(expr);                   \
-    EXPECT_EQ(me_s_.code(), code) << me_s_;                                      \
+    EXPECT_EQ(me_s_.code(), expected_code) << me_s_;                             \
     EXPECT_NE(std::string(me_s_.message()).find(substr), std::string::npos)      \
         << "message '" << me_s_.message() << "' lacks '" << substr << "'";       \
   } while (0)

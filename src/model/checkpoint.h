@@ -5,6 +5,7 @@
 #ifndef MAMBA_EXPLAIN_MODEL_CHECKPOINT_H_
 #define MAMBA_EXPLAIN_MODEL_CHECKPOINT_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ class Checkpoint {
   Checkpoint() = default;
   std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::map<std::string, const TensorView*> tensors_;  // views owned by files_
 };
 
 }  // namespace mamba_explain

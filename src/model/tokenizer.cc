@@ -394,8 +394,10 @@ absl::Status Tokenizer::Impl::LoadAddedTokens(const Json& added_tokens) {
       ASSIGN_OR_RETURN(const bool set, OptionalBool(token, flag, false, source, path));
       if (set) return InvalidField(source, absl::StrCat(path, ".", flag), "true is unsupported");
     }
+    // HF's default: special tokens match raw text, others match normalized text.
+    ASSIGN_OR_RETURN(const bool is_special, OptionalBool(token, "special", false, source, path));
     ASSIGN_OR_RETURN(const bool is_normalized,
-                     OptionalBool(token, "normalized", true, source, path));
+                     OptionalBool(token, "normalized", !is_special, source, path));
     AddedToken added{content->get<std::string>(), static_cast<int32_t>(id->get<int64_t>())};
     if (added.id >= static_cast<int32_t>(id_to_token.size())) {
       id_to_token.resize(added.id + 1);

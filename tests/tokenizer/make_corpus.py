@@ -173,6 +173,17 @@ def main():
                   accent_cases, script_cases, emoji_cases, unicode_space_cases,
                   special_token_cases, punctuation_and_misc_cases):
         corpus.extend(group())
+    # Long composites: every case next to every other, joined three ways, so that interactions
+    # (a case's leading space after another's trailing one, added tokens mid-run) get exercised
+    # and BPE runs on a few very long pre-tokens.
+    corpus += [" ".join(corpus), "\n".join(corpus), "".join(corpus)]
+    corpus += [
+        "In 2023, researchers introduced Mamba, a selective state space model. Unlike "
+        "Transformers, it scales linearly with sequence length; on language modeling it matched "
+        "models twice its size.\n\nThe key idea: make the SSM parameters (\u0394, B, C) "
+        "functions of the input.",
+        "Q: What's 2+2?\nA: It's 4.\n\nQ: Who wrote \"Hamlet\"?\nA: Shakespeare (c. 1600).",
+    ]
     seen = set()
     unique = [s for s in corpus if not (s in seen or seen.add(s))]
     json.dump(unique, sys.stdout, ensure_ascii=True, indent=0)

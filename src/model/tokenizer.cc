@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "src/common/status_macros.h"
+#include "src/model/gpt2_pretokenizer.h"
 #include "src/model/unicode.h"
 
 namespace mamba_explain {
@@ -89,51 +90,6 @@ class LiteralSplitter {
   std::vector<AddedToken> tokens_;
   std::array<std::vector<size_t>, 256> by_first_byte_;
 };
-
-// The GPT-2 pre-tokenizer regex, as Oniguruma (HF's engine) matches it:
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// Alternatives are tried in order at each position; every code point is a letter, a number,
-// white space or "other", so some alternative always matches and the pieces tile the text.
-// Returns the end index (in code points) of the match that starts at `start`.
-size_t Gpt2MatchEnd(const std::u32string& text, size_t start) {
-  const size_t n = text.size();
-  const char32_t first = text[start];
-  if (first == U'\'' && start + 1 < n) {
-    const char32_t second = text[start + 1];
-    if (second == U's' || second == U't' || second == U'm' || second == U'd') return start + 2;
-    if (start + 2 < n) {
-      const char32_t third = text[start + 2];
-      if ((second == U'r' && third == U'e') || (second == U'v' && third == U'e') ||
-          (second == U'l' && third == U'l')) {
-        return start + 3;
-      }
-    }
-  }
-  // ` ?X+` for X = letter, number, other: the optional space only helps when X follows it, and
-  // without the space the match would have to start on a space, which is none of the classes.
-  const size_t body = (first == U' ' && start + 1 < n) ? start + 1 : start;
-  const char32_t c = text[body];
-  auto run_end = [&](auto in_class) {
-    size_t end = body;
-    while (end < n && in_class(text[end])) ++end;
-    return end;
-  };
-  if (unicode::IsLetter(c)) return run_end(unicode::IsLetter);
-  if (unicode::IsNumber(c)) return run_end(unicode::IsNumber);
-  auto is_other = [](char32_t x) {
-    return !unicode::IsWhiteSpace(x) && !unicode::IsLetter(x) && !unicode::IsNumber(x);
-  };
-  if (is_other(c)) return run_end(is_other);
-  // Here text[start] is white space. `\s+(?!\S)` takes the whole run when it reaches the end of
-  // the text; before a non-space it backtracks by one character, leaving that last space to
-  // prefix the next word ("x\n\ny" -> "x", "\n", "\n", "y"). A single space before a non-space
-  // fails the lookahead and falls to `\s+`.
-  size_t end = start;
-  while (end < n && unicode::IsWhiteSpace(text[end])) ++end;
-  if (end == start) return start + 1;  // Unreachable: the classes cover every code point.
-  if (end < n && end - start >= 2) return end - 1;
-  return end;
-}
 
 absl::Status InvalidField(const std::string& source, absl::string_view field,
                           absl::string_view problem) {
@@ -454,21 +410,7 @@ void Tokenizer::Impl::EncodePreTokenized(std::string_view piece, std::vector<int
     Bpe(piece, ids);
     return;
   }
-  // Well-formed by construction: the input was validated and NFC keeps it so.
-  const std::u32string code_points = unicode::DecodeUtf8(piece).value();
-  size_t byte_pos = 0;
-  size_t start = 0;
-  while (start < code_points.size()) {
-    const size_t end = Gpt2MatchEnd(code_points, start);
-    size_t byte_end = byte_pos;
-    for (size_t i = start; i < end; ++i) {
-      const char32_t c = code_points[i];
-      byte_end += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    }
-    Bpe(piece.substr(byte_pos, byte_end - byte_pos), ids);
-    byte_pos = byte_end;
-    start = end;
-  }
+  for (const std::string_view pre_token : SplitGpt2PreTokens(piece)) Bpe(pre_token, ids);
 }
 
 // HF's BPE word merge: a heap of candidate pairs ordered by (rank, position); stale entries (a

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "src/model/gpt2_pretokenizer.h"
 #include "tests/status_matchers.h"
 
 namespace mamba_explain {
@@ -167,6 +168,25 @@ TEST_F(NeoxTokenizerTest, TokenText) {
   EXPECT_EQ(tokenizer_->TokenText(241), "\xEF\xBF\xBD");
   EXPECT_EQ(tokenizer_->TokenText(50277), "<|id:50277|>");
   EXPECT_EQ(tokenizer_->TokenText(-3), "<|id:-3|>");
+}
+
+// The regex cases where engines differ; each expectation follows Oniguruma's documented
+// semantics (alternatives in order, backtracking, \s = U+0009..U+000D, U+0085, Zs, Zl, Zp).
+TEST(Gpt2PreTokenizerTest, SplitsLikeOniguruma) {
+  using Pieces = std::vector<std::string_view>;
+  EXPECT_EQ(SplitGpt2PreTokens("x\n\ny"), (Pieces{"x", "\n", "\n", "y"}));
+  EXPECT_EQ(SplitGpt2PreTokens("a  b"), (Pieces{"a", " ", " b"}));
+  EXPECT_EQ(SplitGpt2PreTokens("end  "), (Pieces{"end", "  "}));
+  EXPECT_EQ(SplitGpt2PreTokens("THE'S 's"), (Pieces{"THE", "'", "S", " '", "s"}));
+  EXPECT_EQ(SplitGpt2PreTokens("we'll 2024!?"), (Pieces{"we", "'ll", " 2024", "!?"}));
+  EXPECT_EQ(SplitGpt2PreTokens("x\xC2\xB2 \xD9\xA1"), (Pieces{"x", "\xC2\xB2", " \xD9\xA1"}));
+  // U+0085 (NEL) is white space: the run " NEL" leaves NEL alone before "b".
+  EXPECT_EQ(SplitGpt2PreTokens("a \xC2\x85"
+                               "b"),
+            (Pieces{"a", " ", "\xC2\x85", "b"}));
+  // U+FEFF (format char) is not, so the space takes it as punctuation-like "other".
+  EXPECT_EQ(SplitGpt2PreTokens("x \xEF\xBB\xBFy"), (Pieces{"x", " \xEF\xBB\xBF", "y"}));
+  EXPECT_EQ(SplitGpt2PreTokens(""), Pieces{});
 }
 
 TEST(TokenizerFileTest, MissingFileIsNotFound) {

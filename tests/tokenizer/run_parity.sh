@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Token-id parity of our tokenizer with @huggingface/tokenizers (npm, an independent JS port of
+# HF tokenizers) on corpus.json. Usage: run_parity.sh PATH_TO_tokenize_corpus
+# Tokenizer: $ME_SHARED_DIR/data/gpt-neox-20b-tokenizer.json (default: ../../../shared/data/...).
+# Prints every mismatch (string, ours, theirs) and "N passed, M failed"; exits non-zero on any
+# mismatch, on a corpus of fewer than 300 strings, or if either side fails to run.
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 PATH_TO_tokenize_corpus" >&2
+  exit 2
+fi
+tokenize_corpus="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$script_dir"
+shared_dir="${ME_SHARED_DIR:-$script_dir/../../../shared}"
+tokenizer_json="$shared_dir/data/gpt-neox-20b-tokenizer.json"
+if [[ ! -f "$tokenizer_json" ]]; then
+  echo "missing tokenizer: $tokenizer_json" >&2
+  exit 1
+fi
+
+if [[ ! -d node_modules ]]; then
+  npm ci --silent
+fi
+
+tmp_dir="$(mktemp -d)"
+trap 'rm -rf "$tmp_dir"' EXIT
+"$tokenize_corpus" "$tokenizer_json" corpus.json > "$tmp_dir/ours.json"
+node reference.mjs "$tokenizer_json" corpus.json > "$tmp_dir/theirs.json"
+
+node --input-type=module - corpus.json "$tmp_dir/ours.json" "$tmp_dir/theirs.json" <<'JS'
+import { readFileSync } from "node:fs";
+const [corpusPath, oursPath, theirsPath] = process.argv.slice(2);
+const load = (p) => JSON.parse(readFileSync(p, "utf8"));
+const corpus = load(corpusPath), ours = load(oursPath), theirs = load(theirsPath);
+if (ours.length !== corpus.length || theirs.length !== corpus.length) {
+  console.log(`length mismatch: corpus ${corpus.length}, ours ${ours.length}, theirs ${theirs.length}`);
+  process.exit(1);
+}
+let passed = 0, failed = 0;
+corpus.forEach((text, i) => {
+  if (JSON.stringify(ours[i]) === JSON.stringify(theirs[i])) {
+    ++passed;
+  } else {
+    ++failed;
+    console.log(`MISMATCH [${i}] ${JSON.stringify(text)}\n  ours:   ${JSON.stringify(ours[i])}\n  theirs: ${JSON.stringify(theirs[i])}`);
+  }
+});
+console.log(`${passed} passed, ${failed} failed`);
+if (corpus.length < 300) {
+  console.log(`corpus has ${corpus.length} strings; at least 300 are required`);
+  process.exit(1);
+}
+process.exit(failed === 0 ? 0 : 1);
+JS

@@ -1,0 +1,180 @@
+// CUDA selective scan (formula in selective_scan.h), fp32 throughout, expf (not __expf) so that it
+// matches the reference to fp32 rounding. One block of 128 threads scans kChannelsPerBlock
+// channels of one (batch, group); each channel's N states are split over kLanesPerChannel adjacent
+// lanes (kStatesPerThread registers each) and y is reduced with warp shuffles. Per chunk of
+// kChunk time steps the block stages the group's B/C rows (shared by all its channels) and its
+// x/Δ columns in shared memory, scans them, and writes y (zeros past the sequence length).
+// Includes no LibTorch header. Supported d_state: SelectiveScanCudaSupports (params header).
+#include <cuda_runtime.h>
+
+#include "kernels/selective_scan_params.h"
+
+namespace mamba_explain {
+namespace {
+
+constexpr int ClampInt(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+template <int kNState>
+struct SelectiveScanTraits {
+  static constexpr int kThreads = 128;
+  static constexpr int kStatesPerThread = ClampInt(kNState / 8, 4, 16);
+  static constexpr int kLanesPerChannel = kNState / kStatesPerThread;
+  static constexpr int kChannelsPerBlock = kThreads / kLanesPerChannel;
+  static constexpr int kChunk = ClampInt(4096 / kNState, 16, 64);  // time steps per stage
+  static_assert(kStatesPerThread * kLanesPerChannel == kNState, "states must split evenly");
+  static_assert(kLanesPerChannel <= 32 && 32 % kLanesPerChannel == 0,
+                "a channel's lanes must sit inside one warp");
+  static_assert((2 * kChunk * kNState + 3 * kChunk * kChannelsPerBlock) * sizeof(float) <=
+                    48 * 1024,
+                "static shared memory limit");
+};
+
+template <int kNState>
+__global__ void __launch_bounds__(SelectiveScanTraits<kNState>::kThreads)
+    SelectiveScanKernel(const SelectiveScanParams p) {
+  using Traits = SelectiveScanTraits<kNState>;
+  constexpr int kThreads = Traits::kThreads;
+  constexpr int kStates = Traits::kStatesPerThread;
+  constexpr int kLanes = Traits::kLanesPerChannel;
+  constexpr int kChannels = Traits::kChannelsPerBlock;
+  constexpr int kChunk = Traits::kChunk;
+
+  __shared__ float B_chunk[kChunk][kNState];        // [T, N] of this (batch, group)
+  __shared__ float C_chunk[kChunk][kNState];        // [T, N]
+  __shared__ float x_chunk[kChunk][kChannels];      // [T, channels of the block]
+  __shared__ float delta_chunk[kChunk][kChannels];  // [T, channels of the block]
+  __shared__ float y_chunk[kChunk][kChannels];      // [T, channels of the block]
+
+  const int64_t batch = blockIdx.z;
+  const int64_t group = blockIdx.y;
+  const int64_t channels_per_group = p.d_inner / p.n_groups;
+  const int64_t first_in_group = static_cast<int64_t>(blockIdx.x) * kChannels;
+  const int64_t first_channel = group * channels_per_group + first_in_group;
+  const int block_channels =
+      static_cast<int>(min(static_cast<int64_t>(kChannels), channels_per_group - first_in_group));
+
+  const int tid = threadIdx.x;
+  const int local_channel = tid / kLanes;  // j in [0, kChannels)
+  const int lane = tid % kLanes;           // this thread owns states n = lane + k·kLanes
+  const bool active = local_channel < block_channels;
+  const int64_t channel = first_channel + local_channel;
+
+  float A_regs[kStates];  // A[channel, n]
+  float state[kStates];   // h[channel, n]
+#pragma unroll
+  for (int k = 0; k < kStates; ++k) {
+    const int n = lane + k * kLanes;
+    A_regs[k] = active ? p.A[channel * p.A_dim_stride + n * p.A_state_stride] : 0.f;
+    state[k] = 0.f;
+  }
+  const float skip = (active && p.D != nullptr) ? p.D[channel * p.D_dim_stride] : 0.f;
+  const int64_t length =
+      p.lengths == nullptr
+          ? p.seq_len
+          : SelectiveScanEffectiveLength(p.lengths[batch * p.lengths_batch_stride], p.seq_len);
+
+  const float* B_rows = p.B + batch * p.B_batch_stride + group * p.B_group_stride;
+  const float* C_rows = p.C + batch * p.C_batch_stride + group * p.C_group_stride;
+  const float* x_cols = p.x + batch * p.x_batch_stride + first_channel * p.x_dim_stride;
+  const float* delta_cols =
+      p.delta + batch * p.delta_batch_stride + first_channel * p.delta_dim_stride;
+  float* out_cols = p.out + batch * p.out_batch_stride + first_channel * p.out_dim_stride;
+
+  for (int64_t t0 = 0; t0 < p.seq_len; t0 += kChunk) {
+    const int steps = static_cast<int>(min(static_cast<int64_t>(kChunk), p.seq_len - t0));
+    // Steps of this chunk inside the sequence; the same for the whole block, so the barriers
+    // below are uniform.
+    const int live =
+        static_cast<int>(max(int64_t{0}, min(static_cast<int64_t>(steps), length - t0)));
+    if (live > 0) {
+      for (int i = tid; i < live * kNState; i += kThreads) {
+        const int64_t t = t0 + i / kNState;
+        const int n = i % kNState;
+        B_chunk[i / kNState][n] = B_rows[t * p.B_seq_stride + n * p.B_state_stride];
+        C_chunk[i / kNState][n] = C_rows[t * p.C_seq_stride + n * p.C_state_stride];
+      }
+      for (int i = tid; i < live * kChannels; i += kThreads) {
+        const int64_t t = t0 + i / kChannels;
+        const int j = i % kChannels;
+        const bool in_block = j < block_channels;
+        x_chunk[i / kChannels][j] =
+            in_block ? x_cols[t * p.x_seq_stride + j * p.x_dim_stride] : 0.f;
+        delta_chunk[i / kChannels][j] =
+            in_block ? delta_cols[t * p.delta_seq_stride + j * p.delta_dim_stride] : 0.f;
+      }
+      __syncthreads();
+      for (int t = 0; t < live; ++t) {
+        const float dt = delta_chunk[t][local_channel];
+        const float xt = x_chunk[t][local_channel];
+        const float dt_x = dt * xt;
+        float partial = 0.f;
+#pragma unroll
+        for (int k = 0; k < kStates; ++k) {
+          const int n = lane + k * kLanes;
+          state[k] = expf(dt * A_regs[k]) * state[k] + dt_x * B_chunk[t][n];
+          partial += state[k] * C_chunk[t][n];
+        }
+#pragma unroll
+        for (int offset = kLanes / 2; offset > 0; offset /= 2) {
+          partial += __shfl_xor_sync(0xffffffffu, partial, offset, kLanes);
+        }
+        if (lane == 0) y_chunk[t][local_channel] = partial + skip * xt;
+      }
+      // Orders the y_chunk writes before the store below; the next chunk's loads only overwrite
+      // buffers last read above this barrier, and its compute writes y_chunk only after its own.
+      __syncthreads();
+    }
+    for (int i = tid; i < steps * kChannels; i += kThreads) {
+      const int t = i / kChannels;
+      const int j = i % kChannels;
+      if (j < block_channels) {
+        out_cols[(t0 + t) * p.out_seq_stride + j * p.out_dim_stride] =
+            t < live ? y_chunk[t][j] : 0.f;
+      }
+    }
+  }
+}
+
+template <int kNState>
+cudaError_t LaunchForState(const SelectiveScanParams& p, cudaStream_t stream) {
+  using Traits = SelectiveScanTraits<kNState>;
+  const int64_t channels_per_group = p.d_inner / p.n_groups;
+  const dim3 grid(static_cast<unsigned>((channels_per_group + Traits::kChannelsPerBlock - 1) /
+                                        Traits::kChannelsPerBlock),
+                  static_cast<unsigned>(p.n_groups), static_cast<unsigned>(p.batch));
+  SelectiveScanKernel<kNState><<<grid, Traits::kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+static_assert(SelectiveScanCudaSupports(16) && SelectiveScanCudaSupports(32) &&
+                  SelectiveScanCudaSupports(64) && SelectiveScanCudaSupports(128) &&
+                  SelectiveScanCudaSupports(256) && !SelectiveScanCudaSupports(12),
+              "keep the predicate and the switch below in step");
+
+}  // namespace
+
+cudaError_t LaunchSelectiveScan(const SelectiveScanParams& p, cudaStream_t stream) {
+  // Preconditions (checked by the host wrapper; grid y and z are limited to 65535).
+  if (p.batch <= 0 || p.seq_len <= 0 || p.d_inner <= 0 || p.n_groups <= 0 ||
+      p.d_inner % p.n_groups != 0 || p.batch > 65535 || p.n_groups > 65535 || p.x == nullptr ||
+      p.delta == nullptr || p.A == nullptr || p.B == nullptr || p.C == nullptr ||
+      p.out == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  switch (p.d_state) {
+    case 16:
+      return LaunchForState<16>(p, stream);
+    case 32:
+      return LaunchForState<32>(p, stream);
+    case 64:
+      return LaunchForState<64>(p, stream);
+    case 128:
+      return LaunchForState<128>(p, stream);
+    case 256:
+      return LaunchForState<256>(p, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,69 @@
+// Plain parameters of the selective scan (mamba_reference.md §1.3 step 8, §2.3 step 6), shared by
+// the CPU reference and the CUDA kernel: sizes, strides in elements named for tensor and axis, and
+// raw fp32 pointers. Dims: Bt batch, L seq_len, E d_inner, G n_groups, N d_state; channel c reads
+// group g(c) = c / (E / G). Strides may be 0 (broadcast views) or negative; pointers are not owned.
+// No LibTorch include, so selective_scan.cu compiles without it. The kernel and its support
+// predicate below must change together.
+#ifndef MAMBA_EXPLAIN_KERNELS_SELECTIVE_SCAN_PARAMS_H_
+#define MAMBA_EXPLAIN_KERNELS_SELECTIVE_SCAN_PARAMS_H_
+
+#include <cstdint>
+
+#ifdef ME_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#ifdef __CUDACC__
+#define ME_SCAN_HOST_DEVICE __host__ __device__
+#else
+#define ME_SCAN_HOST_DEVICE
+#endif
+
+namespace mamba_explain {
+
+struct SelectiveScanParams {
+  int64_t batch = 0;     // Bt
+  int64_t seq_len = 0;   // L
+  int64_t d_inner = 0;   // E
+  int64_t n_groups = 0;  // G, divides E
+  int64_t d_state = 0;   // N
+
+  int64_t x_batch_stride = 0, x_seq_stride = 0, x_dim_stride = 0;
+  int64_t delta_batch_stride = 0, delta_seq_stride = 0, delta_dim_stride = 0;
+  int64_t A_dim_stride = 0, A_state_stride = 0;
+  int64_t B_batch_stride = 0, B_seq_stride = 0, B_group_stride = 0, B_state_stride = 0;
+  int64_t C_batch_stride = 0, C_seq_stride = 0, C_group_stride = 0, C_state_stride = 0;
+  int64_t D_dim_stride = 0;
+  int64_t lengths_batch_stride = 0;
+  int64_t out_batch_stride = 0, out_seq_stride = 0, out_dim_stride = 0;
+
+  const float* x = nullptr;          // [Bt, L, E]
+  const float* delta = nullptr;      // [Bt, L, E]
+  const float* A = nullptr;          // [E, N]
+  const float* B = nullptr;          // [Bt, L, G, N]
+  const float* C = nullptr;          // [Bt, L, G, N]
+  const float* D = nullptr;          // [E], or nullptr: no skip term
+  const int64_t* lengths = nullptr;  // [Bt], or nullptr: every sequence has length L
+  float* out = nullptr;              // [Bt, L, E]
+};
+
+// Effective length of sequence b: lengths[b] clamped to [0, L]; positions t >= it are written 0.
+inline ME_SCAN_HOST_DEVICE int64_t SelectiveScanEffectiveLength(int64_t length, int64_t seq_len) {
+  return length < 0 ? 0 : (length > seq_len ? seq_len : length);
+}
+
+// d_state values the CUDA kernel is instantiated for (the switch in selective_scan.cu); any other
+// d_state runs on the reference.
+constexpr bool SelectiveScanCudaSupports(int64_t d_state) {
+  return d_state == 16 || d_state == 32 || d_state == 64 || d_state == 128 || d_state == 256;
+}
+
+#ifdef ME_WITH_CUDA
+// Enqueues the scan on `stream`; all pointers are device pointers. Returns the launch error
+// (cudaErrorInvalidValue for an unsupported d_state or an E not divisible by G).
+cudaError_t LaunchSelectiveScan(const SelectiveScanParams& params, cudaStream_t stream);
+#endif
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_KERNELS_SELECTIVE_SCAN_PARAMS_H_

@@ -53,6 +53,11 @@ absl::StatusOr<std::unique_ptr<MambaModel>> MambaModel::Load(const std::string& 
   return std::unique_ptr<MambaModel>(new MambaModel(std::move(config), std::move(weights)));
 }
 
+std::unique_ptr<MambaModel> MambaModel::FromWeights(ModelConfig config, ModelWeights weights) {
+  DisableTf32();
+  return std::unique_ptr<MambaModel>(new MambaModel(std::move(config), std::move(weights)));
+}
+
 torch::Tensor MambaModel::Embed(const torch::Tensor& ids) const {
   return torch::embedding(weights_.embedding, ids.to(device(), torch::kInt64)).to(torch::kFloat32);
 }

@@ -64,6 +64,10 @@ class MambaModel {
                                                       const torch::Tensor& lengths,
                                                       const ForwardOptions& options) const;
 
+  // Wraps weights made in memory (the trainer, tests). The caller guarantees that they match
+  // `config` (as LoadModelWeights would have checked).
+  static std::unique_ptr<MambaModel> FromWeights(ModelConfig config, ModelWeights weights);
+
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   torch::Device device() const { return weights_.device; }

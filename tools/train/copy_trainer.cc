@@ -1,0 +1,201 @@
+#include "tools/train/copy_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "mamba/mamba_model.h"
+#include "nlohmann/json.hpp"
+#include "tools/train/copy_task.h"
+#include "tools/train/model_writer.h"
+#include "tools/train/weight_init.h"
+
+namespace mamba_explain {
+namespace {
+
+constexpr uint64_t kEvalSeedOffset = 1000003;  // held-out data never overlaps training seeds
+
+ModelConfig MakeConfig(const CopyTrainOptions& o) {
+  ModelConfig c;
+  c.arch = o.arch;
+  c.d_model = o.d_model;
+  c.n_layers = o.n_layers;
+  c.vocab_size = o.vocab;
+  c.d_state = o.d_state;
+  c.expand = 2;
+  c.d_inner = 2 * o.d_model;
+  c.d_conv = 4;
+  c.dt_rank = (o.d_model + 15) / 16;
+  c.head_dim = o.head_dim;
+  c.n_heads = c.d_inner / o.head_dim;
+  c.n_groups = 1;
+  c.chunk_size = 64;
+  c.use_bias = false;
+  c.use_conv_bias = true;
+  c.tie_word_embeddings = true;
+  c.ssm_activation = o.activation;
+  return c;
+}
+
+struct StepResult {
+  torch::Tensor loss;
+  double token_accuracy;
+  double sequence_accuracy;
+};
+
+absl::StatusOr<StepResult> RunBatch(const MambaModel& model, const CopyBatch& batch) {
+  torch::Tensor ids = batch.ids.to(model.device());
+  torch::Tensor targets = batch.targets.to(model.device());
+  ForwardOptions options;
+  ASSIGN_OR_RETURN(ForwardOutput out,
+                   model.ForwardFromEmbeddings(model.Embed(ids), torch::Tensor(), options));
+  const int64_t V = out.logits.size(-1);
+  StepResult r;
+  r.loss = torch::nn::functional::cross_entropy(
+      out.logits.reshape({-1, V}), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+  torch::Tensor mask = targets != -100;
+  torch::Tensor correct = (out.logits.argmax(-1) == targets) & mask;
+  r.token_accuracy = (correct.sum().to(torch::kFloat64) / mask.sum()).item<double>();
+  r.sequence_accuracy = ((correct.sum(1) == mask.sum(1)).to(torch::kFloat64).mean()).item<double>();
+  return r;
+}
+
+absl::StatusOr<CopyEvalResult> Evaluate(const MambaModel& model, int length, int vocab, int samples,
+                                        uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  CopyEvalResult total;
+  int done = 0;
+  while (done < samples) {
+    const int n = std::min(256, samples - done);
+    CopyBatch batch = MakeCopyBatch(n, length, vocab, gen);
+    ASSIGN_OR_RETURN(StepResult r, RunBatch(model, batch));
+    total.token_accuracy += r.token_accuracy * n;
+    total.sequence_accuracy += r.sequence_accuracy * n;
+    total.loss += r.loss.item<double>() * n;
+    done += n;
+  }
+  total.token_accuracy /= samples;
+  total.sequence_accuracy /= samples;
+  total.loss /= samples;
+  return total;
+}
+
+double LearningRate(const CopyTrainOptions& o, int step) {
+  // Linear warmup to lr, then lr·sqrt(warmup/step) (inverse square root).
+  const double s = std::max(1, step);
+  return o.lr * std::min(s / std::max(1, o.warmup), std::sqrt(std::max(1, o.warmup) / s));
+}
+
+}  // namespace
+
+absl::StatusOr<CopyEvalResult> EvaluateCopyModel(const std::string& model_dir, int length,
+                                                 int samples, uint64_t seed,
+                                                 const std::string& device) {
+  LoadOptions load;
+  ASSIGN_OR_RETURN(load.device, ParseDevice(device));
+  ASSIGN_OR_RETURN(auto model, MambaModel::Load(model_dir, load));
+  return Evaluate(*model, length, static_cast<int>(model->config().vocab_size), samples, seed);
+}
+
+absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
+  if (o.vocab <= 2 || o.length < 1 || o.steps < 1 || o.batch < 1) {
+    return absl::InvalidArgumentError("vocab > 2, length ≥ 1, steps ≥ 1, batch ≥ 1 required");
+  }
+  if (o.arch == Architecture::kMamba2 && (2 * o.d_model) % o.head_dim != 0) {
+    return absl::InvalidArgumentError("--head-dim must divide 2·d_model");
+  }
+  try {
+    ASSIGN_OR_RETURN(torch::Device device, ParseDevice(o.device));
+    ModelConfig config = MakeConfig(o);
+    ModelWeights weights;
+    int start_step = 0;
+    const std::string state_path = o.out_dir + "/train_state.json";
+    if (o.resume && std::filesystem::exists(state_path)) {
+      LoadOptions load;
+      load.device = device;
+      ASSIGN_OR_RETURN(auto loaded, MambaModel::Load(o.out_dir, load));
+      config = loaded->config();
+      weights = loaded->weights();
+      for (torch::Tensor& t : TrainableParameters(weights)) t.set_requires_grad(true);
+      start_step = nlohmann::json::parse(std::ifstream(state_path))["step"].get<int>();
+    } else {
+      weights = InitModelWeights(config, InitOptions{o.seed, 0.02, o.mimetic_layer}, device);
+    }
+    std::vector<torch::Tensor> params = TrainableParameters(weights);
+    auto model = MambaModel::FromWeights(config, weights);
+    torch::optim::AdamW optimizer(
+        params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.98}).weight_decay(o.weight_decay));
+    const std::string optimizer_path = o.out_dir + "/optimizer.pt";
+    if (start_step > 0 && std::filesystem::exists(optimizer_path)) {
+      torch::load(optimizer, optimizer_path);
+    }
+    std::filesystem::create_directories(o.out_dir);
+    std::ofstream log(o.out_dir + "/train_log.jsonl",
+                      start_step > 0 ? std::ios::app : std::ios::trunc);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 7919 + start_step);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto minutes = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
+    };
+    auto save = [&](int step) -> absl::Status {
+      nlohmann::json extra;
+      extra["training"] = {
+          {"task", "copy"},     {"length", o.length}, {"step", step},
+          {"steps", o.steps},   {"batch", o.batch},   {"lr", o.lr},
+          {"warmup", o.warmup}, {"seed", o.seed},     {"mimetic_layer", o.mimetic_layer}};
+      RETURN_IF_ERROR(WriteModelDirectory(o.out_dir, config, weights, extra));
+      torch::save(optimizer, optimizer_path);
+      std::ofstream(state_path) << nlohmann::json{{"step", step}}.dump() << "\n";
+      return absl::OkStatus();
+    };
+    int step = start_step;
+    while (step < o.steps) {
+      ++step;
+      const double lr = LearningRate(o, step);
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      }
+      CopyBatch batch = MakeCopyBatch(o.batch, o.length, o.vocab, gen);
+      ASSIGN_OR_RETURN(StepResult r, RunBatch(*model, batch));
+      optimizer.zero_grad();
+      r.loss.backward();
+      torch::nn::utils::clip_grad_norm_(params, 1.0);
+      optimizer.step();
+      if (step % o.log_every == 0 || step == o.steps) {
+        const double loss = r.loss.item<double>();
+        log << nlohmann::json{{"step", step},
+                              {"loss", loss},
+                              {"token_accuracy", r.token_accuracy},
+                              {"sequence_accuracy", r.sequence_accuracy},
+                              {"lr", lr},
+                              {"minutes", minutes()}}
+                   .dump()
+            << std::endl;
+        std::cerr << absl::StrFormat("step %6d/%d  loss %.4f  copy acc %.4f  lr %.2e  %.1f min\n",
+                                     step, o.steps, loss, r.token_accuracy, lr, minutes());
+      }
+      if (o.max_minutes > 0 && minutes() >= o.max_minutes && step < o.steps) {
+        RETURN_IF_ERROR(save(step));
+        return absl::DeadlineExceededError(
+            absl::StrCat("stopped at step ", step, " after ", o.max_minutes,
+                         " minutes; checkpoint written, rerun with --resume to continue"));
+      }
+    }
+    RETURN_IF_ERROR(save(step));
+    return Evaluate(*model, o.length, o.vocab, o.eval_samples, o.seed + kEvalSeedOffset);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("training: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace mamba_explain

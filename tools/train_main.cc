@@ -1,0 +1,140 @@
+// mamba-explain-train: trains the project's own Mamba models on synthetic tasks (LaTIM §4.1).
+//   mamba-explain-train copy --arch mamba1|mamba2 --out DIR [--layers N --d-model D --d-state N
+//     --head-dim P --vocab V --length L --steps S --batch B --lr LR --warmup W --seed S
+//     --activation silu|identity --mimetic-layer I --device cpu|cuda --max-minutes M --resume]
+//   mamba-explain-train eval-copy --model-dir DIR --length L [--samples N --seed S --device D]
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli_args.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "tools/train/copy_trainer.h"
+
+namespace mamba_explain {
+namespace {
+
+absl::Status IntFlag(const CliArgs& args, const std::string& name, int& value) {
+  if (!args.Has(name)) return absl::OkStatus();
+  if (!absl::SimpleAtoi(args.Get(name), &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be an integer"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoubleFlag(const CliArgs& args, const std::string& name, double& value) {
+  if (!args.Has(name)) return absl::OkStatus();
+  if (!absl::SimpleAtod(args.Get(name), &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be a number"));
+  }
+  return absl::OkStatus();
+}
+
+void PrintEval(const CopyEvalResult& r) {
+  std::cout << nlohmann::json{{"token_accuracy", r.token_accuracy},
+                              {"sequence_accuracy", r.sequence_accuracy},
+                              {"loss", r.loss}}
+                   .dump()
+            << "\n";
+}
+
+absl::Status RunCopy(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(
+          argv, FlagSpec{{"arch",   "layers",       "d-model",     "d-state",    "head-dim",
+                          "vocab",  "length",       "steps",       "batch",      "lr",
+                          "warmup", "weight-decay", "seed",        "activation", "mimetic-layer",
+                          "device", "out",          "max-minutes", "log-every",  "eval-samples"},
+                         {"resume"}}));
+  CopyTrainOptions o;
+  ASSIGN_OR_RETURN(o.out_dir, args.Require("out"));
+  const std::string arch = args.Get("arch", "mamba1");
+  if (arch == "mamba1") {
+    o.arch = Architecture::kMamba1;
+  } else if (arch == "mamba2") {
+    o.arch = Architecture::kMamba2;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--arch '", arch, "' (mamba1, mamba2)"));
+  }
+  const std::string act = args.Get("activation", "silu");
+  if (act == "silu") {
+    o.activation = SsmActivation::kSilu;
+  } else if (act == "identity") {
+    o.activation = SsmActivation::kIdentity;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--activation '", act, "' (silu, identity)"));
+  }
+  int seed = 0;
+  RETURN_IF_ERROR(IntFlag(args, "layers", o.n_layers));
+  RETURN_IF_ERROR(IntFlag(args, "d-model", o.d_model));
+  RETURN_IF_ERROR(IntFlag(args, "d-state", o.d_state));
+  RETURN_IF_ERROR(IntFlag(args, "head-dim", o.head_dim));
+  RETURN_IF_ERROR(IntFlag(args, "vocab", o.vocab));
+  RETURN_IF_ERROR(IntFlag(args, "length", o.length));
+  RETURN_IF_ERROR(IntFlag(args, "steps", o.steps));
+  RETURN_IF_ERROR(IntFlag(args, "batch", o.batch));
+  RETURN_IF_ERROR(IntFlag(args, "warmup", o.warmup));
+  RETURN_IF_ERROR(IntFlag(args, "seed", seed));
+  RETURN_IF_ERROR(IntFlag(args, "mimetic-layer", o.mimetic_layer));
+  RETURN_IF_ERROR(IntFlag(args, "log-every", o.log_every));
+  RETURN_IF_ERROR(IntFlag(args, "eval-samples", o.eval_samples));
+  RETURN_IF_ERROR(DoubleFlag(args, "lr", o.lr));
+  RETURN_IF_ERROR(DoubleFlag(args, "weight-decay", o.weight_decay));
+  RETURN_IF_ERROR(DoubleFlag(args, "max-minutes", o.max_minutes));
+  o.seed = static_cast<uint64_t>(seed);
+  o.device = args.Get("device", "cpu");
+  o.resume = args.Has("resume");
+  ASSIGN_OR_RETURN(CopyEvalResult r, TrainCopyModel(o));
+  PrintEval(r);
+  return absl::OkStatus();
+}
+
+absl::Status RunEvalCopy(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "samples", "seed", "device"}, {}}));
+  ASSIGN_OR_RETURN(std::string dir, args.Require("model-dir"));
+  int length = 0, samples = 1024, seed = 12345;
+  RETURN_IF_ERROR(IntFlag(args, "length", length));
+  RETURN_IF_ERROR(IntFlag(args, "samples", samples));
+  RETURN_IF_ERROR(IntFlag(args, "seed", seed));
+  if (length < 1) return absl::InvalidArgumentError("--length is required (source length)");
+  ASSIGN_OR_RETURN(CopyEvalResult r,
+                   EvaluateCopyModel(dir, length, samples, seed, args.Get("device", "cpu")));
+  PrintEval(r);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace mamba_explain
+
+int main(int argc, char** argv) {
+  const std::string usage =
+      "usage: mamba-explain-train copy --out DIR [--arch mamba1|mamba2 ...]\n"
+      "       mamba-explain-train eval-copy --model-dir DIR --length L\n"
+      "(see tools/train_main.cc and models/README.md for every flag)\n";
+  if (argc < 2) {
+    std::cerr << usage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  absl::Status status;
+  if (command == "copy") {
+    status = mamba_explain::RunCopy(args);
+  } else if (command == "eval-copy") {
+    status = mamba_explain::RunEvalCopy(args);
+  } else {
+    std::cerr << usage;
+    return 2;
+  }
+  if (!status.ok()) {
+    std::cerr << "mamba-explain-train " << command << ": " << status << "\n";
+    return status.code() == absl::StatusCode::kDeadlineExceeded ? 3 : 1;
+  }
+  return 0;
+}

@@ -11,10 +11,10 @@ absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
                                        const FlagSpec& spec) {
   CliArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (!absl::ConsumePrefix(&arg, "--")) {
+    if (args[i].rfind("--", 0) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[i], "'"));
     }
+    const std::string arg = args[i].substr(2);
     std::string name = arg, value;
     const size_t eq = arg.find('=');
     const bool inline_value = eq != std::string::npos;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -156,6 +157,11 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, engine_options));
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
   ASSIGN_OR_RETURN(std::vector<AttributionResult> results, engine->Explain(ids, options));
+  // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
+  std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
+    auto key = [](int l) { return l < 0 ? std::numeric_limits<int>::max() : l; };
+    return key(a.layer) < key(b.layer);
+  });
 
   nlohmann::json out;
   out["ids"] = ids;

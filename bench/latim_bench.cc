@@ -107,8 +107,7 @@ double PeakMiB(torch::Device device) {
 #ifdef ME_WITH_CUDA
   if (device.is_cuda()) {
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
-    return stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-               .peak / 1048576.0;
+    return stats.allocated_bytes[0].peak / 1048576.0;  // [0] = StatType::AGGREGATE
   }
 #endif
   return std::nan("");

@@ -1,5 +1,6 @@
 // LaTIM benchmark: a random 130m-shaped model (Mamba-1: 24 layers, D 768, E 1536, N 16, R 48;
-// Mamba-2: 24 layers, D 768, H 24 × P 64, N 128, G 1), written as an HF model directory (config.json
+// Mamba-2: 24 layers, D 768, H 24 × P 64, N 128, G 1), written as an HF model directory
+// (config.json
 // + model.safetensors) and loaded on CUDA (CPU when absent), times LaTIM(ℓ2) over all layers with
 // all rows and with the last row only, at several lengths and memory budgets, and reports the peak
 // CUDA memory (caching-allocator stats). Before timing, each configuration is validated: the last
@@ -46,8 +47,8 @@ bool WriteRandomModel(const Shape& s, const std::string& dir) {
   const int64_t units = s.mamba2 ? H : E;
   for (int64_t l = 0; l < s.layers; ++l) {
     const std::string p = "backbone.layers." + std::to_string(l) + ".";
-    torch::Tensor dt = torch::exp(torch::rand({units}) * (std::log(0.1) - std::log(0.001)) +
-                                  std::log(0.001));
+    torch::Tensor dt =
+        torch::exp(torch::rand({units}) * (std::log(0.1) - std::log(0.001)) + std::log(0.001));
     torch::Tensor dt_bias = dt + torch::log(-torch::expm1(-dt));  // softplus⁻¹
     add(p + "norm.weight", torch::ones({D}));
     add(p + "mixer.conv1d.weight", (torch::rand({CD, 1, K}) - 0.5));
@@ -71,20 +72,22 @@ bool WriteRandomModel(const Shape& s, const std::string& dir) {
   }
   std::vector<TensorToWrite> out;
   for (const auto& [name, t] : tensors) {
-    out.push_back({name, DType::kF32, t.sizes().vec(), t.data_ptr(),
-                   static_cast<size_t>(t.numel()) * 4});
+    out.push_back(
+        {name, DType::kF32, t.sizes().vec(), t.data_ptr(), static_cast<size_t>(t.numel()) * 4});
   }
   if (!WriteSafetensors(dir + "/model.safetensors", out).ok()) return false;
   std::ofstream config(dir + "/config.json");
   if (!s.mamba2) {
-    config << "{\"model_type\": \"mamba\", \"hidden_size\": " << D << ", \"num_hidden_layers\": "
-           << s.layers << ", \"vocab_size\": " << s.vocab << ", \"state_size\": " << N
+    config << "{\"model_type\": \"mamba\", \"hidden_size\": " << D
+           << ", \"num_hidden_layers\": " << s.layers << ", \"vocab_size\": " << s.vocab
+           << ", \"state_size\": " << N
            << ", \"conv_kernel\": 4, \"expand\": 2, \"time_step_rank\": " << R
            << ", \"use_bias\": false, \"use_conv_bias\": true, \"tie_word_embeddings\": true}\n";
   } else {
-    config << "{\"model_type\": \"mamba2\", \"hidden_size\": " << D << ", \"num_hidden_layers\": "
-           << s.layers << ", \"vocab_size\": " << s.vocab << ", \"state_size\": " << N
-           << ", \"num_heads\": " << H << ", \"head_dim\": " << s.head_dim
+    config << "{\"model_type\": \"mamba2\", \"hidden_size\": " << D
+           << ", \"num_hidden_layers\": " << s.layers << ", \"vocab_size\": " << s.vocab
+           << ", \"state_size\": " << N << ", \"num_heads\": " << H
+           << ", \"head_dim\": " << s.head_dim
            << ", \"n_groups\": 1, \"conv_kernel\": 4, \"expand\": 2, \"chunk_size\": 256"
            << ", \"use_bias\": false, \"use_conv_bias\": true, \"tie_word_embeddings\": true}\n";
   }
@@ -99,14 +102,16 @@ void Sync(torch::Device device) {
 
 void ResetPeak(torch::Device device) {
 #ifdef ME_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
 #endif
 }
 
 double PeakMiB(torch::Device device) {
 #ifdef ME_WITH_CUDA
   if (device.is_cuda()) {
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     return stats.allocated_bytes[0].peak / 1048576.0;  // [0] = StatType::AGGREGATE
   }
 #endif
@@ -142,8 +147,10 @@ int Main(int argc, char** argv) {
   std::vector<int64_t> lens = {1024, 8192};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--arch" && i + 1 < argc) arch = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--arch" && i + 1 < argc)
+      arch = argv[++i];
     else if (a == "--seq-lens" && i + 1 < argc) {
       lens.clear();
       std::string v = argv[++i];
@@ -163,19 +170,33 @@ int Main(int argc, char** argv) {
     if ((m2 && arch == "mamba1") || (!m2 && arch == "mamba2")) continue;
     Shape s;
     s.mamba2 = m2;
-    if (m2) { s.d_state = 128; s.vocab = 50288; }
-    if (quick) { s.layers = 2; s.d_model = 64; s.heads = 2; s.vocab = 512; }
+    if (m2) {
+      s.d_state = 128;
+      s.vocab = 50288;
+    }
+    if (quick) {
+      s.layers = 2;
+      s.d_model = 64;
+      s.heads = 2;
+      s.vocab = 512;
+    }
     char tmpl[] = "/tmp/latim_bench_XXXXXX";
     const std::string dir = mkdtemp(tmpl);
-    if (!WriteRandomModel(s, dir)) { std::fprintf(stderr, "cannot write model\n"); return 1; }
+    if (!WriteRandomModel(s, dir)) {
+      std::fprintf(stderr, "cannot write model\n");
+      return 1;
+    }
     LoadOptions lo;
     lo.device = device;
     auto model = MambaModel::Load(dir, lo);
     std::system(("rm -rf " + dir).c_str());
-    if (!model.ok()) { std::fprintf(stderr, "%s\n", model.status().ToString().c_str()); return 1; }
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+      return 1;
+    }
     char shape[160];
-    std::snprintf(shape, sizeof(shape), "L=%ld D=%ld E=%ld N=%ld%s", (long)s.layers, (long)s.d_model,
-                  (long)(2 * s.d_model), (long)s.d_state,
+    std::snprintf(shape, sizeof(shape), "L=%ld D=%ld E=%ld N=%ld%s", (long)s.layers,
+                  (long)s.d_model, (long)(2 * s.d_model), (long)s.d_state,
                   m2 ? (" H=" + std::to_string(s.heads)).c_str() : "");
     for (int64_t n : lens) {
       if (quick) n = std::min<int64_t>(n, 64);
@@ -205,7 +226,8 @@ int Main(int argc, char** argv) {
               worst = std::max(worst, std::abs(x - y) / (1e-6 + std::abs(x)));
             }
             if (worst > 1e-3 || !std::isfinite(a.approx_error)) {
-              std::fprintf(stderr, "MISMATCH %s layer %d: rel %.3g\n", a.method.c_str(), a.layer, worst);
+              std::fprintf(stderr, "MISMATCH %s layer %d: rel %.3g\n", a.method.c_str(), a.layer,
+                           worst);
               return 1;
             }
           }

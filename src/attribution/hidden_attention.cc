@@ -26,10 +26,11 @@ torch::Tensor Mamba1Block(const SsmParams& p, int64_t r0, int64_t r1, int64_t c0
   const int64_t N = p.A.size(1);
   torch::Tensor delta = p.delta.narrow(1, c0, c1 - c0);  // [n, Cb]
   // S[t,s,c] = −Σ_{k=s+1..t} Δ[k,c] (≤ 0, −inf above the diagonal); exponent = |A[c,n]| · S.
-  torch::Tensor seg = SegmentSumRows(-delta.t(), r0, r1).permute({1, 2, 0}).contiguous();  // [R,n,Cb]
-  torch::Tensor neg_a = -p.A.narrow(0, c0, c1 - c0);                                     // [Cb, N]
-  torch::Tensor c_rows = p.C.index({Slice(r0, r1), 0});                                   // [R, N]
-  torch::Tensor b_all = p.B.select(1, 0);                                                 // [n, N]
+  torch::Tensor seg =
+      SegmentSumRows(-delta.t(), r0, r1).permute({1, 2, 0}).contiguous();  // [R,n,Cb]
+  torch::Tensor neg_a = -p.A.narrow(0, c0, c1 - c0);                       // [Cb, N]
+  torch::Tensor c_rows = p.C.index({Slice(r0, r1), 0});                    // [R, N]
+  torch::Tensor b_all = p.B.select(1, 0);                                  // [n, N]
   torch::Tensor m = torch::zeros_like(seg);
   torch::Tensor decay = torch::empty_like(seg);
   for (int64_t k = 0; k < N; ++k) {
@@ -70,8 +71,8 @@ torch::Tensor HiddenAttention(const SsmParams& p, int64_t row_begin, int64_t row
                         : Mamba2Block(p, row_begin, row_end, unit_begin, unit_end);
   if (with_skip) {
     // + δ_{t,s} D[u] on the diagonal (t = s) of the block's rows.
-    torch::Tensor rows = torch::arange(row_begin, row_end,
-                                       torch::TensorOptions().dtype(torch::kLong).device(m.device()));
+    torch::Tensor rows = torch::arange(
+        row_begin, row_end, torch::TensorOptions().dtype(torch::kLong).device(m.device()));
     torch::Tensor local = rows - row_begin;
     torch::Tensor d = p.D.narrow(0, unit_begin, unit_end - unit_begin);
     m.index_put_({local, rows}, m.index({local, rows}) + d, /*accumulate=*/false);

@@ -1,9 +1,9 @@
 // Hidden attention M of one Mamba layer (LaTIM eq. 15 / App. A; research/mamba_reference.md
-// §6.1–6.2): the lower-triangular matrices with y[t] = Σ_{s≤t} (M[t,s] + δ_{t,s} D) x[s], per channel
-// (Mamba-1) or per head (Mamba-2), for a block of target rows × every source × a block of channels or
-// heads. Decay exponents come from SegmentSumRows (stable; never exp(A·S_t)·exp(−A·S_s)), so entries
-// above the diagonal are exactly 0. Memory: the [R, n, U] result plus two temporaries of that size.
-// Shared by LaTIM and the Mamba-Attention baselines.
+// §6.1–6.2): the lower-triangular matrices with y[t] = Σ_{s≤t} (M[t,s] + δ_{t,s} D) x[s], per
+// channel (Mamba-1) or per head (Mamba-2), for a block of target rows × every source × a block of
+// channels or heads. Decay exponents come from SegmentSumRows (stable; never
+// exp(A·S_t)·exp(−A·S_s)), so entries above the diagonal are exactly 0. Memory: the [R, n, U]
+// result plus two temporaries of that size. Shared by LaTIM and the Mamba-Attention baselines.
 #ifndef MAMBA_EXPLAIN_ATTRIBUTION_HIDDEN_ATTENTION_H_
 #define MAMBA_EXPLAIN_ATTRIBUTION_HIDDEN_ATTENTION_H_
 

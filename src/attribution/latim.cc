@@ -37,12 +37,12 @@ torch::Tensor ApplyAdditive(const torch::Tensor& x, AdditiveActivation f) {
 // Everything LaTIM reads from one layer for one sequence, cut to its length n, fp32.
 struct LayerInputs {
   SsmParams ssm;
-  torch::Tensor taps;       // [K, n, E] taps[sh][s, c] = f(W_conv[c, K−1−sh]·x_in[s,c] + β) (eq. 19)
-  torch::Tensor gain;       // [n, E] g_t: SiLU(z_t) (M1) or γ_t ⊙ SiLU(z_t) (M2, eqs. 24–25)
-  torch::Tensor w_out;      // [D, E]
-  torch::Tensor bias_out;   // [D] (zeros when out_proj has no bias)
-  torch::Tensor mixer_out;  // [n, D]
-  torch::Tensor residual;   // [n, D] block input
+  torch::Tensor taps;  // [K, n, E] taps[sh][s, c] = f(W_conv[c, K−1−sh]·x_in[s,c] + β) (eq. 19)
+  torch::Tensor gain;         // [n, E] g_t: SiLU(z_t) (M1) or γ_t ⊙ SiLU(z_t) (M2, eqs. 24–25)
+  torch::Tensor w_out;        // [D, E]
+  torch::Tensor bias_out;     // [D] (zeros when out_proj has no bias)
+  torch::Tensor mixer_out;    // [n, D]
+  torch::Tensor residual;     // [n, D] block input
   int64_t unit_channels = 1;  // channels per unit of M: 1 (M1) or head_dim P (M2)
 };
 
@@ -53,7 +53,7 @@ LayerInputs PrepareLayer(const LayerTrace& tr, const LayerWeights& w, const Mode
   LayerInputs in;
   in.ssm = SsmParamsFromTrace(tr, w, cfg, seq, n);
   // Only the x channels of the conv are decomposed (for Mamba-2, B and C belong to M).
-  torch::Tensor x_in = cut(tr.conv_in).narrow(1, 0, E);        // [n, E]
+  torch::Tensor x_in = cut(tr.conv_in).narrow(1, 0, E);                 // [n, E]
   torch::Tensor conv_w = w.conv_w.narrow(0, 0, E).to(torch::kFloat32);  // [E, K]
   std::vector<torch::Tensor> taps;
   for (int64_t sh = 0; sh < K; ++sh) {
@@ -82,7 +82,8 @@ LayerInputs PrepareLayer(const LayerTrace& tr, const LayerWeights& w, const Mode
 
 // u_{t←s} = g_t ⊙ v_{t←s} for t ∈ [r0, r1): [R, n, E] (eqs. 20–21 with the gate/norm gain).
 // v_{t←s}[c] = Σ_sh (M[t, s+sh, c] + δ_{t,s+sh} D[c]) · taps[sh][s, c].
-torch::Tensor GatedContributions(const LayerInputs& in, int64_t r0, int64_t r1, int64_t units_per_block) {
+torch::Tensor GatedContributions(const LayerInputs& in, int64_t r0, int64_t r1,
+                                 int64_t units_per_block) {
   const int64_t n = in.ssm.length(), U = in.ssm.units(), P = in.unit_channels;
   const int64_t K = in.taps.size(0), E = in.taps.size(2), R = r1 - r0;
   torch::Tensor v = torch::zeros({R, n, E}, in.taps.options());
@@ -91,8 +92,9 @@ torch::Tensor GatedContributions(const LayerInputs& in, int64_t r0, int64_t r1, 
     torch::Tensor m = HiddenAttention(in.ssm, r0, r1, u0, u1, /*with_skip=*/true);  // [R, n, ub]
     for (int64_t sh = 0; sh < std::min(K, n); ++sh) {
       const int64_t len = n - sh;
-      torch::Tensor m_sh = m.narrow(1, sh, len).unsqueeze(-1);                            // [R,len,ub,1]
-      torch::Tensor tap = in.taps[sh].narrow(0, 0, len).narrow(1, u0 * P, ub * P).view({len, ub, P});
+      torch::Tensor m_sh = m.narrow(1, sh, len).unsqueeze(-1);  // [R,len,ub,1]
+      torch::Tensor tap =
+          in.taps[sh].narrow(0, 0, len).narrow(1, u0 * P, ub * P).view({len, ub, P});
       v.narrow(1, 0, len).narrow(2, u0 * P, ub * P).view({R, len, ub, P}).addcmul_(m_sh, tap);
     }
   }
@@ -146,11 +148,11 @@ AttributionResult ToResult(const std::string& method, int layer, int64_t seq,
 // State of one sequence through the layer loop.
 struct SequenceState {
   int64_t n = 0;
-  std::vector<int64_t> rows;         // requested target rows, ascending
-  torch::Tensor row_index;           // [n] int64: position in `rows`, or −1
-  torch::Tensor u_eff;               // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
-  std::vector<int64_t> targets;      // ALTI-Logit: w(t) per row
-  torch::Tensor rollout;             // ALTI-Logit: [Q, n] Horner accumulator c
+  std::vector<int64_t> rows;     // requested target rows, ascending
+  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1
+  torch::Tensor u_eff;           // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
+  std::vector<int64_t> targets;  // ALTI-Logit: w(t) per row
+  torch::Tensor rollout;         // ALTI-Logit: [Q, n] Horner accumulator c
   double logit_err_num = 0, logit_err_den = 0;
 };
 
@@ -158,9 +160,9 @@ bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
   return std::find(scores.begin(), scores.end(), s) != scores.end();
 }
 
-absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
-                      bool report_layer, bool alti_logit, int64_t seq, SequenceState& st,
-                      const LatimOptions& options, const ResultCallback& callback) {
+absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, bool report_layer,
+                      bool alti_logit, int64_t seq, SequenceState& st, const LatimOptions& options,
+                      const ResultCallback& callback) {
   const ModelConfig& cfg = model.config();
   const int last_layer = static_cast<int>(cfg.n_layers) - 1;
   const int64_t n = st.n, Q = static_cast<int64_t>(st.rows.size());
@@ -170,7 +172,8 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
   const bool want_l1 = report_layer && Has(scores, LatimScore::kL1);
   const bool want_l2 = report_layer && Has(scores, LatimScore::kL2);
   const bool want_alti = report_layer && Has(scores, LatimScore::kAlti);
-  // ALTI-Logit needs P^(l) (the ALTI matrix with the residual) for rows ≤ t_max below the top layer.
+  // ALTI-Logit needs P^(l) (the ALTI matrix with the residual) for rows ≤ t_max below the top
+  // layer.
   const bool need_p = alti_logit && layer < last_layer;
   const bool need_alti = want_alti || need_p;
   const bool need_t = want_l1 || want_l2 || need_alti;
@@ -180,8 +183,8 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
     compute_rows.resize(st.rows.back() + 1);
     for (int64_t t = 0; t <= st.rows.back(); ++t) compute_rows[t] = t;
   }
-  const BlockPlan plan = PlanBlocks(n, E, D, in.ssm.units(), in.unit_channels,
-                                    options.memory_budget_bytes);
+  const BlockPlan plan =
+      PlanBlocks(n, E, D, in.ssm.units(), in.unit_channels, options.memory_budget_bytes);
   auto f32 = in.taps.options();
   auto i64 = f32.dtype(torch::kLong);
   torch::Tensor l1, l2, alti, logit_delta, rollout_next;
@@ -189,7 +192,8 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
   if (want_l2) l2 = torch::zeros({Q, n}, f32);
   if (want_alti) alti = torch::zeros({Q, n}, f32);
   if (alti_logit) logit_delta = torch::zeros({Q, n}, f32);
-  if (need_p && layer + 1 <= last_layer && st.rollout.defined()) rollout_next = torch::zeros({Q, n}, f32);
+  if (need_p && layer + 1 <= last_layer && st.rollout.defined())
+    rollout_next = torch::zeros({Q, n}, f32);
   torch::Tensor u_tilde;  // [Q, E] (U_eff W_out)
   if (alti_logit) u_tilde = torch::matmul(st.u_eff, in.w_out);
   double err_num = 0, err_den = 0;
@@ -197,11 +201,11 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
 
   for (auto [r0, r1] : RowBlocks(compute_rows, plan.rows)) {
     const int64_t R = r1 - r0;
-    torch::Tensor targets = torch::arange(r0, r1, i64);                       // [R]
+    torch::Tensor targets = torch::arange(r0, r1, i64);  // [R]
     torch::Tensor local = targets - r0;
-    torch::Tensor causal = sources.unsqueeze(0) <= targets.unsqueeze(1);      // [R, n]
-    torch::Tensor u = GatedContributions(in, r0, r1, plan.units);             // [R, n, E]
-    torch::Tensor sum_t = torch::matmul(u.sum(1), in.w_out.t());              // [R, D] Σ_s T_t(x_s)
+    torch::Tensor causal = sources.unsqueeze(0) <= targets.unsqueeze(1);  // [R, n]
+    torch::Tensor u = GatedContributions(in, r0, r1, plan.units);         // [R, n, E]
+    torch::Tensor sum_t = torch::matmul(u.sum(1), in.w_out.t());          // [R, D] Σ_s T_t(x_s)
     // Which of this block's rows are reported, and where they go.
     torch::Tensor pos = st.row_index.narrow(0, r0, R);
     torch::Tensor keep = (pos >= 0).nonzero().squeeze(1);
@@ -215,8 +219,8 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
     }
     if (alti_logit && any_reported) {
       // Δ^(l)_{t,s} = T_t(x_s)ᵀ U_eff,t = u_{t←s} · (W_outᵀ U_eff,t), never forming T (eq. 7).
-      torch::Tensor d = torch::einsum("rse,re->rs", {u.index_select(0, keep),
-                                                    u_tilde.index_select(0, out_rows)});
+      torch::Tensor d =
+          torch::einsum("rse,re->rs", {u.index_select(0, keep), u_tilde.index_select(0, out_rows)});
       logit_delta.index_copy_(0, out_rows, d);
     }
     if (!need_t) continue;
@@ -233,7 +237,7 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
       torch::Tensor resid = in.residual.narrow(0, r0, R);
       torch::Tensor y = resid + sum_t;  // [R, D]
       T.index_put_({local, targets}, T.index({local, targets}) + resid);
-      torch::Tensor dist = (y.unsqueeze(1) - T).abs().sum(-1);             // [R, n]
+      torch::Tensor dist = (y.unsqueeze(1) - T).abs().sum(-1);  // [R, n]
       torch::Tensor p = (y.abs().sum(-1, true) - dist).clamp_min(0) * causal;
       torch::Tensor total = p.sum(-1, true);
       // An all-zero row (nothing moves y closer than 0) puts all mass on the token itself.
@@ -269,7 +273,8 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer,
 }
 
 // w(t) and U_eff,t = U_{w(t)} ⊙ norm_f ⊙ rstd_f,t: the final RMSNorm frozen at its statistics,
-// so that Σ_l Σ_s Δ^(l)_{t,s} is the target logit minus the embedding's and the biases' direct terms.
+// so that Σ_l Σ_s Δ^(l)_{t,s} is the target logit minus the embedding's and the biases' direct
+// terms.
 absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, int64_t seq,
                                  const LatimOptions& options, SequenceState& st) {
   const ModelConfig& cfg = model.config();
@@ -282,8 +287,7 @@ absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, in
   torch::Tensor lm_head = model.weights().lm_head;
   torch::Tensor w;
   if (options.target_token.has_value()) {
-    w = torch::full({static_cast<int64_t>(st.rows.size())}, *options.target_token,
-                    rows.options());
+    w = torch::full({static_cast<int64_t>(st.rows.size())}, *options.target_token, rows.options());
   } else {
     torch::Tensor logits = torch::matmul((h * scale).to(lm_head.scalar_type()), lm_head.t());
     w = logits.to(torch::kFloat32).argmax(-1);
@@ -305,8 +309,8 @@ absl::Status Validate(const MambaModel& model, const LatimOptions& options) {
   if (options.target_token.has_value() &&
       (*options.target_token < 0 || *options.target_token >= model.config().vocab_size)) {
     return absl::InvalidArgumentError(absl::StrCat("target token ", *options.target_token,
-                                                   " out of range [0, ",
-                                                   model.config().vocab_size, ")"));
+                                                   " out of range [0, ", model.config().vocab_size,
+                                                   ")"));
   }
   if (options.memory_budget_bytes <= 0) {
     return absl::InvalidArgumentError("memory budget must be positive");
@@ -357,8 +361,8 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
       if (st.rows.empty()) return absl::InvalidArgumentError("empty row list");
       for (int64_t t : st.rows) {
         if (t < 0 || t >= st.n) {
-          return absl::InvalidArgumentError(absl::StrCat("row ", t, " out of range for sequence ",
-                                                         b, " of length ", st.n));
+          return absl::InvalidArgumentError(
+              absl::StrCat("row ", t, " out of range for sequence ", b, " of length ", st.n));
         }
       }
     }
@@ -385,18 +389,16 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
   // ALTI-Logit: top layer down (Horner form of eq. 8), emitting per-layer scores on the way.
   for (int l = static_cast<int>(model.config().n_layers) - 1; l >= 0; --l) {
     ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
-    const bool report =
-        per_layer && std::binary_search(selected.begin(), selected.end(), l);
+    const bool report = per_layer && std::binary_search(selected.begin(), selected.end(), l);
     for (int64_t b = 0; b < batch; ++b) {
       RETURN_IF_ERROR(RunLayer(model, *tr, l, report, true, b, states[b], options, callback));
     }
   }
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];
-    const double err =
-        st.logit_err_den > 0 ? std::sqrt(st.logit_err_num / st.logit_err_den) : 0.0;
-    AttributionResult r = ToResult(LatimScoreName(LatimScore::kAltiLogit), -1, b, st.rows,
-                                   st.rollout, err);
+    const double err = st.logit_err_den > 0 ? std::sqrt(st.logit_err_num / st.logit_err_den) : 0.0;
+    AttributionResult r =
+        ToResult(LatimScoreName(LatimScore::kAltiLogit), -1, b, st.rows, st.rollout, err);
     r.targets = st.targets;
     if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
   }

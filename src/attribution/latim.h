@@ -50,8 +50,8 @@ absl::StatusOr<AdditiveActivation> ParseAdditiveActivation(const std::string& na
 
 // Runs the forward pass (tracing the layers needed) and computes every requested score.
 // ids: int64 [B, L] right-padded; lengths: int64 [B] or undefined (all L). Results stream through
-// `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer order,
-// or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
+// `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer
+// order, or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
 // Errors: INVALID_ARGUMENT (unknown layer, row out of range, bad target, no scores), CANCELLED when
 // the callback returns false, INTERNAL for LibTorch errors.
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,

@@ -23,7 +23,8 @@ TEST(SegmentSumRowsTest, EqualsRowsOfSegmentSum) {
   torch::manual_seed(0);
   torch::Tensor a = torch::randn({3, 17}, torch::kFloat64);
   torch::Tensor full = SegmentSum(a);
-  for (auto [r0, r1] : std::vector<std::pair<int64_t, int64_t>>{{0, 17}, {0, 1}, {5, 9}, {16, 17}, {3, 4}}) {
+  for (auto [r0, r1] :
+       std::vector<std::pair<int64_t, int64_t>>{{0, 17}, {0, 1}, {5, 9}, {16, 17}, {3, 4}}) {
     torch::Tensor rows = SegmentSumRows(a, r0, r1);
     torch::Tensor want = full.index({Slice(), Slice(r0, r1)});
     torch::Tensor finite = torch::isfinite(want);
@@ -46,7 +47,8 @@ class HiddenAttentionFixtureTest : public ::testing::TestWithParam<std::string> 
 
 TEST_P(HiddenAttentionFixtureTest, ReproducesTheScanAndBlocksAgree) {
   ASSERT_OK_AND_ASSIGN(auto ref, me_testing::LoadHfReference(GetParam()));
-  ASSERT_OK_AND_ASSIGN(auto model, MambaModel::Load(me_testing::FixtureDir(GetParam()), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto model,
+                       MambaModel::Load(me_testing::FixtureDir(GetParam()), LoadOptions()));
   ForwardOptions fo;
   fo.trace = ForwardOptions::TraceLayers::kAll;
   ASSERT_OK_AND_ASSIGN(auto fwd, model->Forward(ref.input_ids, torch::Tensor(), fo));
@@ -74,7 +76,8 @@ TEST_P(HiddenAttentionFixtureTest, ReproducesTheScanAndBlocksAgree) {
           for (int64_t u0 = 0; u0 < U; u0 += ub) {
             const int64_t u1 = std::min(U, u0 + ub);
             torch::Tensor part = HiddenAttention(p, r0, r1, u0, u1, true);
-            EXPECT_TRUE(AllClose(part, M.index({Slice(r0, r1), Slice(), Slice(u0, u1)}), 1e-7, 1e-6));
+            EXPECT_TRUE(
+                AllClose(part, M.index({Slice(r0, r1), Slice(), Slice(u0, u1)}), 1e-7, 1e-6));
           }
         }
       }
@@ -88,7 +91,8 @@ TEST_P(HiddenAttentionFixtureTest, ReproducesTheScanAndBlocksAgree) {
 
 TEST_P(HiddenAttentionFixtureTest, Fp64AgainstSequentialScan) {
   ASSERT_OK_AND_ASSIGN(auto ref, me_testing::LoadHfReference(GetParam()));
-  ASSERT_OK_AND_ASSIGN(auto model, MambaModel::Load(me_testing::FixtureDir(GetParam()), LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(auto model,
+                       MambaModel::Load(me_testing::FixtureDir(GetParam()), LoadOptions()));
   ForwardOptions fo;
   fo.trace = ForwardOptions::TraceLayers::kAll;
   ASSERT_OK_AND_ASSIGN(auto fwd, model->Forward(ref.input_ids, torch::Tensor(), fo));
@@ -108,11 +112,11 @@ TEST_P(HiddenAttentionFixtureTest, Fp64AgainstSequentialScan) {
   // Sequential recurrence in fp64, per channel c and state k.
   torch::Tensor h = torch::zeros({E, N}, torch::kFloat64);
   torch::Tensor y = torch::zeros({n, E}, torch::kFloat64);
-  torch::Tensor unit = torch::arange(E).div(P, "floor");                       // unit of each channel
+  torch::Tensor unit = torch::arange(E).div(P, "floor");  // unit of each channel
   torch::Tensor group = m1 ? torch::zeros({E}, torch::kLong) : unit.div(H / G, "floor");
   torch::Tensor A = m1 ? p.A : p.A.index_select(0, unit).unsqueeze(1).expand({E, N});
   for (int64_t t = 0; t < n; ++t) {
-    torch::Tensor dt = p.delta[t].index_select(0, unit).unsqueeze(1);  // [E, 1]
+    torch::Tensor dt = p.delta[t].index_select(0, unit).unsqueeze(1);                      // [E, 1]
     torch::Tensor Bt = p.B[t].index_select(0, group), Ct = p.C[t].index_select(0, group);  // [E, N]
     h = torch::exp(dt * A) * h + dt * Bt * x[t].unsqueeze(1);
     y[t] = (h * Ct).sum(1) + p.D.index_select(0, unit) * x[t];

@@ -29,7 +29,7 @@ inline torch::Tensor NaiveHiddenAttention(const mamba_explain::LayerTrace& tr,
                                           const mamba_explain::ModelConfig& cfg, int64_t seq,
                                           int64_t n) {
   const auto f64 = torch::kFloat64;
-  torch::Tensor delta = tr.delta[seq].to(f64);  // [L, U]
+  torch::Tensor delta = tr.delta[seq].to(f64);                   // [L, U]
   torch::Tensor Bm = tr.B[seq].to(f64), Cm = tr.C[seq].to(f64);  // [L, G, N]
   torch::Tensor A = -torch::exp(w.A_log.to(f64));
   const int64_t U = delta.size(1);
@@ -39,7 +39,8 @@ inline torch::Tensor NaiveHiddenAttention(const mamba_explain::LayerTrace& tr,
     // prod = Π_{k=s+1..t} exp(Δ_k A), grown one step at a time (LaTIM eq. 15: ⊙ of the A_k).
     torch::Tensor prod = m1 ? torch::ones_like(A) : torch::ones({U}, f64);
     for (int64_t t = s; t < n; ++t) {
-      if (t > s) prod = prod * (m1 ? torch::exp(delta[t].unsqueeze(1) * A) : torch::exp(delta[t] * A));
+      if (t > s)
+        prod = prod * (m1 ? torch::exp(delta[t].unsqueeze(1) * A) : torch::exp(delta[t] * A));
       if (m1) {
         // Σ_n C[t,n] · prod[c,n] · Δ[s,c] · B[s,n]
         M[t][s] = (prod * (Bm[s][0] * Cm[t][0]).unsqueeze(0)).sum(1) * delta[s];
@@ -56,10 +57,10 @@ inline torch::Tensor NaiveHiddenAttention(const mamba_explain::LayerTrace& tr,
 }
 
 struct NaiveLayer {
-  torch::Tensor T;         // [n, n, D] T_t(x_s), fp64
-  torch::Tensor residual;  // [n, D]
-  torch::Tensor target;    // [n, D] mixer_out − out_proj bias
-  torch::Tensor mixer_out; // [n, D]
+  torch::Tensor T;          // [n, n, D] T_t(x_s), fp64
+  torch::Tensor residual;   // [n, D]
+  torch::Tensor target;     // [n, D] mixer_out − out_proj bias
+  torch::Tensor mixer_out;  // [n, D]
 };
 
 // LaTIM eqs. 19–25 literally: taps, v_{t←s}, gate (and frozen gated norm), W_out.
@@ -73,11 +74,12 @@ inline NaiveLayer NaiveContributions(const mamba_explain::LayerTrace& tr,
   torch::Tensor M = NaiveHiddenAttention(tr, w, cfg, seq, n);
   // Expand per-head M and D to channels.
   const int64_t per = m1 ? 1 : cfg.head_dim;
-  torch::Tensor Mc = M.repeat_interleave(per, 2);                     // [n, n, E]
-  torch::Tensor Dc = w.D.to(f64).repeat_interleave(per, 0);           // [E]
-  torch::Tensor x_in = tr.conv_in[seq].to(f64).narrow(1, 0, E);       // [L, E]
-  torch::Tensor W = w.conv_w.to(f64).narrow(0, 0, E);                 // [E, K]
-  torch::Tensor bias = w.conv_b.defined() ? w.conv_b.to(f64).narrow(0, 0, E) : torch::zeros({E}, f64);
+  torch::Tensor Mc = M.repeat_interleave(per, 2);                // [n, n, E]
+  torch::Tensor Dc = w.D.to(f64).repeat_interleave(per, 0);      // [E]
+  torch::Tensor x_in = tr.conv_in[seq].to(f64).narrow(1, 0, E);  // [L, E]
+  torch::Tensor W = w.conv_w.to(f64).narrow(0, 0, E);            // [E, K]
+  torch::Tensor bias =
+      w.conv_b.defined() ? w.conv_b.to(f64).narrow(0, 0, E) : torch::zeros({E}, f64);
   torch::Tensor z = tr.gate[seq].to(f64);
   torch::Tensor Wo = w.out_proj_w.to(f64);
   NaiveLayer out;
@@ -96,7 +98,8 @@ inline NaiveLayer NaiveContributions(const mamba_explain::LayerTrace& tr,
       for (int64_t k = 0; k < K; ++k) {
         const int64_t r = s + (K - 1) - k;  // conv position that token s reaches through tap k
         if (r > t) continue;
-        torch::Tensor phi = W.select(1, k) * x_in[s] + (k == K - 1 ? bias : torch::zeros_like(bias));
+        torch::Tensor phi =
+            W.select(1, k) * x_in[s] + (k == K - 1 ? bias : torch::zeros_like(bias));
         torch::Tensor coef = Mc[t][r] + (r == t ? Dc : torch::zeros_like(Dc));
         v = v + coef * NaiveApply(phi, f);
       }
@@ -153,8 +156,8 @@ inline double NaiveApproxError(const NaiveLayer& l, const std::vector<int64_t>& 
 // U_eff,t = U_{w(t)} ⊙ norm_f ⊙ rstd_f,t (final RMSNorm frozen) and w(t) = argmax logits[t].
 inline torch::Tensor NaiveAltiLogit(const std::vector<NaiveLayer>& layers,
                                     const mamba_explain::MambaModel& model,
-                                    const mamba_explain::ForwardOutput& fwd, int64_t seq,
-                                    int64_t n, std::vector<int64_t>* targets) {
+                                    const mamba_explain::ForwardOutput& fwd, int64_t seq, int64_t n,
+                                    std::vector<int64_t>* targets) {
   const auto f64 = torch::kFloat64;
   torch::Tensor h = fwd.hidden_states.back()[seq].narrow(0, 0, n).to(f64);  // [n, D]
   torch::Tensor rstd = 1.0 / torch::sqrt(h.pow(2).mean(-1) + model.config().norm_eps);

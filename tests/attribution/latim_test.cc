@@ -1,8 +1,8 @@
 // LaTIM properties that fail when the math breaks: exactness of Σ_s T_t(x_s) for the identity
 // variant (Mamba-1, Mamba-2 with n_groups 1 and 2, both gated-norm groupings), agreement with the
 // naive paper-equation implementation for every score, layer and f, causality, ALTI rows summing to
-// 1, selected rows equal to full rows, batch of two equal to two singles, tiny memory budgets equal to
-// large ones, the ALTI-Logit logit identity, and errors on bad input.
+// 1, selected rows equal to full rows, batch of two equal to two singles, tiny memory budgets equal
+// to large ones, the ALTI-Logit logit identity, and errors on bad input.
 #include "attribution/latim.h"
 
 #include <gtest/gtest.h>
@@ -25,7 +25,8 @@ const std::vector<LatimScore> kAllScores = {LatimScore::kL1, LatimScore::kL2, La
                                             LatimScore::kAltiLogit};
 
 torch::Tensor Matrix(const AttributionResult& r) {
-  return torch::tensor(r.matrix, torch::kFloat32).view({static_cast<int64_t>(r.rows.size()), r.columns});
+  return torch::tensor(r.matrix, torch::kFloat32)
+      .view({static_cast<int64_t>(r.rows.size()), r.columns});
 }
 
 // results keyed by (sequence, method, layer).
@@ -82,8 +83,8 @@ TEST_P(LatimModelTest, IdentityVariantIsExact) {
   for (const auto& r : results) EXPECT_LE(r.approx_error, 1e-5) << r.layer << " seq " << r.sequence;
   // And with f = SiLU on the same (identity) model the error is visibly non-zero: the check bites.
   o.activation = AdditiveActivation::kSilu;
-  ASSERT_OK_AND_ASSIGN(results, ExplainLatim(*model, FixtureIds(GetParam().fixture),
-                                             torch::Tensor(), o));
+  ASSERT_OK_AND_ASSIGN(results,
+                       ExplainLatim(*model, FixtureIds(GetParam().fixture), torch::Tensor(), o));
   EXPECT_GT(results[0].approx_error, 1e-3);
 }
 
@@ -122,8 +123,10 @@ TEST_P(LatimModelTest, AgreesWithNaivePaperEquations) {
           const auto& L1 = got.at({seq, "latim-l1", l});
           const auto& L2 = got.at({seq, "latim-l2", l});
           const auto& AL = got.at({seq, "latim-alti", l});
-          EXPECT_TRUE(AllClose(Matrix(L1), me_testing::NaiveNorm(layers[l], 1), 1e-5, 1e-4)) << where;
-          EXPECT_TRUE(AllClose(Matrix(L2), me_testing::NaiveNorm(layers[l], 2), 1e-5, 1e-4)) << where;
+          EXPECT_TRUE(AllClose(Matrix(L1), me_testing::NaiveNorm(layers[l], 1), 1e-5, 1e-4))
+              << where;
+          EXPECT_TRUE(AllClose(Matrix(L2), me_testing::NaiveNorm(layers[l], 2), 1e-5, 1e-4))
+              << where;
           EXPECT_TRUE(AllClose(Matrix(AL), me_testing::NaiveAlti(layers[l]), 1e-5, 1e-4)) << where;
           EXPECT_NEAR(L2.approx_error, me_testing::NaiveApproxError(layers[l], all_rows),
                       1e-5 + 1e-3 * L2.approx_error)
@@ -169,7 +172,8 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     for (const auto& r : part) {
       const auto& ref = full.at({r.sequence, r.method, r.layer});
       torch::Tensor want = Matrix(ref).index_select(0, torch::tensor(r.rows, torch::kLong));
-      EXPECT_TRUE(AllClose(Matrix(r), want, 1e-6, 1e-5)) << what << " " << r.method << " " << r.layer;
+      EXPECT_TRUE(AllClose(Matrix(r), want, 1e-6, 1e-5))
+          << what << " " << r.method << " " << r.layer;
       if (sel.rows.kind == RowSelection::Kind::kAll) {
         EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6) << what;
       }
@@ -233,14 +237,13 @@ TEST_P(LatimModelTest, AltiLogitSumsToTheTargetLogitForTheIdentityVariant) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fixtures, LatimModelTest,
-    ::testing::Values(ModelCase{"mamba1_bias_tied", std::nullopt},
-                      ModelCase{"mamba1_nobias_untied", std::nullopt},
-                      ModelCase{"mamba2_g1", std::nullopt},
-                      ModelCase{"mamba2_g2_bias", GatedNormMode::kPerGroup},
-                      ModelCase{"mamba2_g2_bias", GatedNormMode::kFull}),
-    CaseName);
+INSTANTIATE_TEST_SUITE_P(Fixtures, LatimModelTest,
+                         ::testing::Values(ModelCase{"mamba1_bias_tied", std::nullopt},
+                                           ModelCase{"mamba1_nobias_untied", std::nullopt},
+                                           ModelCase{"mamba2_g1", std::nullopt},
+                                           ModelCase{"mamba2_g2_bias", GatedNormMode::kPerGroup},
+                                           ModelCase{"mamba2_g2_bias", GatedNormMode::kFull}),
+                         CaseName);
 
 TEST(LatimTest, LayerSelectionAndStreamingOrder) {
   auto model = LoadFixture("mamba1_bias_tied", false);
@@ -254,15 +257,15 @@ TEST(LatimTest, LayerSelectionAndStreamingOrder) {
     seen.emplace_back(r.layer, r.method);
     return true;
   }));
-  std::vector<std::pair<int, std::string>> want = {{0, "latim-l2"}, {0, "latim-l1"}, {0, "latim-l2"},
-                                                   {0, "latim-l1"}, {2, "latim-l2"}, {2, "latim-l1"},
-                                                   {2, "latim-l2"}, {2, "latim-l1"}};
+  std::vector<std::pair<int, std::string>> want = {
+      {0, "latim-l2"}, {0, "latim-l1"}, {0, "latim-l2"}, {0, "latim-l1"},
+      {2, "latim-l2"}, {2, "latim-l1"}, {2, "latim-l2"}, {2, "latim-l1"}};
   EXPECT_EQ(seen, want);
   // Cancelling after the first result stops with CANCELLED.
   int calls = 0;
-  EXPECT_STATUS(ExplainLatim(*model, ids, torch::Tensor(), o,
-                             [&](AttributionResult) { return ++calls < 1; }),
-                absl::StatusCode::kCancelled, "cancelled");
+  EXPECT_STATUS(
+      ExplainLatim(*model, ids, torch::Tensor(), o, [&](AttributionResult) { return ++calls < 1; }),
+      absl::StatusCode::kCancelled, "cancelled");
   EXPECT_EQ(calls, 1);
 }
 

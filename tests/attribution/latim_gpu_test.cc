@@ -33,8 +33,8 @@ TEST_P(LatimGpuTest, CudaEqualsCpu) {
       o.rows.kind = kind;
       o.memory_budget_bytes = budget;
       ASSERT_OK_AND_ASSIGN(auto a, ExplainLatim(*cpu_model, ref.input_ids, lengths, o));
-      ASSERT_OK_AND_ASSIGN(auto b, ExplainLatim(*gpu_model, ref.input_ids.to(torch::kCUDA),
-                                                lengths.to(torch::kCUDA), o));
+      ASSERT_OK_AND_ASSIGN(auto b,
+                           ExplainLatim(*gpu_model, ref.input_ids.to(torch::kCUDA), lengths, o));
       ASSERT_EQ(a.size(), b.size());
       for (size_t i = 0; i < a.size(); ++i) {
         ASSERT_EQ(a[i].method, b[i].method);

@@ -18,6 +18,13 @@ commands (offline, no server needed):
             [--device cpu|cuda] [--dtype fp32|bf16] [--last]
             prints {"ids": [...], "logits": [[...], ...]} (all positions, or the last with
             --last) and the top-5 next tokens on stderr
+  explain   --model-dir DIR (--text T | --ids 1,2,3) --json OUT.json
+            [--method latim-l2[,latim-l1,latim-alti,latim-alti-logit]]
+            [--layers all|0,3,5-7] [--rows all|last|i,j] [--activation silu|identity|relu]
+            [--target TOKEN_ID] [--memory-budget-mib M] [--device cpu|cuda] [--dtype fp32|bf16]
+            [--tokenizer FILE]
+            writes {"ids", "tokens", "results": [{"method", "layer", "rows", "matrix",
+            "approx_error"}]} (LaTIM scores, docs/methods.md; layer -1 = ALTI-Logit over the model)
 )";
 
 }  // namespace
@@ -34,6 +41,8 @@ int main(int argc, char** argv) {
     status = mamba_explain::RunTokenize(args);
   } else if (command == "forward") {
     status = mamba_explain::RunForward(args);
+  } else if (command == "explain") {
+    status = mamba_explain::RunExplain(args);
   } else {
     std::cerr << "mamba-explain: unknown command '" << command << "'\n" << kUsage;
     return 2;

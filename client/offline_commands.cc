@@ -1,11 +1,15 @@
 #include "client/offline_commands.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "client/cli_args.h"
 #include "common/status_macros.h"
 #include "mamba/engine.h"
@@ -22,6 +26,32 @@ absl::StatusOr<std::vector<int32_t>> PromptIds(const CliArgs& args, const Engine
   }
   if (args.Has("ids")) return ParseIdList(args.Get("ids"));
   return engine.Tokenize(args.Get("text"));
+}
+
+// "12" -> 12; INVALID_ARGUMENT naming `what` and the text otherwise.
+absl::StatusOr<int64_t> ParseIndex(absl::string_view text, const std::string& what) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad ", what, " '", text, "'"));
+  }
+  return v;
+}
+
+// "all" -> {}; "0,3,5-7" -> {0, 3, 5, 6, 7}.
+absl::StatusOr<std::vector<int>> ParseLayers(const std::string& text) {
+  std::vector<int> layers;
+  if (text == "all") return layers;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
+    ASSIGN_OR_RETURN(int64_t lo, ParseIndex(range[0], "layer"));
+    int64_t hi = lo;
+    if (range.size() == 2) {
+      ASSIGN_OR_RETURN(hi, ParseIndex(range[1], "layer"));
+      if (hi < lo) return absl::InvalidArgumentError(absl::StrCat("bad layer range '", part, "'"));
+    }
+    for (int64_t l = lo; l <= hi; ++l) layers.push_back(static_cast<int>(l));
+  }
+  return layers;
 }
 
 }  // namespace
@@ -85,6 +115,77 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
         nlohmann::json(engine->TokenText(order[i]))
             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
+  return absl::OkStatus();
+}
+
+absl::Status RunExplain(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "tokenizer", "text", "ids", "device", "dtype",
+                                     "method", "layers", "rows", "activation", "target",
+                                     "memory-budget-mib", "json"},
+                                    {}}));
+  ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
+  ASSIGN_OR_RETURN(std::string json_path, args.Require("json"));
+  ExplainOptions options;
+  options.methods = absl::StrSplit(args.Get("method", "latim-l2"), ',');
+  ASSIGN_OR_RETURN(options.layers, ParseLayers(args.Get("layers", "all")));
+  const std::string rows = args.Get("rows", "all");
+  if (rows == "all") {
+    options.rows = ExplainOptions::Rows::kAll;
+  } else if (rows == "last") {
+    options.rows = ExplainOptions::Rows::kLast;
+  } else {
+    options.rows = ExplainOptions::Rows::kList;
+    for (absl::string_view part : absl::StrSplit(rows, ',')) {
+      ASSIGN_OR_RETURN(int64_t r, ParseIndex(part, "row"));
+      options.row_list.push_back(r);
+    }
+  }
+  options.activation = args.Get("activation", "silu");
+  if (args.Has("target")) {
+    ASSIGN_OR_RETURN(options.target_token, ParseIndex(args.Get("target"), "target token"));
+  }
+  if (args.Has("memory-budget-mib")) {
+    ASSIGN_OR_RETURN(int64_t mib, ParseIndex(args.Get("memory-budget-mib"), "memory budget"));
+    if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
+    options.memory_budget_bytes = mib << 20;
+  }
+  EngineOptions engine_options;
+  engine_options.device = args.Get("device", "cpu");
+  engine_options.precision = args.Get("dtype", "fp32");
+  engine_options.tokenizer_path = args.Get("tokenizer");
+  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
+  ASSIGN_OR_RETURN(std::vector<AttributionResult> results, engine->Explain(ids, options));
+  // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
+  std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
+    auto key = [](int l) { return l < 0 ? std::numeric_limits<int>::max() : l; };
+    return key(a.layer) < key(b.layer);
+  });
+
+  nlohmann::json out;
+  out["ids"] = ids;
+  out["tokens"] = nlohmann::json::array();
+  for (int32_t id : ids) out["tokens"].push_back(engine->TokenText(id));
+  out["results"] = nlohmann::json::array();
+  for (const AttributionResult& r : results) {
+    nlohmann::json m = nlohmann::json::array();
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      const float* row = r.matrix.data() + i * r.columns;
+      m.push_back(std::vector<float>(row, row + r.columns));
+    }
+    out["results"].push_back({{"method", r.method},
+                              {"layer", r.layer},
+                              {"rows", r.rows},
+                              {"matrix", std::move(m)},
+                              {"approx_error", r.approx_error}});
+  }
+  std::ofstream file(json_path);
+  if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write --json ", json_path));
+  file << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  if (!file) return absl::InternalError(absl::StrCat("writing ", json_path, " failed"));
+  std::cerr << "wrote " << results.size() << " results to " << json_path << "\n";
   return absl::OkStatus();
 }
 

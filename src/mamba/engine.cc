@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "attribution/latim.h"
 #include "common/status_macros.h"
 #include "mamba/mamba_model.h"
 
@@ -75,6 +78,53 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("logits: ", e.what_without_backtrace()));
   }
+}
+
+absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
+                             const ResultCallback& callback) const {
+  if (ids.empty()) return absl::InvalidArgumentError("no token ids");
+  LatimOptions latim;
+  latim.scores.clear();
+  for (const std::string& m : options.methods) {
+    ASSIGN_OR_RETURN(LatimScore s, ParseLatimScore(m));
+    if (std::find(latim.scores.begin(), latim.scores.end(), s) == latim.scores.end()) {
+      latim.scores.push_back(s);
+    }
+  }
+  latim.layers = options.layers;
+  switch (options.rows) {
+    case ExplainOptions::Rows::kAll:
+      latim.rows.kind = RowSelection::Kind::kAll;
+      break;
+    case ExplainOptions::Rows::kLast:
+      latim.rows.kind = RowSelection::Kind::kLast;
+      break;
+    case ExplainOptions::Rows::kList:
+      latim.rows.kind = RowSelection::Kind::kList;
+      latim.rows.rows = options.row_list;
+      break;
+  }
+  ASSIGN_OR_RETURN(latim.activation, ParseAdditiveActivation(options.activation));
+  if (options.target_token >= 0) latim.target_token = options.target_token;
+  latim.memory_budget_bytes = options.memory_budget_bytes;
+  try {
+    torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
+                                    torch::TensorOptions().dtype(torch::kInt64))
+                          .view({1, static_cast<int64_t>(ids.size())});
+    return ExplainLatim(*model_, t, torch::Tensor(), latim, callback);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("explain: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
+    const std::vector<int32_t>& ids, const ExplainOptions& options) const {
+  std::vector<AttributionResult> results;
+  RETURN_IF_ERROR(Explain(ids, options, [&](AttributionResult r) {
+    results.push_back(std::move(r));
+    return true;
+  }));
+  return results;
 }
 
 }  // namespace mamba_explain

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "attribution/attribution_result.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
 
@@ -22,6 +23,18 @@ struct EngineOptions {
   std::string precision = "fp32";  // fp32 | bf16
   // Tokenizer file; empty means <model_dir>/tokenizer.json when it exists, else none.
   std::string tokenizer_path;
+};
+
+// What to explain (LaTIM, docs/methods.md). Names are validated by Explain.
+struct ExplainOptions {
+  std::vector<std::string> methods = {"latim-l2"};  // latim-l1|latim-l2|latim-alti|latim-alti-logit
+  std::vector<int> layers;                          // empty = all
+  enum class Rows { kAll, kLast, kList };
+  Rows rows = Rows::kAll;
+  std::vector<int64_t> row_list;                     // with Rows::kList
+  std::string activation = "silu";                   // silu | identity | relu
+  int64_t target_token = -1;                         // ALTI-Logit target; −1 = predicted next token
+  int64_t memory_budget_bytes = int64_t{256} << 20;
 };
 
 // Row-major logits of some positions.
@@ -45,6 +58,12 @@ class Engine {
 
   // Logits of a single sequence: every position, or only the last one.
   absl::StatusOr<LogitRows> Logits(const std::vector<int32_t>& ids, bool last_only) const;
+
+  // LaTIM scores of a single sequence; results stream through `callback` (false cancels).
+  absl::Status Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
+                       const ResultCallback& callback) const;
+  absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,
+                                                         const ExplainOptions& options) const;
 
   MambaModel& model() const { return *model_; }
 

@@ -18,6 +18,31 @@ torch::Tensor SegmentSum(const torch::Tensor& a) {
   return seg.masked_fill(lower.logical_not(), -std::numeric_limits<float>::infinity());
 }
 
+torch::Tensor SegmentSumRows(const torch::Tensor& a, int64_t row_begin, int64_t row_end) {
+  using torch::indexing::Slice;
+  const int64_t T = a.size(-1), R = row_end - row_begin;
+  TORCH_CHECK(0 <= row_begin && row_begin < row_end && row_end <= T, "SegmentSumRows: rows [",
+              row_begin, ", ", row_end, ") outside [0, ", T, ")");
+  std::vector<int64_t> shape = a.sizes().vec();
+  shape.push_back(T);
+  shape[shape.size() - 2] = R;
+  torch::Tensor out =
+      torch::full(shape, -std::numeric_limits<double>::infinity(), a.options());  // [..., R, T]
+  // Inside the block: the stable T_b×T_b segment sum of the block's own entries.
+  torch::Tensor block = a.index({"...", Slice(row_begin, row_end)});
+  out.index_put_({"...", Slice(), Slice(row_begin, row_end)}, SegmentSum(block));
+  if (row_begin > 0) {
+    // tail[j] = Σ_{k=j+1..row_begin} a[k] for j < row_begin (reverse cumulative sum).
+    torch::Tensor tail = a.index({"...", Slice(1, row_begin + 1)}).flip(-1).cumsum(-1).flip(-1);
+    // head[i] = Σ_{k=row_begin+1..i} a[k] for i in the block (0 at i = row_begin).
+    torch::Tensor head = torch::cat({torch::zeros_like(block.index({"...", Slice(0, 1)})),
+                       block.index({"...", Slice(1, torch::indexing::None)}).cumsum(-1)},
+                      -1);
+    out.index_put_({"...", Slice(), Slice(0, row_begin)}, head.unsqueeze(-1) + tail.unsqueeze(-2));
+  }
+  return out;
+}
+
 torch::Tensor SegmentSumNaive(const torch::Tensor& a) {
   const int64_t T = a.size(-1);
   torch::Tensor cs = a.cumsum(-1);

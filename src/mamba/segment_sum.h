@@ -13,6 +13,13 @@ namespace mamba_explain {
 // a: [..., T] -> [..., T, T].
 torch::Tensor SegmentSum(const torch::Tensor& a);
 
+// Rows [row_begin, row_end) of SegmentSum(a) without forming the T×T matrix: a: [..., T] ->
+// [..., R, T], R = row_end - row_begin. Still no difference of cumulative sums: for j < row_begin the
+// entry is (Σ_{k=j+1..row_begin} a[k], a reverse cumulative sum) + (Σ_{k=row_begin+1..i} a[k]), two
+// partial sums over exactly the segment's terms; inside the block it is SegmentSum of the block.
+// O(R·T) memory, O(T + R·T) work: explaining one row of a long sequence stays linear in T.
+torch::Tensor SegmentSumRows(const torch::Tensor& a, int64_t row_begin, int64_t row_end);
+
 // Same values via cumulative-sum differences; unstable for long T, tests only.
 torch::Tensor SegmentSumNaive(const torch::Tensor& a);
 

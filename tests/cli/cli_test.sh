@@ -67,6 +67,65 @@ mkdir -p "$tmp/broken" && cp "$fx/config.json" "$tmp/broken/" && head -c 100 "$f
 expect_error "truncated checkpoint" "model.safetensors" forward --model-dir "$tmp/broken" --ids 1
 if "$bin" unknown-cmd >/dev/null 2>&1; then bad "unknown command exits 0"; else ok "unknown command"; fi
 
+# explain (LaTIM): JSON shape, row and layer selection, every score, and bad input.
+for efx in mamba1_bias_tied mamba2_g2_bias; do
+  if "$bin" explain --model-dir "$fixtures/$efx" --ids 1,5,7,9,11,13 --device "$device" \
+      --method latim-l2,latim-l1,latim-alti,latim-alti-logit --json "$tmp/ex.json" 2>"$tmp/err" &&
+    python3 - "$tmp/ex.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ids"] == [1, 5, 7, 9, 11, 13] and d["tokens"] == ["<1>", "<5>", "<7>", "<9>", "<11>", "<13>"], d
+res = d["results"]
+assert len(res) == 3 * 3 + 1, len(res)
+for r in res:
+    assert set(r) == {"method", "layer", "rows", "matrix", "approx_error"}, r.keys()
+    assert r["rows"] == list(range(6)) and len(r["matrix"]) == 6 and all(len(x) == 6 for x in r["matrix"])
+    assert all(r["matrix"][t][s] == 0 for t in range(6) for s in range(t + 1, 6)), r["method"]
+    assert 0 <= r["approx_error"] < 10
+    if r["method"] == "latim-alti":
+        assert all(abs(sum(row) - 1) < 1e-5 for row in r["matrix"])
+assert sorted({(r["method"], r["layer"]) for r in res if r["layer"] == -1}) == [("latim-alti-logit", -1)]
+assert sorted({r["layer"] for r in res}) == [-1, 0, 1, 2]
+PY
+  then
+    ok "explain $efx json shape, all scores ($device)"
+  else
+    bad "explain $efx json shape ($device): $(tail -c 400 "$tmp/err")"
+  fi
+done
+if "$bin" explain --model-dir "$fx" --ids 1,5,7,9,11 --device "$device" --rows last --layers 0,2 \
+    --json "$tmp/last.json" 2>"$tmp/err" &&
+  "$bin" explain --model-dir "$fx" --ids 1,5,7,9,11 --device "$device" --json "$tmp/full.json" 2>>"$tmp/err" &&
+  python3 - "$tmp/last.json" "$tmp/full.json" <<'PY'
+import json, sys
+last, full = (json.load(open(p))["results"] for p in sys.argv[1:3])
+assert [(r["method"], r["layer"]) for r in last] == [("latim-l2", 0), ("latim-l2", 2)], last
+full = {r["layer"]: r for r in full}
+assert sorted(full) == [0, 1, 2]
+for r in last:
+    assert r["rows"] == [4] and len(r["matrix"]) == 1 and len(r["matrix"][0]) == 5
+    want = full[r["layer"]]["matrix"][4]
+    assert all(abs(a - b) <= 1e-5 + 1e-4 * abs(b) for a, b in zip(r["matrix"][0], want)), (r, want)
+PY
+then
+  ok "explain --rows last --layers 0,2 equals the full rows ($device)"
+else
+  bad "explain --rows last --layers ($device): $(tail -c 400 "$tmp/err")"
+fi
+if "$bin" explain --model-dir "$fx" --ids 1,5,7,9,11 --layers 1-2 --rows 0,3 --json "$tmp/sel.json" 2>"$tmp/err" &&
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; assert [(x["layer"], x["rows"]) for x in r]==[(1,[0,3]),(2,[0,3])], r' "$tmp/sel.json"; then
+  ok "explain --layers 1-2 --rows 0,3"
+else
+  bad "explain --layers 1-2 --rows 0,3: $(tail -c 400 "$tmp/err")"
+fi
+expect_error "explain bad method" "unknown method 'latim-l3'" explain --model-dir "$fx" --ids 1,2 --method latim-l3 --json "$tmp/x.json"
+expect_error "explain bad layer" "layer 3 out of range" explain --model-dir "$fx" --ids 1,2 --layers 3 --json "$tmp/x.json"
+expect_error "explain bad layer text" "bad layer 'a'" explain --model-dir "$fx" --ids 1,2 --layers a --json "$tmp/x.json"
+expect_error "explain row out of range" "row 2 out of range" explain --model-dir "$fx" --ids 1,2 --rows 2 --json "$tmp/x.json"
+expect_error "explain bad rows" "bad row 'first'" explain --model-dir "$fx" --ids 1,2 --rows first --json "$tmp/x.json"
+expect_error "explain bad activation" "unknown activation 'gelu'" explain --model-dir "$fx" --ids 1,2 --activation gelu --json "$tmp/x.json"
+expect_error "explain without --json" "--json is required" explain --model-dir "$fx" --ids 1,2
+
 tok=${ME_SHARED_DIR:-$here/../../../shared}/data/gpt-neox-20b-tokenizer.json
 if [ -f "$tok" ]; then
   if "$bin" tokenize --tokenizer "$tok" --text "Hello my name is" >"$tmp/tok.json" &&

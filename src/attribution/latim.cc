@@ -1,0 +1,487 @@
+// LaTIM implementation. Per (layer, sequence of length n) it prepares O(n·E) per-source inputs
+// (the K conv-tap activations f(φ^(k)), the gate gain g_t, W_out in fp32), then walks the target
+// rows in blocks of R rows: hidden attention M for R × n × (a block of channels/heads), the
+// contribution vectors u_{t←s} = g_t ⊙ v_{t←s} ([R, n, E], eq. 21), and — only when a score needs
+// them — T_t(x_s) = W_out u_{t←s} ([R, n, D], eqs. 22/25), reduced to scores at once.
+// Peak memory per block ≈ R·n·4·(2E + 3D) bytes (v/u, T, one ALTI temporary) + 3·R·n·U_b·4 (M
+// temporaries); R and U_b are chosen so this stays under LatimOptions::memory_budget_bytes (R ≥ 1,
+// so a single row of a very long sequence may exceed it: one row needs n·4·(2E + 3D) bytes).
+#include "attribution/latim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "attribution/hidden_attention.h"
+#include "common/status_macros.h"
+
+namespace mamba_explain {
+namespace {
+
+using torch::indexing::Slice;
+
+torch::Tensor ApplyAdditive(const torch::Tensor& x, AdditiveActivation f) {
+  switch (f) {
+    case AdditiveActivation::kSilu:
+      return torch::silu(x);
+    case AdditiveActivation::kRelu:
+      return torch::relu(x);
+    case AdditiveActivation::kIdentity:
+      return x;
+  }
+  return x;
+}
+
+// Everything LaTIM reads from one layer for one sequence, cut to its length n, fp32.
+struct LayerInputs {
+  SsmParams ssm;
+  torch::Tensor taps;  // [K, n, E] taps[sh][s, c] = f(W_conv[c, K−1−sh]·x_in[s,c] + β) (eq. 19)
+  torch::Tensor gain;         // [n, E] g_t: SiLU(z_t) (M1) or γ_t ⊙ SiLU(z_t) (M2, eqs. 24–25)
+  torch::Tensor w_out;        // [D, E]
+  torch::Tensor bias_out;     // [D] (zeros when out_proj has no bias)
+  torch::Tensor mixer_out;    // [n, D]
+  torch::Tensor residual;     // [n, D] block input
+  int64_t unit_channels = 1;  // channels per unit of M: 1 (M1) or head_dim P (M2)
+};
+
+LayerInputs PrepareLayer(const LayerTrace& tr, const LayerWeights& w, const ModelConfig& cfg,
+                         int64_t seq, int64_t n, AdditiveActivation f) {
+  const int64_t E = cfg.d_inner, K = cfg.d_conv;
+  auto cut = [&](const torch::Tensor& t) { return t[seq].narrow(0, 0, n).to(torch::kFloat32); };
+  LayerInputs in;
+  in.ssm = SsmParamsFromTrace(tr, w, cfg, seq, n);
+  // Only the x channels of the conv are decomposed (for Mamba-2, B and C belong to M).
+  torch::Tensor x_in = cut(tr.conv_in).narrow(1, 0, E);                 // [n, E]
+  torch::Tensor conv_w = w.conv_w.narrow(0, 0, E).to(torch::kFloat32);  // [E, K]
+  std::vector<torch::Tensor> taps;
+  for (int64_t sh = 0; sh < K; ++sh) {
+    // φ^(k) with k = K−1−sh: source s feeds conv position r = s + sh. The bias β = b_conv rides
+    // on the current-token tap (sh = 0), so each position counts it exactly once (eq. 19).
+    torch::Tensor phi = x_in * conv_w.select(1, K - 1 - sh);
+    if (sh == 0 && w.conv_b.defined()) phi = phi + w.conv_b.narrow(0, 0, E).to(torch::kFloat32);
+    taps.push_back(ApplyAdditive(phi, f));
+  }
+  in.taps = torch::stack(taps);
+  in.gain = torch::silu(cut(tr.gate));
+  if (cfg.arch == Architecture::kMamba2) {
+    // Gated RMSNorm frozen at the forward's statistics and grouping (rstd per group).
+    const int64_t group = E / cut(tr.norm_rstd).size(1);
+    torch::Tensor rstd = cut(tr.norm_rstd).repeat_interleave(group, 1);  // [n, E]
+    in.gain = in.gain * rstd * w.gated_norm.to(torch::kFloat32);
+    in.unit_channels = cfg.head_dim;
+  }
+  in.w_out = w.out_proj_w.to(torch::kFloat32);
+  in.bias_out = w.out_proj_b.defined() ? w.out_proj_b.to(torch::kFloat32)
+                                       : torch::zeros({cfg.d_model}, in.w_out.options());
+  in.mixer_out = cut(tr.mixer_out);
+  in.residual = cut(tr.residual_in);
+  return in;
+}
+
+// u_{t←s} = g_t ⊙ v_{t←s} for t ∈ [r0, r1): [R, n, E] (eqs. 20–21 with the gate/norm gain).
+// v_{t←s}[c] = Σ_sh (M[t, s+sh, c] + δ_{t,s+sh} D[c]) · taps[sh][s, c].
+torch::Tensor GatedContributions(const LayerInputs& in, int64_t r0, int64_t r1,
+                                 int64_t units_per_block) {
+  const int64_t n = in.ssm.length(), U = in.ssm.units(), P = in.unit_channels;
+  const int64_t K = in.taps.size(0), E = in.taps.size(2), R = r1 - r0;
+  torch::Tensor v = torch::zeros({R, n, E}, in.taps.options());
+  for (int64_t u0 = 0; u0 < U; u0 += units_per_block) {
+    const int64_t u1 = std::min(U, u0 + units_per_block), ub = u1 - u0;
+    torch::Tensor m = HiddenAttention(in.ssm, r0, r1, u0, u1, /*with_skip=*/true);  // [R, n, ub]
+    for (int64_t sh = 0; sh < std::min(K, n); ++sh) {
+      const int64_t len = n - sh;
+      torch::Tensor m_sh = m.narrow(1, sh, len).unsqueeze(-1);  // [R,len,ub,1]
+      torch::Tensor tap =
+          in.taps[sh].narrow(0, 0, len).narrow(1, u0 * P, ub * P).view({len, ub, P});
+      v.narrow(1, 0, len).narrow(2, u0 * P, ub * P).view({R, len, ub, P}).addcmul_(m_sh, tap);
+    }
+  }
+  return v.mul_(in.gain.narrow(0, r0, R).unsqueeze(1));
+}
+
+// Contiguous runs of sorted rows, split into blocks of at most max_rows.
+std::vector<std::pair<int64_t, int64_t>> RowBlocks(const std::vector<int64_t>& rows,
+                                                   int64_t max_rows) {
+  std::vector<std::pair<int64_t, int64_t>> blocks;
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1 && int64_t(j - i) < max_rows) ++j;
+    blocks.emplace_back(rows[i], rows[j - 1] + 1);
+    i = j;
+  }
+  return blocks;
+}
+
+struct BlockPlan {
+  int64_t rows = 1;   // R
+  int64_t units = 1;  // U_b
+};
+
+BlockPlan PlanBlocks(int64_t n, int64_t E, int64_t D, int64_t U, int64_t unit_channels,
+                     int64_t budget) {
+  BlockPlan plan;
+  const int64_t per_row = n * 4 * (2 * E + 3 * D);
+  plan.rows = std::clamp<int64_t>(budget * 3 / 4 / std::max<int64_t>(per_row, 1), 1, n);
+  const int64_t rest = std::max(budget - plan.rows * per_row, budget / 4);
+  const int64_t per_unit = plan.rows * n * 4 * (3 + 2 * unit_channels);
+  plan.units = std::clamp<int64_t>(rest / std::max<int64_t>(per_unit, 1), 1, U);
+  return plan;
+}
+
+AttributionResult ToResult(const std::string& method, int layer, int64_t seq,
+                           const std::vector<int64_t>& rows, const torch::Tensor& matrix,
+                           double approx_error) {
+  AttributionResult r;
+  r.method = method;
+  r.layer = layer;
+  r.sequence = seq;
+  r.rows = rows;
+  r.columns = matrix.size(1);
+  torch::Tensor cpu = matrix.to(torch::kCPU, torch::kFloat32).contiguous();
+  r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  r.approx_error = approx_error;
+  return r;
+}
+
+// State of one sequence through the layer loop.
+struct SequenceState {
+  int64_t n = 0;
+  std::vector<int64_t> rows;     // requested target rows, ascending
+  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1
+  torch::Tensor u_eff;           // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
+  std::vector<int64_t> targets;  // ALTI-Logit: w(t) per row
+  torch::Tensor rollout;         // ALTI-Logit: [Q, n] Horner accumulator c
+  double logit_err_num = 0, logit_err_den = 0;
+};
+
+bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
+  return std::find(scores.begin(), scores.end(), s) != scores.end();
+}
+
+absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, bool report_layer,
+                      bool alti_logit, int64_t seq, SequenceState& st, const LatimOptions& options,
+                      const ResultCallback& callback) {
+  const ModelConfig& cfg = model.config();
+  const int last_layer = static_cast<int>(cfg.n_layers) - 1;
+  const int64_t n = st.n, Q = static_cast<int64_t>(st.rows.size());
+  LayerInputs in = PrepareLayer(tr, model.weights().layers[layer], cfg, seq, n, options.activation);
+  const int64_t E = cfg.d_inner, D = cfg.d_model;
+  const auto& scores = options.scores;
+  const bool want_l1 = report_layer && Has(scores, LatimScore::kL1);
+  const bool want_l2 = report_layer && Has(scores, LatimScore::kL2);
+  const bool want_alti = report_layer && Has(scores, LatimScore::kAlti);
+  // ALTI-Logit needs P^(l) (the ALTI matrix with the residual) for rows ≤ t_max below the top
+  // layer.
+  const bool need_p = alti_logit && layer < last_layer;
+  const bool need_alti = want_alti || need_p;
+  const bool need_t = want_l1 || want_l2 || need_alti;
+
+  std::vector<int64_t> compute_rows = st.rows;
+  if (need_p) {
+    compute_rows.resize(st.rows.back() + 1);
+    for (int64_t t = 0; t <= st.rows.back(); ++t) compute_rows[t] = t;
+  }
+  const BlockPlan plan =
+      PlanBlocks(n, E, D, in.ssm.units(), in.unit_channels, options.memory_budget_bytes);
+  auto f32 = in.taps.options();
+  auto i64 = f32.dtype(torch::kLong);
+  torch::Tensor l1, l2, alti, logit_delta, rollout_next;
+  if (want_l1) l1 = torch::zeros({Q, n}, f32);
+  if (want_l2) l2 = torch::zeros({Q, n}, f32);
+  if (want_alti) alti = torch::zeros({Q, n}, f32);
+  if (alti_logit) logit_delta = torch::zeros({Q, n}, f32);
+  if (need_p && layer + 1 <= last_layer && st.rollout.defined())
+    rollout_next = torch::zeros({Q, n}, f32);
+  torch::Tensor u_tilde;  // [Q, E] (U_eff W_out)
+  if (alti_logit) u_tilde = torch::matmul(st.u_eff, in.w_out);
+  double err_num = 0, err_den = 0;
+  torch::Tensor sources = torch::arange(n, i64);
+
+  for (auto [r0, r1] : RowBlocks(compute_rows, plan.rows)) {
+    const int64_t R = r1 - r0;
+    torch::Tensor targets = torch::arange(r0, r1, i64);  // [R]
+    torch::Tensor local = targets - r0;
+    torch::Tensor causal = sources.unsqueeze(0) <= targets.unsqueeze(1);  // [R, n]
+    torch::Tensor u = GatedContributions(in, r0, r1, plan.units);         // [R, n, E]
+    torch::Tensor sum_t = torch::matmul(u.sum(1), in.w_out.t());          // [R, D] Σ_s T_t(x_s)
+    // Which of this block's rows are reported, and where they go.
+    torch::Tensor pos = st.row_index.narrow(0, r0, R);
+    torch::Tensor keep = (pos >= 0).nonzero().squeeze(1);
+    torch::Tensor out_rows = pos.index_select(0, keep);
+    const bool any_reported = keep.numel() > 0;
+    if (any_reported) {
+      torch::Tensor kt = targets.index_select(0, keep);
+      torch::Tensor out = in.mixer_out.index_select(0, kt);
+      err_num += (sum_t.index_select(0, keep) - (out - in.bias_out)).pow(2).sum().item<double>();
+      err_den += out.pow(2).sum().item<double>();
+    }
+    if (alti_logit && any_reported) {
+      // Δ^(l)_{t,s} = T_t(x_s)ᵀ U_eff,t = u_{t←s} · (W_outᵀ U_eff,t), never forming T (eq. 7).
+      torch::Tensor d =
+          torch::einsum("rse,re->rs", {u.index_select(0, keep), u_tilde.index_select(0, out_rows)});
+      logit_delta.index_copy_(0, out_rows, d);
+    }
+    if (!need_t) continue;
+    torch::Tensor T = torch::matmul(u, in.w_out.t());  // [R, n, D] (eqs. 22/25)
+    u = torch::Tensor();
+    if (want_l1 && any_reported) {
+      l1.index_copy_(0, out_rows, T.index_select(0, keep).abs().sum(-1));
+    }
+    if (want_l2 && any_reported) {
+      l2.index_copy_(0, out_rows, T.index_select(0, keep).norm(2, -1));
+    }
+    if (need_alti) {
+      // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
+      torch::Tensor resid = in.residual.narrow(0, r0, R);
+      torch::Tensor y = resid + sum_t;  // [R, D]
+      T.index_put_({local, targets}, T.index({local, targets}) + resid);
+      torch::Tensor dist = (y.unsqueeze(1) - T).abs().sum(-1);  // [R, n]
+      torch::Tensor p = (y.abs().sum(-1, true) - dist).clamp_min(0) * causal;
+      torch::Tensor total = p.sum(-1, true);
+      // An all-zero row (nothing moves y closer than 0) puts all mass on the token itself.
+      torch::Tensor empty = total.squeeze(1) <= 0;
+      p = p / torch::where(total > 0, total, torch::ones_like(total));
+      p.index_put_({local, targets},
+                   torch::where(empty, torch::ones_like(empty, f32), p.index({local, targets})));
+      if (want_alti && any_reported) alti.index_copy_(0, out_rows, p.index_select(0, keep));
+      if (rollout_next.defined()) {
+        // Horner step of eq. 8: c ← c · P^(l) (+ Δ^(l) below), block by block over P's rows.
+        rollout_next.add_(torch::matmul(st.rollout.narrow(1, r0, R), p));
+      }
+    }
+  }
+  const double err = err_den > 0 ? std::sqrt(err_num / err_den) : 0.0;
+  auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
+    if (!callback(ToResult(LatimScoreName(s), layer, seq, st.rows, m, err))) {
+      return absl::CancelledError("cancelled by the result consumer");
+    }
+    return absl::OkStatus();
+  };
+  for (LatimScore s : scores) {
+    if (s == LatimScore::kL1 && want_l1) RETURN_IF_ERROR(emit(s, l1));
+    if (s == LatimScore::kL2 && want_l2) RETURN_IF_ERROR(emit(s, l2));
+    if (s == LatimScore::kAlti && want_alti) RETURN_IF_ERROR(emit(s, alti));
+  }
+  if (alti_logit) {
+    st.rollout = rollout_next.defined() ? rollout_next.add_(logit_delta) : logit_delta;
+    st.logit_err_num += err_num;
+    st.logit_err_den += err_den;
+  }
+  return absl::OkStatus();
+}
+
+// w(t) and U_eff,t = U_{w(t)} ⊙ norm_f ⊙ rstd_f,t: the final RMSNorm frozen at its statistics,
+// so that Σ_l Σ_s Δ^(l)_{t,s} is the target logit minus the embedding's and the biases' direct
+// terms.
+absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, int64_t seq,
+                                 const LatimOptions& options, SequenceState& st) {
+  const ModelConfig& cfg = model.config();
+  const LayerTrace* top = trace.Find(static_cast<int>(cfg.n_layers) - 1);
+  if (top == nullptr) return absl::InternalError("ALTI-Logit needs the last layer traced");
+  torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(top->mixer_out.device());
+  torch::Tensor h = (top->residual_in[seq] + top->mixer_out[seq]).index_select(0, rows);  // [Q, D]
+  torch::Tensor rstd = torch::rsqrt(h.pow(2).mean(-1, true) + cfg.norm_eps);
+  torch::Tensor scale = rstd * model.weights().norm_f.to(torch::kFloat32);  // [Q, D]
+  torch::Tensor lm_head = model.weights().lm_head;
+  torch::Tensor w;
+  if (options.target_token.has_value()) {
+    w = torch::full({static_cast<int64_t>(st.rows.size())}, *options.target_token, rows.options());
+  } else {
+    torch::Tensor logits = torch::matmul((h * scale).to(lm_head.scalar_type()), lm_head.t());
+    w = logits.to(torch::kFloat32).argmax(-1);
+  }
+  st.u_eff = lm_head.index_select(0, w).to(torch::kFloat32) * scale;
+  torch::Tensor w_cpu = w.to(torch::kCPU);
+  st.targets.assign(w_cpu.data_ptr<int64_t>(), w_cpu.data_ptr<int64_t>() + w_cpu.numel());
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const MambaModel& model, const LatimOptions& options) {
+  if (options.scores.empty()) return absl::InvalidArgumentError("no LaTIM score requested");
+  for (int l : options.layers) {
+    if (l < 0 || l >= model.config().n_layers) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("layer ", l, " out of range [0, ", model.config().n_layers, ")"));
+    }
+  }
+  if (options.target_token.has_value() &&
+      (*options.target_token < 0 || *options.target_token >= model.config().vocab_size)) {
+    return absl::InvalidArgumentError(absl::StrCat("target token ", *options.target_token,
+                                                   " out of range [0, ", model.config().vocab_size,
+                                                   ")"));
+  }
+  if (options.memory_budget_bytes <= 0) {
+    return absl::InvalidArgumentError("memory budget must be positive");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<int> SelectedLayers(const MambaModel& model, const LatimOptions& options) {
+  std::vector<int> layers = options.layers;
+  if (layers.empty()) {
+    for (int l = 0; l < model.config().n_layers; ++l) layers.push_back(l);
+  }
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  return layers;
+}
+
+absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
+                                const torch::Tensor& lengths_in, const LatimOptions& options,
+                                const ResultCallback& callback) {
+  RETURN_IF_ERROR(Validate(model, options));
+  if (trace.layers.empty()) return absl::InvalidArgumentError("empty trace");
+  const torch::Tensor& any = trace.layers.front().mixer_out;
+  const int64_t batch = any.size(0), L = any.size(1);
+  std::vector<int64_t> lengths(batch, L);
+  if (lengths_in.defined()) {
+    torch::Tensor l = lengths_in.to(torch::kCPU, torch::kLong);
+    for (int64_t b = 0; b < batch; ++b) lengths[b] = l[b].item<int64_t>();
+  }
+  const bool alti_logit = Has(options.scores, LatimScore::kAltiLogit);
+  const bool per_layer = Has(options.scores, LatimScore::kL1) ||
+                         Has(options.scores, LatimScore::kL2) ||
+                         Has(options.scores, LatimScore::kAlti);
+  std::vector<int> selected = SelectedLayers(model, options);
+
+  std::vector<SequenceState> states(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    SequenceState& st = states[b];
+    st.n = lengths[b];
+    if (options.rows.kind == RowSelection::Kind::kAll) {
+      for (int64_t t = 0; t < st.n; ++t) st.rows.push_back(t);
+    } else if (options.rows.kind == RowSelection::Kind::kLast) {
+      st.rows.push_back(st.n - 1);
+    } else {
+      st.rows = options.rows.rows;
+      std::sort(st.rows.begin(), st.rows.end());
+      st.rows.erase(std::unique(st.rows.begin(), st.rows.end()), st.rows.end());
+      if (st.rows.empty()) return absl::InvalidArgumentError("empty row list");
+      for (int64_t t : st.rows) {
+        if (t < 0 || t >= st.n) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("row ", t, " out of range for sequence ", b, " of length ", st.n));
+        }
+      }
+    }
+    std::vector<int64_t> index(st.n, -1);
+    for (size_t q = 0; q < st.rows.size(); ++q) index[st.rows[q]] = static_cast<int64_t>(q);
+    st.row_index = torch::tensor(index, torch::kLong).to(any.device());
+    if (alti_logit) RETURN_IF_ERROR(PrepareLogitTargets(model, trace, b, options, st));
+  }
+
+  auto layer_trace = [&](int l) -> absl::StatusOr<const LayerTrace*> {
+    const LayerTrace* tr = trace.Find(l);
+    if (tr == nullptr) return absl::InvalidArgumentError(absl::StrCat("layer ", l, " not traced"));
+    return tr;
+  };
+  if (!alti_logit) {
+    for (int l : selected) {
+      ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
+      for (int64_t b = 0; b < batch; ++b) {
+        RETURN_IF_ERROR(RunLayer(model, *tr, l, true, false, b, states[b], options, callback));
+      }
+    }
+    return absl::OkStatus();
+  }
+  // ALTI-Logit: top layer down (Horner form of eq. 8), emitting per-layer scores on the way.
+  for (int l = static_cast<int>(model.config().n_layers) - 1; l >= 0; --l) {
+    ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
+    const bool report = per_layer && std::binary_search(selected.begin(), selected.end(), l);
+    for (int64_t b = 0; b < batch; ++b) {
+      RETURN_IF_ERROR(RunLayer(model, *tr, l, report, true, b, states[b], options, callback));
+    }
+  }
+  for (int64_t b = 0; b < batch; ++b) {
+    SequenceState& st = states[b];
+    const double err = st.logit_err_den > 0 ? std::sqrt(st.logit_err_num / st.logit_err_den) : 0.0;
+    AttributionResult r =
+        ToResult(LatimScoreName(LatimScore::kAltiLogit), -1, b, st.rows, st.rollout, err);
+    r.targets = st.targets;
+    if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LatimScore> ParseLatimScore(const std::string& name) {
+  if (name == "latim-l1") return LatimScore::kL1;
+  if (name == "latim-l2") return LatimScore::kL2;
+  if (name == "latim-alti") return LatimScore::kAlti;
+  if (name == "latim-alti-logit") return LatimScore::kAltiLogit;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown method '", name, "' (latim-l1, latim-l2, latim-alti, latim-alti-logit)"));
+}
+
+const char* LatimScoreName(LatimScore score) {
+  switch (score) {
+    case LatimScore::kL1:
+      return "latim-l1";
+    case LatimScore::kL2:
+      return "latim-l2";
+    case LatimScore::kAlti:
+      return "latim-alti";
+    case LatimScore::kAltiLogit:
+      return "latim-alti-logit";
+  }
+  return "?";
+}
+
+absl::StatusOr<AdditiveActivation> ParseAdditiveActivation(const std::string& name) {
+  if (name == "silu") return AdditiveActivation::kSilu;
+  if (name == "identity") return AdditiveActivation::kIdentity;
+  if (name == "relu") return AdditiveActivation::kRelu;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown activation '", name, "' (silu, identity, relu)"));
+}
+
+absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
+                            const torch::Tensor& lengths, const LatimOptions& options,
+                            const ResultCallback& callback) {
+  try {
+    torch::NoGradGuard no_grad;
+    return LatimFromTraceImpl(model, trace, lengths, options, callback);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("latim: ", e.what_without_backtrace()));
+  }
+}
+
+absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
+                          const torch::Tensor& lengths, const LatimOptions& options,
+                          const ResultCallback& callback) {
+  RETURN_IF_ERROR(Validate(model, options));
+  ForwardOptions fwd;
+  fwd.compute_logits = false;
+  if (Has(options.scores, LatimScore::kAltiLogit)) {
+    fwd.trace = ForwardOptions::TraceLayers::kAll;
+  } else {
+    fwd.trace = ForwardOptions::TraceLayers::kSelected;
+    fwd.trace_layers = SelectedLayers(model, options);
+  }
+  absl::StatusOr<ForwardOutput> out;
+  try {
+    torch::NoGradGuard no_grad;
+    out = model.Forward(ids, lengths, fwd);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("latim forward: ", e.what_without_backtrace()));
+  }
+  RETURN_IF_ERROR(out.status());
+  return LatimFromTrace(model, out->trace, lengths, options, callback);
+}
+
+absl::StatusOr<std::vector<AttributionResult>> ExplainLatim(const MambaModel& model,
+                                                            const torch::Tensor& ids,
+                                                            const torch::Tensor& lengths,
+                                                            const LatimOptions& options) {
+  std::vector<AttributionResult> results;
+  RETURN_IF_ERROR(ExplainLatim(model, ids, lengths, options, [&](AttributionResult r) {
+    results.push_back(std::move(r));
+    return true;
+  }));
+  return results;
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,74 @@
+// LaTIM (Pitorro & Treviso 2025, §3 and Table 1): token-to-token contribution vectors T_t(x_s) of
+// every Mamba-1/Mamba-2 layer and the scores built on them — ℓ1, ℓ2, ALTI (with the residual) and
+// ALTI-Logit (rolled out through the residual stream). Equations and every choice the paper leaves
+// open: docs/methods.md. Guarantees: entries with s > t are exactly 0; ALTI rows sum to 1; selected
+// rows equal the same rows of the full computation; rows = {last} costs O(n·E) memory and O(n·E·N)
+// work per layer for ℓ/ALTI (ALTI-Logit needs the rows ≤ t of every layer's ALTI matrix, O(n²)).
+// Peak memory beyond the trace: ≈ max(budget, n·4·(2E + 3D) bytes) + n·4·(K + 2)·E per layer.
+#ifndef MAMBA_EXPLAIN_ATTRIBUTION_LATIM_H_
+#define MAMBA_EXPLAIN_ATTRIBUTION_LATIM_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attribution/attribution_result.h"
+#include "mamba/mamba_model.h"
+
+namespace mamba_explain {
+
+enum class LatimScore { kL1, kL2, kAlti, kAltiLogit };
+
+// The additive f of LaTIM eq. 19 that replaces the SSM input activation on each conv tap.
+enum class AdditiveActivation { kSilu, kIdentity, kRelu };
+
+struct RowSelection {
+  enum class Kind { kAll, kLast, kList };
+  Kind kind = Kind::kAll;
+  std::vector<int64_t> rows;  // kList: target positions (any order, deduplicated)
+};
+
+struct LatimOptions {
+  std::vector<LatimScore> scores = {LatimScore::kL2};
+  std::vector<int> layers;  // per-layer scores; empty = all layers (ALTI-Logit always uses all)
+  RowSelection rows;
+  AdditiveActivation activation = AdditiveActivation::kSilu;
+  // ALTI-Logit target token; unset = the predicted next token (argmax of the logits) at each row.
+  std::optional<int64_t> target_token;
+  int64_t memory_budget_bytes = int64_t{256} << 20;  // for the row/channel blocks
+};
+
+// "latim-l1" | "latim-l2" | "latim-alti" | "latim-alti-logit"; INVALID_ARGUMENT otherwise.
+absl::StatusOr<LatimScore> ParseLatimScore(const std::string& name);
+const char* LatimScoreName(LatimScore score);
+// "silu" | "identity" | "relu".
+absl::StatusOr<AdditiveActivation> ParseAdditiveActivation(const std::string& name);
+
+// Runs the forward pass (tracing the layers needed) and computes every requested score.
+// ids: int64 [B, L] right-padded; lengths: int64 [B] or undefined (all L). Results stream through
+// `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer
+// order, or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
+// Errors: INVALID_ARGUMENT (unknown layer, row out of range, bad target, no scores), CANCELLED when
+// the callback returns false, INTERNAL for LibTorch errors.
+absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
+                          const torch::Tensor& lengths, const LatimOptions& options,
+                          const ResultCallback& callback);
+
+// Same, collecting every result.
+absl::StatusOr<std::vector<AttributionResult>> ExplainLatim(const MambaModel& model,
+                                                            const torch::Tensor& ids,
+                                                            const torch::Tensor& lengths,
+                                                            const LatimOptions& options);
+
+// From an existing forward pass whose trace covers the needed layers (all layers for ALTI-Logit).
+absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
+                            const torch::Tensor& lengths, const LatimOptions& options,
+                            const ResultCallback& callback);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_ATTRIBUTION_LATIM_H_

@@ -220,6 +220,16 @@ TEST(SelectiveScanBackwardReferenceTest, FullMatchesNaiveLongerSequence) {
                    NaiveGrads(in, dout, SsmGradMode::kFull));
 }
 
+// One (batch, group): the reference splits the channels over its threads (OMP_NUM_THREADS=8 gives
+// 8 slices) and adds the slices' dB/dC.
+TEST(SelectiveScanBackwardReferenceTest, FullMatchesNaiveSingleSequence) {
+  torch::manual_seed(16);
+  const SelectiveScanInputs in = RandomInputs(1, 20, 12, 1, 4);
+  const torch::Tensor dout = torch::randn({1, 20, 12});
+  ExpectGradsClose(RefGrads(in, dout, SsmGradMode::kFull),
+                   NaiveGrads(in, dout, SsmGradMode::kFull));
+}
+
 TEST(SelectiveScanBackwardReferenceTest, MissingDGivesNoDGradient) {
   torch::manual_seed(5);
   SelectiveScanInputs in = RandomInputs(1, 5, 4, 1, 3);

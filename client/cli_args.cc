@@ -1,5 +1,6 @@
 #include "client/cli_args.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -11,10 +12,10 @@ absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
                                        const FlagSpec& spec) {
   CliArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (!absl::ConsumePrefix(&arg, "--")) {
+    if (!absl::StartsWith(args[i], "--")) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[i], "'"));
     }
+    std::string arg = args[i].substr(2);
     std::string name = arg, value;
     const size_t eq = arg.find('=');
     const bool inline_value = eq != std::string::npos;

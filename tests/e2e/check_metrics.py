@@ -7,8 +7,10 @@ import sys
 
 text = open(sys.argv[1]).read()
 assert text.endswith("\n"), "last line must end with \\n"
+# Values: Prometheus parses them with Go's strconv.ParseFloat, which accepts NaN/Inf in any case
+# (prometheus-cpp 1.0 writes "Nan").
 sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? '
-                    r'(-?[0-9.eE+-]+|NaN|\+Inf|-Inf)( -?[0-9]+)?$')
+                    r'(-?[0-9.eE+-]+|(?i:nan)|[+-]?(?i:inf))( -?[0-9]+)?$')
 types, seen_done, current = {}, set(), None
 hist = {}
 for line in text.splitlines():

@@ -95,7 +95,7 @@ if [ $eng_rc = 0 ]; then ok "engine server exits 0 on SIGTERM"; else bad "engine
 
 # --- synthetic server: Explain -----------------------------------------------------------------
 start_server syn --model_repository "$srepo" --plaintext --backend synthetic --max_queue_delay_ms 0 \
-  --max_tokens 700 --max_matrix_rows 40000 || finish
+  --max_tokens 700 --max_matrix_rows 20000 || finish
 S="--server 127.0.0.1:$syn_port"
 E="explain $S --model deep --quiet"
 ids=$(python3 -c 'print(",".join(str((7 * i + 3) % 96) for i in range(24)))')
@@ -206,7 +206,7 @@ expect_code "deadline -> DEADLINE_EXCEEDED" "DEADLINE_EXCEEDED" explain $S --mod
 $client_bin explain $S --model deep --ids 1,2,3 --methods synthetic-decay --quiet --stream-log "$tmp/c.log" >/dev/null 2>&1 &
 cpid=$!
 for _ in $(seq 1 300); do grep -q layer_result "$tmp/c.log" 2>/dev/null && break; sleep 0.05; done
-kill -9 "$cpid"; wait "$cpid" 2>/dev/null
+{ kill -9 "$cpid"; wait "$cpid"; } 2>/dev/null
 for _ in $(seq 1 300); do
   [ "$(metric "$slow_mport" 'mamba_explain_requests_total{code="CANCELLED"')" = 1 ] && break; sleep 0.1
 done
@@ -226,5 +226,6 @@ for _ in $(seq 1 300); do
 done
 expect_code "queue full -> RESOURCE_EXHAUSTED with retry hint" "retry after" explain $S --model deep --ids 1,2 --methods synthetic-decay --quiet
 kill -9 "$q1" "$q2" 2>/dev/null
+wait "$q1" "$q2" 2>/dev/null
 kill -TERM "$slow_pid"; wait "$slow_pid"
 finish

@@ -1,6 +1,5 @@
 #include "client/cli_args.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -12,10 +11,10 @@ absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
                                        const FlagSpec& spec) {
   CliArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (!absl::StartsWith(args[i], "--")) {
+    if (args[i].rfind("--", 0) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", args[i], "'"));
     }
-    std::string arg = args[i].substr(2);
+    const std::string arg = args[i].substr(2);
     std::string name = arg, value;
     const size_t eq = arg.find('=');
     const bool inline_value = eq != std::string::npos;

@@ -75,8 +75,8 @@ if [ -f "$tok" ]; then
   else
     bad "tokenize json: $(cat "$tmp/tok.json")"
   fi
-  if "$bin" tokenize --tokenizer "$tok" --text "a b  c" >"$tmp/ab.json" &&
-    "$bin" forward --model-dir "$fx" --tokenizer "$tok" --text "a b  c" --last >"$tmp/t.json" 2>/dev/null &&
+  if "$bin" tokenize --tokenizer "$tok" --text "a,b.c" >"$tmp/ab.json" &&
+    "$bin" forward --model-dir "$fx" --tokenizer "$tok" --text "a,b.c" --last >"$tmp/t.json" 2>/dev/null &&
     python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a["ids"]==b["ids"] and len(b["logits"])==1, (a,b)' "$tmp/ab.json" "$tmp/t.json"; then
     ok "forward --text with --tokenizer"
   else

@@ -198,7 +198,8 @@ then ok "concurrent requests batched (batch_size > 1) with unchanged results"
 else bad "batching: $(cat "$tmp"/b*.err)"; fi
 
 # --- slow synthetic server: deadlines, cancellation, queue full --------------------------------
-start_server slow --model_repository "$srepo" --plaintext --backend synthetic --synthetic_layer_delay_ms 100 \
+# 40 layers x 500 ms: a running request stays running for the whole check, even on a loaded CI.
+start_server slow --model_repository "$srepo" --plaintext --backend synthetic --synthetic_layer_delay_ms 500 \
   --max_batch_size 1 --max_queue 1 --max_queue_delay_ms 0 || finish
 S="--server 127.0.0.1:$slow_port"
 expect_code "deadline -> DEADLINE_EXCEEDED" "DEADLINE_EXCEEDED" explain $S --model deep --ids 1,2,3 --methods synthetic-decay --timeout 0.5 --quiet

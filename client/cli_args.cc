@@ -7,8 +7,7 @@
 
 namespace mamba_explain {
 
-absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
-                                       const FlagSpec& spec) {
+absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args, const FlagSpec& spec) {
   CliArgs out;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i].rfind("--", 0) != 0) {

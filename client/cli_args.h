@@ -1,4 +1,5 @@
-// Command-line arguments of the mamba-explain CLI: `mamba-explain COMMAND [--flag value|--flag=value
+// Command-line arguments of the mamba-explain CLI: `mamba-explain COMMAND [--flag
+// value|--flag=value
 // |--switch] ...`. Flags are declared per command so that typos and missing values are errors
 // (INVALID_ARGUMENT naming the flag), not silently ignored.
 #ifndef MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_

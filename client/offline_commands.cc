@@ -48,9 +48,10 @@ absl::Status RunTokenize(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunForward(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args, CliArgs::Parse(argv, FlagSpec{{"model-dir", "tokenizer", "text",
-                                                                "ids", "device", "dtype"},
-                                                               {"last"}}));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(
+          argv, FlagSpec{{"model-dir", "tokenizer", "text", "ids", "device", "dtype"}, {"last"}}));
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   EngineOptions options;
   options.device = args.Get("device", "cpu");
@@ -79,10 +80,10 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
                     [&](int32_t a, int32_t b) { return last[a] > last[b]; });
   std::cerr << "top-" << k << " next tokens:\n";
   for (int i = 0; i < k; ++i) {
-    std::cerr << absl::StrFormat("  %6d  %10.4f  %s\n", order[i], last[order[i]],
-                                 nlohmann::json(engine->TokenText(order[i]))
-                                     .dump(-1, ' ', false,
-                                           nlohmann::json::error_handler_t::replace));
+    std::cerr << absl::StrFormat(
+        "  %6d  %10.4f  %s\n", order[i], last[order[i]],
+        nlohmann::json(engine->TokenText(order[i]))
+            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return absl::OkStatus();
 }

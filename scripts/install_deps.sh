@@ -2,7 +2,7 @@
 # Installs everything mamba-explain needs on a fresh Debian 12 machine (run as root or with sudo).
 # Idempotent: skips apt when every package is already installed.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config python3 nodejs npm
+pkgs=(build-essential cmake ninja-build pkg-config python3
   libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev chromium openssl curl)
@@ -10,6 +10,10 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (tokenizer parity reference): Debian's packages only when no node is present, so
+# a machine with its own Node.js (e.g. NodeSource) keeps it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -10,13 +10,14 @@
 #define ME_TEST_CONCAT_INNER_(a, b) a##b
 #define ME_TEST_CONCAT_(a, b) ME_TEST_CONCAT_INNER_(a, b)
 
-#define ASSERT_OK(expr)                                 \
-  do {                                                  \
+#define ASSERT_OK(expr)                                        \
+  do {                                                         \
     const ::absl::Status me_s_ = ::me_testing::ToStatus(expr); \
-    ASSERT_TRUE(me_s_.ok()) << me_s_;                   \
+    ASSERT_TRUE(me_s_.ok()) << me_s_;                          \
   } while (0)
 
-#define EXPECT_OK(expr) EXPECT_TRUE(::me_testing::ToStatus(expr).ok()) << ::me_testing::ToStatus(expr)
+#define EXPECT_OK(expr) \
+  EXPECT_TRUE(::me_testing::ToStatus(expr).ok()) << ::me_testing::ToStatus(expr)
 
 #define ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                               \
@@ -35,12 +36,12 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
 }  // namespace me_testing
 
 // Expects a non-OK status with the given code whose message contains `substr`.
-#define EXPECT_STATUS(expr, expected_code, substr)                               \
-  do {                                                                           \
-    const ::absl::Status me_s_ = ::me_testing::ToStatus(expr);                   \
-    EXPECT_EQ(me_s_.code(), expected_code) << me_s_;                             \
-    EXPECT_NE(std::string(me_s_.message()).find(substr), std::string::npos)      \
-        << "message '" << me_s_.message() << "' lacks '" << substr << "'";       \
+#define EXPECT_STATUS(expr, expected_code, substr)                          \
+  do {                                                                      \
+    const ::absl::Status me_s_ = ::me_testing::ToStatus(expr);              \
+    EXPECT_EQ(me_s_.code(), expected_code) << me_s_;                        \
+    EXPECT_NE(std::string(me_s_.message()).find(substr), std::string::npos) \
+        << "message '" << me_s_.message() << "' lacks '" << substr << "'";  \
   } while (0)
 
 #endif  // MAMBA_EXPLAIN_TESTS_STATUS_MATCHERS_H_

@@ -9,10 +9,10 @@
 #define ME_CONCAT_INNER_(a, b) a##b
 #define ME_CONCAT_(a, b) ME_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                       \
-  do {                                              \
-    ::absl::Status me_status_ = (expr);             \
-    if (!me_status_.ok()) return me_status_;        \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status me_status_ = (expr);      \
+    if (!me_status_.ok()) return me_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \

@@ -65,7 +65,8 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
     ForwardOptions options;
     options.last_position_logits_only = last_only;
     ASSIGN_OR_RETURN(ForwardOutput out, model_->Forward(t, torch::Tensor(), options));
-    torch::Tensor logits = out.logits.reshape({-1, out.logits.size(-1)}).to(torch::kCPU).contiguous();
+    torch::Tensor logits =
+        out.logits.reshape({-1, out.logits.size(-1)}).to(torch::kCPU).contiguous();
     LogitRows rows;
     rows.rows = logits.size(0);
     rows.vocab = logits.size(1);

@@ -18,8 +18,8 @@ namespace mamba_explain {
 class MambaModel;
 
 struct EngineOptions {
-  std::string device = "cpu";       // cpu | cuda | cuda:N
-  std::string precision = "fp32";   // fp32 | bf16
+  std::string device = "cpu";      // cpu | cuda | cuda:N
+  std::string precision = "fp32";  // fp32 | bf16
   // Tokenizer file; empty means <model_dir>/tokenizer.json when it exists, else none.
   std::string tokenizer_path;
 };

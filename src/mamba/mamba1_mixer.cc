@@ -17,8 +17,8 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   torch::Tensor x = ApplySsmActivation(psi, config.ssm_activation);
   torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
   torch::Tensor dt_low = x_dbl.narrow(-1, 0, R);
-  torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();      // [B, L, 1, N]
-  torch::Tensor Cm = x_dbl.narrow(-1, R + N, N).unsqueeze(2).contiguous();  // [B, L, 1, N]
+  torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();             // [B, L, 1, N]
+  torch::Tensor Cm = x_dbl.narrow(-1, R + N, N).unsqueeze(2).contiguous();         // [B, L, 1, N]
   torch::Tensor delta = torch::softplus(Project(dt_low, w.dt_proj_w, w.dt_bias));  // [B, L, E]
   torch::Tensor A = -torch::exp(w.A_log);                                          // [E, N]
   ASSIGN_OR_RETURN(torch::Tensor y,

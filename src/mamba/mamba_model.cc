@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <set>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "mamba/mamba1_mixer.h"
 #include "mamba/mamba2_mixer.h"
@@ -27,7 +27,8 @@ absl::StatusOr<torch::Device> ParseDevice(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name == "cuda" || absl::StartsWith(name, "cuda:")) {
     if (!torch::cuda::is_available()) {
-      return absl::UnavailableError(absl::StrCat("device '", name, "' requested but CUDA is not available"));
+      return absl::UnavailableError(
+          absl::StrCat("device '", name, "' requested but CUDA is not available"));
     }
     int index = 0;
     if (name.size() > 5 && (!absl::SimpleAtoi(name.substr(5), &index) || index < 0 ||
@@ -36,7 +37,8 @@ absl::StatusOr<torch::Device> ParseDevice(const std::string& name) {
     }
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown device '", name, "' (cpu, cuda, cuda:N)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown device '", name, "' (cpu, cuda, cuda:N)"));
 }
 
 absl::StatusOr<std::unique_ptr<MambaModel>> MambaModel::Load(const std::string& model_dir,
@@ -65,8 +67,8 @@ absl::StatusOr<ForwardOutput> MambaModel::Forward(const torch::Tensor& ids,
     torch::Tensor ids64 = ids.to(torch::kCPU, torch::kInt64);
     const int64_t lo = ids64.min().item<int64_t>(), hi = ids64.max().item<int64_t>();
     if (lo < 0 || hi >= config_.vocab_size) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", lo < 0 ? lo : hi,
-                                                     " outside [0, ", config_.vocab_size, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", lo < 0 ? lo : hi, " outside [0, ", config_.vocab_size, ")"));
     }
     torch::NoGradGuard no_grad;
     return ForwardFromEmbeddings(Embed(ids64), lengths, options);

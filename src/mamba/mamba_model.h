@@ -32,16 +32,16 @@ struct LoadOptions {
 struct ForwardOptions {
   enum class TraceLayers { kNone, kAll, kSelected };
   TraceLayers trace = TraceLayers::kNone;
-  std::vector<int> trace_layers;        // with kSelected; any order, deduplicated
-  bool keep_hidden_states = false;      // residual stream after every block
+  std::vector<int> trace_layers;    // with kSelected; any order, deduplicated
+  bool keep_hidden_states = false;  // residual stream after every block
   bool compute_logits = true;
   bool last_position_logits_only = false;  // logits only at each sequence's last real position
 };
 
 struct ForwardOutput {
-  torch::Tensor logits;                     // [B, L, V] fp32, or [B, V] with last_position_only
+  torch::Tensor logits;                      // [B, L, V] fp32, or [B, V] with last_position_only
   std::vector<torch::Tensor> hidden_states;  // n_layers × [B, L, D] fp32 block outputs
-  torch::Tensor final_hidden;               // [B, L, D] norm_f output, fp32
+  torch::Tensor final_hidden;                // [B, L, D] norm_f output, fp32
   Trace trace;
 };
 

@@ -15,7 +15,8 @@ torch::Tensor ConvTap(const torch::Tensor& x, const torch::Tensor& w, int64_t k)
   if (shift >= L) return torch::zeros_like(x);
   using torch::indexing::Slice;
   torch::Tensor shifted = torch::zeros_like(x);
-  shifted.index_put_({Slice(), Slice(shift, torch::indexing::None)}, x.index({Slice(), Slice(0, L - shift)}));
+  shifted.index_put_({Slice(), Slice(shift, torch::indexing::None)},
+                     x.index({Slice(), Slice(0, L - shift)}));
   return shifted * tap_w;
 }
 

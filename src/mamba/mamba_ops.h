@@ -19,7 +19,8 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 torch::Tensor ConvTap(const torch::Tensor& x, const torch::Tensor& w, int64_t k);
 
 // Causal depthwise conv: x [B, L, C], w [C, K], bias [C] or undefined -> ψ [B, L, C].
-torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
+torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w,
+                           const torch::Tensor& bias);
 
 torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation);
 

@@ -23,7 +23,7 @@ torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
     shape[1] = pad;
     return torch::cat({t, torch::zeros(shape, t.options())}, 1);
   };
-  torch::Tensor X = pad_seq(x * delta.unsqueeze(-1)).view({batch, nc, Q, H, P});  // Δ_s x_s
+  torch::Tensor X = pad_seq(x * delta.unsqueeze(-1)).view({batch, nc, Q, H, P});       // Δ_s x_s
   torch::Tensor a = pad_seq(delta * A).view({batch, nc, Q, H}).permute({0, 3, 1, 2});  // [b,h,c,l]
   torch::Tensor Bh = pad_seq(Bm.repeat_interleave(H / G, 2)).view({batch, nc, Q, H, N});
   torch::Tensor Ch = pad_seq(Cm.repeat_interleave(H / G, 2)).view({batch, nc, Q, H, N});
@@ -43,11 +43,12 @@ torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
   torch::Tensor chunk_totals = F::pad(a_cumsum.select(-1, Q - 1), F::PadFuncOptions({1, 0}));
   torch::Tensor chunk_decay = torch::exp(SegmentSum(chunk_totals));  // [b,h,c+1,c+1]
   states = torch::cat({torch::zeros_like(states.narrow(1, 0, 1)), states}, 1);
-  torch::Tensor entering = torch::einsum("bhzc,bchpn->bzhpn", {chunk_decay, states})
-                               .narrow(1, 0, nc);  // [b,c,h,p,n]
+  torch::Tensor entering =
+      torch::einsum("bhzc,bchpn->bzhpn", {chunk_decay, states}).narrow(1, 0, nc);  // [b,c,h,p,n]
 
   // 4. State -> output (off-diagonal blocks).
-  torch::Tensor y_off = torch::einsum("bclhn,bchpn,bhcl->bclhp", {Ch, entering, torch::exp(a_cumsum)});
+  torch::Tensor y_off =
+      torch::einsum("bclhn,bchpn,bhcl->bclhp", {Ch, entering, torch::exp(a_cumsum)});
   return (y_diag + y_off).reshape({batch, T, H, P}).narrow(1, 0, L);
 }
 

@@ -2,8 +2,8 @@
 // (mamba_ssm ssd_minimal; Mamba-2 paper §6): four numbered steps over chunks of `chunk_size`
 // positions, all fp32, matmul-heavy so it runs well on both CPU and GPU.
 // Computes y[b,t,h,:] = Σ_{s≤t} (C_t·B_s) exp(Σ_{k=s+1..t} Δ_k A_h) Δ_s x_s  (no D skip).
-// Shapes: x [B, L, H, P], delta [B, L, H], A [H], Bm/Cm [B, L, G, N] with H % G == 0 -> [B, L, H, P].
-// Equal to the sequential recurrence up to rounding; chunk_size changes only rounding.
+// Shapes: x [B, L, H, P], delta [B, L, H], A [H], Bm/Cm [B, L, G, N] with H % G == 0 -> [B, L, H,
+// P]. Equal to the sequential recurrence up to rounding; chunk_size changes only rounding.
 #ifndef MAMBA_EXPLAIN_MAMBA_SSD_CHUNKED_H_
 #define MAMBA_EXPLAIN_MAMBA_SSD_CHUNKED_H_
 

@@ -26,9 +26,9 @@ class TensorReader {
                                      torch::ScalarType dtype) const {
     const TensorView* view = checkpoint_.Find(name);
     if (view == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("checkpoint in '", checkpoint_.dir(), "' lacks tensor '", name,
-                       "' (expected shape ", ShapeString(shape), ")"));
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint in '", checkpoint_.dir(),
+                                                     "' lacks tensor '", name, "' (expected shape ",
+                                                     ShapeString(shape), ")"));
     }
     if (view->shape != shape) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' has shape ",
@@ -57,8 +57,8 @@ class TensorReader {
   torch::Device device_;
 };
 
-absl::StatusOr<LayerWeights> LoadLayer(const TensorReader& reader, const ModelConfig& c,
-                                       int layer, torch::ScalarType compute) {
+absl::StatusOr<LayerWeights> LoadLayer(const TensorReader& reader, const ModelConfig& c, int layer,
+                                       torch::ScalarType compute) {
   const std::string prefix = absl::StrCat("backbone.layers.", layer, ".");
   const std::string mixer = prefix + "mixer.";
   const int64_t D = c.d_model, E = c.d_inner, N = c.d_state, K = c.d_conv;
@@ -96,14 +96,30 @@ absl::StatusOr<LayerWeights> LoadLayer(const TensorReader& reader, const ModelCo
 absl::StatusOr<torch::Tensor> TensorFromView(const TensorView& view) {
   torch::ScalarType dtype;
   switch (view.dtype) {
-    case DType::kF32: dtype = torch::kFloat32; break;
-    case DType::kF16: dtype = torch::kFloat16; break;
-    case DType::kBF16: dtype = torch::kBFloat16; break;
-    case DType::kF64: dtype = torch::kFloat64; break;
-    case DType::kI64: dtype = torch::kInt64; break;
-    case DType::kI32: dtype = torch::kInt32; break;
-    case DType::kU8: dtype = torch::kUInt8; break;
-    case DType::kBool: dtype = torch::kBool; break;
+    case DType::kF32:
+      dtype = torch::kFloat32;
+      break;
+    case DType::kF16:
+      dtype = torch::kFloat16;
+      break;
+    case DType::kBF16:
+      dtype = torch::kBFloat16;
+      break;
+    case DType::kF64:
+      dtype = torch::kFloat64;
+      break;
+    case DType::kI64:
+      dtype = torch::kInt64;
+      break;
+    case DType::kI32:
+      dtype = torch::kInt32;
+      break;
+    case DType::kU8:
+      dtype = torch::kUInt8;
+      break;
+    case DType::kBool:
+      dtype = torch::kBool;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("tensor '", view.name, "' has dtype ",
                                                      DTypeName(view.dtype),
@@ -155,14 +171,13 @@ absl::StatusOr<ModelWeights> LoadModelWeights(const Checkpoint& checkpoint, Mode
     } else if (config.tie_word_embeddings) {
       w.lm_head = w.embedding;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config sets tie_word_embeddings=false but the checkpoint in '", checkpoint.dir(),
-          "' lacks 'lm_head.weight'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("config sets tie_word_embeddings=false but the checkpoint in '",
+                       checkpoint.dir(), "' lacks 'lm_head.weight'"));
     }
     for (int layer = 0; layer < config.n_layers; ++layer) {
       ASSIGN_OR_RETURN(LayerWeights lw, LoadLayer(reader, config, layer, compute));
-      if (lw.in_proj_b.defined() != config.use_bias ||
-          lw.out_proj_b.defined() != config.use_bias ||
+      if (lw.in_proj_b.defined() != config.use_bias || lw.out_proj_b.defined() != config.use_bias ||
           lw.conv_b.defined() != config.use_conv_bias) {
         return absl::InvalidArgumentError(absl::StrCat(
             "layer ", layer, " disagrees with layer 0 about which bias tensors exist"));
@@ -171,9 +186,9 @@ absl::StatusOr<ModelWeights> LoadModelWeights(const Checkpoint& checkpoint, Mode
     }
     const std::string beyond = absl::StrCat("backbone.layers.", config.n_layers, ".norm.weight");
     if (reader.Has(beyond)) {
-      return absl::InvalidArgumentError(absl::StrCat("checkpoint has tensor '", beyond,
-                                                     "' but the config says num_hidden_layers=",
-                                                     config.n_layers));
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint has tensor '", beyond,
+                       "' but the config says num_hidden_layers=", config.n_layers));
     }
     return w;
   } catch (const c10::Error& e) {

@@ -23,19 +23,19 @@ namespace mamba_explain {
 enum class Precision { kFp32, kBf16 };
 
 struct LayerWeights {
-  torch::Tensor norm;         // [D] fp32, pre-mixer RMSNorm
-  torch::Tensor in_proj_w;    // [PJ, D] compute dtype (PJ = config.in_proj_rows())
-  torch::Tensor in_proj_b;    // [PJ] fp32 or undefined
-  torch::Tensor conv_w;       // [CD, K] fp32 (the checkpoint's [CD, 1, K] squeezed)
-  torch::Tensor conv_b;       // [CD] fp32 or undefined
-  torch::Tensor x_proj_w;     // M1: [R + 2N, E] compute dtype
-  torch::Tensor dt_proj_w;    // M1: [E, R] compute dtype
-  torch::Tensor dt_bias;      // [E] (M1 dt_proj.bias) or [H] (M2 dt_bias), fp32
-  torch::Tensor A_log;        // [E, N] (M1) or [H] (M2), fp32
-  torch::Tensor D;            // [E] (M1) or [H] (M2), fp32
-  torch::Tensor gated_norm;   // M2: [E] fp32
-  torch::Tensor out_proj_w;   // [D, E] compute dtype
-  torch::Tensor out_proj_b;   // [D] fp32 or undefined
+  torch::Tensor norm;        // [D] fp32, pre-mixer RMSNorm
+  torch::Tensor in_proj_w;   // [PJ, D] compute dtype (PJ = config.in_proj_rows())
+  torch::Tensor in_proj_b;   // [PJ] fp32 or undefined
+  torch::Tensor conv_w;      // [CD, K] fp32 (the checkpoint's [CD, 1, K] squeezed)
+  torch::Tensor conv_b;      // [CD] fp32 or undefined
+  torch::Tensor x_proj_w;    // M1: [R + 2N, E] compute dtype
+  torch::Tensor dt_proj_w;   // M1: [E, R] compute dtype
+  torch::Tensor dt_bias;     // [E] (M1 dt_proj.bias) or [H] (M2 dt_bias), fp32
+  torch::Tensor A_log;       // [E, N] (M1) or [H] (M2), fp32
+  torch::Tensor D;           // [E] (M1) or [H] (M2), fp32
+  torch::Tensor gated_norm;  // M2: [E] fp32
+  torch::Tensor out_proj_w;  // [D, E] compute dtype
+  torch::Tensor out_proj_b;  // [D] fp32 or undefined
 };
 
 struct ModelWeights {

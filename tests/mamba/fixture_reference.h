@@ -44,8 +44,8 @@ inline absl::StatusOr<HfReference> LoadHfReference(const std::string& fixture) {
 
 inline const std::vector<std::string>& Fp32Fixtures() {
   static const std::vector<std::string> kNames = {"mamba1_bias_tied", "mamba1_nobias_untied",
-                                                  "mamba2_g1", "mamba2_g2_bias",
-                                                  "mamba1_sharded", "mamba2_bf16"};
+                                                  "mamba2_g1",        "mamba2_g2_bias",
+                                                  "mamba1_sharded",   "mamba2_bf16"};
   return kNames;
 }
 

@@ -43,8 +43,7 @@ TEST_P(ForwardGpuTest, CudaEqualsCpuIncludingTrace) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, ForwardGpuTest,
-                         ::testing::ValuesIn(me_testing::Fp32Fixtures()));
+INSTANTIATE_TEST_SUITE_P(Fixtures, ForwardGpuTest, ::testing::ValuesIn(me_testing::Fp32Fixtures()));
 
 }  // namespace
 }  // namespace mamba_explain

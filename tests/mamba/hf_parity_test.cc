@@ -57,8 +57,8 @@ TEST_P(HfParityTest, RightPaddedBatchKeepsRealPositions) {
   ASSERT_OK_AND_ASSIGN(ForwardOutput out, model->Forward(ids, lengths, ForwardOptions()));
   using torch::indexing::Slice;
   EXPECT_TRUE(AllClose(out.logits[0], ref.logits[0], kTol, kTol));
-  EXPECT_TRUE(AllClose(out.logits.index({1, Slice(0, real)}),
-                       ref.logits.index({1, Slice(0, real)}), kTol, kTol));
+  EXPECT_TRUE(AllClose(out.logits.index({1, Slice(0, real)}), ref.logits.index({1, Slice(0, real)}),
+                       kTol, kTol));
 }
 
 std::vector<ParityCase> AllCases() {
@@ -91,7 +91,8 @@ TEST(HfParityBf16, CosineAndTop1AgainstFp32Reference) {
       torch::Tensor want = ref.logits.to(torch::kFloat64);
       torch::Tensor cosine = torch::cosine_similarity(got, want, -1);
       EXPECT_GT(cosine.min().item<double>(), 0.999) << fixture << " on " << device;
-      const double top1 = (got.argmax(-1) == want.argmax(-1)).to(torch::kFloat64).mean().item<double>();
+      const double top1 =
+          (got.argmax(-1) == want.argmax(-1)).to(torch::kFloat64).mean().item<double>();
       EXPECT_GE(top1, 0.9) << fixture << " on " << device;
       // And bf16 really is a different numerics mode.
       EXPECT_GT((got - want).abs().max().item<double>(), 1e-5) << fixture;

@@ -27,9 +27,12 @@ TEST(SegmentSumTest, MatchesNaiveAndIsMinusInfinityAboveDiagonal) {
   torch::Tensor lower = torch::ones({11, 11}, torch::kBool).tril();
   EXPECT_TRUE(AllClose(stable.masked_select(lower.expand_as(stable)),
                        naive.masked_select(lower.expand_as(naive)), 1e-12, 1e-12));
-  EXPECT_TRUE(torch::isneginf(stable.masked_select(lower.logical_not().expand_as(stable))).all().item<bool>());
+  EXPECT_TRUE(torch::isneginf(stable.masked_select(lower.logical_not().expand_as(stable)))
+                  .all()
+                  .item<bool>());
   EXPECT_EQ(stable[1][4][4].item<double>(), 0.0);
-  EXPECT_NEAR(stable[2][7][3].item<double>(), (a[2][4] + a[2][5] + a[2][6] + a[2][7]).item<double>(), 1e-12);
+  EXPECT_NEAR(stable[2][7][3].item<double>(),
+              (a[2][4] + a[2][5] + a[2][6] + a[2][7]).item<double>(), 1e-12);
 }
 
 TEST(SegmentSumTest, StableWhereNaiveCancels) {
@@ -148,7 +151,8 @@ TEST(ForwardSwitchTest, ActivationAndGatedNormOverridesChangeTheModel) {
   identity.ssm_activation = SsmActivation::kIdentity;
   ASSERT_OK_AND_ASSIGN(auto ident, MambaModel::Load(dir, identity));
   ASSERT_OK_AND_ASSIGN(auto o1, base->Forward(ref.input_ids, torch::Tensor(), ForwardOptions()));
-  ASSERT_OK_AND_ASSIGN(auto o2, per_group->Forward(ref.input_ids, torch::Tensor(), ForwardOptions()));
+  ASSERT_OK_AND_ASSIGN(auto o2,
+                       per_group->Forward(ref.input_ids, torch::Tensor(), ForwardOptions()));
   ASSERT_OK_AND_ASSIGN(auto o3, ident->Forward(ref.input_ids, torch::Tensor(), ForwardOptions()));
   EXPECT_GT((o1.logits - o2.logits).abs().max().item<float>(), 1e-3);
   EXPECT_GT((o1.logits - o3.logits).abs().max().item<float>(), 1e-3);
@@ -157,16 +161,18 @@ TEST(ForwardSwitchTest, ActivationAndGatedNormOverridesChangeTheModel) {
   LoadOptions full;
   full.gated_norm = GatedNormMode::kFull;
   ASSERT_OK_AND_ASSIGN(auto g1_full, MambaModel::Load(FixtureDir("mamba2_g1"), full));
-  ASSERT_OK_AND_ASSIGN(auto g1_out, g1_full->Forward(g1_ref.input_ids, torch::Tensor(), ForwardOptions()));
+  ASSERT_OK_AND_ASSIGN(auto g1_out,
+                       g1_full->Forward(g1_ref.input_ids, torch::Tensor(), ForwardOptions()));
   EXPECT_TRUE(AllClose(g1_out.logits, g1_ref.logits, 1e-4, 1e-4));
 }
 
 TEST(ForwardErrorTest, RejectsBadInputs) {
   ASSERT_OK_AND_ASSIGN(auto model, MambaModel::Load(FixtureDir("mamba1_bias_tied"), LoadOptions()));
-  EXPECT_STATUS(model->Forward(torch::tensor({{1, 96}}, torch::kInt64), torch::Tensor(), ForwardOptions()),
-                absl::StatusCode::kInvalidArgument, "token id 96");
-  EXPECT_STATUS(model->Forward(torch::tensor({{1, 2}}, torch::kInt64), torch::tensor({3}, torch::kInt64),
-                               ForwardOptions()),
+  EXPECT_STATUS(
+      model->Forward(torch::tensor({{1, 96}}, torch::kInt64), torch::Tensor(), ForwardOptions()),
+      absl::StatusCode::kInvalidArgument, "token id 96");
+  EXPECT_STATUS(model->Forward(torch::tensor({{1, 2}}, torch::kInt64),
+                               torch::tensor({3}, torch::kInt64), ForwardOptions()),
                 absl::StatusCode::kInvalidArgument, "lengths");
   ForwardOptions bad_layer;
   bad_layer.trace = ForwardOptions::TraceLayers::kSelected;

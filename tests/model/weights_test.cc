@@ -1,5 +1,7 @@
 // Weight loading against the config: every missing tensor, wrong shape, tie mismatch and layer
 // count mismatch is an INVALID_ARGUMENT naming the tensor; dtypes and bias detection are right.
+#include "model/weights.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,7 +12,6 @@
 #include "mamba/mamba_model.h"
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
-#include "model/weights.h"
 #include "tests/status_matchers.h"
 #include "tests/tensor_testing.h"
 
@@ -37,9 +38,9 @@ std::string EditedCopy(const std::string& fixture, const std::string& tag,
   std::vector<TensorToWrite> out;
   for (auto& [name, t] : tensors) {
     t = t.contiguous();
-    DType dtype = t.scalar_type() == torch::kBFloat16 ? DType::kBF16
+    DType dtype = t.scalar_type() == torch::kBFloat16  ? DType::kBF16
                   : t.scalar_type() == torch::kFloat16 ? DType::kF16
-                                                        : DType::kF32;
+                                                       : DType::kF32;
     out.push_back({name, dtype, t.sizes().vec(), t.data_ptr(), t.nbytes()});
   }
   EXPECT_TRUE(WriteSafetensors(dst + "/model.safetensors", out).ok());
@@ -53,8 +54,8 @@ TEST(WeightsTest, LoadsFixtureWithDetectedBiasesAndDtypes) {
   EXPECT_TRUE(model->weights().lm_head_tied);
   EXPECT_EQ(model->weights().layers.size(), 3u);
   EXPECT_EQ(model->weights().layers[0].conv_w.sizes(), torch::IntArrayRef({64, 4}));
-  ASSERT_OK_AND_ASSIGN(auto untied, MambaModel::Load(me_testing::FixtureDir("mamba1_nobias_untied"),
-                                                     LoadOptions()));
+  ASSERT_OK_AND_ASSIGN(
+      auto untied, MambaModel::Load(me_testing::FixtureDir("mamba1_nobias_untied"), LoadOptions()));
   EXPECT_FALSE(untied->config().use_bias);
   EXPECT_FALSE(untied->config().use_conv_bias);
   EXPECT_FALSE(untied->weights().lm_head_tied);
@@ -84,17 +85,15 @@ TEST(WeightsTest, WrongShapeIsNamedWithBothShapes) {
 }
 
 TEST(WeightsTest, UntiedConfigWithoutLmHeadFails) {
-  const std::string dir = EditedCopy("mamba1_nobias_untied", "nohead", [](auto& t) {
-    t.erase("lm_head.weight");
-  });
+  const std::string dir =
+      EditedCopy("mamba1_nobias_untied", "nohead", [](auto& t) { t.erase("lm_head.weight"); });
   EXPECT_STATUS(MambaModel::Load(dir, LoadOptions()), absl::StatusCode::kInvalidArgument,
                 "lm_head.weight");
 }
 
 TEST(WeightsTest, InconsistentBiasesAcrossLayersFail) {
-  const std::string dir = EditedCopy("mamba1_bias_tied", "bias", [](auto& t) {
-    t.erase("backbone.layers.2.mixer.conv1d.bias");
-  });
+  const std::string dir = EditedCopy(
+      "mamba1_bias_tied", "bias", [](auto& t) { t.erase("backbone.layers.2.mixer.conv1d.bias"); });
   EXPECT_STATUS(MambaModel::Load(dir, LoadOptions()), absl::StatusCode::kInvalidArgument,
                 "layer 2");
 }

@@ -1,17 +1,16 @@
 #include "client/remote_commands.h"
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <set>
-#include <type_traits>
 #include <memory>
+#include <set>
 #include <sstream>
-
-#include <grpcpp/grpcpp.h>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -29,8 +28,8 @@ namespace {
 
 namespace v1 = ::mamba_explain::v1;
 
-const std::set<std::string> kConnectionFlags = {"server", "tls-ca", "tls-cert", "tls-key",
-                                                "token-file", "timeout", "tls-server-name"};
+const std::set<std::string> kConnectionFlags = {
+    "server", "tls-ca", "tls-cert", "tls-key", "token-file", "timeout", "tls-server-name"};
 
 FlagSpec WithConnection(FlagSpec spec) {
   spec.valued.insert(kConnectionFlags.begin(), kConnectionFlags.end());
@@ -101,7 +100,8 @@ absl::Status WriteOutput(const CliArgs& args, const nlohmann::json& out) {
   const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (args.Has("json")) {
     std::ofstream f(args.Get("json"));
-    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("json"), "'"));
+    if (!f)
+      return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("json"), "'"));
     f << text << "\n";
   } else {
     std::cout << text << "\n";
@@ -133,7 +133,8 @@ absl::Status ParseNumber(const CliArgs& args, const std::string& flag, T* out) {
   } else {
     ok = absl::SimpleAtoi(args.Get(flag), out);
   }
-  if (!ok) return absl::InvalidArgumentError(absl::StrCat("bad --", flag, " '", args.Get(flag), "'"));
+  if (!ok)
+    return absl::InvalidArgumentError(absl::StrCat("bad --", flag, " '", args.Get(flag), "'"));
   return absl::OkStatus();
 }
 
@@ -160,16 +161,25 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   ASSIGN_OR_RETURN(std::vector<int32_t> target_tokens, IntList(args, "target-tokens"));
   r.mutable_target_tokens()->Add(target_tokens.begin(), target_tokens.end());
   const std::string activation = args.Get("activation", "silu");
-  if (activation == "silu") r.set_activation(v1::ACTIVATION_SILU);
-  else if (activation == "identity") r.set_activation(v1::ACTIVATION_IDENTITY);
-  else if (activation == "relu") r.set_activation(v1::ACTIVATION_RELU);
-  else return absl::InvalidArgumentError(absl::StrCat("bad --activation '", activation, "'"));
+  if (activation == "silu")
+    r.set_activation(v1::ACTIVATION_SILU);
+  else if (activation == "identity")
+    r.set_activation(v1::ACTIVATION_IDENTITY);
+  else if (activation == "relu")
+    r.set_activation(v1::ACTIVATION_RELU);
+  else
+    return absl::InvalidArgumentError(absl::StrCat("bad --activation '", activation, "'"));
   const std::string dtype = args.Get("dtype", "");
-  if (dtype == "fp32") r.set_precision(v1::PRECISION_FP32);
-  else if (dtype == "tf32") r.set_precision(v1::PRECISION_TF32);
-  else if (dtype == "bf16") r.set_precision(v1::PRECISION_BF16);
-  else if (!dtype.empty()) return absl::InvalidArgumentError(absl::StrCat("bad --dtype '", dtype, "'"));
-  const int modes = args.Has("top-k") + args.Has("threshold") + args.Has("mass") + args.Has("dense");
+  if (dtype == "fp32")
+    r.set_precision(v1::PRECISION_FP32);
+  else if (dtype == "tf32")
+    r.set_precision(v1::PRECISION_TF32);
+  else if (dtype == "bf16")
+    r.set_precision(v1::PRECISION_BF16);
+  else if (!dtype.empty())
+    return absl::InvalidArgumentError(absl::StrCat("bad --dtype '", dtype, "'"));
+  const int modes =
+      args.Has("top-k") + args.Has("threshold") + args.Has("mass") + args.Has("dense");
   if (modes > 1) {
     return absl::InvalidArgumentError("give at most one of --top-k, --threshold, --mass, --dense");
   }
@@ -210,11 +220,16 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
 
 const char* PayloadName(const v1::ExplainResponse& r) {
   switch (r.payload_case()) {
-    case v1::ExplainResponse::kHeader: return "header";
-    case v1::ExplainResponse::kLayerResult: return "layer_result";
-    case v1::ExplainResponse::kTokenScores: return "token_scores";
-    case v1::ExplainResponse::kSummary: return "summary";
-    default: return "unknown";
+    case v1::ExplainResponse::kHeader:
+      return "header";
+    case v1::ExplainResponse::kLayerResult:
+      return "layer_result";
+    case v1::ExplainResponse::kTokenScores:
+      return "token_scores";
+    case v1::ExplainResponse::kSummary:
+      return "summary";
+    default:
+      return "unknown";
   }
 }
 
@@ -233,7 +248,8 @@ class ExplanationBuilder {
         out_["architecture"] = header_.architecture();
         out_["ids"] = std::vector<int32_t>(header_.token_ids().begin(), header_.token_ids().end());
         out_["tokens"] = std::vector<std::string>(header_.tokens().begin(), header_.tokens().end());
-        out_["methods"] = std::vector<std::string>(header_.methods().begin(), header_.methods().end());
+        out_["methods"] =
+            std::vector<std::string>(header_.methods().begin(), header_.methods().end());
         out_["layers"] = std::vector<int32_t>(header_.layers().begin(), header_.layers().end());
         out_["target_rows"] =
             std::vector<int32_t>(header_.target_rows().begin(), header_.target_rows().end());
@@ -241,7 +257,8 @@ class ExplanationBuilder {
         out_["token_scores"] = nlohmann::json::array();
         return absl::OkStatus();
       }
-      case v1::ExplainResponse::kLayerResult: return AddLayer(r.layer_result());
+      case v1::ExplainResponse::kLayerResult:
+        return AddLayer(r.layer_result());
       case v1::ExplainResponse::kTokenScores: {
         if (!have_header_) return absl::DataLossError("token scores before the header");
         const v1::TokenScores& t = r.token_scores();
@@ -352,12 +369,14 @@ class ExplanationBuilder {
 absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(
       CliArgs args,
-      CliArgs::Parse(argv, WithConnection(FlagSpec{
-                               {"model", "text", "ids", "methods", "layers", "targets",
-                                "target-tokens", "activation", "dtype", "top-k", "threshold",
-                                "mass", "priority", "ig-steps", "sg-samples", "sg-sigma", "seed",
-                                "json", "html", "stream-log", "request-id"},
-                               {"dense", "quiet"}})));
+      CliArgs::Parse(
+          argv,
+          WithConnection(FlagSpec{
+              {"model",         "text",       "ids",        "methods",  "layers",    "targets",
+               "target-tokens", "activation", "dtype",      "top-k",    "threshold", "mass",
+               "priority",      "ig-steps",   "sg-samples", "sg-sigma", "seed",      "json",
+               "html",          "stream-log", "request-id"},
+              {"dense", "quiet"}})));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
@@ -406,7 +425,8 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(WriteOutput(args, builder.json()));
   if (args.Has("html")) {
     std::ofstream f(args.Get("html"));
-    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("html"), "'"));
+    if (!f)
+      return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("html"), "'"));
     f << RenderHtmlReport(builder.json());
   }
   return absl::OkStatus();
@@ -473,8 +493,7 @@ absl::Status RunRemoteTokenize(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunRemoteHealth(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, WithConnection(FlagSpec{{"service"}, {}})));
+  ASSIGN_OR_RETURN(CliArgs args, CliArgs::Parse(argv, WithConnection(FlagSpec{{"service"}, {}})));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = grpc::health::v1::Health::NewStub(connection.channel);
   grpc::ClientContext context;

@@ -6,12 +6,12 @@
 #ifndef MAMBA_EXPLAIN_SERVER_AUTH_H_
 #define MAMBA_EXPLAIN_SERVER_AUTH_H_
 
+#include <grpcpp/support/string_ref.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/support/string_ref.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -41,8 +41,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   // JobSink (batcher thread).
   void OnLayer(LayerMatrix matrix) override {
     LayerSendStats stats;
-    std::vector<v1::ExplainResponse> messages = LayerMessages(
-        matrix, sparsity_, service_->options().max_message_payload_bytes, &stats);
+    std::vector<v1::ExplainResponse> messages =
+        LayerMessages(matrix, sparsity_, service_->options().max_message_payload_bytes, &stats);
     {
       absl::MutexLock lock(&mu_);
       if (first_result_ == absl::InfinitePast()) first_result_ = absl::Now();
@@ -149,9 +149,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     }
     v1::ExplainResponse header_message;
     v1::Header* h = header_message.mutable_header();
-    h->set_request_id(request.request_id().empty()
-                          ? absl::StrCat("req-", service_->NextRequestId())
-                          : request.request_id());
+    h->set_request_id(request.request_id().empty() ? absl::StrCat("req-", service_->NextRequestId())
+                                                   : request.request_id());
     const BackendInfo& info = entry->backend->info();
     h->set_model(request.model());
     h->set_architecture(info.architecture);

@@ -11,10 +11,10 @@
 #include <cstdint>
 
 #include "mamba_explain/v1/explain.grpc.pb.h"
+#include "server/auth.h"
 #include "serving/metrics.h"
 #include "serving/model_registry.h"
 #include "serving/request_validation.h"
-#include "server/auth.h"
 
 namespace mamba_explain {
 
@@ -26,8 +26,8 @@ struct ServiceOptions {
 class ExplainService final : public v1::Explainer::CallbackService {
  public:
   // authenticator may be null (no token auth).
-  ExplainService(const ServiceOptions& options, ModelRegistry* registry,
-                 ServingMetrics* metrics, const TokenAuthenticator* authenticator);
+  ExplainService(const ServiceOptions& options, ModelRegistry* registry, ServingMetrics* metrics,
+                 const TokenAuthenticator* authenticator);
 
   grpc::ServerWriteReactor<v1::ExplainResponse>* Explain(
       grpc::CallbackServerContext* context, const v1::ExplainRequest* request) override;

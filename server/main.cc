@@ -3,6 +3,10 @@
 // Prometheus /metrics, TLS/mTLS and bearer-token auth, then waits for SIGTERM/SIGINT and drains:
 // health NOT_SERVING, new Explain calls UNAVAILABLE, running streams finish within
 // --drain_grace_s, then Shutdown.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
 #include <signal.h>
 
 #include <fstream>
@@ -10,11 +14,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <prometheus/exposer.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -242,8 +241,8 @@ int Serve() {
   }
   health->SetServingStatus(kServiceName, any_ready);
   health->SetServingStatus("", true);
-  std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port
-            << " (" << (absl::GetFlag(FLAGS_plaintext) ? "plaintext" : "TLS")
+  std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port << " ("
+            << (absl::GetFlag(FLAGS_plaintext) ? "plaintext" : "TLS")
             << (absl::GetFlag(FLAGS_tls_client_ca).empty() ? "" : ", mTLS")
             << (authenticator ? ", bearer tokens" : "") << ")" << std::endl;
 

@@ -15,27 +15,49 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   spec.target_tokens.assign(r.target_tokens().begin(), r.target_tokens().end());
   switch (r.activation()) {
     case v1::ACTIVATION_UNSPECIFIED:
-    case v1::ACTIVATION_SILU: spec.activation = Activation::kSilu; break;
-    case v1::ACTIVATION_IDENTITY: spec.activation = Activation::kIdentity; break;
-    case v1::ACTIVATION_RELU: spec.activation = Activation::kRelu; break;
+    case v1::ACTIVATION_SILU:
+      spec.activation = Activation::kSilu;
+      break;
+    case v1::ACTIVATION_IDENTITY:
+      spec.activation = Activation::kIdentity;
+      break;
+    case v1::ACTIVATION_RELU:
+      spec.activation = Activation::kRelu;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("activation=", r.activation(), " unknown"));
   }
   switch (r.precision()) {
-    case v1::PRECISION_UNSPECIFIED: spec.precision = Precision::kDefault; break;
-    case v1::PRECISION_FP32: spec.precision = Precision::kFp32; break;
-    case v1::PRECISION_TF32: spec.precision = Precision::kTf32; break;
-    case v1::PRECISION_BF16: spec.precision = Precision::kBf16; break;
+    case v1::PRECISION_UNSPECIFIED:
+      spec.precision = Precision::kDefault;
+      break;
+    case v1::PRECISION_FP32:
+      spec.precision = Precision::kFp32;
+      break;
+    case v1::PRECISION_TF32:
+      spec.precision = Precision::kTf32;
+      break;
+    case v1::PRECISION_BF16:
+      spec.precision = Precision::kBf16;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("precision=", r.precision(), " unknown"));
   }
   const v1::Sparsity& s = r.sparsity();
   switch (s.mode()) {
     case v1::Sparsity::MODE_UNSPECIFIED:
-    case v1::Sparsity::DENSE: spec.sparsity.mode = SparsityMode::kDense; break;
-    case v1::Sparsity::TOP_K: spec.sparsity.mode = SparsityMode::kTopK; break;
-    case v1::Sparsity::THRESHOLD: spec.sparsity.mode = SparsityMode::kThreshold; break;
-    case v1::Sparsity::MASS: spec.sparsity.mode = SparsityMode::kMass; break;
+    case v1::Sparsity::DENSE:
+      spec.sparsity.mode = SparsityMode::kDense;
+      break;
+    case v1::Sparsity::TOP_K:
+      spec.sparsity.mode = SparsityMode::kTopK;
+      break;
+    case v1::Sparsity::THRESHOLD:
+      spec.sparsity.mode = SparsityMode::kThreshold;
+      break;
+    case v1::Sparsity::MASS:
+      spec.sparsity.mode = SparsityMode::kMass;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("sparsity.mode=", s.mode(), " unknown"));
   }
@@ -53,32 +75,47 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
 v1::Sparsity SparsityToProto(const SparsityPolicy& p) {
   v1::Sparsity s;
   switch (p.mode) {
-    case SparsityMode::kDense: s.set_mode(v1::Sparsity::DENSE); break;
-    case SparsityMode::kTopK: s.set_mode(v1::Sparsity::TOP_K); s.set_top_k(p.top_k); break;
+    case SparsityMode::kDense:
+      s.set_mode(v1::Sparsity::DENSE);
+      break;
+    case SparsityMode::kTopK:
+      s.set_mode(v1::Sparsity::TOP_K);
+      s.set_top_k(p.top_k);
+      break;
     case SparsityMode::kThreshold:
       s.set_mode(v1::Sparsity::THRESHOLD);
       s.set_threshold(p.threshold);
       break;
-    case SparsityMode::kMass: s.set_mode(v1::Sparsity::MASS); s.set_mass(p.mass); break;
+    case SparsityMode::kMass:
+      s.set_mode(v1::Sparsity::MASS);
+      s.set_mass(p.mass);
+      break;
   }
   return s;
 }
 
 v1::Precision PrecisionToProto(Precision p) {
   switch (p) {
-    case Precision::kDefault: return v1::PRECISION_UNSPECIFIED;
-    case Precision::kFp32: return v1::PRECISION_FP32;
-    case Precision::kTf32: return v1::PRECISION_TF32;
-    case Precision::kBf16: return v1::PRECISION_BF16;
+    case Precision::kDefault:
+      return v1::PRECISION_UNSPECIFIED;
+    case Precision::kFp32:
+      return v1::PRECISION_FP32;
+    case Precision::kTf32:
+      return v1::PRECISION_TF32;
+    case Precision::kBf16:
+      return v1::PRECISION_BF16;
   }
   return v1::PRECISION_UNSPECIFIED;
 }
 
 v1::Activation ActivationToProto(Activation a) {
   switch (a) {
-    case Activation::kSilu: return v1::ACTIVATION_SILU;
-    case Activation::kIdentity: return v1::ACTIVATION_IDENTITY;
-    case Activation::kRelu: return v1::ACTIVATION_RELU;
+    case Activation::kSilu:
+      return v1::ACTIVATION_SILU;
+    case Activation::kIdentity:
+      return v1::ACTIVATION_IDENTITY;
+    case Activation::kRelu:
+      return v1::ACTIVATION_RELU;
   }
   return v1::ACTIVATION_UNSPECIFIED;
 }
@@ -86,9 +123,15 @@ v1::Activation ActivationToProto(Activation a) {
 void FillModelInfo(const ModelEntry& entry, const ServingLimits& limits, v1::ModelInfo* info) {
   info->set_name(entry.name);
   switch (entry.state) {
-    case ModelState::kLoading: info->set_state(v1::ModelInfo::LOADING); break;
-    case ModelState::kReady: info->set_state(v1::ModelInfo::READY); break;
-    case ModelState::kFailed: info->set_state(v1::ModelInfo::FAILED); break;
+    case ModelState::kLoading:
+      info->set_state(v1::ModelInfo::LOADING);
+      break;
+    case ModelState::kReady:
+      info->set_state(v1::ModelInfo::READY);
+      break;
+    case ModelState::kFailed:
+      info->set_state(v1::ModelInfo::FAILED);
+      break;
   }
   if (!entry.error.ok()) info->set_error(entry.error.ToString());
   if (!entry.backend) return;

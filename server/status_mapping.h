@@ -4,9 +4,9 @@
 #ifndef MAMBA_EXPLAIN_SERVER_STATUS_MAPPING_H_
 #define MAMBA_EXPLAIN_SERVER_STATUS_MAPPING_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 

@@ -73,12 +73,12 @@ absl::Status DynamicBatcher::Enqueue(std::unique_ptr<ExplainJob> job) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("server is draining");
     if (static_cast<int>(queue_.size()) >= options_.max_queue) {
-      const int64_t batches_ahead = 1 + static_cast<int64_t>(queue_.size()) /
-                                            options_.max_batch_size;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "queue of model '", options_.model_name, "' is full (", options_.max_queue,
-          " requests); retry after ", absl::ToInt64Milliseconds(mean_batch_time_ * batches_ahead),
-          " ms"));
+      const int64_t batches_ahead =
+          1 + static_cast<int64_t>(queue_.size()) / options_.max_batch_size;
+      return absl::ResourceExhaustedError(
+          absl::StrCat("queue of model '", options_.model_name, "' is full (", options_.max_queue,
+                       " requests); retry after ",
+                       absl::ToInt64Milliseconds(mean_batch_time_ * batches_ahead), " ms"));
     }
     job->enqueued = absl::Now();
     job->sequence = next_sequence_++;
@@ -179,14 +179,13 @@ void DynamicBatcher::Run() {
         } else {
           // Wait for more arrivals (or the delay to pass), then decide again.
           std::pair<DynamicBatcher*, size_t> arg(this, queue_.size());
-          mu_.AwaitWithDeadline(absl::Condition(
-                                    +[](std::pair<DynamicBatcher*, size_t>* s)
-                                        ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                          return s->first->stopping_ ||
-                                                 s->first->queue_.size() != s->second;
-                                        },
-                                    &arg),
-                                ready_at);
+          mu_.AwaitWithDeadline(
+              absl::Condition(
+                  +[](std::pair<DynamicBatcher*, size_t>* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                    return s->first->stopping_ || s->first->queue_.size() != s->second;
+                  },
+                  &arg),
+              ready_at);
         }
       }
       depth = static_cast<int64_t>(queue_.size());

@@ -26,7 +26,7 @@ struct BackendInfo {
   int32_t d_model = 0;
   int32_t vocab_size = 0;
   bool has_tokenizer = false;
-  std::vector<std::string> methods;  // supported method names
+  std::vector<std::string> methods;         // supported method names
   std::vector<std::string> output_methods;  // subset that needs a target token per row
   std::string device = "cpu";
   Precision precision = Precision::kFp32;

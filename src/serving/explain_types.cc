@@ -7,19 +7,26 @@ namespace mamba_explain {
 
 const char* ActivationName(Activation a) {
   switch (a) {
-    case Activation::kSilu: return "silu";
-    case Activation::kIdentity: return "identity";
-    case Activation::kRelu: return "relu";
+    case Activation::kSilu:
+      return "silu";
+    case Activation::kIdentity:
+      return "identity";
+    case Activation::kRelu:
+      return "relu";
   }
   return "?";
 }
 
 const char* PrecisionName(Precision p) {
   switch (p) {
-    case Precision::kDefault: return "default";
-    case Precision::kFp32: return "fp32";
-    case Precision::kTf32: return "tf32";
-    case Precision::kBf16: return "bf16";
+    case Precision::kDefault:
+      return "default";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kTf32:
+      return "tf32";
+    case Precision::kBf16:
+      return "bf16";
   }
   return "?";
 }
@@ -27,8 +34,8 @@ const char* PrecisionName(Precision p) {
 std::string BatchOptions::Key() const {
   return absl::StrCat(absl::StrJoin(methods, ","), "|", absl::StrJoin(layers, ","), "|",
                       ActivationName(activation), "|", PrecisionName(precision), "|",
-                      params.ig_steps, "|", params.smoothgrad_samples, "|",
-                      params.smoothgrad_sigma, "|", params.seed);
+                      params.ig_steps, "|", params.smoothgrad_samples, "|", params.smoothgrad_sigma,
+                      "|", params.seed);
 }
 
 }  // namespace mamba_explain

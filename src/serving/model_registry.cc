@@ -9,8 +9,8 @@
 
 namespace mamba_explain {
 
-absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
-    const RegistryOptions& options, ServingMetrics* metrics) {
+absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(const RegistryOptions& options,
+                                                                     ServingMetrics* metrics) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(options.repository, ec)) {
@@ -24,8 +24,8 @@ absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
     }
   }
   if (names.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model repository '", options.repository, "' has no <name>/config.json"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model repository '", options.repository, "' has no <name>/config.json"));
   }
   std::sort(names.begin(), names.end());
   std::unique_ptr<ModelRegistry> registry(new ModelRegistry());
@@ -54,9 +54,8 @@ absl::StatusOr<std::unique_ptr<ModelRegistry>> ModelRegistry::Create(
     if (status.ok()) {
       entry->state = ModelState::kReady;
       std::cerr << "mamba-explaind: model '" << name << "' ready ("
-                << entry->backend->info().architecture << ", "
-                << entry->backend->info().n_layers << " layers, backend "
-                << entry->backend->info().backend << ")\n";
+                << entry->backend->info().architecture << ", " << entry->backend->info().n_layers
+                << " layers, backend " << entry->backend->info().backend << ")\n";
     } else {
       entry->state = ModelState::kFailed;
       entry->error = status;
@@ -93,8 +92,8 @@ absl::StatusOr<ModelEntry*> ModelRegistry::Ready(const std::string& name) const 
     return absl::NotFoundError(absl::StrCat("model '", name, "' not found"));
   }
   if (it->second->state != ModelState::kReady) {
-    return absl::UnavailableError(absl::StrCat("model '", name, "' is not ready: ",
-                                               it->second->error.ToString()));
+    return absl::UnavailableError(
+        absl::StrCat("model '", name, "' is not ready: ", it->second->error.ToString()));
   }
   return it->second;
 }

@@ -25,9 +25,9 @@ struct ModelEntry {
   std::string name;
   std::string dir;
   ModelState state = ModelState::kLoading;
-  absl::Status error;  // why it failed (kFailed)
-  std::unique_ptr<ExplainBackend> backend;   // null unless kReady
-  std::unique_ptr<DynamicBatcher> batcher;   // null unless kReady
+  absl::Status error;                       // why it failed (kFailed)
+  std::unique_ptr<ExplainBackend> backend;  // null unless kReady
+  std::unique_ptr<DynamicBatcher> batcher;  // null unless kReady
 };
 
 struct RegistryOptions {

@@ -67,16 +67,15 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
   const int64_t length = static_cast<int64_t>(out.input.ids.size());
   if (length == 0) return absl::InvalidArgumentError("text is empty after tokenization");
   if (length > limits.max_tokens) {
-    return absl::ResourceExhaustedError(absl::StrCat("input has ", length,
-                                                     " tokens, over the server limit of ",
-                                                     limits.max_tokens));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "input has ", length, " tokens, over the server limit of ", limits.max_tokens));
   }
 
   // Methods.
   if (spec.methods.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "methods is empty; model '", spec.model, "' supports: ",
-        info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", ")));
+        "methods is empty; model '", spec.model,
+        "' supports: ", info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", ")));
   }
   std::set<std::string> seen;
   bool needs_target = false;
@@ -98,13 +97,12 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
   // Layers and rows.
   ASSIGN_OR_RETURN(out.options.layers, ResolveIndexList("layers", spec.layers, info.n_layers));
   ASSIGN_OR_RETURN(out.input.target_rows,
-                   ResolveIndexList("target_rows", spec.target_rows,
-                                    static_cast<int32_t>(length)));
+                   ResolveIndexList("target_rows", spec.target_rows, static_cast<int32_t>(length)));
   if (!spec.target_tokens.empty()) {
     if (spec.target_tokens.size() != out.input.target_rows.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "target_tokens has ", spec.target_tokens.size(), " entries but there are ",
-          out.input.target_rows.size(), " target rows"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("target_tokens has ", spec.target_tokens.size(), " entries but there are ",
+                       out.input.target_rows.size(), " target rows"));
     }
     for (size_t i = 0; i < spec.target_tokens.size(); ++i) {
       if (spec.target_tokens[i] < 0 || spec.target_tokens[i] >= info.vocab_size) {
@@ -137,9 +135,9 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
         "parameters.smoothgrad_sigma=", spec.params.smoothgrad_sigma, " must be >= 0"));
   }
   if (spec.precision != Precision::kDefault && spec.precision != info.precision) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "precision=", PrecisionName(spec.precision), " but model '", spec.model,
-        "' is loaded in ", PrecisionName(info.precision)));
+    return absl::InvalidArgumentError(absl::StrCat("precision=", PrecisionName(spec.precision),
+                                                   " but model '", spec.model, "' is loaded in ",
+                                                   PrecisionName(info.precision)));
   }
   out.options.activation = spec.activation;
   out.options.precision = info.precision;
@@ -150,9 +148,11 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
                               static_cast<int64_t>(out.options.layers.size()) *
                               static_cast<int64_t>(out.input.target_rows.size());
   if (matrix_rows > limits.max_matrix_rows) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "request asks for ", matrix_rows, " matrix rows (methods x layers x target rows), over "
-        "the server limit of ", limits.max_matrix_rows, "; ask for fewer layers or target_rows"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request asks for ", matrix_rows,
+                     " matrix rows (methods x layers x target rows), over "
+                     "the server limit of ",
+                     limits.max_matrix_rows, "; ask for fewer layers or target_rows"));
   }
   return out;
 }

@@ -35,8 +35,8 @@ struct ExplainSpec {
 };
 
 struct ServingLimits {
-  int32_t max_tokens = 2048;               // longest sequence
-  int64_t max_matrix_rows = 1 << 16;       // methods x layers x target rows per request
+  int32_t max_tokens = 2048;          // longest sequence
+  int64_t max_matrix_rows = 1 << 16;  // methods x layers x target rows per request
   int32_t max_ig_steps = 256;
   int32_t max_smoothgrad_samples = 128;
   int32_t max_priority = 9;

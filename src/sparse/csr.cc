@@ -110,8 +110,8 @@ std::vector<std::pair<int64_t, int64_t>> SplitCsrRows(const CsrMatrix& csr, size
   int64_t begin = 0;
   size_t bytes = 4;  // the leading row offset
   for (int64_t r = 0; r < csr.rows; ++r) {
-    const size_t row_bytes = 4 + 8 * static_cast<size_t>(csr.row_offsets[r + 1] -
-                                                         csr.row_offsets[r]);
+    const size_t row_bytes =
+        4 + 8 * static_cast<size_t>(csr.row_offsets[r + 1] - csr.row_offsets[r]);
     if (r > begin && bytes + row_bytes > max_bytes) {
       blocks.emplace_back(begin, r);
       begin = r;

@@ -5,11 +5,11 @@
 // waits are bounded polls on observable state.
 #include "serving/dynamic_batcher.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <memory>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -103,7 +103,9 @@ std::unique_ptr<ExplainJob> MakeJob(int32_t first_id, RecordingSink* sink, int p
   return job;
 }
 
-void Wait(RecordingSink& s) { ASSERT_TRUE(s.done.WaitForNotificationWithTimeout(absl::Seconds(30))); }
+void Wait(RecordingSink& s) {
+  ASSERT_TRUE(s.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
 
 TEST(DynamicBatcherTest, ConcurrentCompatibleRequestsShareABatch) {
   FakeBackend backend;
@@ -138,7 +140,10 @@ TEST(DynamicBatcherTest, IncompatibleOptionsRunInSeparateBatchesAndTokenBudgetSp
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b, 0, "other")).ok());
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(3, &c)).ok());
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(4, &d)).ok());
-  Wait(a); Wait(b); Wait(c); Wait(d);
+  Wait(a);
+  Wait(b);
+  Wait(c);
+  Wait(d);
   for (const auto& batch : backend.batches()) {
     EXPECT_LE(batch.size(), 2u);
     for (int32_t id : batch) EXPECT_TRUE(batch.size() == 1 || id != 2) << "mixed options";
@@ -155,12 +160,15 @@ TEST(DynamicBatcherTest, HigherPriorityIsServedFirst) {
   ASSERT_TRUE(batcher.ok());
   RecordingSink first, low, high;
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &first)).ok());
-  for (int i = 0; i < 3000 && backend.batches().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ASSERT_EQ(backend.batches().size(), 1u);  // the worker is busy with job 1
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &low, 0)).ok());
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(3, &high, 5)).ok());
   backend.release_.Notify();
-  Wait(first); Wait(low); Wait(high);
+  Wait(first);
+  Wait(low);
+  Wait(high);
   ASSERT_EQ(backend.batches().size(), 3u);
   EXPECT_EQ(backend.batches()[1][0], 3);
   EXPECT_EQ(backend.batches()[2][0], 2);
@@ -177,14 +185,16 @@ TEST(DynamicBatcherTest, FullQueueIsResourceExhaustedWithRetryHint) {
   ASSERT_TRUE(batcher.ok());
   RecordingSink running, queued, rejected;
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &running)).ok());
-  for (int i = 0; i < 3000 && backend.batches().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &queued)).ok());
   absl::Status s = (*batcher)->Enqueue(MakeJob(3, &rejected));
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_NE(s.message().find("retry after"), absl::string_view::npos) << s;
   EXPECT_EQ(rejected.finished.load(), 0);  // a failed Enqueue never calls the sink
   backend.release_.Notify();
-  Wait(running); Wait(queued);
+  Wait(running);
+  Wait(queued);
 }
 
 TEST(DynamicBatcherTest, CancelledAndExpiredJobsNeverReachTheBackend) {
@@ -197,14 +207,17 @@ TEST(DynamicBatcherTest, CancelledAndExpiredJobsNeverReachTheBackend) {
   ASSERT_TRUE(batcher.ok());
   RecordingSink running, cancelled, expired;
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &running)).ok());
-  for (int i = 0; i < 3000 && backend.batches().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &cancelled)).ok());
   auto job = MakeJob(3, &expired);
   job->deadline = absl::Now() - absl::Seconds(1);
   ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
   cancelled.cancelled = true;
   backend.release_.Notify();
-  Wait(running); Wait(cancelled); Wait(expired);
+  Wait(running);
+  Wait(cancelled);
+  Wait(expired);
   EXPECT_EQ(cancelled.status.code(), absl::StatusCode::kCancelled) << cancelled.status;
   EXPECT_EQ(expired.status.code(), absl::StatusCode::kDeadlineExceeded) << expired.status;
   EXPECT_EQ(backend.batches().size(), 1u);
@@ -221,7 +234,8 @@ TEST(DynamicBatcherTest, CancellationStopsARunningBatchBetweenLayers) {
   ASSERT_TRUE(batcher.ok());
   RecordingSink sink;
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &sink)).ok());
-  for (int i = 0; i < 3000 && backend.batches().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   sink.cancelled = true;  // while the backend is inside the batch
   backend.release_.Notify();
   Wait(sink);

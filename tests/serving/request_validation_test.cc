@@ -3,9 +3,9 @@
 // defaults resolve to all layers / all rows.
 #include "serving/request_validation.h"
 
-#include <cstdlib>
-
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 
 #include "serving/synthetic_backend.h"
 #include "tests/status_matchers.h"

@@ -3,10 +3,10 @@
 // goal), round trips, and row splitting respects the byte budget without losing rows.
 #include "sparse/csr.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <random>
-
-#include <gtest/gtest.h>
 
 namespace mamba_explain {
 namespace {

@@ -1,11 +1,15 @@
-// mamba-explain: command-line client. Offline commands load a model in-process; server commands
-// (explain over gRPC, models, health) arrive with the service.
+// mamba-explain: command-line client. Offline commands load a model in-process; remote commands
+// (explain, models, tokenize, health with --server) talk to mamba-explaind over gRPC and are
+// compiled in only when the build has gRPC (ME_WITH_GRPC_CLIENT).
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "client/offline_commands.h"
+#ifdef ME_WITH_GRPC_CLIENT
+#include "client/remote_commands.h"
+#endif
 
 namespace {
 
@@ -25,7 +29,29 @@ commands (offline, no server needed):
             [--tokenizer FILE]
             writes {"ids", "tokens", "results": [{"method", "layer", "rows", "matrix",
             "approx_error"}]} (LaTIM scores, docs/methods.md; layer -1 = ALTI-Logit over the model)
+
+commands (remote, against mamba-explaind; need a build with gRPC):
+  explain   --server HOST:PORT --model NAME (--text T | --ids 1,2,3) --methods M1,M2
+            [--layers 0,3] [--targets ROWS] [--target-tokens IDS] [--activation silu|identity|relu]
+            [--dtype fp32|tf32|bf16] [--top-k K | --threshold T | --mass P | --dense]
+            [--priority 0-9] [--ig-steps N] [--sg-samples N] [--sg-sigma S] [--seed N]
+            [--json OUT.json] [--html OUT.html] [--stream-log FILE] [--quiet]
+            JSON: {"model", "ids", "tokens", "target_rows", "results": [{"method", "layer",
+            "rows", "matrix": [[...]], "approx_error", "kept_mass"}], "token_scores", "summary"}
+            (sparse layers are expanded back to dense matrix rows); progress on stderr
+  models    --server HOST:PORT [--model NAME]      ListModels, or GetModel with --model
+  tokenize  --server HOST:PORT --model NAME --text T
+  health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING
+  connection flags (all remote commands): [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
+            [--tls-server-name NAME] [--token-file FILE] [--timeout SECONDS (default 300)]
 )";
+
+bool HasServerFlag(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--server" || a.rfind("--server=", 0) == 0) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -37,7 +63,26 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   absl::Status status;
-  if (command == "tokenize") {
+  const bool remote = HasServerFlag(args) || command == "models" || command == "health";
+  if (remote) {
+#ifdef ME_WITH_GRPC_CLIENT
+    if (command == "explain") {
+      status = mamba_explain::RunRemoteExplain(args);
+    } else if (command == "models") {
+      status = mamba_explain::RunRemoteModels(args);
+    } else if (command == "tokenize") {
+      status = mamba_explain::RunRemoteTokenize(args);
+    } else if (command == "health") {
+      status = mamba_explain::RunRemoteHealth(args);
+    } else {
+      std::cerr << "mamba-explain: command '" << command << "' has no remote form\n";
+      return 2;
+    }
+#else
+    std::cerr << "mamba-explain: this build has no gRPC; remote commands are unavailable\n";
+    return 2;
+#endif
+  } else if (command == "tokenize") {
     status = mamba_explain::RunTokenize(args);
   } else if (command == "forward") {
     status = mamba_explain::RunForward(args);

@@ -1,0 +1,98 @@
+# The gRPC server (mamba-explaind), the serving layer and the remote client commands.
+# Included from the top-level CMakeLists.txt when ME_WITH_SERVER is ON. Generated *.pb.h are used
+# only by server/ and client/ targets, which never see LibTorch include directories.
+
+# --- proto: protoc + grpc_cpp_plugin into the build dir ---------------------------------------
+set(ME_PROTO_SRC ${CMAKE_SOURCE_DIR}/proto)
+set(ME_PROTO_OUT ${CMAKE_BINARY_DIR}/proto)
+set(ME_PROTO_FILE ${ME_PROTO_SRC}/mamba_explain/v1/explain.proto)
+file(MAKE_DIRECTORY ${ME_PROTO_OUT})
+if(TARGET gRPC::grpc_cpp_plugin)
+  set(ME_GRPC_PLUGIN $<TARGET_FILE:gRPC::grpc_cpp_plugin>)
+else()
+  find_program(ME_GRPC_PLUGIN grpc_cpp_plugin REQUIRED)
+endif()
+set(ME_PROTO_GENERATED
+  ${ME_PROTO_OUT}/mamba_explain/v1/explain.pb.cc ${ME_PROTO_OUT}/mamba_explain/v1/explain.pb.h
+  ${ME_PROTO_OUT}/mamba_explain/v1/explain.grpc.pb.cc
+  ${ME_PROTO_OUT}/mamba_explain/v1/explain.grpc.pb.h)
+add_custom_command(
+  OUTPUT ${ME_PROTO_GENERATED}
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${ME_PROTO_SRC}
+          --cpp_out=${ME_PROTO_OUT} --grpc_out=${ME_PROTO_OUT}
+          --plugin=protoc-gen-grpc=${ME_GRPC_PLUGIN} ${ME_PROTO_FILE}
+  DEPENDS ${ME_PROTO_FILE}
+  COMMENT "protoc mamba_explain/v1/explain.proto")
+add_library(me_proto STATIC
+  ${ME_PROTO_OUT}/mamba_explain/v1/explain.pb.cc
+  ${ME_PROTO_OUT}/mamba_explain/v1/explain.grpc.pb.cc)
+# Protobuf's headers first: PyTorch's include dir ships older google/protobuf headers.
+target_include_directories(me_proto BEFORE PUBLIC ${Protobuf_INCLUDE_DIRS} ${ME_PROTO_OUT})
+target_link_libraries(me_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
+
+# --- serving: registry, batcher, validation, metrics, synthetic backend (no LibTorch) ----------
+add_library(me_serving STATIC
+  src/serving/explain_types.cc
+  src/serving/request_validation.cc
+  src/serving/dynamic_batcher.cc
+  src/serving/model_registry.cc
+  src/serving/metrics.cc
+  src/serving/synthetic_backend.cc)
+target_include_directories(me_serving PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
+target_link_libraries(me_serving PUBLIC me_model me_sparse absl::synchronization absl::time
+  prometheus-cpp::core Threads::Threads)
+target_compile_options(me_serving PRIVATE ${ME_WARNINGS})
+
+# --- server ------------------------------------------------------------------------------------
+add_library(me_server_lib STATIC
+  server/status_mapping.cc
+  server/auth.cc
+  server/proto_convert.cc
+  server/explain_service.cc)
+target_link_libraries(me_server_lib PUBLIC me_proto me_serving)
+target_compile_options(me_server_lib PRIVATE ${ME_WARNINGS})
+
+if(ME_ENGINE)
+  # The one TU that reaches the engine; LibTorch stays PRIVATE so its include dirs never reach
+  # the server's TUs.
+  add_library(me_serving_engine STATIC src/serving/engine_backend.cc)
+  target_link_libraries(me_serving_engine PUBLIC me_serving PRIVATE me_engine)
+  target_compile_options(me_serving_engine PRIVATE ${ME_WARNINGS})
+  set(ME_ENGINE_BACKEND_LIB me_serving_engine)
+else()
+  set(ME_ENGINE_BACKEND_LIB)
+endif()
+
+add_executable(mamba-explaind server/main.cc)
+target_link_libraries(mamba-explaind PRIVATE me_server_lib ${ME_ENGINE_BACKEND_LIB}
+  gRPC::grpc++_reflection prometheus-cpp::pull absl::flags absl::flags_parse absl::flags_usage)
+target_compile_options(mamba-explaind PRIVATE ${ME_WARNINGS})
+if(ME_ENGINE)
+  target_compile_definitions(mamba-explaind PRIVATE ME_WITH_ENGINE_BACKEND=1)
+endif()
+
+# --- client: remote commands (gRPC) ------------------------------------------------------------
+set(ME_HEALTH_PROTO ${ME_PROTO_SRC}/grpc/health/v1/health.proto)
+set(ME_HEALTH_GENERATED
+  ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc ${ME_PROTO_OUT}/grpc/health/v1/health.pb.h
+  ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.h)
+add_custom_command(
+  OUTPUT ${ME_HEALTH_GENERATED}
+  COMMAND ${Protobuf_PROTOC_EXECUTABLE} --proto_path=${ME_PROTO_SRC}
+          --cpp_out=${ME_PROTO_OUT} --grpc_out=${ME_PROTO_OUT}
+          --plugin=protoc-gen-grpc=${ME_GRPC_PLUGIN} ${ME_HEALTH_PROTO}
+  DEPENDS ${ME_HEALTH_PROTO}
+  COMMENT "protoc grpc/health/v1/health.proto (client stubs)")
+add_library(me_client_remote STATIC
+  client/remote_commands.cc
+  client/html_report.cc
+  ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
+  ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
+target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
+target_link_libraries(me_client_remote PUBLIC me_proto absl::status absl::statusor absl::strings
+  nlohmann_json::nlohmann_json)
+target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})
+if(TARGET mamba-explain)
+  target_link_libraries(mamba-explain PRIVATE me_client_remote)
+  target_compile_definitions(mamba-explain PRIVATE ME_WITH_GRPC_CLIENT=1)
+endif()

@@ -1,0 +1,279 @@
+// mamba-explaind: the gRPC server. Reads flags once into option structs (flags live only here),
+// loads every model of --model_repository, starts the Explainer service with health, reflection,
+// Prometheus /metrics, TLS/mTLS and bearer-token auth, then waits for SIGTERM/SIGINT and drains:
+// health NOT_SERVING, new Explain calls UNAVAILABLE, running streams finish within
+// --drain_grace_s, then Shutdown.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <prometheus/exposer.h>
+#include <signal.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/explain_service.h"
+#ifdef ME_WITH_ENGINE_BACKEND
+#include "serving/engine_backend.h"
+#endif
+#include "serving/model_registry.h"
+#include "serving/synthetic_backend.h"
+
+ABSL_FLAG(std::string, model_repository, "",
+          "Directory of models: <repo>/<name>/config.json, model.safetensors[.index.json], "
+          "tokenizer.json. Every model loads and warms up at start; failures are reported and "
+          "skipped.");
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC.");
+ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free port (printed on stderr).");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0", "Address of the Prometheus endpoint.");
+ABSL_FLAG(int, metrics_port, 8002,
+          "Port of the Prometheus text endpoint /metrics; 0 picks a free port (printed), "
+          "-1 disables it.");
+ABSL_FLAG(std::string, backend, "engine",
+          "engine: the LibTorch engine; synthetic: deterministic matrices from the config and "
+          "ids only, for transport testing and load tests.");
+ABSL_FLAG(int, synthetic_layer_delay_ms, 0, "synthetic backend: sleep per layer (ms).");
+ABSL_FLAG(std::string, device, "cpu", "Engine device: cpu, cuda or cuda:N.");
+ABSL_FLAG(std::string, precision, "fp32", "Engine precision the models load in: fp32 or bf16.");
+ABSL_FLAG(int, max_batch_size, 8, "Most requests in one batch.");
+ABSL_FLAG(int64_t, max_batch_tokens, 16384,
+          "Most padded tokens (batch size x longest sequence) in one batch.");
+ABSL_FLAG(int, max_queue_delay_ms, 5,
+          "How long the oldest queued request may wait for a fuller batch.");
+ABSL_FLAG(int, max_queue, 64, "Queued requests per model; beyond: RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_tokens, 2048, "Longest sequence accepted; beyond: RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_matrix_rows, 65536,
+          "Most matrix rows (methods x layers x target rows) per request; beyond: "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, plaintext, false,
+          "Serve without TLS. Required when no --tls_cert/--tls_key are given.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the server.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of bearer tokens, one per line; when set, Explainer RPCs need "
+          "'authorization: Bearer <token>' (health and reflection stay open).");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+ABSL_FLAG(int, keepalive_time_s, 60, "Server keepalive ping interval (s).");
+ABSL_FLAG(int, keepalive_timeout_s, 20, "Keepalive ping ack timeout (s).");
+ABSL_FLAG(int, min_client_ping_interval_s, 10,
+          "Least interval between client pings the server tolerates (s); clients must ping "
+          "less often.");
+ABSL_FLAG(int, max_receive_message_bytes, 4 << 20, "Largest request message accepted.");
+ABSL_FLAG(int, max_send_message_bytes, 4 << 20,
+          "Largest response message (results are split into <= 1 MiB messages).");
+ABSL_FLAG(int, drain_grace_s, 25,
+          "On SIGTERM: how long running streams may take before they are cancelled.");
+
+namespace mamba_explain {
+namespace {
+
+constexpr char kServiceName[] = "mamba_explain.v1.Explainer";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (cert.empty()) {
+    if (!ca.empty()) return absl::InvalidArgumentError("--tls_client_ca needs --tls_cert");
+    if (!absl::GetFlag(FLAGS_plaintext)) {
+      return absl::InvalidArgumentError(
+          "no TLS configured: give --tls_cert and --tls_key, or --plaintext to serve without "
+          "TLS");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (absl::GetFlag(FLAGS_plaintext)) {
+    return absl::InvalidArgumentError("--plaintext contradicts --tls_cert");
+  }
+  grpc::SslServerCredentialsOptions options(
+      ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                 : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  auto key_pem = ReadFile(key);
+  if (!key_pem.ok()) return key_pem.status();
+  auto cert_pem = ReadFile(cert);
+  if (!cert_pem.ok()) return cert_pem.status();
+  pair.private_key = *key_pem;
+  pair.cert_chain = *cert_pem;
+  options.pem_key_cert_pairs.push_back(pair);
+  if (!ca.empty()) {
+    auto ca_pem = ReadFile(ca);
+    if (!ca_pem.ok()) return ca_pem.status();
+    options.pem_root_certs = *ca_pem;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+int Serve() {
+  // Block the stop signals in every thread; main waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (absl::GetFlag(FLAGS_model_repository).empty()) {
+    std::cerr << "mamba-explaind: --model_repository is required (see --help)\n";
+    return 2;
+  }
+  auto credentials = MakeCredentials();
+  if (!credentials.ok()) {
+    std::cerr << "mamba-explaind: " << credentials.status() << "\n";
+    return 2;
+  }
+  std::unique_ptr<TokenAuthenticator> authenticator;
+  if (!absl::GetFlag(FLAGS_auth_tokens_file).empty()) {
+    auto auth = TokenAuthenticator::FromFile(absl::GetFlag(FLAGS_auth_tokens_file));
+    if (!auth.ok()) {
+      std::cerr << "mamba-explaind: " << auth.status() << "\n";
+      return 2;
+    }
+    authenticator = *std::move(auth);
+  }
+
+  ServingMetrics metrics;
+  RegistryOptions registry_options;
+  registry_options.repository = absl::GetFlag(FLAGS_model_repository);
+  const std::string backend = absl::GetFlag(FLAGS_backend);
+  if (backend == "synthetic") {
+    SyntheticBackendOptions options;
+    options.layer_delay_ms = absl::GetFlag(FLAGS_synthetic_layer_delay_ms);
+    registry_options.factory = [options](const std::string&, const std::string& dir) {
+      return SyntheticBackend::Create(dir, options);
+    };
+#ifdef ME_WITH_ENGINE_BACKEND
+  } else if (backend == "engine") {
+    EngineBackendOptions options;
+    options.device = absl::GetFlag(FLAGS_device);
+    options.precision = absl::GetFlag(FLAGS_precision);
+    registry_options.factory = [options](const std::string&, const std::string& dir) {
+      return CreateEngineBackend(dir, options);
+    };
+#endif
+  } else {
+    std::cerr << "mamba-explaind: --backend=" << backend << " is not engine or synthetic\n";
+    return 2;
+  }
+  registry_options.batcher.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  registry_options.batcher.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  registry_options.batcher.max_queue_delay =
+      absl::Milliseconds(absl::GetFlag(FLAGS_max_queue_delay_ms));
+  registry_options.batcher.max_queue = absl::GetFlag(FLAGS_max_queue);
+  auto registry = ModelRegistry::Create(registry_options, &metrics);
+  if (!registry.ok()) {
+    std::cerr << "mamba-explaind: " << registry.status() << "\n";
+    return 1;
+  }
+
+  ServiceOptions service_options;
+  service_options.limits.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  service_options.limits.max_matrix_rows = absl::GetFlag(FLAGS_max_matrix_rows);
+  ExplainService service(service_options, registry->get(), &metrics, authenticator.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  if (absl::GetFlag(FLAGS_reflection)) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  const std::string address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  builder.AddListeningPort(address, *credentials, &grpc_port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_receive_message_bytes));
+  builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_send_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             absl::GetFlag(FLAGS_keepalive_time_s) * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             absl::GetFlag(FLAGS_keepalive_timeout_s) * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             absl::GetFlag(FLAGS_min_client_ping_interval_s) * 1000);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    std::cerr << "mamba-explaind: cannot listen on " << address << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  int metrics_port = -1;
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(
+          absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":",
+                       absl::GetFlag(FLAGS_metrics_port)),
+          2);
+      exposer->RegisterCollectable(metrics.registry());
+      metrics_port = exposer->GetListeningPorts().front();
+    } catch (const std::exception& e) {
+      std::cerr << "mamba-explaind: cannot serve metrics: " << e.what() << "\n";
+      return 1;
+    }
+  }
+
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  bool any_ready = false;
+  for (const auto& entry : (*registry)->entries()) {
+    const bool ready = entry->state == ModelState::kReady;
+    any_ready |= ready;
+    health->SetServingStatus(absl::StrCat(kServiceName, "/", entry->name), ready);
+  }
+  health->SetServingStatus(kServiceName, any_ready);
+  health->SetServingStatus("", true);
+  std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port << " ("
+            << (absl::GetFlag(FLAGS_plaintext) ? "plaintext" : "TLS")
+            << (absl::GetFlag(FLAGS_tls_client_ca).empty() ? "" : ", mTLS")
+            << (authenticator ? ", bearer tokens" : "") << ")" << std::endl;
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::cerr << "mamba-explaind: signal " << signal << ", draining" << std::endl;
+  service.StartDraining();
+  health->Shutdown();  // every service NOT_SERVING, frozen
+  const absl::Time deadline = absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_drain_grace_s));
+  while (service.inflight_streams() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  server->Shutdown(absl::ToChronoTime(deadline));  // cancels what is still running
+  (*registry)->StopAll();
+  std::cerr << "mamba-explaind: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+}  // namespace mamba_explain
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "mamba-explaind --model_repository=DIR [--port=50051] [--metrics_port=8002] "
+      "(--plaintext | --tls_cert=F --tls_key=F [--tls_client_ca=F]) [--auth_tokens_file=F] "
+      "...\nServes the mamba_explain.v1.Explainer gRPC service (see proto/).");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "server/main.cc");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::ParseCommandLine(argc, argv);
+  return mamba_explain::Serve();
+}

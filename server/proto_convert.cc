@@ -1,0 +1,213 @@
+#include "server/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
+  ExplainSpec spec;
+  spec.model = r.model();
+  if (!r.text().empty()) spec.text = r.text();
+  spec.token_ids.assign(r.token_ids().begin(), r.token_ids().end());
+  spec.methods.assign(r.methods().begin(), r.methods().end());
+  spec.layers.assign(r.layers().begin(), r.layers().end());
+  spec.target_rows.assign(r.target_rows().begin(), r.target_rows().end());
+  spec.target_tokens.assign(r.target_tokens().begin(), r.target_tokens().end());
+  switch (r.activation()) {
+    case v1::ACTIVATION_UNSPECIFIED:
+    case v1::ACTIVATION_SILU:
+      spec.activation = Activation::kSilu;
+      break;
+    case v1::ACTIVATION_IDENTITY:
+      spec.activation = Activation::kIdentity;
+      break;
+    case v1::ACTIVATION_RELU:
+      spec.activation = Activation::kRelu;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("activation=", r.activation(), " unknown"));
+  }
+  switch (r.precision()) {
+    case v1::PRECISION_UNSPECIFIED:
+      spec.precision = Precision::kDefault;
+      break;
+    case v1::PRECISION_FP32:
+      spec.precision = Precision::kFp32;
+      break;
+    case v1::PRECISION_TF32:
+      spec.precision = Precision::kTf32;
+      break;
+    case v1::PRECISION_BF16:
+      spec.precision = Precision::kBf16;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("precision=", r.precision(), " unknown"));
+  }
+  const v1::Sparsity& s = r.sparsity();
+  switch (s.mode()) {
+    case v1::Sparsity::MODE_UNSPECIFIED:
+    case v1::Sparsity::DENSE:
+      spec.sparsity.mode = SparsityMode::kDense;
+      break;
+    case v1::Sparsity::TOP_K:
+      spec.sparsity.mode = SparsityMode::kTopK;
+      break;
+    case v1::Sparsity::THRESHOLD:
+      spec.sparsity.mode = SparsityMode::kThreshold;
+      break;
+    case v1::Sparsity::MASS:
+      spec.sparsity.mode = SparsityMode::kMass;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("sparsity.mode=", s.mode(), " unknown"));
+  }
+  spec.sparsity.top_k = s.top_k();
+  spec.sparsity.threshold = s.threshold();
+  spec.sparsity.mass = s.mass();
+  spec.params.ig_steps = r.parameters().ig_steps();
+  spec.params.smoothgrad_samples = r.parameters().smoothgrad_samples();
+  spec.params.smoothgrad_sigma = r.parameters().smoothgrad_sigma();
+  spec.params.seed = r.parameters().seed();
+  spec.priority = r.priority();
+  return spec;
+}
+
+v1::Sparsity SparsityToProto(const SparsityPolicy& p) {
+  v1::Sparsity s;
+  switch (p.mode) {
+    case SparsityMode::kDense:
+      s.set_mode(v1::Sparsity::DENSE);
+      break;
+    case SparsityMode::kTopK:
+      s.set_mode(v1::Sparsity::TOP_K);
+      s.set_top_k(p.top_k);
+      break;
+    case SparsityMode::kThreshold:
+      s.set_mode(v1::Sparsity::THRESHOLD);
+      s.set_threshold(p.threshold);
+      break;
+    case SparsityMode::kMass:
+      s.set_mode(v1::Sparsity::MASS);
+      s.set_mass(p.mass);
+      break;
+  }
+  return s;
+}
+
+v1::Precision PrecisionToProto(Precision p) {
+  switch (p) {
+    case Precision::kDefault:
+      return v1::PRECISION_UNSPECIFIED;
+    case Precision::kFp32:
+      return v1::PRECISION_FP32;
+    case Precision::kTf32:
+      return v1::PRECISION_TF32;
+    case Precision::kBf16:
+      return v1::PRECISION_BF16;
+  }
+  return v1::PRECISION_UNSPECIFIED;
+}
+
+v1::Activation ActivationToProto(Activation a) {
+  switch (a) {
+    case Activation::kSilu:
+      return v1::ACTIVATION_SILU;
+    case Activation::kIdentity:
+      return v1::ACTIVATION_IDENTITY;
+    case Activation::kRelu:
+      return v1::ACTIVATION_RELU;
+  }
+  return v1::ACTIVATION_UNSPECIFIED;
+}
+
+void FillModelInfo(const ModelEntry& entry, const ServingLimits& limits, v1::ModelInfo* info) {
+  info->set_name(entry.name);
+  switch (entry.state) {
+    case ModelState::kLoading:
+      info->set_state(v1::ModelInfo::LOADING);
+      break;
+    case ModelState::kReady:
+      info->set_state(v1::ModelInfo::READY);
+      break;
+    case ModelState::kFailed:
+      info->set_state(v1::ModelInfo::FAILED);
+      break;
+  }
+  if (!entry.error.ok()) info->set_error(entry.error.ToString());
+  if (!entry.backend) return;
+  const BackendInfo& b = entry.backend->info();
+  info->set_architecture(b.architecture);
+  info->set_n_layers(b.n_layers);
+  info->set_d_model(b.d_model);
+  info->set_vocab_size(b.vocab_size);
+  info->set_has_tokenizer(b.has_tokenizer);
+  for (const std::string& m : b.methods) info->add_methods(m);
+  info->set_device(b.device);
+  info->set_precision(PrecisionToProto(b.precision));
+  info->set_max_tokens(limits.max_tokens);
+  info->set_backend(b.backend);
+}
+
+std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
+                                               const SparsityPolicy& policy, size_t max_bytes,
+                                               LayerSendStats* stats) {
+  std::vector<v1::ExplainResponse> out;
+  const int64_t rows = static_cast<int64_t>(matrix.rows.size());
+  auto start = [&](int64_t begin, int64_t end) {
+    v1::ExplainResponse response;
+    v1::LayerResult* r = response.mutable_layer_result();
+    r->set_method(matrix.method);
+    r->set_layer(matrix.layer);
+    r->set_row_begin(static_cast<int32_t>(begin));
+    r->set_row_end(static_cast<int32_t>(end));
+    r->set_num_columns(static_cast<int32_t>(matrix.cols));
+    return response;
+  };
+  CsrMatrix csr = Sparsify(matrix.values.data(), rows, matrix.cols, policy);
+  if (policy.mode == SparsityMode::kDense) {
+    for (auto [b, e] : SplitDenseRows(rows, matrix.cols, max_bytes)) {
+      v1::ExplainResponse response = start(b, e);
+      response.mutable_layer_result()->mutable_dense_values()->Add(
+          matrix.values.begin() + b * matrix.cols, matrix.values.begin() + e * matrix.cols);
+      out.push_back(std::move(response));
+    }
+  } else {
+    for (auto [b, e] : SplitCsrRows(csr, max_bytes)) {
+      v1::ExplainResponse response = start(b, e);
+      v1::LayerResult* r = response.mutable_layer_result();
+      const int32_t base = csr.row_offsets[b];
+      for (int64_t i = b; i <= e; ++i) r->add_row_offsets(csr.row_offsets[i] - base);
+      r->mutable_col_indices()->Add(csr.col_indices.begin() + base,
+                                    csr.col_indices.begin() + csr.row_offsets[e]);
+      r->mutable_values()->Add(csr.values.begin() + base, csr.values.begin() + csr.row_offsets[e]);
+      out.push_back(std::move(response));
+    }
+  }
+  if (out.empty()) {
+    out.push_back(start(0, 0));
+    if (policy.mode != SparsityMode::kDense) out.back().mutable_layer_result()->add_row_offsets(0);
+  }
+  v1::LayerResult* last = out.back().mutable_layer_result();
+  last->set_last_block(true);
+  last->set_approx_error(matrix.approx_error);
+  last->set_kept_mass(static_cast<float>(csr.kept_fraction()));
+  if (stats) {
+    stats->nnz = policy.mode == SparsityMode::kDense ? rows * matrix.cols : csr.nnz();
+    stats->kept_fraction = csr.kept_fraction();
+  }
+  return out;
+}
+
+v1::ExplainResponse TokenScoresMessage(const TokenScoreRows& scores) {
+  v1::ExplainResponse response;
+  v1::TokenScores* t = response.mutable_token_scores();
+  t->set_method(scores.method);
+  t->set_layer(scores.layer);
+  t->mutable_target_rows()->Add(scores.rows.begin(), scores.rows.end());
+  t->mutable_target_tokens()->Add(scores.target_tokens.begin(), scores.target_tokens.end());
+  t->set_num_columns(static_cast<int32_t>(scores.cols));
+  t->mutable_scores()->Add(scores.scores.begin(), scores.scores.end());
+  return response;
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,43 @@
+// Translation between the wire types (mamba_explain.v1) and the serving layer's plain C++ types,
+// including the split of one layer's matrix into CSR or dense LayerResult messages of at most
+// max_bytes payload each. Pure functions, thread-safe; no status codes are invented here except
+// INVALID_ARGUMENT for enum values the server does not know.
+#ifndef MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_
+#define MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mamba_explain/v1/explain.pb.h"
+#include "serving/model_registry.h"
+#include "serving/request_validation.h"
+#include "sparse/csr.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& request);
+
+v1::Sparsity SparsityToProto(const SparsityPolicy& policy);
+v1::Precision PrecisionToProto(Precision p);
+v1::Activation ActivationToProto(Activation a);
+
+void FillModelInfo(const ModelEntry& entry, const ServingLimits& limits, v1::ModelInfo* info);
+
+// Per-layer totals of what LayerMessages sent.
+struct LayerSendStats {
+  int64_t nnz = 0;
+  double kept_fraction = 1.0;
+};
+
+// The LayerResult messages of one matrix, in row order; the last has last_block, approx_error
+// and kept_mass set. An empty matrix still yields one (empty) message.
+std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
+                                               const SparsityPolicy& policy, size_t max_bytes,
+                                               LayerSendStats* stats);
+
+v1::ExplainResponse TokenScoresMessage(const TokenScoreRows& scores);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_

@@ -1,0 +1,74 @@
+// ExplainBackend: the serving layer's only door into a model. One backend instance owns one
+// loaded model; the registry creates it through a BackendFactory and the model's batcher is its
+// only caller of ExplainBatch (one batch at a time). Tokenize/TokenText/info are thread-safe.
+// Implementations: EngineBackend (LibTorch Engine + src/attribution) and SyntheticBackend
+// (deterministic matrices from token ids, for transport tests). Backends never throw: every
+// failure is a status; GPU out-of-memory is RESOURCE_EXHAUSTED and fails only that batch.
+#ifndef MAMBA_EXPLAIN_SERVING_EXPLAIN_BACKEND_H_
+#define MAMBA_EXPLAIN_SERVING_EXPLAIN_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "serving/explain_types.h"
+
+namespace mamba_explain {
+
+struct BackendInfo {
+  std::string backend;       // "engine" | "synthetic"
+  std::string architecture;  // "mamba1" | "mamba2"
+  int32_t n_layers = 0;
+  int32_t d_model = 0;
+  int32_t vocab_size = 0;
+  bool has_tokenizer = false;
+  std::vector<std::string> methods;         // supported method names
+  std::vector<std::string> output_methods;  // subset that needs a target token per row
+  std::string device = "cpu";
+  Precision precision = Precision::kFp32;
+};
+
+// Receives a batch's results on the backend's thread, in increasing layer order.
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual void OnLayer(int item, LayerMatrix matrix) = 0;
+  virtual void OnTokenScores(int item, TokenScoreRows scores) = 0;
+  // True when `item` no longer wants results (client cancelled or deadline passed).
+  virtual bool IsCancelled(int item) const = 0;
+  // True when every item is cancelled; backends check it between layers and then stop.
+  bool AllCancelled(int n_items) const {
+    for (int i = 0; i < n_items; ++i) {
+      if (!IsCancelled(i)) return false;
+    }
+    return true;
+  }
+};
+
+class ExplainBackend {
+ public:
+  virtual ~ExplainBackend() = default;
+  virtual const BackendInfo& info() const = 0;
+  // FAILED_PRECONDITION when the model has no tokenizer.
+  virtual absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const = 0;
+  virtual std::string TokenText(int32_t id) const = 0;
+  // Runs a tiny batch through every supported method so the first request pays no start-up cost.
+  virtual absl::Status Warmup() = 0;
+  // Explains `inputs` (validated: ids < vocab, rows in range, methods supported) with `options`,
+  // delivering every (method, layer) matrix of every non-cancelled item to `sink`. Returns
+  // CANCELLED when it stopped early because AllCancelled() became true.
+  virtual absl::Status ExplainBatch(const BatchOptions& options,
+                                    const std::vector<ExplainInput>& inputs, BatchSink* sink) = 0;
+};
+
+// Makes the backend of the model in `model_dir` (named `name` in the repository).
+using BackendFactory = std::function<absl::StatusOr<std::unique_ptr<ExplainBackend>>(
+    const std::string& name, const std::string& model_dir)>;
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_SERVING_EXPLAIN_BACKEND_H_

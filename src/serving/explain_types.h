@@ -1,0 +1,70 @@
+// Plain C++ types of one explanation request as the serving layer sees it: the batch-compatible
+// options, one input sequence, and the per-(method, layer) results a backend produces. No gRPC,
+// protobuf or LibTorch types, so the batcher and backends are testable without either.
+// Value types; thread-compatible.
+#ifndef MAMBA_EXPLAIN_SERVING_EXPLAIN_TYPES_H_
+#define MAMBA_EXPLAIN_SERVING_EXPLAIN_TYPES_H_
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace mamba_explain {
+
+enum class Activation { kSilu, kIdentity, kRelu };
+enum class Precision { kDefault, kFp32, kTf32, kBf16 };
+
+const char* ActivationName(Activation a);  // "silu" | "identity" | "relu"
+const char* PrecisionName(Precision p);    // "default" | "fp32" | "tf32" | "bf16"
+
+struct MethodParameters {
+  int32_t ig_steps = 0;            // 0 = backend default
+  int32_t smoothgrad_samples = 0;  // 0 = backend default
+  float smoothgrad_sigma = 0.f;    // 0 = backend default
+  uint64_t seed = 0;
+};
+
+// What every request of one batch must share: the backend runs them together.
+struct BatchOptions {
+  std::vector<std::string> methods;  // in request order, no duplicates
+  std::vector<int32_t> layers;       // increasing, in [0, n_layers)
+  Activation activation = Activation::kSilu;
+  Precision precision = Precision::kDefault;
+  MethodParameters params;
+
+  // Equal keys <=> the options are batch-compatible.
+  std::string Key() const;
+};
+
+// One sequence of a batch.
+struct ExplainInput {
+  std::vector<int32_t> ids;            // length L >= 1, each < vocab
+  std::vector<int32_t> target_rows;    // increasing positions in [0, L)
+  std::vector<int32_t> target_tokens;  // empty, or one token id per target row
+};
+
+// One (method, layer) token-to-token matrix of one sequence: rows are the input's target rows,
+// columns are all L source positions; row-major rows.size() x cols.
+struct LayerMatrix {
+  std::string method;
+  int32_t layer = 0;  // -1 for whole-model aggregates
+  std::vector<int32_t> rows;
+  int64_t cols = 0;
+  std::vector<float> values;
+  float approx_error = std::numeric_limits<float>::quiet_NaN();
+};
+
+// Per-target source relevance vectors (output-dependent methods).
+struct TokenScoreRows {
+  std::string method;
+  int32_t layer = -1;
+  std::vector<int32_t> rows;
+  std::vector<int32_t> target_tokens;
+  int64_t cols = 0;
+  std::vector<float> scores;  // rows.size() x cols
+};
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_SERVING_EXPLAIN_TYPES_H_

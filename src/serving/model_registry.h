@@ -1,0 +1,63 @@
+// ModelRegistry: the models of a repository directory (<repo>/<name>/config.json ...), each
+// loaded through a BackendFactory, warmed up, and given its own DynamicBatcher (DESIGN §6).
+// A model that fails to load or warm up is kept as FAILED with its error and skipped; the others
+// serve. Models load in Create(); afterwards the set is fixed, so lookups are lock-free reads of
+// immutable entries and the registry is thread-safe. Owns backends and batchers.
+#ifndef MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
+#define MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "serving/dynamic_batcher.h"
+#include "serving/explain_backend.h"
+#include "serving/metrics.h"
+
+namespace mamba_explain {
+
+enum class ModelState { kLoading, kReady, kFailed };
+
+struct ModelEntry {
+  std::string name;
+  std::string dir;
+  ModelState state = ModelState::kLoading;
+  absl::Status error;                       // why it failed (kFailed)
+  std::unique_ptr<ExplainBackend> backend;  // null unless kReady
+  std::unique_ptr<DynamicBatcher> batcher;  // null unless kReady
+};
+
+struct RegistryOptions {
+  std::string repository;
+  BackendFactory factory;
+  BatcherOptions batcher;  // model_name is filled per model
+};
+
+class ModelRegistry {
+ public:
+  // NOT_FOUND when the repository is missing, INVALID_ARGUMENT when it holds no model
+  // directory. Individual model failures are not errors (see entries()).
+  static absl::StatusOr<std::unique_ptr<ModelRegistry>> Create(const RegistryOptions& options,
+                                                               ServingMetrics* metrics);
+  ~ModelRegistry();  // stops the batchers
+
+  // NOT_FOUND for an unknown name, UNAVAILABLE when the model is not ready.
+  absl::StatusOr<ModelEntry*> Ready(const std::string& name) const;
+  // NOT_FOUND for an unknown name.
+  absl::StatusOr<const ModelEntry*> Find(const std::string& name) const;
+  const std::vector<std::unique_ptr<ModelEntry>>& entries() const { return entries_; }
+  // Stops every batcher after draining its queue.
+  void StopAll();
+
+ private:
+  ModelRegistry() = default;
+  std::vector<std::unique_ptr<ModelEntry>> entries_;  // sorted by name
+  std::map<std::string, ModelEntry*> by_name_;
+};
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_

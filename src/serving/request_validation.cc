@@ -1,0 +1,160 @@
+#include "serving/request_validation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace mamba_explain {
+namespace {
+
+absl::Status OutOfRange(const std::string& field, size_t index, int64_t value, int64_t end) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, "[", index, "]=", value, " not in [0, ", end, ")"));
+}
+
+// Sorts, deduplicates and range-checks; empty -> [0, end).
+absl::StatusOr<std::vector<int32_t>> ResolveIndexList(const std::string& field,
+                                                      const std::vector<int32_t>& given,
+                                                      int32_t end) {
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (given[i] < 0 || given[i] >= end) return OutOfRange(field, i, given[i], end);
+  }
+  std::vector<int32_t> out = given;
+  if (out.empty()) {
+    for (int32_t i = 0; i < end; ++i) out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
+                                                 const ExplainBackend& backend,
+                                                 const ServingLimits& limits) {
+  const BackendInfo& info = backend.info();
+  ValidatedRequest out;
+
+  // Input.
+  if (spec.text.has_value() == !spec.token_ids.empty()) {
+    return absl::InvalidArgumentError("give exactly one of text and token_ids");
+  }
+  if (spec.text.has_value()) {
+    if (!info.has_tokenizer) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model '", spec.model, "' has no tokenizer; send token_ids"));
+    }
+    ASSIGN_OR_RETURN(out.input.ids, backend.Tokenize(*spec.text));
+    for (size_t i = 0; i < out.input.ids.size(); ++i) {
+      if (out.input.ids[i] >= info.vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("text tokenizes to id ", out.input.ids[i], " at position ", i,
+                         ", outside the model's vocabulary of ", info.vocab_size));
+      }
+    }
+  } else {
+    for (size_t i = 0; i < spec.token_ids.size(); ++i) {
+      if (spec.token_ids[i] < 0 || spec.token_ids[i] >= info.vocab_size) {
+        return OutOfRange("token_ids", i, spec.token_ids[i], info.vocab_size);
+      }
+    }
+    out.input.ids = spec.token_ids;
+  }
+  const int64_t length = static_cast<int64_t>(out.input.ids.size());
+  if (length == 0) return absl::InvalidArgumentError("text is empty after tokenization");
+  if (length > limits.max_tokens) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "input has ", length, " tokens, over the server limit of ", limits.max_tokens));
+  }
+
+  // Methods.
+  if (spec.methods.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "methods is empty; model '", spec.model,
+        "' supports: ", info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", ")));
+  }
+  std::set<std::string> seen;
+  bool needs_target = false;
+  for (size_t i = 0; i < spec.methods.size(); ++i) {
+    const std::string& m = spec.methods[i];
+    if (std::find(info.methods.begin(), info.methods.end(), m) == info.methods.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "methods[", i, "]='", m, "' is not supported by model '", spec.model, "' (supported: ",
+          info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", "), ")"));
+    }
+    if (!seen.insert(m).second) {
+      return absl::InvalidArgumentError(absl::StrCat("methods[", i, "]='", m, "' is repeated"));
+    }
+    needs_target |= std::find(info.output_methods.begin(), info.output_methods.end(), m) !=
+                    info.output_methods.end();
+  }
+  out.options.methods = spec.methods;
+
+  // Layers and rows.
+  ASSIGN_OR_RETURN(out.options.layers, ResolveIndexList("layers", spec.layers, info.n_layers));
+  ASSIGN_OR_RETURN(out.input.target_rows,
+                   ResolveIndexList("target_rows", spec.target_rows, static_cast<int32_t>(length)));
+  if (!spec.target_tokens.empty()) {
+    if (spec.target_tokens.size() != out.input.target_rows.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target_tokens has ", spec.target_tokens.size(), " entries but there are ",
+                       out.input.target_rows.size(), " target rows"));
+    }
+    for (size_t i = 0; i < spec.target_tokens.size(); ++i) {
+      if (spec.target_tokens[i] < 0 || spec.target_tokens[i] >= info.vocab_size) {
+        return OutOfRange("target_tokens", i, spec.target_tokens[i], info.vocab_size);
+      }
+    }
+    if (needs_target) out.input.target_tokens = spec.target_tokens;
+  }
+
+  // Options.
+  RETURN_IF_ERROR(ValidateSparsity(spec.sparsity));
+  out.sparsity = spec.sparsity;
+  if (spec.priority < 0 || spec.priority > limits.max_priority) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));
+  }
+  out.priority = spec.priority;
+  if (spec.params.ig_steps < 0 || spec.params.ig_steps > limits.max_ig_steps) {
+    return absl::InvalidArgumentError(absl::StrCat("parameters.ig_steps=", spec.params.ig_steps,
+                                                   " not in [0, ", limits.max_ig_steps, "]"));
+  }
+  if (spec.params.smoothgrad_samples < 0 ||
+      spec.params.smoothgrad_samples > limits.max_smoothgrad_samples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.smoothgrad_samples=", spec.params.smoothgrad_samples,
+                     " not in [0, ", limits.max_smoothgrad_samples, "]"));
+  }
+  if (!(spec.params.smoothgrad_sigma >= 0.f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameters.smoothgrad_sigma=", spec.params.smoothgrad_sigma, " must be >= 0"));
+  }
+  if (spec.precision != Precision::kDefault && spec.precision != info.precision) {
+    return absl::InvalidArgumentError(absl::StrCat("precision=", PrecisionName(spec.precision),
+                                                   " but model '", spec.model, "' is loaded in ",
+                                                   PrecisionName(info.precision)));
+  }
+  out.options.activation = spec.activation;
+  out.options.precision = info.precision;
+  out.options.params = spec.params;
+
+  // Budget: every (method, layer, row) is one matrix row to compute and send.
+  const int64_t matrix_rows = static_cast<int64_t>(out.options.methods.size()) *
+                              static_cast<int64_t>(out.options.layers.size()) *
+                              static_cast<int64_t>(out.input.target_rows.size());
+  if (matrix_rows > limits.max_matrix_rows) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request asks for ", matrix_rows,
+                     " matrix rows (methods x layers x target rows), over "
+                     "the server limit of ",
+                     limits.max_matrix_rows, "; ask for fewer layers or target_rows"));
+  }
+  return out;
+}
+
+}  // namespace mamba_explain

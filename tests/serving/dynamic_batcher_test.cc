@@ -1,0 +1,273 @@
+// DynamicBatcher with a recording fake backend: concurrent compatible requests share a batch,
+// incompatible ones do not, priority orders the queue, a full queue is RESOURCE_EXHAUSTED with a
+// retry hint, cancelled and expired jobs never reach the backend, cancellation stops a running
+// batch between layers, and every job is finished exactly once (also on Stop). No timing asserts:
+// waits are bounded polls on observable state.
+#include "serving/dynamic_batcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+
+namespace mamba_explain {
+namespace {
+
+class FakeBackend : public ExplainBackend {
+ public:
+  FakeBackend() {
+    info_.n_layers = 4;
+    info_.vocab_size = 100;
+    info_.methods = {"m"};
+  }
+  const BackendInfo& info() const override { return info_; }
+  absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string&) const override {
+    return absl::FailedPreconditionError("none");
+  }
+  std::string TokenText(int32_t) const override { return ""; }
+  absl::Status Warmup() override { return absl::OkStatus(); }
+  absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
+                            BatchSink* sink) override {
+    {
+      absl::MutexLock lock(&mu_);
+      std::vector<int32_t> first_ids;
+      for (const auto& in : inputs) first_ids.push_back(in.ids[0]);
+      batches_.push_back(first_ids);
+    }
+    if (block_) release_.WaitForNotification();
+    for (int32_t layer : options.layers) {
+      if (sink->AllCancelled(static_cast<int>(inputs.size()))) {
+        return absl::CancelledError("stopped");
+      }
+      for (int i = 0; i < static_cast<int>(inputs.size()); ++i) {
+        if (sink->IsCancelled(i)) continue;
+        LayerMatrix m;
+        m.method = "m";
+        m.layer = layer;
+        m.rows = inputs[i].target_rows;
+        m.cols = static_cast<int64_t>(inputs[i].ids.size());
+        m.values.assign(m.rows.size() * m.cols, 1.f);
+        sink->OnLayer(i, std::move(m));
+      }
+      ++layers_run_;
+    }
+    return absl::OkStatus();
+  }
+  std::vector<std::vector<int32_t>> batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+  bool block_ = false;
+  absl::Notification release_;
+  std::atomic<int> layers_run_{0};
+
+ private:
+  BackendInfo info_;
+  absl::Mutex mu_;
+  std::vector<std::vector<int32_t>> batches_;
+};
+
+class RecordingSink : public JobSink {
+ public:
+  void OnLayer(LayerMatrix) override { ++layers; }
+  void OnTokenScores(TokenScoreRows) override {}
+  bool IsCancelled() const override { return cancelled.load(); }
+  void OnFinished(absl::Status s, const JobStats& st) override {
+    status = s;
+    stats = st;
+    ++finished;
+    done.Notify();
+  }
+  std::atomic<int> layers{0};
+  std::atomic<int> finished{0};
+  std::atomic<bool> cancelled{false};
+  absl::Status status;
+  JobStats stats;
+  absl::Notification done;
+};
+
+std::unique_ptr<ExplainJob> MakeJob(int32_t first_id, RecordingSink* sink, int priority = 0,
+                                    std::string method = "m") {
+  auto job = std::make_unique<ExplainJob>();
+  job->options.methods = {method};
+  job->options.layers = {0, 1, 2, 3};
+  job->input.ids = {first_id, 1, 2};
+  job->input.target_rows = {0, 1, 2};
+  job->priority = priority;
+  job->sink = sink;
+  return job;
+}
+
+void Wait(RecordingSink& s) {
+  ASSERT_TRUE(s.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+TEST(DynamicBatcherTest, ConcurrentCompatibleRequestsShareABatch) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 4;
+  options.max_queue_delay = absl::Seconds(30);  // only a full batch dispatches early
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink sinks[4];
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*batcher)->Enqueue(MakeJob(10 + i, &sinks[i])).ok());
+  for (auto& s : sinks) Wait(s);
+  ASSERT_EQ(backend.batches().size(), 1u);
+  EXPECT_EQ(backend.batches()[0], (std::vector<int32_t>{10, 11, 12, 13}));
+  for (auto& s : sinks) {
+    EXPECT_TRUE(s.status.ok()) << s.status;
+    EXPECT_EQ(s.stats.batch_size, 4);
+    EXPECT_EQ(s.layers.load(), 4);
+    EXPECT_EQ(s.finished.load(), 1);
+  }
+}
+
+TEST(DynamicBatcherTest, IncompatibleOptionsRunInSeparateBatchesAndTokenBudgetSplits) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 8;
+  options.max_batch_tokens = 6;  // two 3-token sequences per batch
+  options.max_queue_delay = absl::Milliseconds(200);
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink a, b, c, d;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &a)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b, 0, "other")).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(3, &c)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(4, &d)).ok());
+  Wait(a);
+  Wait(b);
+  Wait(c);
+  Wait(d);
+  for (const auto& batch : backend.batches()) {
+    EXPECT_LE(batch.size(), 2u);
+    for (int32_t id : batch) EXPECT_TRUE(batch.size() == 1 || id != 2) << "mixed options";
+  }
+}
+
+TEST(DynamicBatcherTest, HigherPriorityIsServedFirst) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink first, low, high;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &first)).ok());
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(backend.batches().size(), 1u);  // the worker is busy with job 1
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &low, 0)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(3, &high, 5)).ok());
+  backend.release_.Notify();
+  Wait(first);
+  Wait(low);
+  Wait(high);
+  ASSERT_EQ(backend.batches().size(), 3u);
+  EXPECT_EQ(backend.batches()[1][0], 3);
+  EXPECT_EQ(backend.batches()[2][0], 2);
+}
+
+TEST(DynamicBatcherTest, FullQueueIsResourceExhaustedWithRetryHint) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 1;
+  options.max_queue = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink running, queued, rejected;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &running)).ok());
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &queued)).ok());
+  absl::Status s = (*batcher)->Enqueue(MakeJob(3, &rejected));
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find("retry after"), absl::string_view::npos) << s;
+  EXPECT_EQ(rejected.finished.load(), 0);  // a failed Enqueue never calls the sink
+  backend.release_.Notify();
+  Wait(running);
+  Wait(queued);
+}
+
+TEST(DynamicBatcherTest, CancelledAndExpiredJobsNeverReachTheBackend) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink running, cancelled, expired;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &running)).ok());
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &cancelled)).ok());
+  auto job = MakeJob(3, &expired);
+  job->deadline = absl::Now() - absl::Seconds(1);
+  ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
+  cancelled.cancelled = true;
+  backend.release_.Notify();
+  Wait(running);
+  Wait(cancelled);
+  Wait(expired);
+  EXPECT_EQ(cancelled.status.code(), absl::StatusCode::kCancelled) << cancelled.status;
+  EXPECT_EQ(expired.status.code(), absl::StatusCode::kDeadlineExceeded) << expired.status;
+  EXPECT_EQ(backend.batches().size(), 1u);
+  EXPECT_EQ(cancelled.layers.load() + expired.layers.load(), 0);
+}
+
+TEST(DynamicBatcherTest, CancellationStopsARunningBatchBetweenLayers) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink sink;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &sink)).ok());
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  sink.cancelled = true;  // while the backend is inside the batch
+  backend.release_.Notify();
+  Wait(sink);
+  EXPECT_EQ(sink.status.code(), absl::StatusCode::kCancelled) << sink.status;
+  EXPECT_EQ(backend.layers_run_.load(), 0);
+}
+
+TEST(DynamicBatcherTest, StopDrainsQueuedJobsAndRejectsNewOnes) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_queue_delay = absl::Seconds(30);
+  options.max_batch_size = 8;
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink a, b;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &a)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b)).ok());
+  (*batcher)->Stop();
+  EXPECT_TRUE(a.status.ok()) << a.status;
+  EXPECT_TRUE(b.status.ok()) << b.status;
+  EXPECT_EQ(a.finished.load() + b.finished.load(), 2);
+  RecordingSink late;
+  EXPECT_EQ((*batcher)->Enqueue(MakeJob(3, &late)).code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(DynamicBatcherTest, CreateRejectsBadOptions) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 0;
+  EXPECT_EQ(DynamicBatcher::Create(options, &backend, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace mamba_explain

@@ -2,6 +2,7 @@
 
 #include "common/status_macros.h"
 #include "kernels/selective_scan.h"
+#include "kernels/selective_scan_autograd.h"
 #include "mamba/mamba_ops.h"
 
 namespace mamba_explain {
@@ -21,13 +22,14 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   torch::Tensor Cm = x_dbl.narrow(-1, R + N, N).unsqueeze(2).contiguous();         // [B, L, 1, N]
   torch::Tensor delta = torch::softplus(Project(dt_low, w.dt_proj_w, w.dt_bias));  // [B, L, E]
   torch::Tensor A = -torch::exp(w.A_log);                                          // [E, N]
-  if (torch::GradMode::is_enabled() && (x.requires_grad() || delta.requires_grad() ||
-                                        Bm.requires_grad() || w.A_log.requires_grad())) {
-    // The scan op has no backward yet: refuse rather than silently cut the gradient.
-    return absl::UnimplementedError("Mamba-1 forward with gradients needs the scan backward");
-  }
-  ASSIGN_OR_RETURN(torch::Tensor y,
-                   SelectiveScan({x.contiguous(), delta, A, Bm, Cm, w.D, lengths}));  // [B, L, E]
+  const SelectiveScanInputs scan_in{x.contiguous(), delta, A, Bm, Cm, w.D, lengths};
+  // With gradients on, the autograd op (adjoint-scan backward, no per-step states kept).
+  const bool needs_grad = torch::GradMode::is_enabled() &&
+                          (x.requires_grad() || delta.requires_grad() || A.requires_grad() ||
+                           Bm.requires_grad() || w.D.requires_grad());
+  ASSIGN_OR_RETURN(torch::Tensor y, needs_grad
+                                        ? SelectiveScanDifferentiable(scan_in, SsmGradMode::kFull)
+                                        : SelectiveScan(scan_in));  // [B, L, E]
   torch::Tensor out = Project(y * torch::silu(z), w.out_proj_w, w.out_proj_b);
   if (trace != nullptr) {
     trace->conv_in = x_in;

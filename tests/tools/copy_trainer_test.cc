@@ -80,9 +80,11 @@ TEST(WeightInitTest, MimeticLayerCopiesBIntoCAndStopsForgetting) {
   EXPECT_TRUE(m2.conv_w.narrow(0, 32, 4).equal(m2.conv_w.narrow(0, 36, 4)));
 }
 
-TEST(CopyTrainerTest, ShortMamba2RunLearnsFarBelowChance) {
+class CopyTrainerTest : public ::testing::TestWithParam<Architecture> {};
+
+TEST_P(CopyTrainerTest, ShortRunLearnsFarBelowChance) {
   CopyTrainOptions o;
-  o.arch = Architecture::kMamba2;
+  o.arch = GetParam();
   o.n_layers = 2;
   o.d_model = 32;
   o.d_state = 8;
@@ -97,7 +99,7 @@ TEST(CopyTrainerTest, ShortMamba2RunLearnsFarBelowChance) {
   o.mimetic_layer = 0;
   o.log_every = 100;
   o.eval_samples = 256;
-  o.out_dir = ::testing::TempDir() + "/copy_m2";
+  o.out_dir = ::testing::TempDir() + "/copy_" + ArchitectureName(o.arch);
   std::filesystem::remove_all(o.out_dir);
   ASSERT_OK_AND_ASSIGN(CopyEvalResult r, TrainCopyModel(o));
   // Chance: loss ln(4) ≈ 1.39 over 4 content tokens, accuracy 0.25.
@@ -108,6 +110,12 @@ TEST(CopyTrainerTest, ShortMamba2RunLearnsFarBelowChance) {
   ASSERT_OK_AND_ASSIGN(CopyEvalResult again, EvaluateCopyModel(o.out_dir, 4, 256, 1000004, "cpu"));
   EXPECT_NEAR(again.token_accuracy, r.token_accuracy, 1e-9);
 }
+
+INSTANTIATE_TEST_SUITE_P(Arch, CopyTrainerTest,
+                         ::testing::Values(Architecture::kMamba1, Architecture::kMamba2),
+                         [](const ::testing::TestParamInfo<Architecture>& info) {
+                           return std::string(ArchitectureName(info.param));
+                         });
 
 }  // namespace
 }  // namespace mamba_explain

@@ -286,7 +286,21 @@ absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, in
   torch::Tensor scale = rstd * model.weights().norm_f.to(torch::kFloat32);  // [Q, D]
   torch::Tensor lm_head = model.weights().lm_head;
   torch::Tensor w;
-  if (options.target_token.has_value()) {
+  if (!options.sequence_targets.empty() && !options.sequence_targets[seq].empty()) {
+    const std::vector<int64_t>& t = options.sequence_targets[seq];
+    if (t.size() != st.rows.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("sequence ", seq, " has ", t.size(),
+                                                     " target tokens for ", st.rows.size(),
+                                                     " rows"));
+    }
+    for (int64_t token : t) {
+      if (token < 0 || token >= cfg.vocab_size) {
+        return absl::InvalidArgumentError(absl::StrCat("target token ", token, " out of range [0, ",
+                                                       cfg.vocab_size, ")"));
+      }
+    }
+    w = torch::tensor(t, torch::kLong).to(rows.device());
+  } else if (options.target_token.has_value()) {
     w = torch::full({static_cast<int64_t>(st.rows.size())}, *options.target_token, rows.options());
   } else {
     torch::Tensor logits = torch::matmul((h * scale).to(lm_head.scalar_type()), lm_head.t());
@@ -346,11 +360,24 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
                          Has(options.scores, LatimScore::kAlti);
   std::vector<int> selected = SelectedLayers(model, options);
 
+  if ((!options.sequence_rows.empty() && options.sequence_rows.size() != size_t(batch)) ||
+      (!options.sequence_targets.empty() && options.sequence_targets.size() != size_t(batch))) {
+    return absl::InvalidArgumentError("per-sequence rows/targets do not match the batch size");
+  }
   std::vector<SequenceState> states(batch);
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];
     st.n = lengths[b];
-    if (options.rows.kind == RowSelection::Kind::kAll) {
+    if (!options.sequence_rows.empty()) {
+      st.rows = options.sequence_rows[b];
+      if (st.rows.empty()) return absl::InvalidArgumentError("empty row list");
+      for (size_t q = 0; q < st.rows.size(); ++q) {
+        if (st.rows[q] < 0 || st.rows[q] >= st.n || (q > 0 && st.rows[q] <= st.rows[q - 1])) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "rows of sequence ", b, " must be ascending, unique and < its length ", st.n));
+        }
+      }
+    } else if (options.rows.kind == RowSelection::Kind::kAll) {
       for (int64_t t = 0; t < st.n; ++t) st.rows.push_back(t);
     } else if (options.rows.kind == RowSelection::Kind::kLast) {
       st.rows.push_back(st.n - 1);

@@ -40,6 +40,12 @@ struct LatimOptions {
   // ALTI-Logit target token; unset = the predicted next token (argmax of the logits) at each row.
   std::optional<int64_t> target_token;
   int64_t memory_budget_bytes = int64_t{256} << 20;  // for the row/channel blocks
+  // Batched serving: per-sequence overrides, one entry per batch sequence when non-empty.
+  // sequence_rows[b]: the target rows of sequence b (ascending, unique, < its length; replaces
+  // `rows`). sequence_targets[b]: ALTI-Logit token per row of sequence_rows[b], or empty for
+  // `target_token` / the predicted next token.
+  std::vector<std::vector<int64_t>> sequence_rows;
+  std::vector<std::vector<int64_t>> sequence_targets;
 };
 
 // "latim-l1" | "latim-l2" | "latim-alti" | "latim-alti-logit"; INVALID_ARGUMENT otherwise.

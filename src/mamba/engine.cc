@@ -3,11 +3,16 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "attribution/latim.h"
 #include "common/status_macros.h"
 #include "mamba/mamba_model.h"
+
+#ifdef ME_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 namespace mamba_explain {
 namespace {
@@ -125,6 +130,132 @@ absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
     return true;
   }));
   return results;
+}
+
+// --- batched explanation (serving) ---------------------------------------------------------
+namespace {
+
+bool IsOutOfMemory(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("can't allocate memory") != std::string::npos ||
+         message.find("not enough memory") != std::string::npos;
+}
+
+absl::Status OutOfMemory(const std::string& what) {
+#ifdef ME_WITH_CUDA
+  try {
+    c10::cuda::CUDACachingAllocator::emptyCache();  // give the next batch a clean pool
+  } catch (...) {
+  }
+#endif
+  return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
+}
+
+}  // namespace
+
+absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
+                                  const ExplainOptions& options,
+                                  const ResultCallback& callback) const {
+  if (sequences.empty()) return absl::InvalidArgumentError("no sequences");
+  LatimOptions latim;
+  latim.scores.clear();
+  for (const std::string& m : options.methods) {
+    ASSIGN_OR_RETURN(LatimScore s, ParseLatimScore(m));
+    if (std::find(latim.scores.begin(), latim.scores.end(), s) == latim.scores.end()) {
+      latim.scores.push_back(s);
+    }
+  }
+  latim.layers = options.layers;
+  switch (options.rows) {
+    case ExplainOptions::Rows::kAll:
+      latim.rows.kind = RowSelection::Kind::kAll;
+      break;
+    case ExplainOptions::Rows::kLast:
+      latim.rows.kind = RowSelection::Kind::kLast;
+      break;
+    case ExplainOptions::Rows::kList:
+      latim.rows.kind = RowSelection::Kind::kList;
+      latim.rows.rows = options.row_list;
+      break;
+  }
+  ASSIGN_OR_RETURN(latim.activation, ParseAdditiveActivation(options.activation));
+  if (options.target_token >= 0) latim.target_token = options.target_token;
+  latim.memory_budget_bytes = options.memory_budget_bytes;
+
+  const int64_t batch = static_cast<int64_t>(sequences.size());
+  int64_t longest = 0;
+  bool any_rows = false, any_targets = false;
+  for (const BatchSequence& s : sequences) {
+    if (s.ids.empty()) return absl::InvalidArgumentError("a sequence of the batch has no ids");
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(s.ids.size()));
+    any_rows |= !s.rows.empty();
+    any_targets |= !s.targets.empty();
+  }
+  // Per-sequence rows: sequences without their own rows resolve options.rows here.
+  if (any_rows) {
+    for (const BatchSequence& s : sequences) {
+      const int64_t n = static_cast<int64_t>(s.ids.size());
+      std::vector<int64_t> rows = s.rows;
+      if (rows.empty()) {
+        if (options.rows == ExplainOptions::Rows::kAll) {
+          for (int64_t t = 0; t < n; ++t) rows.push_back(t);
+        } else if (options.rows == ExplainOptions::Rows::kLast) {
+          rows.push_back(n - 1);
+        } else {
+          rows = options.row_list;
+          std::sort(rows.begin(), rows.end());
+          rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+        }
+      }
+      latim.sequence_rows.push_back(std::move(rows));
+    }
+  }
+  if (any_targets) {
+    for (const BatchSequence& s : sequences) latim.sequence_targets.push_back(s.targets);
+  }
+  std::vector<int64_t> flat(static_cast<size_t>(batch * longest), 0);  // pad id 0 (valid)
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int32_t>& ids = sequences[b].ids;
+    std::copy(ids.begin(), ids.end(), flat.begin() + b * longest);
+    lengths.push_back(static_cast<int64_t>(ids.size()));
+  }
+  absl::Status status;
+  try {
+    torch::Tensor t = torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64))
+                          .view({batch, longest});
+    torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
+    status = ExplainLatim(*model_, t, l, latim, callback);
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    if (IsOutOfMemory(message)) return OutOfMemory(message);
+    return absl::InternalError(absl::StrCat("explain: ", message));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("host allocation failed");
+  }
+  // LaTIM turns LibTorch errors into INTERNAL statuses that keep the message.
+  if (absl::IsInternal(status) && IsOutOfMemory(std::string(status.message()))) {
+    return OutOfMemory(std::string(status.message()));
+  }
+  return status;
+}
+
+DeviceMemory Engine::DeviceMemoryBytes() const {
+  DeviceMemory m;
+#ifdef ME_WITH_CUDA
+  try {
+    const torch::Device device = model_->device();
+    if (device.is_cuda()) {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(
+          device.has_index() ? device.index() : c10::DeviceIndex{0});
+      // Entry 0 of every stat array is the aggregate over pools (StatType::AGGREGATE).
+      m.used = stats.allocated_bytes[0].current;
+      m.reserved = stats.reserved_bytes[0].current;
+    }
+  } catch (const c10::Error&) {
+  }
+#endif
+  return m;
 }
 
 }  // namespace mamba_explain

@@ -37,6 +37,19 @@ struct ExplainOptions {
   int64_t memory_budget_bytes = int64_t{256} << 20;
 };
 
+// One sequence of Engine::ExplainBatch.
+struct BatchSequence {
+  std::vector<int32_t> ids;      // length >= 1
+  std::vector<int64_t> rows;     // ascending target rows; empty = ExplainOptions::rows
+  std::vector<int64_t> targets;  // latim-alti-logit token per row of `rows`; empty = target_token
+};
+
+// Memory of the model's device held by LibTorch's caching allocator (0 on CPU).
+struct DeviceMemory {
+  int64_t used = 0;      // bytes in live tensors
+  int64_t reserved = 0;  // bytes reserved by the allocator
+};
+
 // Row-major logits of some positions.
 struct LogitRows {
   int64_t rows = 0;
@@ -64,6 +77,18 @@ class Engine {
                        const ResultCallback& callback) const;
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,
                                                          const ExplainOptions& options) const;
+
+  // Explains several sequences in one padded batch (right-padded to the longest; padded
+  // positions never appear). Results stream through `callback` with AttributionResult::sequence =
+  // the index in `sequences`, in the order of the single-sequence Explain (per layer, every
+  // sequence); each equals the result of Explain on that sequence alone. Returning false cancels
+  // the whole batch (CANCELLED); callers that drop one sequence just ignore its results.
+  // RESOURCE_EXHAUSTED when the device (CUDA or CPU) runs out of memory.
+  absl::Status ExplainBatch(const std::vector<BatchSequence>& sequences,
+                            const ExplainOptions& options, const ResultCallback& callback) const;
+
+  // Allocator statistics of the model's device; zeros on CPU or without CUDA.
+  DeviceMemory DeviceMemoryBytes() const;
 
   MambaModel& model() const { return *model_; }
 

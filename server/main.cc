@@ -45,6 +45,10 @@ ABSL_FLAG(std::string, backend, "engine",
 ABSL_FLAG(int, synthetic_layer_delay_ms, 0, "synthetic backend: sleep per layer (ms).");
 ABSL_FLAG(std::string, device, "cpu", "Engine device: cpu, cuda or cuda:N.");
 ABSL_FLAG(std::string, precision, "fp32", "Engine precision the models load in: fp32 or bf16.");
+ABSL_FLAG(int64_t, memory_budget_mib, 256,
+          "Engine: LaTIM row/channel block budget per batch (MiB) unless a request sets "
+          "parameters.memory_budget_mib (at most --max_memory_budget_mib).");
+ABSL_FLAG(int, max_memory_budget_mib, 4096, "Largest parameters.memory_budget_mib accepted.");
 ABSL_FLAG(int, max_batch_size, 8, "Most requests in one batch.");
 ABSL_FLAG(int64_t, max_batch_tokens, 16384,
           "Most padded tokens (batch size x longest sequence) in one batch.");
@@ -169,6 +173,7 @@ int Serve() {
     EngineBackendOptions options;
     options.device = absl::GetFlag(FLAGS_device);
     options.precision = absl::GetFlag(FLAGS_precision);
+    options.memory_budget_mib = absl::GetFlag(FLAGS_memory_budget_mib);
     registry_options.factory = [options](const std::string&, const std::string& dir) {
       return CreateEngineBackend(dir, options);
     };
@@ -191,6 +196,7 @@ int Serve() {
   ServiceOptions service_options;
   service_options.limits.max_tokens = absl::GetFlag(FLAGS_max_tokens);
   service_options.limits.max_matrix_rows = absl::GetFlag(FLAGS_max_matrix_rows);
+  service_options.limits.max_memory_budget_mib = absl::GetFlag(FLAGS_max_memory_budget_mib);
   ExplainService service(service_options, registry->get(), &metrics, authenticator.get());
 
   grpc::EnableDefaultHealthCheckService(true);

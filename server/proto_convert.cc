@@ -68,6 +68,7 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   spec.params.smoothgrad_samples = r.parameters().smoothgrad_samples();
   spec.params.smoothgrad_sigma = r.parameters().smoothgrad_sigma();
   spec.params.seed = r.parameters().seed();
+  spec.params.memory_budget_mib = r.parameters().memory_budget_mib();
   spec.priority = r.priority();
   return spec;
 }
@@ -190,6 +191,7 @@ std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
   v1::LayerResult* last = out.back().mutable_layer_result();
   last->set_last_block(true);
   last->set_approx_error(matrix.approx_error);
+  last->mutable_target_tokens()->Add(matrix.target_tokens.begin(), matrix.target_tokens.end());
   last->set_kept_mass(static_cast<float>(csr.kept_fraction()));
   if (stats) {
     stats->nnz = policy.mode == SparsityMode::kDense ? rows * matrix.cols : csr.nnz();

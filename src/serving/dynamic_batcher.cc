@@ -228,6 +228,8 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     metrics_->ObserveBatch(options_.model_name, stats.batch_size, stats.batch_tokens,
                            absl::ToDoubleSeconds(stats.compute_time));
     metrics_->AddLayersComputed(options_.model_name, sink.layers());
+    const DeviceMemoryStats memory = backend_->DeviceMemory();
+    metrics_->SetGpuMemoryBytes(memory.used, memory.reserved);
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     ExplainJob& job = *batch[i];

@@ -32,7 +32,16 @@ struct BackendInfo {
   Precision precision = Precision::kFp32;
 };
 
-// Receives a batch's results on the backend's thread, in increasing layer order.
+// Device memory held by a backend's allocator (zeros on CPU); the batcher publishes it as the
+// mamba_explain_gpu_memory_bytes gauge after each batch.
+struct DeviceMemoryStats {
+  int64_t used = 0;
+  int64_t reserved = 0;
+};
+
+// Receives a batch's results on the backend's thread, in increasing layer order (except that a
+// batch asking for latim-alti-logit gets its per-layer results top layer first, then the
+// whole-model layer -1 result: the rollout runs top-down).
 class BatchSink {
  public:
   virtual ~BatchSink() = default;
@@ -63,6 +72,8 @@ class ExplainBackend {
   // CANCELLED when it stopped early because AllCancelled() became true.
   virtual absl::Status ExplainBatch(const BatchOptions& options,
                                     const std::vector<ExplainInput>& inputs, BatchSink* sink) = 0;
+  // Called by the batcher after each batch; default: no device memory to report.
+  virtual DeviceMemoryStats DeviceMemory() const { return {}; }
 };
 
 // Makes the backend of the model in `model_dir` (named `name` in the repository).

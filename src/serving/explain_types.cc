@@ -35,7 +35,7 @@ std::string BatchOptions::Key() const {
   return absl::StrCat(absl::StrJoin(methods, ","), "|", absl::StrJoin(layers, ","), "|",
                       ActivationName(activation), "|", PrecisionName(precision), "|",
                       params.ig_steps, "|", params.smoothgrad_samples, "|", params.smoothgrad_sigma,
-                      "|", params.seed);
+                      "|", params.seed, "|", params.memory_budget_mib);
 }
 
 }  // namespace mamba_explain

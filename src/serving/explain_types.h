@@ -23,6 +23,7 @@ struct MethodParameters {
   int32_t smoothgrad_samples = 0;  // 0 = backend default
   float smoothgrad_sigma = 0.f;    // 0 = backend default
   uint64_t seed = 0;
+  int32_t memory_budget_mib = 0;  // LaTIM row/channel block budget; 0 = backend default
 };
 
 // What every request of one batch must share: the backend runs them together.
@@ -53,6 +54,7 @@ struct LayerMatrix {
   int64_t cols = 0;
   std::vector<float> values;
   float approx_error = std::numeric_limits<float>::quiet_NaN();
+  std::vector<int32_t> target_tokens;  // output-dependent methods: the explained token per row
 };
 
 // Per-target source relevance vectors (output-dependent methods).

@@ -134,6 +134,12 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
     return absl::InvalidArgumentError(absl::StrCat(
         "parameters.smoothgrad_sigma=", spec.params.smoothgrad_sigma, " must be >= 0"));
   }
+  if (spec.params.memory_budget_mib < 0 ||
+      spec.params.memory_budget_mib > limits.max_memory_budget_mib) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.memory_budget_mib=", spec.params.memory_budget_mib, " not in [0, ",
+                     limits.max_memory_budget_mib, "]"));
+  }
   if (spec.precision != Precision::kDefault && spec.precision != info.precision) {
     return absl::InvalidArgumentError(absl::StrCat("precision=", PrecisionName(spec.precision),
                                                    " but model '", spec.model, "' is loaded in ",

@@ -40,6 +40,7 @@ struct ServingLimits {
   int32_t max_ig_steps = 256;
   int32_t max_smoothgrad_samples = 128;
   int32_t max_priority = 9;
+  int32_t max_memory_budget_mib = 4096;  // parameters.memory_budget_mib
 };
 
 struct ValidatedRequest {

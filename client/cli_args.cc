@@ -67,4 +67,51 @@ absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text) {
   return ids;
 }
 
+namespace {
+
+absl::StatusOr<int32_t> ParseIndex(absl::string_view text, const char* what) {
+  int32_t v = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v) || v < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad ", what, " '", text, "'"));
+  }
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int32_t>> ParseLayerSpec(const std::string& text) {
+  std::vector<int32_t> layers;
+  if (text == "all") return layers;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
+    absl::StatusOr<int32_t> lo = ParseIndex(range[0], "layer");
+    if (!lo.ok()) return lo.status();
+    int32_t hi = *lo;
+    if (range.size() == 2) {
+      absl::StatusOr<int32_t> h = ParseIndex(range[1], "layer");
+      if (!h.ok()) return h.status();
+      hi = *h;
+      if (hi < *lo) return absl::InvalidArgumentError(absl::StrCat("bad layer range '", part, "'"));
+    }
+    for (int32_t l = *lo; l <= hi; ++l) layers.push_back(l);
+  }
+  return layers;
+}
+
+absl::StatusOr<RowSpec> ParseRowSpec(const std::string& text) {
+  RowSpec spec;
+  if (text == "all") return spec;
+  if (text == "last") {
+    spec.kind = RowSpec::Kind::kLast;
+    return spec;
+  }
+  spec.kind = RowSpec::Kind::kList;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    absl::StatusOr<int32_t> r = ParseIndex(part, "row");
+    if (!r.ok()) return r.status();
+    spec.rows.push_back(*r);
+  }
+  return spec;
+}
+
 }  // namespace mamba_explain

@@ -36,6 +36,17 @@ class CliArgs {
 // "1,2,3" -> ids; INVALID_ARGUMENT naming the bad element.
 absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text);
 
+// --layers: "all" -> {}; "0,3,5-7" -> {0, 3, 5, 6, 7}. INVALID_ARGUMENT naming the bad part.
+absl::StatusOr<std::vector<int32_t>> ParseLayerSpec(const std::string& text);
+
+// --rows: "all" | "last" | "i,j,...".
+struct RowSpec {
+  enum class Kind { kAll, kLast, kList };
+  Kind kind = Kind::kAll;
+  std::vector<int32_t> rows;  // kList
+};
+absl::StatusOr<RowSpec> ParseRowSpec(const std::string& text);
+
 }  // namespace mamba_explain
 
 #endif  // MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_

@@ -31,14 +31,17 @@ commands (offline, no server needed):
             "approx_error"}]} (LaTIM scores, docs/methods.md; layer -1 = ALTI-Logit over the model)
 
 commands (remote, against mamba-explaind; need a build with gRPC):
-  explain   --server HOST:PORT --model NAME (--text T | --ids 1,2,3) --methods M1,M2
-            [--layers 0,3] [--targets ROWS] [--target-tokens IDS] [--activation silu|identity|relu]
-            [--dtype fp32|tf32|bf16] [--top-k K | --threshold T | --mass P | --dense]
-            [--priority 0-9] [--ig-steps N] [--sg-samples N] [--sg-sigma S] [--seed N]
+  explain   --server HOST:PORT --model NAME (--text T | --ids 1,2,3)
+            the offline method flags: [--method latim-l2[,...]] [--layers all|0,3,5-7]
+            [--rows all|last|i,j] [--target TOKEN_ID] [--activation silu|identity|relu]
+            [--dtype fp32|bf16] [--memory-budget-mib M]; also [--target-tokens ID,... (per row)]
+            [--top-k K | --threshold T | --mass P | --dense] [--priority 0-9]
             [--json OUT.json] [--html OUT.html] [--stream-log FILE] [--quiet]
-            JSON: {"model", "ids", "tokens", "target_rows", "results": [{"method", "layer",
-            "rows", "matrix": [[...]], "approx_error", "kept_mass"}], "token_scores", "summary"}
-            (sparse layers are expanded back to dense matrix rows); progress on stderr
+            (--methods and --targets are accepted as old spellings of --method and --rows)
+            JSON: the offline shape {"ids", "tokens", "results": [{"method", "layer", "rows",
+            "matrix": [[...]], "approx_error", "kept_mass", "targets" (ALTI-Logit)}]} (sparse
+            layers expanded back to dense rows, layer -1 last) plus "model", "target_rows",
+            "token_scores", "summary"; progress on stderr
   models    --server HOST:PORT [--model NAME]      ListModels, or GetModel with --model
   tokenize  --server HOST:PORT --model NAME --text T
   health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING

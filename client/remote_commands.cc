@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -138,28 +141,74 @@ absl::Status ParseNumber(const CliArgs& args, const std::string& flag, T* out) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
+// The value of `flag` or of its older spelling `alias` (not both).
+absl::StatusOr<std::string> FlagOrAlias(const CliArgs& args, const std::string& flag,
+                                        const std::string& alias, const std::string& fallback) {
+  if (args.Has(flag) && args.Has(alias)) {
+    return absl::InvalidArgumentError(absl::StrCat("give --", flag, " or --", alias, ", not both"));
+  }
+  if (args.Has(alias)) return args.Get(alias);
+  return args.Get(flag, fallback);
+}
+
+// Builds the request with the offline `explain` flags. `tokenize` turns --text into ids when the
+// rows or the target token need the length (--rows last, --target).
+absl::StatusOr<v1::ExplainRequest> BuildRequest(
+    const CliArgs& args,
+    const std::function<absl::StatusOr<std::vector<int32_t>>(const std::string&,
+                                                             const std::string&)>& tokenize) {
   v1::ExplainRequest r;
   ASSIGN_OR_RETURN(std::string model, args.Require("model"));
   r.set_model(model);
   if (args.Has("ids") == args.Has("text")) {
     return absl::InvalidArgumentError("give exactly one of --text and --ids");
   }
-  if (args.Has("text")) r.set_text(args.Get("text"));
-  if (args.Has("ids")) {
-    ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIdList(args.Get("ids")));
-    r.mutable_token_ids()->Add(ids.begin(), ids.end());
-  }
-  ASSIGN_OR_RETURN(std::string methods, args.Require("methods"));
+  ASSIGN_OR_RETURN(std::string methods, FlagOrAlias(args, "method", "methods", "latim-l2"));
   for (absl::string_view m : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
     r.add_methods(std::string(absl::StripAsciiWhitespace(m)));
   }
-  ASSIGN_OR_RETURN(std::vector<int32_t> layers, IntList(args, "layers"));
+  ASSIGN_OR_RETURN(std::vector<int32_t> layers, ParseLayerSpec(args.Get("layers", "all")));
   r.mutable_layers()->Add(layers.begin(), layers.end());
-  ASSIGN_OR_RETURN(std::vector<int32_t> rows, IntList(args, "targets"));
-  r.mutable_target_rows()->Add(rows.begin(), rows.end());
+  ASSIGN_OR_RETURN(std::string rows_text, FlagOrAlias(args, "rows", "targets", "all"));
+  ASSIGN_OR_RETURN(RowSpec rows, ParseRowSpec(rows_text));
+  if (args.Has("target") && args.Has("target-tokens")) {
+    return absl::InvalidArgumentError("give --target or --target-tokens, not both");
+  }
+  std::vector<int32_t> ids;
+  if (args.Has("ids")) {
+    ASSIGN_OR_RETURN(ids, ParseIdList(args.Get("ids")));
+  } else if (rows.kind == RowSpec::Kind::kLast || args.Has("target")) {
+    ASSIGN_OR_RETURN(ids, tokenize(model, args.Get("text")));
+    if (ids.empty()) return absl::InvalidArgumentError("--text tokenizes to nothing");
+  } else {
+    r.set_text(args.Get("text"));
+  }
+  r.mutable_token_ids()->Add(ids.begin(), ids.end());
+  if (rows.kind == RowSpec::Kind::kLast) {
+    r.add_target_rows(static_cast<int32_t>(ids.size()) - 1);
+  } else if (rows.kind == RowSpec::Kind::kList) {
+    r.mutable_target_rows()->Add(rows.rows.begin(), rows.rows.end());
+  }
+  if (args.Has("target")) {
+    // One token for every resolved row (the server sorts and deduplicates the rows).
+    int32_t token = 0;
+    if (!absl::SimpleAtoi(args.Get("target"), &token) || token < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("bad --target '", args.Get("target"), "'"));
+    }
+    std::set<int32_t> distinct(r.target_rows().begin(), r.target_rows().end());
+    const size_t n_rows = r.target_rows_size() == 0 ? ids.size() : distinct.size();
+    for (size_t i = 0; i < n_rows; ++i) r.add_target_tokens(token);
+  }
   ASSIGN_OR_RETURN(std::vector<int32_t> target_tokens, IntList(args, "target-tokens"));
   r.mutable_target_tokens()->Add(target_tokens.begin(), target_tokens.end());
+  if (args.Has("memory-budget-mib")) {
+    int32_t mib = 0;
+    if (!absl::SimpleAtoi(args.Get("memory-budget-mib"), &mib) || mib <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --memory-budget-mib '", args.Get("memory-budget-mib"), "'"));
+    }
+    r.mutable_parameters()->set_memory_budget_mib(mib);
+  }
   const std::string activation = args.Get("activation", "silu");
   if (activation == "silu")
     r.set_activation(v1::ACTIVATION_SILU);
@@ -301,8 +350,20 @@ class ExplanationBuilder {
   }
 
   int done() const { return done_; }
-  int expected() const { return header_.methods_size() * header_.layers_size(); }
   bool complete() const { return have_header_ && have_summary_; }
+  // Puts the results in the offline order: increasing layer (results arrive top-down when
+  // latim-alti-logit is asked), whole-model results (layer -1) last, request order within a layer.
+  void Finalize() {
+    nlohmann::json& results = out_["results"];
+    auto key = [](const nlohmann::json& r) {
+      const int layer = r["layer"].get<int>();
+      return layer < 0 ? std::numeric_limits<int>::max() : layer;
+    };
+    std::stable_sort(results.begin(), results.end(),
+                     [&](const nlohmann::json& a, const nlohmann::json& b) {
+                       return key(a) < key(b);
+                     });
+  }
   nlohmann::json& json() { return out_; }
 
  private:
@@ -351,6 +412,10 @@ class ExplanationBuilder {
     if (l.last_block()) {
       entry["approx_error"] = l.approx_error();
       entry["kept_mass"] = l.kept_mass();
+      if (l.target_tokens_size() > 0) {
+        entry["targets"] =
+            std::vector<int32_t>(l.target_tokens().begin(), l.target_tokens().end());
+      }
       ++done_;
     }
     return absl::OkStatus();
@@ -372,14 +437,26 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
       CliArgs::Parse(
           argv,
           WithConnection(FlagSpec{
-              {"model",         "text",       "ids",        "methods",  "layers",    "targets",
-               "target-tokens", "activation", "dtype",      "top-k",    "threshold", "mass",
-               "priority",      "ig-steps",   "sg-samples", "sg-sigma", "seed",      "json",
-               "html",          "stream-log", "request-id"},
+              {"model",      "text",       "ids",        "method",   "methods",   "layers",
+               "rows",       "targets",    "target",     "target-tokens", "activation", "dtype",
+               "memory-budget-mib", "top-k", "threshold", "mass",   "priority",   "ig-steps",
+               "sg-samples", "sg-sigma",   "seed",       "json",     "html",       "stream-log",
+               "request-id"},
               {"dense", "quiet"}})));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
-  ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
+  auto tokenize = [&](const std::string& model,
+                      const std::string& text) -> absl::StatusOr<std::vector<int32_t>> {
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    v1::TokenizeRequest request;
+    request.set_model(model);
+    request.set_text(text);
+    v1::TokenizeResponse response;
+    RETURN_IF_ERROR(FromGrpc(stub->Tokenize(&context, request, &response)));
+    return std::vector<int32_t>(response.token_ids().begin(), response.token_ids().end());
+  };
+  ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args, tokenize));
   grpc::ClientContext context;
   connection.Prepare(&context);
   std::unique_ptr<std::ofstream> stream_log;
@@ -412,8 +489,7 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
       break;
     }
     if (progress && response.has_layer_result() && response.layer_result().last_block()) {
-      std::cerr << "\rmamba-explain: " << builder.done() << "/" << builder.expected()
-                << " results (" << response.layer_result().method() << ", layer "
+      std::cerr << "\rmamba-explain: " << builder.done() << " results (" << response.layer_result().method() << ", layer "
                 << response.layer_result().layer() << ")   " << std::flush;
     }
   }
@@ -422,6 +498,7 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(local);
   RETURN_IF_ERROR(FromGrpc(status));
   if (!builder.complete()) return absl::DataLossError("stream ended without a summary");
+  builder.Finalize();
   RETURN_IF_ERROR(WriteOutput(args, builder.json()));
   if (args.Has("html")) {
     std::ofstream f(args.Get("html"));

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The --html report: one self-contained file (no http(s) references) rendered by headless Chromium
+# The --html report of a LaTIM explanation served by the engine (committed Mamba-1 fixture): one
+# self-contained file (no http(s) references) rendered by headless Chromium
 # (Debian `chromium`). Checks the screenshot is not blank, the DOM holds the heatmap cells, bars
 # and summary, and the page logged no errors. A page with a deliberate script error must be
 # caught by the same detector (so the check can fail). Skips (77) without chromium.
@@ -12,10 +13,11 @@ chrome=$(command -v chromium || command -v chromium-browser || true)
 [ -z "$chrome" ] && { echo "chromium not installed: skipped"; exit 77; }
 source "$here/lib.sh"
 mkdir -p "$tmp/repo/m"
-cp "$here/../fixtures/mamba1_bias_tied/config.json" "$tmp/repo/m/"
-start_server h --model_repository "$tmp/repo" --plaintext --backend synthetic || finish
+cp "$here/../fixtures/mamba1_bias_tied/config.json" \
+  "$here/../fixtures/mamba1_bias_tied/model.safetensors" "$tmp/repo/m/"
+start_server h --model_repository "$tmp/repo" --plaintext || finish
 "$client_bin" explain --server 127.0.0.1:$h_port --model m --ids 5,17,33,2,9,41,8,60 \
-  --methods synthetic-decay,synthetic-logit --top-k 4 --json "$tmp/r.json" --html "$tmp/r.html" \
+  --method latim-l2,latim-alti-logit --top-k 4 --json "$tmp/r.json" --html "$tmp/r.html" \
   2>"$tmp/err" || { bad "explain --html: $(cat "$tmp/err")"; finish; }
 if grep -qiE "(src|href)=\"?(https?:)?//" "$tmp/r.html"; then bad "report references the network"
 else ok "report is self-contained"; fi

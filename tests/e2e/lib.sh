@@ -10,8 +10,8 @@ cleanup() {
 trap cleanup EXIT
 pass=0
 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+ok() { pass=$((pass + 1)); echo "ok   $1  [${SECONDS}s]"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1  [${SECONDS}s]"; return 1; }
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end: the real mamba-explaind and the real mamba-explain client over 127.0.0.1 with
-# ephemeral ports. Engine server (committed fixture models): ListModels/GetModel/Tokenize, a
-# model that fails to load is reported and skipped, health per model, metrics parse as Prometheus
-# text, --help, TLS required unless --plaintext. Synthetic server: every Explain status code,
-# stream order (header first, summary last), CSR == thresholded dense, messages <= 1 MiB,
-# batching (batch size > 1, same results), cancellation stops work, queue full, deadlines.
+# ephemeral ports, every Explain check on the LibTorch engine serving the committed fixture models
+# (tests/fixtures/mamba1_bias_tied and mamba2_g1; vocabulary 96, no tokenizer: --ids).
+# ListModels/GetModel/Tokenize, a model that fails to load is reported and skipped, health per
+# model, metrics parse as Prometheus text, --help, TLS required unless --plaintext; Explain: remote
+# == offline `mamba-explain explain` (dense, within 1e-5) for every LaTIM method and row selection,
+# stream order (header first, summary last), CSR == the sparsified offline matrix, messages
+# <= 1 MiB, every status code, batching (batch size > 1, results equal to solo runs),
+# cancellation stops work, deadlines, queue full. An 80-layer copy of the Mamba-1 fixture
+# (make_deep_model.py) makes requests long enough to cancel, time out or queue behind on any
+# machine; waits are bounded polls, never timing asserts.
 # usage: server_e2e_test.sh MAMBA_EXPLAIND MAMBA_EXPLAIN
 set -u
 server_bin=$1
@@ -14,7 +19,7 @@ fixtures=$here/../fixtures
 shared=${ME_SHARED_DIR:-$here/../../../shared}
 source "$here/lib.sh"
 
-# --- model repository: two good fixtures, a tokenizer model, a broken one, a deep synthetic ---
+# --- model repositories: two good fixtures, a tokenizer model, a broken one; a deep copy -------
 repo=$tmp/repo
 mkdir -p "$repo/broken" "$repo/tok"
 ln -s "$fixtures/mamba1_bias_tied" "$repo/m1"
@@ -26,13 +31,10 @@ if [ -f "$shared/data/gpt-neox-20b-tokenizer.json" ]; then
   cp "$shared/data/gpt-neox-20b-tokenizer.json" "$repo/tok/tokenizer.json"
   have_tokenizer=1
 fi
-srepo=$tmp/srepo  # synthetic backend: config only; 40 layers, vocabulary 96
-mkdir -p "$srepo/deep"
-python3 - "$fixtures/mamba1_bias_tied/config.json" "$srepo/deep/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["num_hidden_layers"] = 40
-json.dump(c, open(sys.argv[2], "w"))
-PY
+drepo=$tmp/drepo  # the engine on an 80-layer copy of the Mamba-1 fixture
+mkdir -p "$drepo/deep"
+python3 "$here/make_deep_model.py" "$fixtures/mamba1_bias_tied" "$drepo/deep" 80 ||
+  { bad "make_deep_model.py"; finish; }
 
 # --- flags -------------------------------------------------------------------------------------
 if "$server_bin" --help 2>&1 | grep -q -- "--max_queue_delay_ms" &&
@@ -44,7 +46,7 @@ elif grep -q "plaintext" "$tmp/notls.log"; then ok "refuses to serve without TLS
 else bad "refuses to serve without TLS or --plaintext: $(cat "$tmp/notls.log")"; fi
 
 # --- engine server -----------------------------------------------------------------------------
-start_server eng --model_repository "$repo" --plaintext || finish
+start_server eng --model_repository "$repo" --plaintext --max_matrix_rows 20000 || finish
 S="--server 127.0.0.1:$eng_port"
 if grep -q "model 'broken' failed to load, skipped" "$tmp/eng.log"; then ok "broken model reported"
 else bad "broken model reported"; fi
@@ -56,6 +58,8 @@ assert m["broken"]["state"] == "FAILED" and "config" in m["broken"]["error"], m[
 assert m["m1"]["state"] == "READY" and m["m1"]["n_layers"] == 3 and m["m1"]["vocab_size"] == 96
 assert m["m1"]["architecture"] == "mamba1" and m["m2"]["architecture"] == "mamba2"
 assert m["m1"]["backend"] == "engine"
+latim = ["latim-l1", "latim-l2", "latim-alti", "latim-alti-logit"]
+assert m["m1"]["methods"] == latim and m["m2"]["methods"] == latim, m["m1"]["methods"]
 PY
 then ok "ListModels: ready models and the failed one"; else bad "ListModels: $(cat "$tmp/err")"; fi
 if $client_bin models $S --model m2 | grep -q '"state":"READY"'; then ok "GetModel"
@@ -71,7 +75,7 @@ if [ $have_tokenizer = 1 ]; then
     ok "Tokenize remote == offline"
   else bad "Tokenize remote == offline: $(cat "$tmp/rt.json" "$tmp/lt.json")"; fi
   expect_code "text beyond the model vocabulary -> INVALID_ARGUMENT" "outside the model's vocabulary" \
-    explain $S --model tok --text "Hello world" --methods latim-l1
+    explain $S --model tok --text "Hello world" --method latim-l1
 fi
 if [ "$($client_bin health $S)" = SERVING ]; then ok "health '' SERVING"; else bad "health ''"; fi
 if [ "$($client_bin health $S --service mamba_explain.v1.Explainer)" = SERVING ]; then
@@ -80,9 +84,123 @@ if [ "$($client_bin health $S --service mamba_explain.v1.Explainer/m1)" = SERVIN
   ok "health per model SERVING"; else bad "health per model"; fi
 expect_code "health of the failed model NOT_SERVING" "NOT_SERVING" health $S --service mamba_explain.v1.Explainer/broken
 expect_code "health unknown service NOT_FOUND" "NOT_FOUND" health $S --service nope
-expect_code "Explain unknown model -> NOT_FOUND" "NOT_FOUND" explain $S --model nope --ids 1,2 --methods latim-l1
+expect_code "Explain unknown model -> NOT_FOUND" "NOT_FOUND" explain $S --model nope --ids 1,2 --method latim-l1
 expect_code "Explain token id beyond vocab -> INVALID_ARGUMENT" "token_ids[1]=96 not in [0, 96)" \
-  explain $S --model m1 --ids 1,96 --methods latim-l1
+  explain $S --model m1 --ids 1,96 --method latim-l1
+expect_code "Explain failed model -> UNAVAILABLE" "UNAVAILABLE" explain $S --model broken --ids 1,2 --method latim-l1
+
+# --- Explain on the engine: remote == offline ------------------------------------------------
+ids=$(python3 -c 'print(",".join(str((7 * i + 3) % 96) for i in range(24)))')
+E="explain $S --quiet"
+# remote_vs_offline NAME MODEL FIXTURE FLAGS...: the same flags offline and remote (dense).
+remote_vs_offline() {
+  local name=$1 model=$2 fixture=$3
+  shift 3
+  if $client_bin explain --model-dir "$fixtures/$fixture" --ids "$ids" "$@" --json "$tmp/off.json" \
+    2>"$tmp/err" && $client_bin $E --model "$model" --ids "$ids" "$@" --dense --json "$tmp/rem.json" \
+    2>>"$tmp/err" && python3 "$here/compare_explain.py" "$tmp/off.json" "$tmp/rem.json" >>"$tmp/err" 2>&1
+  then ok "remote == offline: $name"
+  else bad "remote == offline: $name: $(tail -c 600 "$tmp/err")"; fi
+}
+all4=latim-l1,latim-l2,latim-alti,latim-alti-logit
+for pair in m1:mamba1_bias_tied m2:mamba2_g1; do
+  model=${pair%%:*}
+  fixture=${pair#*:}
+  remote_vs_offline "$model every method, all rows, all layers" $model $fixture --method $all4
+  remote_vs_offline "$model --rows last --layers 0,2" $model $fixture --method $all4 --rows last --layers 0,2
+  remote_vs_offline "$model --rows 3,17,5 --target 11 --activation identity" $model $fixture \
+    --method latim-alti-logit,latim-l2 --rows 3,17,5 --target 11 --activation identity --layers 1
+  remote_vs_offline "$model --layers 1-2 --activation relu --memory-budget-mib 1" $model $fixture \
+    --method latim-alti,latim-l1 --layers 1-2 --activation relu --memory-budget-mib 1
+done
+# Old spellings still work (--methods, --targets).
+if $client_bin $E --model m1 --ids "$ids" --methods latim-l2 --targets 4,2 --layers 0 --json "$tmp/old.json" \
+  2>"$tmp/err" && python3 -c "
+import json; d = json.load(open('$tmp/old.json'))
+assert [(r['method'], r['layer'], r['rows']) for r in d['results']] == [('latim-l2', 0, [2, 4])]"
+then ok "--methods/--targets aliases"; else bad "aliases: $(cat "$tmp/err")"; fi
+if python3 -c "
+import json; d = json.load(open('$tmp/rem.json'))
+a = [r for r in d['results'] if r['method'] == 'latim-alti-logit']
+assert not a or all(len(r['targets']) == len(r['rows']) for r in a)" 2>"$tmp/err"; then
+  ok "ALTI-Logit results carry the explained token per row"
+else bad "ALTI-Logit targets: $(cat "$tmp/err")"; fi
+
+# --- stream order ---------------------------------------------------------------------------
+if $client_bin $E --model m2 --ids "$ids" --method latim-l1,latim-l2 --layers 2,0 --dense \
+  --json "$tmp/so.json" --stream-log "$tmp/stream.log" 2>"$tmp/err" && python3 - "$tmp/stream.log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+kinds = [l["kind"] for l in lines]
+assert kinds[0] == "header" and kinds[-1] == "summary", kinds
+assert kinds.count("header") == 1 and kinds.count("summary") == 1, kinds
+got = [(l["layer"], l["method"]) for l in lines if l["kind"] == "layer_result"]
+assert got == [(0, "latim-l1"), (0, "latim-l2"), (2, "latim-l1"), (2, "latim-l2")], got
+PY
+then ok "stream order: header first, layers increasing, methods in request order, summary last"
+else bad "stream order: $(cat "$tmp/err")"; fi
+if $client_bin $E --model m1 --ids "$ids" --method latim-l2,latim-alti-logit --layers 0,2 --dense \
+  --json "$tmp/so2.json" --stream-log "$tmp/stream2.log" 2>"$tmp/err" && python3 - "$tmp/stream2.log" "$tmp/so2.json" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+got = [(l["layer"], l["method"]) for l in lines if l["kind"] == "layer_result"]
+assert got == [(2, "latim-l2"), (0, "latim-l2"), (-1, "latim-alti-logit")], got
+d = json.load(open(sys.argv[2]))  # the client restores the offline order
+assert [(r["layer"], r["method"]) for r in d["results"]] == [(0, "latim-l2"), (2, "latim-l2"), (-1, "latim-alti-logit")]
+PY
+then ok "stream order with ALTI-Logit: top layer first, layer -1 last"
+else bad "stream order with ALTI-Logit: $(cat "$tmp/err")"; fi
+
+# --- CSR == the sparsified offline matrix -----------------------------------------------------
+$client_bin explain --model-dir "$fixtures/mamba1_bias_tied" --ids "$ids" --method $all4 --layers 0,2 \
+  --json "$tmp/off_sparse.json" 2>"$tmp/err" || bad "offline explain: $(cat "$tmp/err")"
+for mode in "--threshold 0.3" "--top-k 3" "--mass 0.9"; do
+  if $client_bin $E --model m1 --ids "$ids" --method $all4 --layers 0,2 $mode --json "$tmp/sparse.json" \
+    --stream-log "$tmp/sparse.log" 2>"$tmp/err" &&
+    python3 -c "
+import json, sys
+assert all(json.loads(l).get('encoding', 'csr') == 'csr' for l in open('$tmp/sparse.log'))" 2>>"$tmp/err" &&
+    python3 "$here/compare_explain.py" "$tmp/off_sparse.json" "$tmp/sparse.json" $mode >>"$tmp/err" 2>&1
+  then ok "CSR ($mode) equals the sparsified offline matrix"
+  else bad "CSR ($mode): $(tail -c 600 "$tmp/err")"; fi
+done
+
+# --- 600x600 layers: split into messages <= 1 MiB, dense == CSR --------------------------------
+long=$(python3 -c 'print(",".join(str((5 * i + 1) % 96) for i in range(600)))')
+if $client_bin $E --model m1 --ids "$long" --method latim-l2 --layers 0 --dense --json "$tmp/ld.json" \
+  --stream-log "$tmp/ld.log" 2>"$tmp/err" &&
+  $client_bin $E --model m1 --ids "$long" --method latim-l2 --layers 0 --threshold 0 --json "$tmp/ls.json" \
+  --stream-log "$tmp/ls.log" 2>>"$tmp/err" && python3 - "$tmp/ld.json" "$tmp/ls.json" "$tmp/ld.log" "$tmp/ls.log" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for x, y in zip(a["results"][0]["matrix"], b["results"][0]["matrix"]):
+    assert all(abs(u - v) <= 1e-5 + 1e-4 * abs(v) for u, v in zip(x, y))
+assert len(a["results"][0]["matrix"]) == 600 and len(a["results"][0]["matrix"][0]) == 600
+for log in sys.argv[3:5]:
+    blocks = [json.loads(l) for l in open(log) if '"layer_result"' in l]
+    assert len(blocks) >= 2, len(blocks)
+    assert all(x["bytes"] <= 1 << 20 for x in blocks), [x["bytes"] for x in blocks]
+    assert [x["last_block"] for x in blocks] == [False] * (len(blocks) - 1) + [True]
+PY
+then ok "600x600 layers split into messages <= 1 MiB, dense == CSR"
+else bad "message split: $(tail -c 600 "$tmp/err")"; fi
+
+# --- request errors -----------------------------------------------------------------------------
+expect_code "layer out of range -> INVALID_ARGUMENT" "layers[1]=3 not in [0, 3)" $E --model m1 --ids 1,2 --method latim-l1 --layers 0,3
+expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not supported" $E --model m1 --ids 1,2 --method nope
+expect_code "row out of range -> INVALID_ARGUMENT" "target_rows[0]=5 not in [0, 2)" $E --model m1 --ids 1,2 --rows 5
+expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_tokens[0]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
+expect_code "text and ids -> client error" "exactly one of --text and --ids" $E --model m1 --ids 1 --text a
+expect_code "bad --layers -> client error" "bad layer range" $E --model m1 --ids 1 --layers 2-1
+expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --model m1 --ids 1,2 --top-k 0
+expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --model m1 --ids 1,2 --priority 12
+expect_code "precision the model is not loaded in -> INVALID_ARGUMENT" "precision=bf16" $E --model m1 --ids 1,2 --dtype bf16
+expect_code "memory budget over the limit -> INVALID_ARGUMENT" "memory_budget_mib=99999" $E --model m1 --ids 1,2 --memory-budget-mib 99999
+toolong=$(python3 -c 'print(",".join(["1"] * 2049))')
+expect_code "too many tokens -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: input has 2049 tokens" $E --model m1 --ids "$toolong"
+big=$(python3 -c 'print(",".join(["1"] * 2000))')
+expect_code "layers x rows budget -> RESOURCE_EXHAUSTED" "matrix rows" $E --model m1 --ids "$big" --method $all4
+
 curl -s "http://127.0.0.1:$eng_mport/metrics" >"$tmp/metrics.txt"
 if python3 "$here/check_metrics.py" "$tmp/metrics.txt" mamba_explain_requests_total \
   mamba_explain_model_ready >"$tmp/err" 2>&1 &&
@@ -93,139 +211,92 @@ else bad "metrics: $(cat "$tmp/err"; head -c 600 "$tmp/metrics.txt")"; fi
 kill -TERM "$eng_pid"; wait "$eng_pid"; eng_rc=$?
 if [ $eng_rc = 0 ]; then ok "engine server exits 0 on SIGTERM"; else bad "engine server rc=$eng_rc"; fi
 
-# --- synthetic server: Explain -----------------------------------------------------------------
-start_server syn --model_repository "$srepo" --plaintext --backend synthetic --max_queue_delay_ms 0 \
-  --max_tokens 700 --max_matrix_rows 20000 || finish
-S="--server 127.0.0.1:$syn_port"
-E="explain $S --model deep --quiet"
-ids=$(python3 -c 'print(",".join(str((7 * i + 3) % 96) for i in range(24)))')
-if $client_bin $E --ids "$ids" --methods synthetic-decay,synthetic-logit --layers 5,1,3 --dense \
-  --json "$tmp/dense.json" --stream-log "$tmp/stream.log" 2>"$tmp/err" && python3 - "$tmp/stream.log" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1])]
-kinds = [l["kind"] for l in lines]
-assert kinds[0] == "header" and kinds[-1] == "summary", kinds
-assert kinds.count("header") == 1 and kinds.count("summary") == 1, kinds
-layers = [l["layer"] for l in lines if l["kind"] == "layer_result"]
-assert layers == sorted(layers) and set(layers) == {1, 3, 5}, layers
-assert kinds.count("token_scores") == 3, kinds
-PY
-then ok "stream order: header first, layers increasing, summary last"
-else bad "stream order: $(cat "$tmp/err")"; fi
-for mode in "--threshold 0.3" "--top-k 3" "--mass 0.9"; do
-  if $client_bin $E --ids "$ids" --methods synthetic-decay --layers 5,1,3 $mode --json "$tmp/sparse.json" \
-    --stream-log "$tmp/sparse.log" 2>"$tmp/err" &&
-    python3 - "$tmp/dense.json" "$tmp/sparse.json" "$tmp/sparse.log" $mode <<'PY'
-import json, sys
-dense, sparse = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-assert all(json.loads(l).get("encoding", "csr") == "csr" for l in open(sys.argv[3]))
-mode, arg = sys.argv[4], float(sys.argv[5])
-D = {(r["method"], r["layer"]): r["matrix"] for r in dense["results"]}
-assert len(sparse["results"]) == 3
-for r in sparse["results"]:
-    for drow, srow in zip(D[(r["method"], r["layer"])], r["matrix"]):
-        mx = max(abs(v) for v in drow)
-        order = sorted(range(len(drow)), key=lambda j: (-abs(drow[j]), j))
-        if mode == "--threshold":
-            want = [v if abs(v) >= arg * mx else 0.0 for v in drow]
-        elif mode == "--top-k":
-            keep = set(order[:int(arg)])
-            want = [v if j in keep else 0.0 for j, v in enumerate(drow)]
-        else:
-            total, acc, keep = sum(abs(v) for v in drow), 0.0, set()
-            for j in order:
-                if acc >= arg * total - 1e-5 * total: break
-                keep.add(j); acc += abs(drow[j])
-            want = [v if j in keep else 0.0 for j, v in enumerate(drow)]
-        assert srow == want, (mode, srow, want)
-    assert 0 < r["kept_mass"] <= 1
-PY
-  then ok "CSR ($mode) equals the sparsified dense matrix"
-  else bad "CSR ($mode): $(tail -c 600 "$tmp/err")"; fi
-done
-long=$(python3 -c 'print(",".join(str((5 * i + 1) % 96) for i in range(600)))')
-if $client_bin $E --ids "$long" --methods synthetic-decay --layers 0 --dense --json "$tmp/ld.json" \
-  --stream-log "$tmp/ld.log" 2>"$tmp/err" &&
-  $client_bin $E --ids "$long" --methods synthetic-decay --layers 0 --threshold 0 --json "$tmp/ls.json" \
-  --stream-log "$tmp/ls.log" 2>>"$tmp/err" && python3 - "$tmp/ld.json" "$tmp/ls.json" "$tmp/ld.log" "$tmp/ls.log" <<'PY'
-import json, sys
-a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-assert a["results"][0]["matrix"] == b["results"][0]["matrix"]
-for log in sys.argv[3:5]:
-    blocks = [json.loads(l) for l in open(log) if '"layer_result"' in l]
-    assert len(blocks) >= 2, len(blocks)
-    assert all(x["bytes"] <= 1 << 20 for x in blocks), [x["bytes"] for x in blocks]
-    assert [x["last_block"] for x in blocks] == [False] * (len(blocks) - 1) + [True]
-PY
-then ok "600x600 layers split into messages <= 1 MiB, dense == CSR"
-else bad "message split: $(tail -c 600 "$tmp/err")"; fi
-expect_code "layer out of range -> INVALID_ARGUMENT" "layers[1]=40 not in [0, 40)" $E --ids 1,2 --methods synthetic-decay --layers 0,40
-expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not supported" $E --ids 1,2 --methods nope
-expect_code "text and ids -> client error" "exactly one of --text and --ids" $E --ids 1 --text a --methods synthetic-decay
-expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --ids 1,2 --methods synthetic-decay --top-k 0
-expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --ids 1,2 --methods synthetic-decay --priority 12
-toolong=$(python3 -c 'print(",".join(["1"] * 701))')
-expect_code "too many tokens -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: input has 701 tokens" $E --ids "$toolong" --methods synthetic-decay
-expect_code "layers x rows budget -> RESOURCE_EXHAUSTED" "matrix rows" $E --ids "$long" --methods synthetic-decay
-kill -TERM "$syn_pid"; wait "$syn_pid"
 
-# --- batching: concurrent requests share a batch; results equal solo results ------------------
-start_server bat --model_repository "$srepo" --plaintext --backend synthetic --max_batch_size 4 \
-  --max_queue_delay_ms 30000 || finish
+# --- batching: concurrent requests share a batch; results equal solo (offline) runs ------------
+# The batch fires when 4 requests are queued (--max_queue_delay_ms is long), so they always share
+# it; each has its own length and rows, and the results must equal the offline single runs.
+start_server bat --model_repository "$repo" --plaintext --max_batch_size 4 \
+  --max_queue_delay_ms 60000 || finish
+brows=(all last "1,3" "0,2,4")
 for i in 0 1 2 3; do
   bids=$(python3 -c "print(','.join(str((11 * j + $i) % 96) for j in range(10 + $i)))")
-  $client_bin explain --server 127.0.0.1:$bat_port --model deep --quiet --ids "$bids" \
-    --methods synthetic-decay --layers 0,7 --json "$tmp/b$i.json" 2>"$tmp/b$i.err" &
+  $client_bin explain --server 127.0.0.1:$bat_port --model m2 --quiet --ids "$bids" \
+    --method latim-l2,latim-alti-logit --layers 0,2 --rows "${brows[$i]}" --dense \
+    --json "$tmp/b$i.json" 2>"$tmp/b$i.err" &
   bpids[$i]=$!
 done
 for i in 0 1 2 3; do wait "${bpids[$i]}"; done
-kill -TERM "$bat_pid"; wait "$bat_pid"
-start_server solo --model_repository "$srepo" --plaintext --backend synthetic --max_batch_size 1 || finish
 for i in 0 1 2 3; do
   bids=$(python3 -c "print(','.join(str((11 * j + $i) % 96) for j in range(10 + $i)))")
-  $client_bin explain --server 127.0.0.1:$solo_port --model deep --quiet --ids "$bids" \
-    --methods synthetic-decay --layers 0,7 --json "$tmp/s$i.json" 2>"$tmp/s$i.err"
+  $client_bin explain --model-dir "$fixtures/mamba2_g1" --ids "$bids" --method latim-l2,latim-alti-logit \
+    --layers 0,2 --rows "${brows[$i]}" --json "$tmp/s$i.json" 2>"$tmp/s$i.err"
 done
-if python3 - "$tmp" <<'PY'
-import json, sys
-for i in range(4):
-    b = json.load(open(f"{sys.argv[1]}/b{i}.json")); s = json.load(open(f"{sys.argv[1]}/s{i}.json"))
-    assert b["summary"]["batch_size"] > 1, b["summary"]
-    assert s["summary"]["batch_size"] == 1, s["summary"]
-    assert b["results"] == s["results"], i
-PY
-then ok "concurrent requests batched (batch_size > 1) with unchanged results"
-else bad "batching: $(cat "$tmp"/b*.err)"; fi
+batched_equal_solo() {
+  local i
+  for i in 0 1 2 3; do
+    python3 -c "import json, sys; s = json.load(open(sys.argv[1]))['summary']
+assert s['batch_size'] == 4, s" "$tmp/b$i.json" || return 1
+    python3 "$here/compare_explain.py" "$tmp/s$i.json" "$tmp/b$i.json" || return 1
+  done
+}
+if batched_equal_solo >"$tmp/err" 2>&1; then ok "concurrent requests batched (batch_size 4) with results equal to solo runs"
+else bad "batching: $(cat "$tmp/err" "$tmp"/b*.err | tail -c 800)"; fi
+bat_layers=$(metric "$bat_mport" 'mamba_explain_layer_results_total{model="m2"}')
+if [ "$(metric "$bat_mport" 'mamba_explain_batch_size_count{model="m2"}')" = 1 ] && [ "$bat_layers" = 12 ]; then
+  ok "one batch of 4 ran (metrics)"; else bad "batch metrics: layers=$bat_layers"; fi
+if [ "$(metric "$bat_mport" 'mamba_explain_gpu_memory_bytes{state="used"}')" = 0 ]; then
+  ok "gpu memory gauge exported (0 on CPU)"; else bad "gpu memory gauge"; fi
+kill -TERM "$bat_pid"; wait "$bat_pid"
 
-# --- slow synthetic server: deadlines, cancellation, queue full --------------------------------
-# 40 layers x 500 ms: a running request stays running for the whole check, even on a loaded CI.
-start_server slow --model_repository "$srepo" --plaintext --backend synthetic --synthetic_layer_delay_ms 500 \
-  --max_batch_size 1 --max_queue 1 --max_queue_delay_ms 0 || finish
+# --- a slow engine model: deadlines, cancellation, queue full -----------------------------------
+# 80 layers x 3 methods over 600 rows: a request computes for minutes on a CI core (seconds per
+# layer), far longer than these checks take, and its results stream layer by layer.
+start_server slow --model_repository "$drepo" --plaintext --max_batch_size 1 --max_queue 1 \
+  --max_queue_delay_ms 0 --max_matrix_rows 1000000 || finish
 S="--server 127.0.0.1:$slow_port"
-expect_code "deadline -> DEADLINE_EXCEEDED" "DEADLINE_EXCEEDED" explain $S --model deep --ids 1,2,3 --methods synthetic-decay --timeout 0.5 --quiet
+slow=$(python3 -c 'print(",".join(str((13 * i + 5) % 96) for i in range(600)))')
+SLOW="explain $S --model deep --ids $slow --method latim-l1,latim-l2,latim-alti --quiet"
+expect_code "deadline -> DEADLINE_EXCEEDED" "DEADLINE_EXCEEDED" $SLOW --timeout 1
+# idle_server: wait (bounded) until no stream is open, i.e. the worker dropped what the last
+# check left behind (an expired or cancelled request stops at its next result).
+idle_server() {
+  for _ in $(seq 1 900); do
+    [ "$(metric "$slow_mport" 'mamba_explain_inflight_streams')" = 0 ] && return 0; sleep 0.1
+  done
+  return 1
+}
+idle_server || bad "the expired request still runs"
+
 # Cancellation: kill a client mid-stream; the server must stop computing that request.
-$client_bin explain $S --model deep --ids 1,2,3 --methods synthetic-decay --quiet --stream-log "$tmp/c.log" >/dev/null 2>&1 &
+$client_bin $SLOW --stream-log "$tmp/c.log" >/dev/null 2>&1 &
 cpid=$!
-for _ in $(seq 1 300); do grep -q layer_result "$tmp/c.log" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q layer_result "$tmp/c.log" 2>/dev/null && break; sleep 0.05; done
 { kill -9 "$cpid"; wait "$cpid"; } 2>/dev/null
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   [ "$(metric "$slow_mport" 'mamba_explain_requests_total{code="CANCELLED"')" = 1 ] && break; sleep 0.1
 done
 layers=$(metric "$slow_mport" 'mamba_explain_layer_results_total{model="deep"}')
 if [ "$(metric "$slow_mport" 'mamba_explain_requests_total{code="CANCELLED"')" = 1 ] &&
-  python3 -c "import sys; sys.exit(0 if float('$layers') < 40 else 1)"; then
-  ok "client cancellation stops work (CANCELLED, $layers of 40 layers computed)"
+  python3 -c "import sys; sys.exit(0 if 0 < float('$layers') < 240 else 1)"; then
+  ok "client cancellation stops work (CANCELLED, $layers of 240 results computed)"
 else bad "cancellation: layers=$layers"; fi
 # Queue full: one running, one queued, the third is rejected with a retry hint.
-$client_bin explain $S --model deep --ids 1,2,3 --methods synthetic-decay --quiet --stream-log "$tmp/q1.log" >/dev/null 2>&1 &
+idle_server || bad "the cancelled request still runs"
+$client_bin $SLOW --stream-log "$tmp/q1.log" >/dev/null 2>"$tmp/q1.err" &
 q1=$!
-for _ in $(seq 1 300); do grep -q layer_result "$tmp/q1.log" 2>/dev/null && break; sleep 0.05; done
-$client_bin explain $S --model deep --ids 1,2,3 --methods synthetic-decay --quiet >/dev/null 2>&1 &
+for _ in $(seq 1 1200); do grep -q layer_result "$tmp/q1.log" 2>/dev/null && break; sleep 0.05; done
+$client_bin $SLOW >/dev/null 2>"$tmp/q2.err" &
 q2=$!
-for _ in $(seq 1 300); do
-  [ "$(metric "$slow_mport" 'mamba_explain_pending_requests{model="deep"}')" = 1 ] && break; sleep 0.05
+pending=
+for _ in $(seq 1 600); do
+  pending=$(metric "$slow_mport" 'mamba_explain_pending_requests{model="deep"}')
+  [ "$pending" = 1 ] && break; sleep 0.05
 done
-expect_code "queue full -> RESOURCE_EXHAUSTED with retry hint" "retry after" explain $S --model deep --ids 1,2 --methods synthetic-decay --quiet
+if [ "$pending" = 1 ]; then
+  expect_code "queue full -> RESOURCE_EXHAUSTED with retry hint" "retry after" explain $S --model deep --ids 1,2 --quiet
+else
+  bad "queue full: could not fill the queue (pending=$pending; first: $(grep -c layer_result "$tmp/q1.log") results, $(cat "$tmp/q1.err"); second: $(cat "$tmp/q2.err"))"
+fi
 kill -9 "$q1" "$q2" 2>/dev/null
 wait "$q1" "$q2" 2>/dev/null
 kill -TERM "$slow_pid"; wait "$slow_pid"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo: installs dependencies, builds, and asks a committed model for its next-token
-# prediction on a text prompt (tokenized with the GPT-NeoX tokenizer from ../shared/data).
+# The demo: installs dependencies, builds, asks a committed model for its next-token prediction on
+# a text prompt (tokenized with the GPT-NeoX tokenizer from ../shared/data), then serves the model
+# with mamba-explaind, explains the prompt with LaTIM through the gRPC client and writes the HTML
+# report (its path is printed last). ME_MODEL_DIR, ME_PROMPT, ME_METHODS, ME_DEMO_OUT override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -17,34 +19,34 @@ ids=$(./build/mamba-explain tokenize --tokenizer "$tok" --text "$prompt" |
 ./build/mamba-explain forward --model-dir "$model" --ids "$ids" --last | head -c 300
 echo " ..."
 
-# The service: start mamba-explaind on the model, explain one prompt through the client and
-# render the HTML report. The engine backend serves the methods built into this binary; when it
-# reports none (LaTIM not built in yet), the demo falls back to the synthetic transport backend
-# and says so.
-if [ -x build/mamba-explaind ]; then
-  out=${ME_DEMO_OUT:-demo_out}
-  mkdir -p "$out"
-  repo=$(mktemp -d)
-  trap 'kill "$spid" 2>/dev/null; rm -rf "$repo"' EXIT
-  ln -s "$(cd "$model" && pwd)" "$repo/demo"
-  start() {
-    ./build/mamba-explaind --model_repository "$repo" --host 127.0.0.1 --port 0 --metrics_port 0 \
-      --metrics_address 127.0.0.1 --plaintext "$@" 2>"$out/server.log" &
-    spid=$!
-    for _ in $(seq 1 600); do grep -q grpc_port= "$out/server.log" && break; sleep 0.1; done
-    port=$(sed -n 's/.*grpc_port=\([0-9]*\).*/\1/p' "$out/server.log")
-  }
-  start
-  methods=$(./build/mamba-explain models --server 127.0.0.1:$port --model demo |
-    python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["methods"]))')
-  if [ -z "$methods" ]; then
-    echo "== the engine serves no explanation methods yet: using --backend synthetic"
-    kill "$spid"; wait "$spid" 2>/dev/null || true
-    start --backend synthetic
-    methods=synthetic-decay,synthetic-logit
-  fi
-  echo "== mamba-explaind on 127.0.0.1:$port: explain '$prompt' with $methods"
-  ./build/mamba-explain explain --server 127.0.0.1:$port --model demo --ids "$ids" \
-    --methods "$methods" --top-k 8 --json "$out/explanation.json" --html "$out/explanation.html"
-  echo "== wrote $out/explanation.json and $out/explanation.html"
-fi
+# The service: start mamba-explaind on the model (LibTorch engine), explain the prompt with LaTIM
+# through the gRPC client and write the HTML report.
+[ -x build/mamba-explaind ] || { echo "build/mamba-explaind was not built (needs gRPC)" >&2; exit 1; }
+out=${ME_DEMO_OUT:-demo_out}
+mkdir -p "$out"
+repo=$(mktemp -d)
+spid=
+trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$repo"' EXIT
+ln -s "$(cd "$model" && pwd)" "$repo/demo"
+./build/mamba-explaind --model_repository "$repo" --host 127.0.0.1 --port 0 --metrics_port 0 \
+  --metrics_address 127.0.0.1 --plaintext 2>"$out/server.log" &
+spid=$!
+port=
+for _ in $(seq 1 600); do
+  port=$(sed -n 's/.*grpc_port=\([0-9]*\).*/\1/p' "$out/server.log")
+  [ -n "$port" ] && break
+  kill -0 "$spid" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "mamba-explaind did not start:" >&2; cat "$out/server.log" >&2; exit 1; }
+methods=${ME_METHODS:-latim-l2,latim-alti,latim-alti-logit}
+echo "== mamba-explaind on 127.0.0.1:$port serves: $(./build/mamba-explain models --server 127.0.0.1:$port --model demo |
+  python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["methods"]))')"
+echo "== explain '$prompt' with $methods"
+./build/mamba-explain explain --server 127.0.0.1:$port --model demo --ids "$ids" \
+  --method "$methods" --json "$out/explanation.json" --html "$out/explanation.html"
+kill -TERM "$spid"
+wait "$spid" || true
+spid=
+echo "== wrote $out/explanation.json"
+echo "== HTML report: $(cd "$out" && pwd)/explanation.html"

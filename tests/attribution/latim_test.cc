@@ -199,7 +199,7 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     ASSERT_OK_AND_ASSIGN(auto one, ExplainLatim(*model, single, torch::Tensor(), o));
     for (const auto& r : one) {
       const auto& ref = full.at({b, r.method, r.layer});
-      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-6, 1e-5)) << b << " " << r.method;
+      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-5, 1e-4)) << b << " " << r.method;
       EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6);
       EXPECT_EQ(r.targets, ref.targets);
     }

@@ -7,13 +7,13 @@ root=${1:-models}
 scale=${2:-small}
 device=${DEVICE:-cuda}
 bin=${TRAIN_BIN:-./build/mamba-explain-train}
-for arch in mamba1 mamba2; do
+for arch in ${ARCHS:-mamba1 mamba2}; do
   for act in silu identity; do
     if [ "$scale" = small ]; then
       # Small enough to commit (< 1 MB): 2 layers, d_model 64, strings of 16 over 14 symbols.
-      if [ $arch = mamba1 ]; then dstate=16; lr=5e-3; else dstate=32; lr=3e-3; fi
+      if [ $arch = mamba1 ]; then dstate=16; lr=5e-3; steps=10000; else dstate=32; lr=3e-3; steps=3000; fi
       args="--layers 2 --d-model 64 --d-state $dstate --head-dim 16 --vocab 16 --length 16
-            --steps 3000 --batch 64 --lr $lr --warmup 200 --mimetic-layer 1 --seed 7"
+            --steps $steps --batch 64 --lr $lr --warmup 200 --mimetic-layer 1 --seed 7"
     else
       # The LaTIM paper's setup (App. B.1): 8 layers, d_model 512, vocab 32, 50-token strings,
       # d_state 16 (Mamba-1) / 128 (Mamba-2), 5000 steps x 256 samples, lr 7e-4, 500 warmup.

@@ -138,17 +138,20 @@ int Main(int argc, char** argv) {
     none.rules = LrpRules{false, false, false, false};
     // Validate before timing.
     auto a = MustRun("gi", [&] { return ExplainGradients(*model, ids, torch::Tensor(), gi); });
-    auto b = MustRun("lrp-none", [&] { return ExplainMambaLrp(*model, ids, torch::Tensor(), none); });
+    auto b =
+        MustRun("lrp-none", [&] { return ExplainMambaLrp(*model, ids, torch::Tensor(), none); });
     auto c = MustRun("lrp", [&] { return ExplainMambaLrp(*model, ids, torch::Tensor(), lrp); });
     torch::Tensor ta = torch::tensor(a[0].matrix), tb = torch::tensor(b[0].matrix);
     const double rel = ((ta - tb).norm() / ta.norm()).item<double>();
     if (!(rel < 1e-3) || !torch::isfinite(torch::tensor(c[0].matrix)).all().item<bool>()) {
-      std::fprintf(stderr, "validation failed at N=%ld: GI vs rules-off rel err %g\n", (long)n, rel);
+      std::fprintf(stderr, "validation failed at N=%ld: GI vs rules-off rel err %g\n", (long)n,
+                   rel);
       return 1;
     }
-    std::printf("validated N=%ld: rules-off vs GI rel err %.2e; MambaLRP |ΣR−f|/|f| %.3e "
-                "(conv biases on)\n",
-                (long)n, rel, c[0].approx_error);
+    std::printf(
+        "validated N=%ld: rules-off vs GI rel err %.2e; MambaLRP |ΣR−f|/|f| %.3e "
+        "(conv biases on)\n",
+        (long)n, rel, c[0].approx_error);
     auto time = [&](const char* name, auto call) {
       call();  // warm-up
       std::vector<double> s;

@@ -27,8 +27,8 @@ std::vector<float> BaselineLogits(const MambaModel& model, const SequenceTargets
   auto out = model.ForwardFromEmbeddings(zeros, torch::Tensor(), fwd);
   TORCH_CHECK(out.ok(), out.status().ToString());
   torch::Tensor index = torch::tensor(st.rows, torch::kLong).to(model.device());
-  torch::Tensor logits =
-      Project(out->final_hidden[0].index_select(0, index), model.weights().lm_head, torch::Tensor());
+  torch::Tensor logits = Project(out->final_hidden[0].index_select(0, index),
+                                 model.weights().lm_head, torch::Tensor());
   torch::Tensor tokens = torch::tensor(st.tokens, torch::kLong).to(model.device()).unsqueeze(1);
   torch::Tensor v = logits.gather(1, tokens).squeeze(1).to(torch::kCPU);
   return std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
@@ -59,9 +59,9 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, cons
       // Drawn on the CPU from the seed, so every device sees the same noise.
       at::Generator gen = at::detail::createCPUGenerator(options.seed);
       for (int i = 0; i < S; ++i) {
-        noise.push_back((torch::randn({n, d_model}, gen, torch::TensorOptions()) *
-                         options.smoothgrad_sigma)
-                            .to(e.device()));
+        noise.push_back(
+            (torch::randn({n, d_model}, gen, torch::TensorOptions()) * options.smoothgrad_sigma)
+                .to(e.device()));
       }
     }
     const int64_t S = static_cast<int64_t>(nodes.size());
@@ -98,7 +98,8 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, cons
     double gap = 0.0;
     for (int64_t q = 0; q < Q; ++q) {
       const double f = st.logits[q];
-      const double g = std::abs(sums[q].item<double>() - (f - base[q])) / std::max(std::abs(f), 1e-12);
+      const double g =
+          std::abs(sums[q].item<double>() - (f - base[q])) / std::max(std::abs(f), 1e-12);
       gap = std::max(gap, g);
     }
     AttributionResult r;
@@ -139,8 +140,8 @@ absl::StatusOr<GradientMethod> ParseGradientMethod(const std::string& name) {
   if (name == "grad-x-input") return GradientMethod::kGradientXInput;
   if (name == "integrated-gradients") return GradientMethod::kIntegratedGradients;
   if (name == "smoothgrad") return GradientMethod::kSmoothGrad;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown method '", name, "' (grad-x-input, integrated-gradients, smoothgrad)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown method '", name, "' (grad-x-input, integrated-gradients, smoothgrad)"));
 }
 
 const char* GradientMethodName(GradientMethod method) {

@@ -156,9 +156,9 @@ absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& mode
       torch::Tensor lo = std::get<0>(sk.min(-1, true)), hi = std::get<0>(sk.max(-1, true));
       torch::Tensor range = hi - lo;
       // Min-max over j ≤ t; a constant vector (e.g. t = 0) gives ŝ = 1 (no weighting).
-      torch::Tensor norm = torch::where(range > 0, (sk - lo) / torch::where(range > 0, range,
-                                                                           torch::ones_like(range)),
-                                        torch::ones_like(sk));
+      torch::Tensor norm = torch::where(
+          range > 0, (sk - lo) / torch::where(range > 0, range, torch::ones_like(range)),
+          torch::ones_like(sk));
       scores[q0 + k] = torch::zeros({L - start, n}, e.options());
       scores[q0 + k].narrow(1, 0, t + 1).copy_(norm);
     }
@@ -179,7 +179,8 @@ absl::Status Validate(const MambaModel& model, const MambaAttentionOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("start layer ", o.start_layer, " out of range [0, ", L, ")"));
   }
-  if (o.memory_budget_bytes <= 0) return absl::InvalidArgumentError("memory budget must be positive");
+  if (o.memory_budget_bytes <= 0)
+    return absl::InvalidArgumentError("memory budget must be positive");
   if (o.max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
   return absl::OkStatus();
 }
@@ -253,14 +254,16 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     };
     if (want_attention) {
       for (int l : attention_layers) {
-        RETURN_IF_ERROR(emit(ToResult("mamba-attention", l, b, st.rows,
-                                      Normalised(stats[l], o.attention_norm).index_select(0, rows))));
+        RETURN_IF_ERROR(
+            emit(ToResult("mamba-attention", l, b, st.rows,
+                          Normalised(stats[l], o.attention_norm).index_select(0, rows))));
       }
     }
     if (want_rollout) {
       torch::Tensor v = torch::zeros({Q, n}, stats[L - 1].mean.options());
       v.scatter_(1, rows.unsqueeze(1), 1.0);
-      for (int l = L - 1; l >= o.start_layer; --l) v = torch::matmul(v, RolloutFactor(stats[l].mean));
+      for (int l = L - 1; l >= o.start_layer; --l)
+        v = torch::matmul(v, RolloutFactor(stats[l].mean));
       RETURN_IF_ERROR(emit(ToResult("rollout", -1, b, st.rows, ClampToDistribution(v, rows))));
     }
     if (want_attribution) {
@@ -269,8 +272,8 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
                        GradientScores(model, e, st, o.start_layer, o.max_batch_tokens));
       std::vector<torch::Tensor> attention(L);
       for (int l = o.start_layer; l < L; ++l) {
-        attention[l] = MinMax(stats[l].relu_mean, std::max(stats[l].min, 0.0),
-                              std::max(stats[l].max, 0.0));
+        attention[l] =
+            MinMax(stats[l].relu_mean, std::max(stats[l].min, 0.0), std::max(stats[l].max, 0.0));
       }
       torch::Tensor result = torch::zeros({Q, n}, e.options());
       for (int64_t q = 0; q < Q; ++q) {
@@ -299,8 +302,8 @@ absl::StatusOr<HiddenAttentionMethod> ParseHiddenAttentionMethod(const std::stri
   if (name == "mamba-attention") return HiddenAttentionMethod::kMambaAttention;
   if (name == "rollout") return HiddenAttentionMethod::kRollout;
   if (name == "mamba-attribution") return HiddenAttentionMethod::kMambaAttribution;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown method '", name, "' (mamba-attention, rollout, mamba-attribution)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown method '", name, "' (mamba-attention, rollout, mamba-attribution)"));
 }
 
 const char* HiddenAttentionMethodName(HiddenAttentionMethod method) {

@@ -52,7 +52,7 @@ absl::StatusOr<torch::Tensor> Mamba1Block(const LayerWeights& w, const ModelConf
   torch::Tensor z = xz.narrow(-1, E, E);
   torch::Tensor psi = CausalConv1d(xz.narrow(-1, 0, E), w.conv_w, w.conv_b);  // [B, L, E]
   torch::Tensor x = SsmActivation(psi, config, rules.silu_identity);
-  torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
+  torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());        // [B, L, R + 2N]
   torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();  // [B, L, 1, N]
   torch::Tensor Cm = x_dbl.narrow(-1, R + N, N).unsqueeze(2).contiguous();
   torch::Tensor delta =
@@ -62,9 +62,9 @@ absl::StatusOr<torch::Tensor> Mamba1Block(const LayerWeights& w, const ModelConf
   torch::Tensor y;  // [B, L, E], D skip included
   if (torch::GradMode::is_enabled() && x.requires_grad()) {
     // kInputOnly = the SSM rule: Δ, A, B, C, D constant, one adjoint scan in backward.
-    ASSIGN_OR_RETURN(y, SelectiveScanDifferentiable(
-                            scan_in, rules.ssm_constant ? SsmGradMode::kInputOnly
-                                                        : SsmGradMode::kFull));
+    ASSIGN_OR_RETURN(
+        y, SelectiveScanDifferentiable(
+               scan_in, rules.ssm_constant ? SsmGradMode::kInputOnly : SsmGradMode::kFull));
   } else {
     ASSIGN_OR_RETURN(y, SelectiveScan(scan_in));
   }
@@ -141,10 +141,11 @@ absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const to
     const ModelConfig& config = model.config();
     const ModelWeights& weights = model.weights();
     const int64_t batch = x.size(0), L = x.size(1);
-    torch::Tensor lens = lengths.defined() ? lengths.to(model.device(), torch::kLong)
-                                           : torch::full({batch}, L, torch::TensorOptions()
-                                                                         .dtype(torch::kLong)
-                                                                         .device(model.device()));
+    torch::Tensor lens =
+        lengths.defined()
+            ? lengths.to(model.device(), torch::kLong)
+            : torch::full({batch}, L,
+                          torch::TensorOptions().dtype(torch::kLong).device(model.device()));
     torch::Tensor h = x.to(model.device(), torch::kFloat32);
     for (int l = 0; l < config.n_layers; ++l) {
       const LayerWeights& w = weights.layers[l];

@@ -3,7 +3,8 @@
 // with the paper's detach rules, so that Σ_s R_s equals the explained logit up to the biases:
 //   SiLU identity rule  x′ = stab(a)·[SiLU(a)/stab(a)]_const, stab(a) = a + 1e-6·(sign(a) + [a=0])
 //   SSM rule            Δ, Ā, B̄, C constant (Mamba-1: SelectiveScanDifferentiable kInputOnly, one
-//                       adjoint scan, no per-step states stored; Mamba-2: detached in the chunked SSD)
+//                       adjoint scan, no per-step states stored; Mamba-2: detached in the chunked
+//                       SSD)
 //   half rule           o = ½·(y ⊙ g) + ½·[y ⊙ g]_const, y including the D skip (paper eq. 9)
 //   LN-rule             every RMSNorm's (mean r² + ε)^(−½) constant, norm_f and (Mamba-2) the
 //                       gated norm included.
@@ -38,8 +39,7 @@ absl::StatusOr<LrpRules> ParseLrpRules(const std::string& text);
 // The relevance forward: embeddings [B, L, D] fp32, lengths [B] (or undefined) -> logits [B, V]
 // at each sequence's last real position. Differentiable when the embeddings require grad.
 absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
-                                               const torch::Tensor& lengths,
-                                               const LrpRules& rules);
+                                               const torch::Tensor& lengths, const LrpRules& rules);
 
 struct MambaLrpOptions {
   LrpRules rules;

@@ -21,10 +21,10 @@
 namespace mamba_explain {
 
 struct SequenceTargets {
-  int64_t length = 0;            // n, the sequence's real length
-  std::vector<int64_t> rows;     // target positions t, ascending, deduplicated, in [0, n)
-  std::vector<int64_t> tokens;   // w(t) per row
-  std::vector<float> logits;     // f(x) = logits[t, w(t)] of the unmodified model, per row
+  int64_t length = 0;           // n, the sequence's real length
+  std::vector<int64_t> rows;    // target positions t, ascending, deduplicated, in [0, n)
+  std::vector<int64_t> tokens;  // w(t) per row
+  std::vector<float> logits;    // f(x) = logits[t, w(t)] of the unmodified model, per row
 };
 
 // Rows of `selection` for a sequence of length n; INVALID_ARGUMENT naming the row otherwise.

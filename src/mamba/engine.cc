@@ -112,11 +112,11 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
         attention.methods.push_back(*h);
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown method '", m,
-          "' (latim-l1, latim-l2, latim-alti, latim-alti-logit, grad-x-input, "
-          "integrated-gradients, smoothgrad, mamba-lrp, mamba-attention, rollout, "
-          "mamba-attribution)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown method '", m,
+                       "' (latim-l1, latim-l2, latim-alti, latim-alti-logit, grad-x-input, "
+                       "integrated-gradients, smoothgrad, mamba-lrp, mamba-attention, rollout, "
+                       "mamba-attribution)"));
     }
   }
   if (options.methods.empty()) return absl::InvalidArgumentError("no method requested");

@@ -64,8 +64,8 @@ TEST_P(BaselinesGpuTest, CudaEqualsCpu) {
     ASSERT_OK_AND_ASSIGN(auto b, ExplainMambaLrp(*gpu_model, gpu_ids, lengths, o));
     ExpectSame(a, b, 1e-4, 1e-3);
   }
-  for (AttentionNorm norm : {AttentionNorm::kRaw, AttentionNorm::kMinMax,
-                             AttentionNorm::kAbsMinMax}) {
+  for (AttentionNorm norm :
+       {AttentionNorm::kRaw, AttentionNorm::kMinMax, AttentionNorm::kAbsMinMax}) {
     MambaAttentionOptions o;
     o.methods = {HiddenAttentionMethod::kMambaAttention, HiddenAttentionMethod::kRollout,
                  HiddenAttentionMethod::kMambaAttribution};

@@ -73,8 +73,8 @@ TEST_P(GradientFixtureTest, GradientXInputEqualsNaiveAutograd) {
     EXPECT_TRUE(AllClose(m, NaiveGradientXInput(*model, ids[b], n, r.targets), 1e-5, 1e-4));
     EXPECT_TRUE(torch::equal(m.triu(1), torch::zeros_like(m)));
     // Targets are the predicted next tokens of the plain forward.
-    auto fwd = model->Forward(ids[b].narrow(0, 0, n).unsqueeze(0), torch::Tensor(),
-                              ForwardOptions());
+    auto fwd =
+        model->Forward(ids[b].narrow(0, 0, n).unsqueeze(0), torch::Tensor(), ForwardOptions());
     ASSERT_TRUE(fwd.ok());
     for (int64_t t = 0; t < n; ++t) {
       EXPECT_EQ(r.targets[t], fwd->logits[0][t].argmax().item<int64_t>());
@@ -108,8 +108,9 @@ TEST_P(GradientFixtureTest, IntegratedGradientsGapShrinksWithSteps) {
       ASSERT_OK_AND_ASSIGN(auto results, ExplainGradients(*model, ids, torch::Tensor(), o));
       gaps.push_back(results[0].approx_error);
     }
-    std::cout << GetParam() << " rule " << static_cast<int>(rule) << " gaps (8, 32, 512 steps): "
-              << gaps[0] << " " << gaps[1] << " " << gaps[2] << "\n";
+    std::cout << GetParam() << " rule " << static_cast<int>(rule)
+              << " gaps (8, 32, 512 steps): " << gaps[0] << " " << gaps[1] << " " << gaps[2]
+              << "\n";
     EXPECT_GT(gaps[0], gaps[1]) << static_cast<int>(rule);
     EXPECT_GT(gaps[1], gaps[2]) << static_cast<int>(rule);
     EXPECT_LT(gaps[2], 1e-3) << static_cast<int>(rule);

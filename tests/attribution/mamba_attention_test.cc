@@ -45,8 +45,8 @@ std::vector<torch::Tensor> FullAlpha(const MambaModel& model, const torch::Tenso
   std::vector<torch::Tensor> alpha;
   const int64_t n = ids.size(1);
   for (int l = 0; l < model.config().n_layers; ++l) {
-    SsmParams p = SsmParamsFromTrace(*out->trace.Find(l), model.weights().layers[l],
-                                     model.config(), 0, n);
+    SsmParams p =
+        SsmParamsFromTrace(*out->trace.Find(l), model.weights().layers[l], model.config(), 0, n);
     alpha.push_back(HiddenAttention(p, 0, n, 0, p.units(), /*with_skip=*/false));
   }
   if (trace_out != nullptr) *trace_out = out->trace;
@@ -103,8 +103,8 @@ TEST_P(MambaAttentionTest, NormalisationVariantsAndBudgets) {
   torch::Tensor ids = Ids(GetParam()).narrow(0, 0, 1);
   std::vector<torch::Tensor> alpha = FullAlpha(*model, ids);
   for (int64_t budget : {int64_t{256} << 20, int64_t{1}}) {
-    for (AttentionNorm norm : {AttentionNorm::kRaw, AttentionNorm::kMinMax,
-                               AttentionNorm::kAbsMinMax}) {
+    for (AttentionNorm norm :
+         {AttentionNorm::kRaw, AttentionNorm::kMinMax, AttentionNorm::kAbsMinMax}) {
       MambaAttentionOptions o;
       o.attention_norm = norm;
       o.memory_budget_bytes = budget;
@@ -169,7 +169,8 @@ TEST_P(MambaAttentionTest, RolloutAndAttributionEqualNaiveProducts) {
         torch::Tensor s = grads[l - start][0].narrow(0, 0, t + 1).clamp_min(0).amax(-1);
         s = s.max().item<float>() > s.min().item<float>() ? (s - s.min()) / (s.max() - s.min())
                                                           : torch::ones_like(s);
-        torch::Tensor a = NaiveMinMax(alpha[l].clamp_min(0)).narrow(0, 0, t + 1).narrow(1, 0, t + 1);
+        torch::Tensor a =
+            NaiveMinMax(alpha[l].clamp_min(0)).narrow(0, 0, t + 1).narrow(1, 0, t + 1);
         v = torch::matmul(v, NaiveFactor(a * s.unsqueeze(0)));
       }
       EXPECT_TRUE(AllClose(attribution[t].narrow(0, 0, t + 1), v, 1e-5, 1e-4)) << "row " << t;

@@ -47,10 +47,12 @@ torch::Tensor Ids(const std::string& name) {
   return ref->input_ids;  // [2, 21]
 }
 
-const std::vector<LrpRules> kRuleSets = {
-    LrpRules(), LrpRules{false, true, true, true}, LrpRules{true, false, true, true},
-    LrpRules{true, true, false, true}, LrpRules{true, true, true, false},
-    LrpRules{false, false, false, false}};
+const std::vector<LrpRules> kRuleSets = {LrpRules(),
+                                         LrpRules{false, true, true, true},
+                                         LrpRules{true, false, true, true},
+                                         LrpRules{true, true, false, true},
+                                         LrpRules{true, true, true, false},
+                                         LrpRules{false, false, false, false}};
 
 class MambaLrpTest : public ::testing::TestWithParam<std::string> {};
 
@@ -77,8 +79,8 @@ TEST_P(MambaLrpTest, NoRulesEqualsGradientXInput) {
   MambaLrpOptions o;
   o.rules = LrpRules{false, false, false, false};
   ASSERT_OK_AND_ASSIGN(auto lrp, ExplainMambaLrp(*model, ids, torch::Tensor(), o));
-  ASSERT_OK_AND_ASSIGN(auto gi, ExplainGradients(*model, ids, torch::Tensor(),
-                                                 GradientMethodOptions()));
+  ASSERT_OK_AND_ASSIGN(auto gi,
+                       ExplainGradients(*model, ids, torch::Tensor(), GradientMethodOptions()));
   ASSERT_EQ(lrp.size(), 2u);
   for (size_t b = 0; b < 2; ++b) {
     EXPECT_EQ(lrp[b].method, "mamba-lrp");
@@ -143,8 +145,8 @@ TEST_P(MambaLrpTest, SelectedRowsEqualFullRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MambaLrpTest,
-                         ::testing::Values("mamba1_bias_tied", "mamba1_nobias_untied",
-                                           "mamba2_g1", "mamba2_g2_bias"));
+                         ::testing::Values("mamba1_bias_tied", "mamba1_nobias_untied", "mamba2_g1",
+                                           "mamba2_g2_bias"));
 
 TEST(MambaLrpRulesTest, Parse) {
   ASSERT_OK_AND_ASSIGN(LrpRules r, ParseLrpRules("all"));

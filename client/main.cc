@@ -23,12 +23,19 @@ commands (offline, no server needed):
             prints {"ids": [...], "logits": [[...], ...]} (all positions, or the last with
             --last) and the top-5 next tokens on stderr
   explain   --model-dir DIR (--text T | --ids 1,2,3) --json OUT.json
-            [--method latim-l2[,latim-l1,latim-alti,latim-alti-logit]]
+            [--method latim-l2[,latim-l1,latim-alti,latim-alti-logit,grad-x-input,
+                      integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,
+                      mamba-attribution]]
             [--layers all|0,3,5-7] [--rows all|last|i,j] [--activation silu|identity|relu]
             [--target TOKEN_ID] [--memory-budget-mib M] [--device cpu|cuda] [--dtype fp32|bf16]
-            [--tokenizer FILE]
+            [--ig-steps 30] [--ig-rule gauss-legendre|riemann] [--sg-samples 30]
+            [--sg-sigma 0.15] [--sg-input noisy|clean] [--seed 0]
+            [--lrp-rules all|none|no-silu,no-ssm,no-gate,no-norm]
+            [--attention-norm minmax|raw|abs-minmax] [--start-layer 0] [--tokenizer FILE]
             writes {"ids", "tokens", "results": [{"method", "layer", "rows", "matrix",
-            "approx_error"}]} (LaTIM scores, docs/methods.md; layer -1 = ALTI-Logit over the model)
+            "approx_error"}]} (docs/methods.md; layer -1 = a whole-model result); per-target
+            methods write {"method", "layer": -1, "rows", "scores", "explained_logit",
+            "targets", "approx_error"}
 
 commands (remote, against mamba-explaind; need a build with gRPC):
   explain   --server HOST:PORT --model NAME (--text T | --ids 1,2,3)

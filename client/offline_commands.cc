@@ -1,6 +1,7 @@
 #include "client/offline_commands.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -123,7 +124,9 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
       CliArgs args,
       CliArgs::Parse(argv, FlagSpec{{"model-dir", "tokenizer", "text", "ids", "device", "dtype",
                                      "method", "layers", "rows", "activation", "target",
-                                     "memory-budget-mib", "json"},
+                                     "memory-budget-mib", "json", "ig-steps", "ig-rule",
+                                     "sg-samples", "sg-sigma", "sg-input", "seed", "lrp-rules",
+                                     "attention-norm", "start-layer"},
                                     {}}));
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   ASSIGN_OR_RETURN(std::string json_path, args.Require("json"));
@@ -151,6 +154,39 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
     if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
     options.memory_budget_bytes = mib << 20;
   }
+  if (args.Has("ig-steps")) {
+    ASSIGN_OR_RETURN(int64_t steps, ParseIndex(args.Get("ig-steps"), "ig steps"));
+    if (steps < 1 || steps > 100000) {
+      return absl::InvalidArgumentError(absl::StrCat("bad ig steps '", steps, "'"));
+    }
+    options.ig_steps = static_cast<int>(steps);
+  }
+  options.ig_rule = args.Get("ig-rule", options.ig_rule);
+  if (args.Has("sg-samples")) {
+    ASSIGN_OR_RETURN(int64_t samples, ParseIndex(args.Get("sg-samples"), "sg samples"));
+    if (samples < 1 || samples > 100000) {
+      return absl::InvalidArgumentError(absl::StrCat("bad sg samples '", samples, "'"));
+    }
+    options.sg_samples = static_cast<int>(samples);
+  }
+  if (args.Has("sg-sigma")) {
+    const std::string text = args.Get("sg-sigma");
+    if (!absl::SimpleAtod(text, &options.sg_sigma) || !(options.sg_sigma >= 0) ||
+        !std::isfinite(options.sg_sigma)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad sg sigma '", text, "'"));
+    }
+  }
+  options.sg_input = args.Get("sg-input", options.sg_input);
+  if (args.Has("seed")) {
+    ASSIGN_OR_RETURN(int64_t seed, ParseIndex(args.Get("seed"), "seed"));
+    options.seed = static_cast<uint64_t>(seed);
+  }
+  options.lrp_rules = args.Get("lrp-rules", options.lrp_rules);
+  options.attention_norm = args.Get("attention-norm", options.attention_norm);
+  if (args.Has("start-layer")) {
+    ASSIGN_OR_RETURN(int64_t start, ParseIndex(args.Get("start-layer"), "start layer"));
+    options.start_layer = static_cast<int>(std::min<int64_t>(start, 1 << 20));
+  }
   EngineOptions engine_options;
   engine_options.device = args.Get("device", "cpu");
   engine_options.precision = args.Get("dtype", "fp32");
@@ -174,6 +210,17 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
     for (size_t i = 0; i < r.rows.size(); ++i) {
       const float* row = r.matrix.data() + i * r.columns;
       m.push_back(std::vector<float>(row, row + r.columns));
+    }
+    if (!r.explained_logits.empty()) {
+      // Per-target methods: one relevance row per target row, with the explained logit.
+      out["results"].push_back({{"method", r.method},
+                                {"layer", r.layer},
+                                {"rows", r.rows},
+                                {"scores", std::move(m)},
+                                {"explained_logit", r.explained_logits},
+                                {"targets", r.targets},
+                                {"approx_error", r.approx_error}});
+      continue;
     }
     out["results"].push_back({{"method", r.method},
                               {"layer", r.layer},

@@ -4,7 +4,7 @@
 #   source .device/env.sh && bash tools/gpu_check.sh [ctest args...]
 set -uo pipefail
 out=${OUT:-/tmp}
-cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS >"$out/cmake.log" 2>&1 || { tail -50 "$out/cmake.log"; exit 1; }
+cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 || { tail -50 "$out/cmake.log"; exit 1; }
 cmake --build build-gpu -j16 >"$out/build.log" 2>&1 || { grep -E "error|Error" -A3 "$out/build.log" | head -80; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 cd build-gpu && ctest --output-on-failure -j4 "$@" 2>&1 | tee "$out/ctest.log" | tail -60

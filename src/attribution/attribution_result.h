@@ -20,6 +20,7 @@ struct AttributionResult {
   std::vector<float> matrix;     // rows.size() × columns, row-major; 0 where s > t
   double approx_error = 0.0;     // relative decomposition error (docs/methods.md)
   std::vector<int64_t> targets;  // output-dependent methods: the explained token id per row
+  std::vector<float> explained_logits;  // per-target methods: the explained raw logit per row
   float at(size_t row, int64_t col) const { return matrix[row * columns + col]; }
 };
 

@@ -6,7 +6,10 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
+#include "attribution/gradient_methods.h"
 #include "attribution/latim.h"
+#include "attribution/mamba_attention.h"
+#include "attribution/mamba_lrp.h"
 #include "common/status_macros.h"
 #include "mamba/mamba_model.h"
 
@@ -88,35 +91,99 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
 absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
                              const ResultCallback& callback) const {
   if (ids.empty()) return absl::InvalidArgumentError("no token ids");
+  // Split the method names by family; the first unknown name is an error.
   LatimOptions latim;
   latim.scores.clear();
+  GradientMethodOptions gradients;
+  gradients.methods.clear();
+  MambaAttentionOptions attention;
+  attention.methods.clear();
+  bool lrp = false;
   for (const std::string& m : options.methods) {
-    ASSIGN_OR_RETURN(LatimScore s, ParseLatimScore(m));
-    if (std::find(latim.scores.begin(), latim.scores.end(), s) == latim.scores.end()) {
-      latim.scores.push_back(s);
+    if (m == "mamba-lrp") {
+      lrp = true;
+    } else if (auto s = ParseLatimScore(m); s.ok()) {
+      if (std::find(latim.scores.begin(), latim.scores.end(), *s) == latim.scores.end()) {
+        latim.scores.push_back(*s);
+      }
+    } else if (auto g = ParseGradientMethod(m); g.ok()) {
+      if (std::find(gradients.methods.begin(), gradients.methods.end(), *g) ==
+          gradients.methods.end()) {
+        gradients.methods.push_back(*g);
+      }
+    } else if (auto h = ParseHiddenAttentionMethod(m); h.ok()) {
+      if (std::find(attention.methods.begin(), attention.methods.end(), *h) ==
+          attention.methods.end()) {
+        attention.methods.push_back(*h);
+      }
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown method '", m,
+                       "' (latim-l1, latim-l2, latim-alti, latim-alti-logit, grad-x-input, "
+                       "integrated-gradients, smoothgrad, mamba-lrp, mamba-attention, rollout, "
+                       "mamba-attribution)"));
     }
   }
-  latim.layers = options.layers;
+  if (options.methods.empty()) return absl::InvalidArgumentError("no method requested");
+  RowSelection rows;
   switch (options.rows) {
     case ExplainOptions::Rows::kAll:
-      latim.rows.kind = RowSelection::Kind::kAll;
+      rows.kind = RowSelection::Kind::kAll;
       break;
     case ExplainOptions::Rows::kLast:
-      latim.rows.kind = RowSelection::Kind::kLast;
+      rows.kind = RowSelection::Kind::kLast;
       break;
     case ExplainOptions::Rows::kList:
-      latim.rows.kind = RowSelection::Kind::kList;
-      latim.rows.rows = options.row_list;
+      rows.kind = RowSelection::Kind::kList;
+      rows.rows = options.row_list;
       break;
   }
+  std::optional<int64_t> target;
+  if (options.target_token >= 0) target = options.target_token;
+  latim.layers = options.layers;
+  latim.rows = rows;
   ASSIGN_OR_RETURN(latim.activation, ParseAdditiveActivation(options.activation));
-  if (options.target_token >= 0) latim.target_token = options.target_token;
+  latim.target_token = target;
   latim.memory_budget_bytes = options.memory_budget_bytes;
+  gradients.rows = rows;
+  gradients.target_token = target;
+  gradients.ig_steps = options.ig_steps;
+  ASSIGN_OR_RETURN(gradients.ig_quadrature, ParseIgQuadrature(options.ig_rule));
+  gradients.smoothgrad_samples = options.sg_samples;
+  gradients.smoothgrad_sigma = options.sg_sigma;
+  if (options.sg_input == "noisy" || options.sg_input == "clean") {
+    gradients.smoothgrad_input =
+        options.sg_input == "noisy" ? SmoothGradInput::kNoisy : SmoothGradInput::kClean;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown smoothgrad input '", options.sg_input, "' (noisy, clean)"));
+  }
+  gradients.seed = options.seed;
+  MambaLrpOptions lrp_options;
+  ASSIGN_OR_RETURN(lrp_options.rules, ParseLrpRules(options.lrp_rules));
+  lrp_options.rows = rows;
+  lrp_options.target_token = target;
+  attention.layers = options.layers;
+  attention.rows = rows;
+  ASSIGN_OR_RETURN(attention.attention_norm, ParseAttentionNorm(options.attention_norm));
+  attention.start_layer = options.start_layer;
+  attention.target_token = target;
+  attention.memory_budget_bytes = options.memory_budget_bytes;
   try {
     torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
                                     torch::TensorOptions().dtype(torch::kInt64))
                           .view({1, static_cast<int64_t>(ids.size())});
-    return ExplainLatim(*model_, t, torch::Tensor(), latim, callback);
+    if (!latim.scores.empty()) {
+      RETURN_IF_ERROR(ExplainLatim(*model_, t, torch::Tensor(), latim, callback));
+    }
+    if (!gradients.methods.empty()) {
+      RETURN_IF_ERROR(ExplainGradients(*model_, t, torch::Tensor(), gradients, callback));
+    }
+    if (lrp) RETURN_IF_ERROR(ExplainMambaLrp(*model_, t, torch::Tensor(), lrp_options, callback));
+    if (!attention.methods.empty()) {
+      RETURN_IF_ERROR(ExplainHiddenAttention(*model_, t, torch::Tensor(), attention, callback));
+    }
+    return absl::OkStatus();
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("explain: ", e.what_without_backtrace()));
   }

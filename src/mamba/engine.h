@@ -25,16 +25,28 @@ struct EngineOptions {
   std::string tokenizer_path;
 };
 
-// What to explain (LaTIM, docs/methods.md). Names are validated by Explain.
+// What to explain (LaTIM and the baselines, docs/methods.md). Names are validated by Explain.
 struct ExplainOptions {
-  std::vector<std::string> methods = {"latim-l2"};  // latim-l1|latim-l2|latim-alti|latim-alti-logit
-  std::vector<int> layers;                          // empty = all
+  // latim-l1|latim-l2|latim-alti|latim-alti-logit, grad-x-input|integrated-gradients|smoothgrad|
+  // mamba-lrp, mamba-attention|rollout|mamba-attribution
+  std::vector<std::string> methods = {"latim-l2"};
+  std::vector<int> layers;                          // empty = all (LaTIM, mamba-attention)
   enum class Rows { kAll, kLast, kList };
   Rows rows = Rows::kAll;
   std::vector<int64_t> row_list;                     // with Rows::kList
   std::string activation = "silu";                   // silu | identity | relu
-  int64_t target_token = -1;                         // ALTI-Logit target; −1 = predicted next token
+  int64_t target_token = -1;  // output-dependent methods' target; −1 = predicted next token
   int64_t memory_budget_bytes = int64_t{256} << 20;
+  // Baselines.
+  int ig_steps = 30;
+  std::string ig_rule = "gauss-legendre";  // riemann (midpoint) | gauss-legendre
+  int sg_samples = 30;
+  double sg_sigma = 0.15;                  // absolute, embedding units
+  std::string sg_input = "noisy";          // noisy (Captum NoiseTunnel) | clean
+  uint64_t seed = 0;
+  std::string lrp_rules = "all";           // all|none|no-silu|no-ssm|no-gate|no-norm, comma list
+  std::string attention_norm = "minmax";   // raw | minmax | abs-minmax (mamba-attention)
+  int start_layer = 0;                     // rollout / mamba-attribution
 };
 
 // One sequence of Engine::ExplainBatch.
@@ -72,7 +84,8 @@ class Engine {
   // Logits of a single sequence: every position, or only the last one.
   absl::StatusOr<LogitRows> Logits(const std::vector<int32_t>& ids, bool last_only) const;
 
-  // LaTIM scores of a single sequence; results stream through `callback` (false cancels).
+  // LaTIM and baseline scores of a single sequence, method family by family (LaTIM, gradient
+  // methods, MambaLRP, hidden attention); results stream through `callback` (false cancels).
   absl::Status Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
                        const ResultCallback& callback) const;
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,

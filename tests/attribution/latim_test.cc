@@ -172,7 +172,9 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     for (const auto& r : part) {
       const auto& ref = full.at({r.sequence, r.method, r.layer});
       torch::Tensor want = Matrix(ref).index_select(0, torch::tensor(r.rows, torch::kLong));
-      EXPECT_TRUE(AllClose(Matrix(r), want, 1e-6, 1e-5))
+      // Different blockings reorder fp32 sums; LibTorch 2.11's CPU kernels (GPU host) differ
+      // from 1.13's by ~1.5e-6 absolute here, hence 1e-5 / 1e-4 rather than bit equality.
+      EXPECT_TRUE(AllClose(Matrix(r), want, 1e-5, 1e-4))
           << what << " " << r.method << " " << r.layer;
       if (sel.rows.kind == RowSelection::Kind::kAll) {
         EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6) << what;
@@ -197,7 +199,7 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     ASSERT_OK_AND_ASSIGN(auto one, ExplainLatim(*model, single, torch::Tensor(), o));
     for (const auto& r : one) {
       const auto& ref = full.at({b, r.method, r.layer});
-      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-6, 1e-5)) << b << " " << r.method;
+      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-5, 1e-4)) << b << " " << r.method;
       EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6);
       EXPECT_EQ(r.targets, ref.targets);
     }

@@ -118,6 +118,70 @@ if "$bin" explain --model-dir "$fx" --ids 1,5,7,9,11 --layers 1-2 --rows 0,3 --j
 else
   bad "explain --layers 1-2 --rows 0,3: $(tail -c 400 "$tmp/err")"
 fi
+# explain (baselines): per-target JSON shape (scores, explained_logit), rows=last equals the full
+# rows, hidden-attention shapes, and bad flags.
+for efx in mamba1_bias_tied mamba2_g1; do
+  if "$bin" explain --model-dir "$fixtures/$efx" --ids 1,5,7,9,11,13 --device "$device" \
+      --method grad-x-input,integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,mamba-attribution \
+      --ig-steps 4 --sg-samples 2 --sg-sigma 0.1 --seed 3 --lrp-rules all --attention-norm minmax \
+      --start-layer 1 --json "$tmp/bl.json" 2>"$tmp/err" &&
+    "$bin" explain --model-dir "$fixtures/$efx" --ids 1,5,7,9,11,13 --device "$device" \
+      --method grad-x-input,integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,mamba-attribution \
+      --ig-steps 4 --sg-samples 2 --sg-sigma 0.1 --seed 3 --start-layer 1 --rows last \
+      --json "$tmp/bl_last.json" 2>>"$tmp/err" &&
+    python3 - "$tmp/bl.json" "$tmp/bl_last.json" <<'PY'
+import json, sys
+full, last = (json.load(open(p))["results"] for p in sys.argv[1:3])
+per_target = {"grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp", "mamba-attribution"}
+assert sorted(r["method"] for r in full) == sorted(
+    ["mamba-attention"] * 3 + list(per_target) + ["rollout"]), [r["method"] for r in full]
+for r in full:
+    if r["method"] in per_target:
+        assert set(r) == {"method", "layer", "rows", "scores", "explained_logit", "targets",
+                          "approx_error"}, r.keys()
+        assert r["layer"] == -1 and len(r["explained_logit"]) == 6 and len(r["targets"]) == 6
+        m = r["scores"]
+    else:
+        assert set(r) == {"method", "layer", "rows", "matrix", "approx_error"}, r.keys()
+        m = r["matrix"]
+    assert r["rows"] == list(range(6)) and len(m) == 6 and all(len(x) == 6 for x in m), r["method"]
+    assert all(m[t][s] == 0 for t in range(6) for s in range(t + 1, 6)), r["method"]
+    if r["method"] in ("rollout", "mamba-attribution"):
+        assert all(abs(sum(row) - 1) < 1e-5 and min(row) >= 0 for row in m), r["method"]
+    if r["method"] == "mamba-lrp":
+        assert all(abs(sum(m[t]) - r["explained_logit"][t]) < 0.5 * abs(r["explained_logit"][t]) + 1
+                   for t in range(6))
+key = lambda r: (r["method"], r["layer"])
+full = {key(r): r for r in full}
+for r in last:
+    f = full[key(r)]
+    want = (f.get("scores") or f.get("matrix"))[5]
+    got = (r.get("scores") or r.get("matrix"))
+    assert r["rows"] == [5] and len(got) == 1, r
+    assert all(abs(a - b) <= 1e-5 + 1e-4 * abs(b) for a, b in zip(got[0], want)), (r["method"], got, want)
+    if "explained_logit" in r:
+        assert abs(r["explained_logit"][0] - f["explained_logit"][5]) < 1e-5
+PY
+  then
+    ok "explain $efx baselines json shape, --rows last ($device)"
+  else
+    bad "explain $efx baselines ($device): $(tail -c 400 "$tmp/err")"
+  fi
+done
+if "$bin" explain --model-dir "$fx" --ids 1,5,7 --method grad-x-input --target 4 --json "$tmp/t4.json" 2>"$tmp/err" &&
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; assert r["targets"]==[4,4,4], r' "$tmp/t4.json"; then
+  ok "explain grad-x-input --target 4"
+else
+  bad "explain grad-x-input --target 4: $(tail -c 400 "$tmp/err")"
+fi
+expect_error "explain bad lrp rule" "unknown lrp rule 'no-conv'" explain --model-dir "$fx" --ids 1,2 --method mamba-lrp --lrp-rules no-conv --json "$tmp/x.json"
+expect_error "explain bad ig rule" "unknown ig rule 'simpson'" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-rule simpson --json "$tmp/x.json"
+expect_error "explain bad ig steps" "bad ig steps '0'" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-steps 0 --json "$tmp/x.json"
+expect_error "explain bad sg sigma" "bad sg sigma 'x'" explain --model-dir "$fx" --ids 1,2 --method smoothgrad --sg-sigma x --json "$tmp/x.json"
+expect_error "explain bad attention norm" "unknown attention norm 'softmax'" explain --model-dir "$fx" --ids 1,2 --method mamba-attention --attention-norm softmax --json "$tmp/x.json"
+expect_error "explain bad start layer" "start layer 3 out of range" explain --model-dir "$fx" --ids 1,2 --method rollout --start-layer 3 --json "$tmp/x.json"
+expect_error "explain unknown baseline flag" "unknown flag --ig-step" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-step 3 --json "$tmp/x.json"
+expect_error "explain bad target" "target token 96" explain --model-dir "$fx" --ids 1,2 --method mamba-lrp --target 96 --json "$tmp/x.json"
 expect_error "explain bad method" "unknown method 'latim-l3'" explain --model-dir "$fx" --ids 1,2 --method latim-l3 --json "$tmp/x.json"
 expect_error "explain bad layer" "layer 3 out of range" explain --model-dir "$fx" --ids 1,2 --layers 3 --json "$tmp/x.json"
 expect_error "explain bad layer text" "bad layer 'a'" explain --model-dir "$fx" --ids 1,2 --layers a --json "$tmp/x.json"

@@ -93,7 +93,8 @@ TEST_P(CopyTrainerTest, ShortRunLearnsFarBelowChance) {
   o.length = 4;
   o.steps = 300;
   o.batch = 32;
-  o.lr = 3e-3;
+  // Mamba-1 sits on a plateau at chance for a few hundred steps at 3e-3; 1e-2 leaves it early.
+  o.lr = o.arch == Architecture::kMamba1 ? 1e-2 : 3e-3;
   o.warmup = 30;
   o.seed = 1;
   o.mimetic_layer = 0;

@@ -1,0 +1,243 @@
+#include "attribution/gradient_methods.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "mamba/mamba_ops.h"
+
+namespace mamba_explain {
+namespace {
+
+// Per-sequence accumulator of R [Q, n] and the result around it.
+struct RowScores {
+  const SequenceTargets* targets = nullptr;
+  torch::Tensor scores;  // [Q, n] fp32 on the model's device
+};
+
+// Logits of the rows' targets with every embedding zeroed (IG's baseline value f(0)).
+std::vector<float> BaselineLogits(const MambaModel& model, const SequenceTargets& st) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor zeros = torch::zeros({1, st.length, model.config().d_model},
+                                     torch::TensorOptions().device(model.device()));
+  ForwardOptions fwd;
+  fwd.compute_logits = false;
+  auto out = model.ForwardFromEmbeddings(zeros, torch::Tensor(), fwd);
+  TORCH_CHECK(out.ok(), out.status().ToString());
+  torch::Tensor index = torch::tensor(st.rows, torch::kLong).to(model.device());
+  torch::Tensor logits = Project(out->final_hidden[0].index_select(0, index),
+                                 model.weights().lm_head, torch::Tensor());
+  torch::Tensor tokens = torch::tensor(st.tokens, torch::kLong).to(model.device()).unsqueeze(1);
+  torch::Tensor v = logits.gather(1, tokens).squeeze(1).to(torch::kCPU);
+  return std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+}
+
+absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, const std::string& name,
+                       GradientMethod method, const GradientMethodOptions& options,
+                       const torch::Tensor& ids, const std::vector<SequenceTargets>& targets,
+                       const ResultCallback& callback) {
+  const int64_t d_model = model.config().d_model;
+  for (size_t b = 0; b < targets.size(); ++b) {
+    const SequenceTargets& st = targets[b];
+    const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
+    torch::Tensor e;  // [n, D]
+    {
+      torch::NoGradGuard no_grad;
+      e = model.Embed(ids[b].narrow(0, 0, n).unsqueeze(0))[0];
+    }
+    // Samples per row: α nodes (IG), noise draws (SmoothGrad), or the input itself (GI).
+    std::vector<double> nodes = {1.0}, weights = {1.0};
+    std::vector<torch::Tensor> noise;
+    if (method == GradientMethod::kIntegratedGradients) {
+      QuadratureRule(options.ig_quadrature, options.ig_steps, &nodes, &weights);
+    } else if (method == GradientMethod::kSmoothGrad) {
+      const int S = options.smoothgrad_samples;
+      nodes.assign(S, 1.0);
+      weights.assign(S, 1.0 / S);
+      // Drawn on the CPU from the seed, so every device sees the same noise.
+      at::Generator gen = at::detail::createCPUGenerator(options.seed);
+      for (int i = 0; i < S; ++i) {
+        noise.push_back(
+            (torch::randn({n, d_model}, gen, torch::TensorOptions()) * options.smoothgrad_sigma)
+                .to(e.device()));
+      }
+    }
+    const int64_t S = static_cast<int64_t>(nodes.size());
+    GradientItems items;
+    for (int64_t q = 0; q < Q; ++q) {
+      for (int64_t i = 0; i < S; ++i) {
+        items.lengths.push_back(st.rows[q] + 1);
+        items.tokens.push_back(st.tokens[q]);
+      }
+    }
+    auto input = [&](size_t item) {
+      const int64_t q = item / S, i = item % S, len = st.rows[q] + 1;
+      torch::Tensor x = e.narrow(0, 0, len);
+      if (method == GradientMethod::kIntegratedGradients) return x * nodes[i];
+      if (method == GradientMethod::kSmoothGrad) return x + noise[i].narrow(0, 0, len);
+      return x;
+    };
+    items.input = input;
+    torch::Tensor scores = torch::zeros({Q, n}, e.options());
+    RETURN_IF_ERROR(GradientsOfTargets(
+        fn, items, options.max_batch_tokens, [&](size_t item, const torch::Tensor& grad, float) {
+          const int64_t q = item / S, i = item % S, len = st.rows[q] + 1;
+          torch::Tensor multiplier = e.narrow(0, 0, len);  // e − 0 (IG), e (GI, clean SG)
+          if (method == GradientMethod::kSmoothGrad &&
+              options.smoothgrad_input == SmoothGradInput::kNoisy) {
+            multiplier = input(item);
+          }
+          scores[q].narrow(0, 0, len).add_((multiplier * grad).sum(-1) * weights[i]);
+        }));
+    std::vector<float> base(Q, 0.0f);
+    if (method == GradientMethod::kIntegratedGradients) base = BaselineLogits(model, st);
+    torch::Tensor cpu = scores.to(torch::kCPU).contiguous();
+    torch::Tensor sums = cpu.to(torch::kFloat64).sum(1);
+    double gap = 0.0;
+    for (int64_t q = 0; q < Q; ++q) {
+      const double f = st.logits[q];
+      const double g =
+          std::abs(sums[q].item<double>() - (f - base[q])) / std::max(std::abs(f), 1e-12);
+      gap = std::max(gap, g);
+    }
+    AttributionResult r;
+    r.method = name;
+    r.layer = -1;
+    r.sequence = static_cast<int64_t>(b);
+    r.rows = st.rows;
+    r.columns = n;
+    r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+    r.approx_error = gap;
+    r.targets = st.tokens;
+    r.explained_logits = st.logits;
+    if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const GradientMethodOptions& o) {
+  if (o.methods.empty()) return absl::InvalidArgumentError("no gradient method requested");
+  if (o.ig_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("ig steps ", o.ig_steps, " must be ≥ 1"));
+  }
+  if (o.smoothgrad_samples < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smoothgrad samples ", o.smoothgrad_samples, " must be ≥ 1"));
+  }
+  if (!(o.smoothgrad_sigma >= 0) || !std::isfinite(o.smoothgrad_sigma)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("smoothgrad sigma ", o.smoothgrad_sigma, " must be finite and ≥ 0"));
+  }
+  if (o.max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<GradientMethod> ParseGradientMethod(const std::string& name) {
+  if (name == "grad-x-input") return GradientMethod::kGradientXInput;
+  if (name == "integrated-gradients") return GradientMethod::kIntegratedGradients;
+  if (name == "smoothgrad") return GradientMethod::kSmoothGrad;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown method '", name, "' (grad-x-input, integrated-gradients, smoothgrad)"));
+}
+
+const char* GradientMethodName(GradientMethod method) {
+  switch (method) {
+    case GradientMethod::kGradientXInput:
+      return "grad-x-input";
+    case GradientMethod::kIntegratedGradients:
+      return "integrated-gradients";
+    case GradientMethod::kSmoothGrad:
+      return "smoothgrad";
+  }
+  return "?";
+}
+
+absl::StatusOr<IgQuadrature> ParseIgQuadrature(const std::string& name) {
+  if (name == "riemann") return IgQuadrature::kRiemannMidpoint;
+  if (name == "gauss-legendre") return IgQuadrature::kGaussLegendre;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ig rule '", name, "' (riemann, gauss-legendre)"));
+}
+
+void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
+                    std::vector<double>* weights) {
+  nodes->assign(m, 0.0);
+  weights->assign(m, 1.0 / m);
+  if (rule == IgQuadrature::kRiemannMidpoint) {
+    for (int i = 0; i < m; ++i) (*nodes)[i] = (i + 0.5) / m;
+    return;
+  }
+  // Gauss–Legendre on [−1, 1]: Newton on P_m from the usual initial guesses (the i-th largest
+  // root), P_m and P_{m−1} by the three-term recurrence; weights 2 / ((1 − z²) P'_m(z)²).
+  for (int i = 0; i < m; ++i) {
+    double z = std::cos(M_PI * (i + 0.75) / (m + 0.5)), dp = 1.0;
+    for (int iter = 0; iter < 100; ++iter) {
+      double p1 = 1.0, p2 = 0.0;
+      for (int j = 1; j <= m; ++j) {
+        const double p3 = p2;
+        p2 = p1;
+        p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
+      }
+      dp = m * (z * p1 - p2) / (z * z - 1.0);
+      const double step = p1 / dp;
+      z -= step;
+      if (std::abs(step) < 1e-15) break;
+    }
+    (*nodes)[m - 1 - i] = 0.5 * (z + 1.0);
+    (*weights)[m - 1 - i] = 1.0 / ((1.0 - z * z) * dp * dp);  // ½ · 2/((1 − z²)P'²)
+  }
+}
+
+absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn,
+                                const std::string& name, const torch::Tensor& ids,
+                                const torch::Tensor& lengths, const RowSelection& rows,
+                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
+                                const ResultCallback& callback) {
+  try {
+    if (max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
+    ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
+                     ResolveTargets(model, ids, lengths, rows, target_token));
+    GradientMethodOptions o;
+    o.max_batch_tokens = max_batch_tokens;
+    return RunMethod(model, fn, name, GradientMethod::kGradientXInput, o, ids.to(torch::kCPU),
+                     targets, callback);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(name, ": ", e.what_without_backtrace()));
+  }
+}
+
+absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
+                              const torch::Tensor& lengths, const GradientMethodOptions& options,
+                              const ResultCallback& callback) {
+  RETURN_IF_ERROR(Validate(options));
+  try {
+    ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
+                     ResolveTargets(model, ids, lengths, options.rows, options.target_token));
+    const EmbeddingLogitFn fn = ModelLogitFn(model);
+    torch::Tensor ids_cpu = ids.to(torch::kCPU);
+    for (GradientMethod m : options.methods) {
+      RETURN_IF_ERROR(
+          RunMethod(model, fn, GradientMethodName(m), m, options, ids_cpu, targets, callback));
+    }
+    return absl::OkStatus();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("gradient methods: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<std::vector<AttributionResult>> ExplainGradients(
+    const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
+    const GradientMethodOptions& options) {
+  std::vector<AttributionResult> results;
+  RETURN_IF_ERROR(ExplainGradients(model, ids, lengths, options, [&](AttributionResult r) {
+    results.push_back(std::move(r));
+    return true;
+  }));
+  return results;
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,77 @@
+// Gradient baselines at the input embeddings e (baselines.md §3, MambaLRP App. C.3), explaining
+// the raw logit f = logits[t, w(t)] of each requested target row t (targets.h):
+//   Gradient×Input        R_s = Σ_k e[s,k] ∂f/∂e[s,k]
+//   Integrated Gradients  R_s = Σ_k e[s,k] Σ_i w_i ∂f/∂e[s,k](α_i e), zero-embedding baseline,
+//                         nodes α_i, weights w_i: Riemann midpoint or Gauss–Legendre on [0, 1]
+//   SmoothGrad            R_s = mean_i Σ_k m_i[s,k] ∂f/∂e[s,k](e + ε_i), ε_i ~ N(0, σ²) absolute
+//                         (m_i = e + ε_i: Captum NoiseTunnel over InputXGradient; or m_i = e)
+// One graph per row; rows (and IG steps / SmoothGrad samples) are batch elements of one
+// forward/backward. Entries s > t are exactly 0. approx_error = max over rows of the completeness
+// gap |Σ_s R_s − (f(x) − f(baseline))| / |f(x)| (baseline 0 for IG, none for the others).
+// Equations and choices: docs/methods.md. The same driver runs MambaLRP (mamba_lrp.h).
+#ifndef MAMBA_EXPLAIN_ATTRIBUTION_GRADIENT_METHODS_H_
+#define MAMBA_EXPLAIN_ATTRIBUTION_GRADIENT_METHODS_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attribution/attribution_result.h"
+#include "attribution/latim.h"
+#include "attribution/targets.h"
+#include "mamba/mamba_model.h"
+
+namespace mamba_explain {
+
+enum class GradientMethod { kGradientXInput, kIntegratedGradients, kSmoothGrad };
+enum class IgQuadrature { kRiemannMidpoint, kGaussLegendre };
+// What SmoothGrad multiplies each sample's gradient by.
+enum class SmoothGradInput { kNoisy, kClean };
+
+struct GradientMethodOptions {
+  std::vector<GradientMethod> methods = {GradientMethod::kGradientXInput};
+  RowSelection rows;
+  std::optional<int64_t> target_token;  // unset = the predicted next token at each row
+  int ig_steps = 30;
+  IgQuadrature ig_quadrature = IgQuadrature::kGaussLegendre;  // Captum's default
+  int smoothgrad_samples = 30;
+  double smoothgrad_sigma = 0.15;  // absolute, in embedding units
+  SmoothGradInput smoothgrad_input = SmoothGradInput::kNoisy;
+  uint64_t seed = 0;
+  int64_t max_batch_tokens = 8192;  // padded positions per forward/backward batch
+};
+
+// "grad-x-input" | "integrated-gradients" | "smoothgrad".
+absl::StatusOr<GradientMethod> ParseGradientMethod(const std::string& name);
+const char* GradientMethodName(GradientMethod method);
+// "riemann" (midpoint) | "gauss-legendre".
+absl::StatusOr<IgQuadrature> ParseIgQuadrature(const std::string& name);
+
+// Nodes α_i ∈ (0, 1) and weights (Σ w_i = 1) of the m-point rule.
+void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
+                    std::vector<double>* weights);
+
+// ids: int64 [B, L] right-padded, lengths [B] or undefined. One result per (sequence, method),
+// layer −1, in the order of options.methods; `targets` and `explained_logits` per row.
+// INVALID_ARGUMENT for bad rows/targets/steps/samples/σ, CANCELLED, INTERNAL (LibTorch).
+absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
+                              const torch::Tensor& lengths, const GradientMethodOptions& options,
+                              const ResultCallback& callback);
+absl::StatusOr<std::vector<AttributionResult>> ExplainGradients(
+    const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
+    const GradientMethodOptions& options);
+
+// Gradient×Input of `fn` (any EmbeddingLogitFn, e.g. MambaLRP's modified forward) named `name`.
+absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn,
+                                const std::string& name, const torch::Tensor& ids,
+                                const torch::Tensor& lengths, const RowSelection& rows,
+                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
+                                const ResultCallback& callback);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_ATTRIBUTION_GRADIENT_METHODS_H_

@@ -1,0 +1,126 @@
+#include "attribution/targets.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "mamba/mamba_ops.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<std::vector<int64_t>> ResolveRows(const RowSelection& selection, int64_t n,
+                                                 int64_t seq) {
+  std::vector<int64_t> rows;
+  switch (selection.kind) {
+    case RowSelection::Kind::kAll:
+      for (int64_t t = 0; t < n; ++t) rows.push_back(t);
+      break;
+    case RowSelection::Kind::kLast:
+      rows.push_back(n - 1);
+      break;
+    case RowSelection::Kind::kList:
+      rows = selection.rows;
+      std::sort(rows.begin(), rows.end());
+      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+      if (rows.empty()) return absl::InvalidArgumentError("empty row list");
+      for (int64_t t : rows) {
+        if (t < 0 || t >= n) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("row ", t, " out of range for sequence ", seq, " of length ", n));
+        }
+      }
+      break;
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& model,
+                                                            const torch::Tensor& ids,
+                                                            const torch::Tensor& lengths,
+                                                            const RowSelection& selection,
+                                                            std::optional<int64_t> target_token) {
+  const int64_t vocab = model.config().vocab_size;
+  if (target_token.has_value() && (*target_token < 0 || *target_token >= vocab)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target token ", *target_token, " out of range [0, ", vocab, ")"));
+  }
+  if (ids.dim() != 2 || ids.size(1) == 0) {
+    return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
+  }
+  const int64_t batch = ids.size(0), L = ids.size(1);
+  ForwardOptions fwd;
+  fwd.compute_logits = false;
+  torch::NoGradGuard no_grad;
+  ASSIGN_OR_RETURN(ForwardOutput out, model.Forward(ids, lengths, fwd));
+  torch::Tensor lens = lengths.defined() ? lengths.to(torch::kCPU, torch::kLong)
+                                         : torch::full({batch}, L, torch::kLong);
+  std::vector<SequenceTargets> result(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    SequenceTargets& st = result[b];
+    st.length = lens[b].item<int64_t>();
+    ASSIGN_OR_RETURN(st.rows, ResolveRows(selection, st.length, b));
+    torch::Tensor index = torch::tensor(st.rows, torch::kLong).to(model.device());
+    torch::Tensor logits =
+        Project(out.final_hidden[b].index_select(0, index), model.weights().lm_head,
+                torch::Tensor());  // [Q, V]
+    torch::Tensor tokens = target_token.has_value()
+                               ? torch::full({index.size(0)}, *target_token, index.options())
+                               : logits.argmax(-1);
+    torch::Tensor values = logits.gather(1, tokens.unsqueeze(1)).squeeze(1).to(torch::kCPU);
+    tokens = tokens.to(torch::kCPU);
+    st.tokens.assign(tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel());
+    st.logits.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+  }
+  return result;
+}
+
+absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
+                                int64_t max_batch_tokens, const GradientSink& sink) {
+  torch::AutoGradMode grad_mode(true);
+  const size_t count_all = items.lengths.size();
+  for (size_t i0 = 0; i0 < count_all;) {
+    // Greedy packing: grow the batch while (items × longest) stays within the budget.
+    size_t i1 = i0 + 1;
+    int64_t longest = items.lengths[i0];
+    while (i1 < count_all) {
+      const int64_t next = std::max(longest, items.lengths[i1]);
+      if (static_cast<int64_t>(i1 - i0 + 1) * next > max_batch_tokens) break;
+      longest = next;
+      ++i1;
+    }
+    const int64_t count = static_cast<int64_t>(i1 - i0);
+    torch::Tensor x;  // [count, longest, D], zero padding (never reaches real positions)
+    std::vector<int64_t> lens(count), toks(count);
+    for (int64_t k = 0; k < count; ++k) {
+      torch::Tensor in = items.input(i0 + k).detach();
+      if (!x.defined()) x = torch::zeros({count, longest, in.size(1)}, in.options());
+      x[k].narrow(0, 0, in.size(0)).copy_(in);
+      lens[k] = items.lengths[i0 + k];
+      toks[k] = items.tokens[i0 + k];
+    }
+    x.requires_grad_(true);
+    ASSIGN_OR_RETURN(torch::Tensor logits, fn(x, torch::tensor(lens, torch::kLong)));  // [count, V]
+    torch::Tensor index = torch::tensor(toks, torch::kLong).to(logits.device()).unsqueeze(1);
+    torch::Tensor selected = logits.gather(1, index).squeeze(1);  // [count]
+    // Items are independent, so d(Σ_k f_k)/dx[k] = df_k/dx[k]: one backward for the batch.
+    torch::Tensor grad = torch::autograd::grad({selected.sum()}, {x})[0];
+    torch::Tensor values = selected.detach().to(torch::kCPU);
+    for (int64_t k = 0; k < count; ++k) {
+      sink(i0 + k, grad[k].narrow(0, 0, lens[k]), values[k].item<float>());
+    }
+    i0 = i1;
+  }
+  return absl::OkStatus();
+}
+
+EmbeddingLogitFn ModelLogitFn(const MambaModel& model) {
+  return [&model](const torch::Tensor& x,
+                  const torch::Tensor& lengths) -> absl::StatusOr<torch::Tensor> {
+    ForwardOptions fwd;
+    fwd.last_position_logits_only = true;
+    ASSIGN_OR_RETURN(ForwardOutput out, model.ForwardFromEmbeddings(x, lengths, fwd));
+    return out.logits;
+  };
+}
+
+}  // namespace mamba_explain

@@ -1,0 +1,69 @@
+// Targets of the output-dependent attribution methods (DESIGN §3): per sequence, the requested
+// target rows t (RowSelection, validated against the sequence length) and, per row, the token w(t)
+// whose raw logit is explained — the predicted next token argmax_v logits[t, v] unless a token id
+// is given — with that logit's value f(x) from one plain no-grad forward pass.
+// Also the batching helper every gradient method shares: one graph per target row, several rows
+// stacked as batch elements of one forward/backward (rows never interact: separate elements).
+#ifndef MAMBA_EXPLAIN_ATTRIBUTION_TARGETS_H_
+#define MAMBA_EXPLAIN_ATTRIBUTION_TARGETS_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attribution/latim.h"
+#include "mamba/mamba_model.h"
+
+namespace mamba_explain {
+
+struct SequenceTargets {
+  int64_t length = 0;           // n, the sequence's real length
+  std::vector<int64_t> rows;    // target positions t, ascending, deduplicated, in [0, n)
+  std::vector<int64_t> tokens;  // w(t) per row
+  std::vector<float> logits;    // f(x) = logits[t, w(t)] of the unmodified model, per row
+};
+
+// Rows of `selection` for a sequence of length n; INVALID_ARGUMENT naming the row otherwise.
+absl::StatusOr<std::vector<int64_t>> ResolveRows(const RowSelection& selection, int64_t n,
+                                                 int64_t seq);
+
+// For every sequence of ids [B, L] (lengths [B] or undefined): rows, tokens and logits.
+// INVALID_ARGUMENT for a bad row or a target token outside [0, vocab).
+absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& model,
+                                                            const torch::Tensor& ids,
+                                                            const torch::Tensor& lengths,
+                                                            const RowSelection& selection,
+                                                            std::optional<int64_t> target_token);
+
+// The explained scalar as a function of the embeddings: inputs [Bb, Lb, D] (requires grad) and
+// lengths [Bb] -> logits [Bb, V] at each element's last real position (lengths − 1).
+using EmbeddingLogitFn =
+    std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor&, const torch::Tensor&)>;
+
+// Work items of a gradient method: item i is an input [lengths[i], D] (made on demand by
+// `input`, so IG steps and SmoothGrad samples are never all in memory) and the token whose logit
+// it explains.
+struct GradientItems {
+  std::vector<int64_t> lengths;
+  std::vector<int64_t> tokens;
+  std::function<torch::Tensor(size_t)> input;
+};
+// Receives item i's gradient ∂logits[i, tokens[i]]/∂input_i ([len_i, D]) and that logit.
+using GradientSink = std::function<void(size_t, const torch::Tensor&, float)>;
+
+// One backward per item, batched: items are evaluated alone (separate batch elements, padded to
+// the batch's longest), packed in order so that a batch holds at most max_batch_tokens padded
+// positions (at least one item). Errors from `fn` are returned as they are.
+absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
+                                int64_t max_batch_tokens, const GradientSink& sink);
+
+// The unmodified model as an EmbeddingLogitFn (Gradient×Input, IG, SmoothGrad).
+EmbeddingLogitFn ModelLogitFn(const MambaModel& model);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_ATTRIBUTION_TARGETS_H_

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: installs dependencies, builds, asks a committed model for its next-token prediction on
-# a text prompt (tokenized with the GPT-NeoX tokenizer from ../shared/data), then serves the model
+# a copy-task input (models/copy-mamba1-silu; without models/, a test fixture on a text prompt
+# tokenized with the GPT-NeoX tokenizer from ../shared/data), then serves the model
 # with mamba-explaind, explains the prompt with LaTIM through the gRPC client and writes the HTML
 # report (its path is printed last). ME_MODEL_DIR, ME_PROMPT, ME_METHODS, ME_DEMO_OUT override.
 set -euo pipefail
@@ -8,14 +9,28 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
 tok=${ME_TOKENIZER:-../shared/data/gpt-neox-20b-tokenizer.json}
-model=${ME_MODEL_DIR:-tests/fixtures/mamba1_bias_tied}
+# The committed copy model when present (models/README.md), else a committed test fixture.
+default_model=tests/fixtures/mamba1_bias_tied
+[ -d models/copy-mamba1-silu ] && default_model=models/copy-mamba1-silu
+model=${ME_MODEL_DIR:-$default_model}
 prompt=${ME_PROMPT:-Hello my name is}
-echo "== tokenize: $prompt"
-./build/mamba-explain tokenize --tokenizer "$tok" --text "$prompt"
-echo "== forward (last position) on $model"
-# The fixture model has a 96-token vocabulary: map the prompt's ids into it for the demo.
-ids=$(./build/mamba-explain tokenize --tokenizer "$tok" --text "$prompt" |
-  python3 -c 'import json,sys; print(",".join(str(i % 96) for i in json.load(sys.stdin)["ids"]))')
+case "$(basename "$model")" in
+  copy-*)
+    # The copy task: [BOS]=0 s_0..s_15 [SEP]=1 s_0..s_7 (symbols 2-15); the model continues with s_8.
+    prompt="copy task: [BOS] s_0..s_15 [SEP] s_0..s_7"
+    ids=$(python3 -c 'import random; r = random.Random(3); s = [r.randint(2, 15) for _ in range(16)]
+print(",".join(map(str, [0] + s + [1] + s[:8])))')
+    ;;
+  *)
+    echo "== tokenize: $prompt"
+    ./build/mamba-explain tokenize --tokenizer "$tok" --text "$prompt"
+    # Map the prompt's GPT-NeoX ids into the model's (small) vocabulary for the demo.
+    vocab=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1] + "/config.json"))["vocab_size"])' "$model")
+    ids=$(./build/mamba-explain tokenize --tokenizer "$tok" --text "$prompt" |
+      python3 -c 'import json,sys; print(",".join(str(i % int(sys.argv[1])) for i in json.load(sys.stdin)["ids"]))' "$vocab")
+    ;;
+esac
+echo "== forward (last position) on $model, ids $ids"
 ./build/mamba-explain forward --model-dir "$model" --ids "$ids" --last | head -c 300
 echo " ..."
 

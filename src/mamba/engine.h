@@ -91,6 +91,7 @@ class Engine {
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,
                                                          const ExplainOptions& options) const;
 
+  // LaTIM methods only (the baselines go through Explain, one sequence at a time).
   // Explains several sequences in one padded batch (right-padded to the longest; padded
   // positions never appear). Results stream through `callback` with AttributionResult::sequence =
   // the index in `sequences`, in the order of the single-sequence Explain (per layer, every

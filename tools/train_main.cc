@@ -48,8 +48,8 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
           argv, FlagSpec{{"arch",   "layers",       "d-model",     "d-state",    "head-dim",
                           "vocab",  "length",       "steps",       "batch",      "lr",
                           "warmup", "weight-decay", "seed",        "activation", "mimetic-layer",
-                          "device", "out",          "max-minutes", "log-every",  "eval-samples"},
-                         {"resume"}}));
+                          "device", "out",          "max-minutes", "log-every",  "eval-samples", "clip-norm"},
+                         {"resume", "tf32"}}));
   CopyTrainOptions o;
   ASSIGN_OR_RETURN(o.out_dir, args.Require("out"));
   const std::string arch = args.Get("arch", "mamba1");
@@ -85,6 +85,8 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(DoubleFlag(args, "lr", o.lr));
   RETURN_IF_ERROR(DoubleFlag(args, "weight-decay", o.weight_decay));
   RETURN_IF_ERROR(DoubleFlag(args, "max-minutes", o.max_minutes));
+  RETURN_IF_ERROR(DoubleFlag(args, "clip-norm", o.clip_norm));
+  o.tf32 = args.Has("tf32");
   o.seed = static_cast<uint64_t>(seed);
   o.device = args.Get("device", "cpu");
   o.resume = args.Has("resume");

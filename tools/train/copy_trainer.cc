@@ -46,11 +46,13 @@ ModelConfig MakeConfig(const CopyTrainOptions& o) {
 
 struct StepResult {
   torch::Tensor loss;
-  double token_accuracy;
-  double sequence_accuracy;
+  double token_accuracy = 0;
+  double sequence_accuracy = 0;
 };
 
-absl::StatusOr<StepResult> RunBatch(const MambaModel& model, const CopyBatch& batch) {
+// Accuracy reads values back to the host, which stalls the GPU queue: only when asked.
+absl::StatusOr<StepResult> RunBatch(const MambaModel& model, const CopyBatch& batch,
+                                    bool with_accuracy = true) {
   torch::Tensor ids = batch.ids.to(model.device());
   torch::Tensor targets = batch.targets.to(model.device());
   ForwardOptions options;
@@ -61,6 +63,7 @@ absl::StatusOr<StepResult> RunBatch(const MambaModel& model, const CopyBatch& ba
   r.loss = torch::nn::functional::cross_entropy(
       out.logits.reshape({-1, V}), targets.reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+  if (!with_accuracy) return r;
   torch::Tensor mask = targets != -100;
   torch::Tensor correct = (out.logits.argmax(-1) == targets) & mask;
   r.token_accuracy = (correct.sum().to(torch::kFloat64) / mask.sum()).item<double>();
@@ -133,6 +136,11 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
     }
     std::vector<torch::Tensor> params = TrainableParameters(weights);
     auto model = MambaModel::FromWeights(config, weights);
+    if (o.tf32) {
+      // After FromWeights, which sets the reference numerics (TF32 off) for explaining.
+      at::globalContext().setAllowTF32CuBLAS(true);
+      at::globalContext().setAllowTF32CuDNN(true);
+    }
     torch::optim::AdamW optimizer(
         params, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.98}).weight_decay(o.weight_decay));
     const std::string optimizer_path = o.out_dir + "/optimizer.pt";
@@ -166,12 +174,14 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
       CopyBatch batch = MakeCopyBatch(o.batch, o.length, o.vocab, gen);
-      ASSIGN_OR_RETURN(StepResult r, RunBatch(*model, batch));
+      const bool log_step = step % o.log_every == 0 || step == o.steps;
+      ASSIGN_OR_RETURN(StepResult r, RunBatch(*model, batch, log_step));
       optimizer.zero_grad();
       r.loss.backward();
-      torch::nn::utils::clip_grad_norm_(params, 1.0);
+      // LibTorch's clip_grad_norm_ returns the norm as a double (a host sync every step).
+      if (o.clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.clip_norm);
       optimizer.step();
-      if (step % o.log_every == 0 || step == o.steps) {
+      if (log_step) {
         const double loss = r.loss.item<double>();
         log << nlohmann::json{{"step", step},
                               {"loss", loss},

@@ -35,6 +35,8 @@ struct CopyTrainOptions {
   double max_minutes = 0;  // > 0: checkpoint and stop after this long (resume later)
   int log_every = 50;
   int eval_samples = 1024;
+  double clip_norm = 1.0;  // global gradient-norm clipping; 0 = none (the LaTIM paper's setup)
+  bool tf32 = false;       // TF32 tensor cores for training matmuls (CUDA; speed over bit-exactness)
 };
 
 struct CopyEvalResult {

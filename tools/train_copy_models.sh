@@ -29,6 +29,6 @@ for arch in ${ARCHS:-mamba1 mamba2}; do
     echo "== $out" >&2
     # shellcheck disable=SC2086
     "$bin" copy --arch $arch --activation $act --device "$device" --out "$out" $args \
-      --max-minutes "${MAX_MINUTES:-0}" ${RESUME:+--resume} --log-every 500
+      --max-minutes "${MAX_MINUTES:-0}" ${RESUME:+--resume} --log-every "${LOG_EVERY:-500}"
   done
 done

@@ -61,16 +61,27 @@ constexpr char kTail[] = R"HTML(</script>
     const a = max > 0 ? Math.min(1, Math.abs(v) / max) : 0;
     return v >= 0 ? 'rgba(200,30,30,' + a.toFixed(3) + ')' : 'rgba(30,60,200,' + a.toFixed(3) + ')';
   }
+  // Opens on the top layer and the last target row (the prediction furthest into the text); a
+  // URL hash like #method=latim-l2&layer=1&row=5 (row = a position) picks another view.
+  const want = new URLSearchParams(location.hash.slice(1));
   function fillLayers() {
     const m = $('method').value;
     $('layer').innerHTML = '';
-    for (const e of entries.filter(e => e.method === m)) $('layer').add(new Option(String(e.layer), e.layer));
+    const mine = entries.filter(e => e.method === m);
+    for (const e of mine) $('layer').add(new Option(String(e.layer), e.layer));
+    const top = Math.max(...mine.map(e => e.layer));
+    $('layer').value = want.has('layer') && mine.some(e => String(e.layer) === want.get('layer'))
+        ? want.get('layer') : String(top);
     fillRows();
   }
   function fillRows() {
     const e = current();
     $('row').innerHTML = '';
-    if (e) e.rows.forEach((r, k) => $('row').add(new Option(label(r), k)));
+    if (e) {
+      e.rows.forEach((r, k) => $('row').add(new Option(label(r), k)));
+      const k = want.has('row') ? e.rows.indexOf(Number(want.get('row'))) : -1;
+      $('row').value = String(k >= 0 ? k : e.rows.length - 1);
+    }
     draw();
   }
   function draw() {
@@ -119,6 +130,7 @@ constexpr char kTail[] = R"HTML(</script>
     tr.insertCell().textContent = key;
     tr.insertCell().textContent = String(summary[key]);
   }
+  if (want.has('method') && methods.includes(want.get('method'))) $('method').value = want.get('method');
   $('method').addEventListener('change', fillLayers);
   $('layer').addEventListener('change', fillRows);
   $('row').addEventListener('change', draw);

@@ -28,38 +28,7 @@ evaluate() {  # model-dir name
 for m in paper/copy-*-paper; do evaluate "$m" "$(basename "$m")" & done
 wait
 
-# The service on the GPU: a paper-scale model and the committed demo model.
-repo=$(mktemp -d)
-ln -s "$PWD/paper/copy-mamba2-silu-paper" "$repo/copy-mamba2-paper"
-ln -s "$PWD/models/copy-mamba1-silu" "$repo/copy-mamba1-silu"
-$B/mamba-explaind --model_repository "$repo" --device cuda --host 127.0.0.1 --port 0 \
-  --metrics_port 0 --metrics_address 127.0.0.1 --plaintext 2>paper/server.log &
-spid=$!
-port=
-for _ in $(seq 1 900); do
-  port=$(sed -n 's/.*grpc_port=\([0-9]*\).*/\1/p' paper/server.log); [ -n "$port" ] && break
-  kill -0 $spid 2>/dev/null || break; sleep 0.1
-done
-echo "server port: ${port:-none}"; cat paper/server.log
-S=127.0.0.1:$port
-$B/mamba-explain health --server $S
-$B/mamba-explain models --server $S | tee paper/models.json | head -c 600; echo
-ids16=$(python3 -c 'import random; r = random.Random(3); s = [r.randint(2, 15) for _ in range(16)]
-print(",".join(map(str, [0] + s + [1] + s[:15])))')
-ids50=$(python3 -c 'import random; r = random.Random(5); s = [r.randint(2, 31) for _ in range(50)]
-print(",".join(map(str, [0] + s + [1] + s[:49])))')
-for i in 1 2 3; do
-  /usr/bin/time -f "client wall %e s" $B/mamba-explain explain --server $S --model copy-mamba1-silu \
-    --ids "$ids16" --method latim-l2,latim-alti,latim-alti-logit --json paper/serve-small.json \
-    --html paper/serve-small.html
-done
-for i in 1 2 3; do
-  /usr/bin/time -f "client wall %e s" $B/mamba-explain explain --server $S --model copy-mamba2-paper \
-    --ids "$ids50" --method latim-l2,latim-alti,latim-alti-logit --json paper/serve-paper.json \
-    --html paper/serve-paper.html
-done
-python3 -c 'import json; d=json.load(open("paper/serve-paper.json")); print("summary:", d.get("summary"))'
-kill -TERM $spid; wait $spid
+METRICS_PORT=-1 bash tools/gpu_serve_check.sh
 tar czf "$out/paper_results.tgz" paper/*.json paper/*.md paper/*.err paper/*.out paper/*.log \
-  paper/*.html paper/heat-* paper/copy-*/train_log.jsonl paper/copy-*/config.json 2>/dev/null
+  paper/*.html paper/*.txt paper/heat-* paper/copy-*/train_log.jsonl paper/copy-*/config.json 2>/dev/null
 ls -la "$out"; echo "total: $(( $(date +%s) - t0 )) s"

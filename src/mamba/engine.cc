@@ -138,12 +138,14 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
       rows.rows = options.row_list;
       break;
   }
+  rows.tokens = options.target_tokens;
   std::optional<int64_t> target;
   if (options.target_token >= 0) target = options.target_token;
   latim.layers = options.layers;
   latim.rows = rows;
   ASSIGN_OR_RETURN(latim.activation, ParseAdditiveActivation(options.activation));
   latim.target_token = target;
+  if (!options.target_tokens.empty()) latim.sequence_targets = {options.target_tokens};
   latim.memory_budget_bytes = options.memory_budget_bytes;
   gradients.rows = rows;
   gradients.target_token = target;
@@ -289,8 +291,8 @@ absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
   }
   absl::Status status;
   try {
-    torch::Tensor t = torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64))
-                          .view({batch, longest});
+    torch::Tensor t =
+        torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest});
     torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
     status = ExplainLatim(*model_, t, l, latim, callback);
   } catch (const c10::Error& e) {

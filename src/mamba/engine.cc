@@ -20,6 +20,22 @@
 namespace mamba_explain {
 namespace {
 
+bool IsOutOfMemory(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("can't allocate memory") != std::string::npos ||
+         message.find("not enough memory") != std::string::npos;
+}
+
+absl::Status OutOfMemory(const std::string& what) {
+#ifdef ME_WITH_CUDA
+  try {
+    c10::cuda::CUDACachingAllocator::emptyCache();  // give the next batch a clean pool
+  } catch (...) {
+  }
+#endif
+  return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
+}
+
 bool FileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -187,7 +203,11 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
     }
     return absl::OkStatus();
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("explain: ", e.what_without_backtrace()));
+    const std::string message = e.what_without_backtrace();
+    if (IsOutOfMemory(message)) return OutOfMemory(message);
+    return absl::InternalError(absl::StrCat("explain: ", message));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("host allocation failed");
   }
 }
 
@@ -200,27 +220,6 @@ absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
   }));
   return results;
 }
-
-// --- batched explanation (serving) ---------------------------------------------------------
-namespace {
-
-bool IsOutOfMemory(const std::string& message) {
-  return message.find("out of memory") != std::string::npos ||
-         message.find("can't allocate memory") != std::string::npos ||
-         message.find("not enough memory") != std::string::npos;
-}
-
-absl::Status OutOfMemory(const std::string& what) {
-#ifdef ME_WITH_CUDA
-  try {
-    c10::cuda::CUDACachingAllocator::emptyCache();  // give the next batch a clean pool
-  } catch (...) {
-  }
-#endif
-  return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
-}
-
-}  // namespace
 
 absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
                                   const ExplainOptions& options,

@@ -89,6 +89,8 @@ class Engine {
 
   // LaTIM and baseline scores of a single sequence, method family by family (LaTIM, gradient
   // methods, MambaLRP, hidden attention); results stream through `callback` (false cancels).
+  // Out-of-memory caught here is RESOURCE_EXHAUSTED; the methods' own INTERNAL statuses keep the
+  // LibTorch message (serving maps out-of-memory ones, engine_backend.h).
   absl::Status Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
                        const ResultCallback& callback) const;
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,

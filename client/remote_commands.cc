@@ -532,6 +532,11 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
         line["last_block"] = response.layer_result().last_block();
         line["encoding"] = response.layer_result().dense_values_size() > 0 ? "dense" : "csr";
       }
+      if (response.has_token_scores()) {
+        line["method"] = response.token_scores().method();
+        line["layer"] = response.token_scores().layer();
+        line["rows"] = response.token_scores().target_rows_size();
+      }
       if (response.has_summary()) line["batch_size"] = response.summary().batch_size();
       *stream_log << line.dump() << "\n" << std::flush;
     }

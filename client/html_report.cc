@@ -44,10 +44,9 @@ constexpr char kTail[] = R"HTML(</script>
 (function () {
   const data = JSON.parse(document.getElementById('data').textContent);
   const tokens = data.tokens || [];
+  // Matrices, and the per-target methods' "scores" rows (drawn the same way).
   const entries = (data.results || []).map(r => ({method: r.method, layer: r.layer,
-      rows: r.rows, matrix: r.matrix}))
-    .concat((data.token_scores || []).map(t => ({method: t.method, layer: t.layer,
-      rows: t.rows, matrix: t.scores})));
+      rows: r.rows, matrix: r.matrix || r.scores}));
   const $ = id => document.getElementById(id);
   const label = i => (i < tokens.length ? tokens[i] : '#' + i) + ' ' + i;
   $('title').textContent = (data.model || '') + ' (' + tokens.length + ' tokens)';

@@ -39,16 +39,23 @@ commands (offline, no server needed):
 
 commands (remote, against mamba-explaind; need a build with gRPC):
   explain   --server HOST:PORT --model NAME (--text T | --ids 1,2,3)
-            the offline method flags: [--method latim-l2[,...]] [--layers all|0,3,5-7]
-            [--rows all|last|i,j] [--target TOKEN_ID] [--activation silu|identity|relu]
-            [--dtype fp32|bf16] [--memory-budget-mib M]; also [--target-tokens ID,... (per row)]
+            the offline method flags, same names and defaults: [--method latim-l2[,...]] (every
+            offline method) [--layers all|0,3,5-7] [--rows all|last|i,j] [--target TOKEN_ID]
+            [--activation silu|identity|relu] [--dtype fp32|bf16] [--memory-budget-mib M]
+            [--ig-steps 30] [--ig-rule gauss-legendre|riemann] [--sg-samples 30]
+            [--sg-sigma 0.15] [--sg-input noisy|clean] [--seed 0]
+            [--lrp-rules all|none|no-silu,no-ssm,no-gate,no-norm]
+            [--attention-norm minmax|raw|abs-minmax] [--start-layer 0]
+            (server limits: --ig-steps <= 256, --sg-samples <= 128);
+            also [--target-tokens ID,... (per row)]
             [--top-k K | --threshold T | --mass P | --dense] [--priority 0-9]
             [--json OUT.json] [--html OUT.html] [--stream-log FILE] [--quiet]
             (--methods and --targets are accepted as old spellings of --method and --rows)
             JSON: the offline shape {"ids", "tokens", "results": [{"method", "layer", "rows",
             "matrix": [[...]], "approx_error", "kept_mass", "targets" (ALTI-Logit)}]} (sparse
-            layers expanded back to dense rows, layer -1 last) plus "model", "target_rows",
-            "token_scores", "summary"; progress on stderr
+            layers expanded back to dense rows, layer -1 last; per-target methods as offline:
+            {"method", "layer": -1, "rows", "scores", "explained_logit", "targets",
+            "approx_error"}) plus "model", "target_rows", "summary"; progress on stderr
   models    --server HOST:PORT [--model NAME]      ListModels, or GetModel with --model
   tokenize  --server HOST:PORT --model NAME --text T
   health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING

@@ -3,12 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <functional>
-#include <limits>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -250,19 +250,31 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(
     RETURN_IF_ERROR(ParseNumber(args, "mass", &m));
     s->set_mass(m);
   }
-  int32_t priority = 0, ig_steps = 0, sg_samples = 0;
+  int32_t priority = 0;
+  RETURN_IF_ERROR(ParseNumber(args, "priority", &priority));
+  r.set_priority(priority);
+  // The baseline flags of offline `explain`, by the same names; unset ones stay unset on the wire
+  // (the server's defaults are the offline defaults). The server validates the values.
+  v1::MethodParameters* p = r.mutable_parameters();
+  int32_t ig_steps = 0, sg_samples = 0, start_layer = 0;
   float sg_sigma = 0;
   uint64_t seed = 0;
-  RETURN_IF_ERROR(ParseNumber(args, "priority", &priority));
   RETURN_IF_ERROR(ParseNumber(args, "ig-steps", &ig_steps));
   RETURN_IF_ERROR(ParseNumber(args, "sg-samples", &sg_samples));
-  RETURN_IF_ERROR(ParseNumber(args, "sg-sigma", &sg_sigma));
   RETURN_IF_ERROR(ParseNumber(args, "seed", &seed));
-  r.set_priority(priority);
-  r.mutable_parameters()->set_ig_steps(ig_steps);
-  r.mutable_parameters()->set_smoothgrad_samples(sg_samples);
-  r.mutable_parameters()->set_smoothgrad_sigma(sg_sigma);
-  r.mutable_parameters()->set_seed(seed);
+  RETURN_IF_ERROR(ParseNumber(args, "start-layer", &start_layer));
+  p->set_ig_steps(ig_steps);
+  p->set_smoothgrad_samples(sg_samples);
+  p->set_seed(seed);
+  p->set_start_layer(start_layer);
+  if (args.Has("sg-sigma")) {
+    RETURN_IF_ERROR(ParseNumber(args, "sg-sigma", &sg_sigma));
+    p->set_smoothgrad_sigma(sg_sigma);
+  }
+  p->set_ig_rule(args.Get("ig-rule"));
+  p->set_smoothgrad_input(args.Get("sg-input"));
+  p->set_lrp_rules(args.Get("lrp-rules"));
+  p->set_attention_norm(args.Get("attention-norm"));
   r.set_request_id(args.Get("request-id"));
   return r;
 }
@@ -303,29 +315,12 @@ class ExplanationBuilder {
         out_["target_rows"] =
             std::vector<int32_t>(header_.target_rows().begin(), header_.target_rows().end());
         out_["results"] = nlohmann::json::array();
-        out_["token_scores"] = nlohmann::json::array();
         return absl::OkStatus();
       }
       case v1::ExplainResponse::kLayerResult:
         return AddLayer(r.layer_result());
-      case v1::ExplainResponse::kTokenScores: {
-        if (!have_header_) return absl::DataLossError("token scores before the header");
-        const v1::TokenScores& t = r.token_scores();
-        nlohmann::json j;
-        j["method"] = t.method();
-        j["layer"] = t.layer();
-        j["rows"] = std::vector<int32_t>(t.target_rows().begin(), t.target_rows().end());
-        j["target_tokens"] =
-            std::vector<int32_t>(t.target_tokens().begin(), t.target_tokens().end());
-        j["scores"] = nlohmann::json::array();
-        for (int k = 0; k < t.target_rows_size(); ++k) {
-          j["scores"].push_back(std::vector<float>(t.scores().begin() + k * t.num_columns(),
-                                                   t.scores().begin() + (k + 1) * t.num_columns()));
-        }
-        out_["token_scores"].push_back(j);
-        ++done_;
-        return absl::OkStatus();
-      }
+      case v1::ExplainResponse::kTokenScores:
+        return AddTokenScores(r.token_scores());
       case v1::ExplainResponse::kSummary: {
         if (!have_header_) return absl::DataLossError("summary before the header");
         const v1::Summary& s = r.summary();
@@ -359,10 +354,9 @@ class ExplanationBuilder {
       const int layer = r["layer"].get<int>();
       return layer < 0 ? std::numeric_limits<int>::max() : layer;
     };
-    std::stable_sort(results.begin(), results.end(),
-                     [&](const nlohmann::json& a, const nlohmann::json& b) {
-                       return key(a) < key(b);
-                     });
+    std::stable_sort(
+        results.begin(), results.end(),
+        [&](const nlohmann::json& a, const nlohmann::json& b) { return key(a) < key(b); });
   }
   nlohmann::json& json() { return out_; }
 
@@ -413,11 +407,48 @@ class ExplanationBuilder {
       entry["approx_error"] = l.approx_error();
       entry["kept_mass"] = l.kept_mass();
       if (l.target_tokens_size() > 0) {
-        entry["targets"] =
-            std::vector<int32_t>(l.target_tokens().begin(), l.target_tokens().end());
+        entry["targets"] = std::vector<int32_t>(l.target_tokens().begin(), l.target_tokens().end());
       }
       ++done_;
     }
+    return absl::OkStatus();
+  }
+
+  // Per-target scores, in the offline shape of per-target methods: {"method", "layer", "rows",
+  // "scores", "explained_logit", "targets", "approx_error"}; a method's rows may come in several
+  // messages, appended in order.
+  absl::Status AddTokenScores(const v1::TokenScores& t) {
+    if (!have_header_) return absl::DataLossError("token scores before the header");
+    const int rows = t.target_rows_size();
+    if (t.scores_size() != rows * t.num_columns() ||
+        (t.target_tokens_size() != 0 && t.target_tokens_size() != rows) ||
+        (t.explained_logits_size() != 0 && t.explained_logits_size() != rows)) {
+      return absl::DataLossError(absl::StrCat("token scores of ", t.method(), " have wrong sizes"));
+    }
+    const std::string key = absl::StrCat(t.method(), "/", t.layer());
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      nlohmann::json j;
+      j["method"] = t.method();
+      j["layer"] = t.layer();
+      j["rows"] = nlohmann::json::array();
+      j["scores"] = nlohmann::json::array();
+      j["explained_logit"] = nlohmann::json::array();
+      j["targets"] = nlohmann::json::array();
+      j["approx_error"] = t.approx_error();
+      out_["results"].push_back(j);
+      it = index_.emplace(key, out_["results"].size() - 1).first;
+    }
+    nlohmann::json& entry = out_["results"][it->second];
+    for (int k = 0; k < rows; ++k) {
+      entry["rows"].push_back(t.target_rows(k));
+      entry["scores"].push_back(std::vector<float>(t.scores().begin() + k * t.num_columns(),
+                                                   t.scores().begin() + (k + 1) * t.num_columns()));
+      if (t.explained_logits_size() > 0) entry["explained_logit"].push_back(t.explained_logits(k));
+      if (t.target_tokens_size() > 0) entry["targets"].push_back(t.target_tokens(k));
+    }
+    entry["approx_error"] = t.approx_error();
+    ++done_;
     return absl::OkStatus();
   }
 
@@ -432,17 +463,38 @@ class ExplanationBuilder {
 }  // namespace
 
 absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(
-      CliArgs args,
-      CliArgs::Parse(
-          argv,
-          WithConnection(FlagSpec{
-              {"model",      "text",       "ids",        "method",   "methods",   "layers",
-               "rows",       "targets",    "target",     "target-tokens", "activation", "dtype",
-               "memory-budget-mib", "top-k", "threshold", "mass",   "priority",   "ig-steps",
-               "sg-samples", "sg-sigma",   "seed",       "json",     "html",       "stream-log",
-               "request-id"},
-              {"dense", "quiet"}})));
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, WithConnection(FlagSpec{{"model",
+                                                                 "text",
+                                                                 "ids",
+                                                                 "method",
+                                                                 "methods",
+                                                                 "layers",
+                                                                 "rows",
+                                                                 "targets",
+                                                                 "target",
+                                                                 "target-tokens",
+                                                                 "activation",
+                                                                 "dtype",
+                                                                 "memory-budget-mib",
+                                                                 "top-k",
+                                                                 "threshold",
+                                                                 "mass",
+                                                                 "priority",
+                                                                 "ig-steps",
+                                                                 "ig-rule",
+                                                                 "sg-samples",
+                                                                 "sg-sigma",
+                                                                 "sg-input",
+                                                                 "seed",
+                                                                 "lrp-rules",
+                                                                 "attention-norm",
+                                                                 "start-layer",
+                                                                 "json",
+                                                                 "html",
+                                                                 "stream-log",
+                                                                 "request-id"},
+                                                                {"dense", "quiet"}})));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
   auto tokenize = [&](const std::string& model,
@@ -480,6 +532,11 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
         line["last_block"] = response.layer_result().last_block();
         line["encoding"] = response.layer_result().dense_values_size() > 0 ? "dense" : "csr";
       }
+      if (response.has_token_scores()) {
+        line["method"] = response.token_scores().method();
+        line["layer"] = response.token_scores().layer();
+        line["rows"] = response.token_scores().target_rows_size();
+      }
       if (response.has_summary()) line["batch_size"] = response.summary().batch_size();
       *stream_log << line.dump() << "\n" << std::flush;
     }
@@ -489,8 +546,9 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
       break;
     }
     if (progress && response.has_layer_result() && response.layer_result().last_block()) {
-      std::cerr << "\rmamba-explain: " << builder.done() << " results (" << response.layer_result().method() << ", layer "
-                << response.layer_result().layer() << ")   " << std::flush;
+      std::cerr << "\rmamba-explain: " << builder.done() << " results ("
+                << response.layer_result().method() << ", layer " << response.layer_result().layer()
+                << ")   " << std::flush;
     }
   }
   const grpc::Status status = reader->Finish();

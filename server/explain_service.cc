@@ -60,11 +60,16 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   }
 
   void OnTokenScores(TokenScoreRows scores) override {
-    v1::ExplainResponse message = TokenScoresMessage(scores);
+    std::vector<v1::ExplainResponse> messages =
+        TokenScoresMessages(scores, service_->options().max_message_payload_bytes);
     {
       absl::MutexLock lock(&mu_);
       if (first_result_ == absl::InfinitePast()) first_result_ = absl::Now();
-      pending_.push_back(std::move(message));
+      if (!std::isnan(scores.approx_error)) {
+        max_error_ = std::isnan(max_error_) ? scores.approx_error
+                                            : std::max(max_error_, scores.approx_error);
+      }
+      for (auto& m : messages) pending_.push_back(std::move(m));
     }
     Advance();
   }

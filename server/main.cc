@@ -57,8 +57,12 @@ ABSL_FLAG(int, max_queue_delay_ms, 5,
 ABSL_FLAG(int, max_queue, 64, "Queued requests per model; beyond: RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_tokens, 2048, "Longest sequence accepted; beyond: RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int64_t, max_matrix_rows, 65536,
-          "Most matrix rows (methods x layers x target rows) per request; beyond: "
-          "RESOURCE_EXHAUSTED.");
+          "Most matrix rows per request (target rows x layers, summed over the methods; "
+          "whole-model methods count once); beyond: RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_gradient_rows, 65536,
+          "Most backward passes per request (target rows x parameters.ig_steps for "
+          "integrated-gradients, x parameters.smoothgrad_samples for smoothgrad, x 1 for "
+          "grad-x-input, mamba-lrp and mamba-attribution, summed); beyond: RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, plaintext, false,
           "Serve without TLS. Required when no --tls_cert/--tls_key are given.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server.");
@@ -196,6 +200,7 @@ int Serve() {
   ServiceOptions service_options;
   service_options.limits.max_tokens = absl::GetFlag(FLAGS_max_tokens);
   service_options.limits.max_matrix_rows = absl::GetFlag(FLAGS_max_matrix_rows);
+  service_options.limits.max_gradient_rows = absl::GetFlag(FLAGS_max_gradient_rows);
   service_options.limits.max_memory_budget_mib = absl::GetFlag(FLAGS_max_memory_budget_mib);
   ExplainService service(service_options, registry->get(), &metrics, authenticator.get());
 

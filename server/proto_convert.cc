@@ -66,9 +66,16 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   spec.sparsity.mass = s.mass();
   spec.params.ig_steps = r.parameters().ig_steps();
   spec.params.smoothgrad_samples = r.parameters().smoothgrad_samples();
-  spec.params.smoothgrad_sigma = r.parameters().smoothgrad_sigma();
+  if (r.parameters().has_smoothgrad_sigma()) {
+    spec.params.smoothgrad_sigma = r.parameters().smoothgrad_sigma();
+  }
   spec.params.seed = r.parameters().seed();
   spec.params.memory_budget_mib = r.parameters().memory_budget_mib();
+  spec.params.ig_rule = r.parameters().ig_rule();
+  spec.params.smoothgrad_input = r.parameters().smoothgrad_input();
+  spec.params.lrp_rules = r.parameters().lrp_rules();
+  spec.params.attention_norm = r.parameters().attention_norm();
+  spec.params.start_layer = r.parameters().start_layer();
   spec.priority = r.priority();
   return spec;
 }
@@ -200,16 +207,33 @@ std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
   return out;
 }
 
-v1::ExplainResponse TokenScoresMessage(const TokenScoreRows& scores) {
-  v1::ExplainResponse response;
-  v1::TokenScores* t = response.mutable_token_scores();
-  t->set_method(scores.method);
-  t->set_layer(scores.layer);
-  t->mutable_target_rows()->Add(scores.rows.begin(), scores.rows.end());
-  t->mutable_target_tokens()->Add(scores.target_tokens.begin(), scores.target_tokens.end());
-  t->set_num_columns(static_cast<int32_t>(scores.cols));
-  t->mutable_scores()->Add(scores.scores.begin(), scores.scores.end());
-  return response;
+std::vector<v1::ExplainResponse> TokenScoresMessages(const TokenScoreRows& scores,
+                                                     size_t max_bytes) {
+  std::vector<v1::ExplainResponse> out;
+  const int64_t rows = static_cast<int64_t>(scores.rows.size());
+  auto add = [&](int64_t begin, int64_t end) {
+    v1::ExplainResponse response;
+    v1::TokenScores* t = response.mutable_token_scores();
+    t->set_method(scores.method);
+    t->set_layer(scores.layer);
+    t->mutable_target_rows()->Add(scores.rows.begin() + begin, scores.rows.begin() + end);
+    if (!scores.target_tokens.empty()) {
+      t->mutable_target_tokens()->Add(scores.target_tokens.begin() + begin,
+                                      scores.target_tokens.begin() + end);
+    }
+    t->set_num_columns(static_cast<int32_t>(scores.cols));
+    t->mutable_scores()->Add(scores.scores.begin() + begin * scores.cols,
+                             scores.scores.begin() + end * scores.cols);
+    if (!scores.explained_logits.empty()) {
+      t->mutable_explained_logits()->Add(scores.explained_logits.begin() + begin,
+                                         scores.explained_logits.begin() + end);
+    }
+    t->set_approx_error(scores.approx_error);
+    out.push_back(std::move(response));
+  };
+  for (auto [b, e] : SplitDenseRows(rows, scores.cols, max_bytes)) add(b, e);
+  if (out.empty()) add(0, 0);
+  return out;
 }
 
 }  // namespace mamba_explain

@@ -1,7 +1,8 @@
 // Translation between the wire types (mamba_explain.v1) and the serving layer's plain C++ types,
-// including the split of one layer's matrix into CSR or dense LayerResult messages of at most
-// max_bytes payload each. Pure functions, thread-safe; no status codes are invented here except
-// INVALID_ARGUMENT for enum values the server does not know.
+// including the split of one layer's matrix into CSR or dense LayerResult messages (and of
+// per-target scores into TokenScores messages) of at most max_bytes payload each. Pure functions,
+// thread-safe; no status codes are invented here except INVALID_ARGUMENT for enum values the server
+// does not know.
 #ifndef MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_
 #define MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_
 
@@ -36,7 +37,11 @@ std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
                                                const SparsityPolicy& policy, size_t max_bytes,
                                                LayerSendStats* stats);
 
-v1::ExplainResponse TokenScoresMessage(const TokenScoreRows& scores);
+// The TokenScores messages of one method's per-target scores, split by rows so that each payload
+// stays within max_bytes (a single larger row gets a message of its own); every message repeats
+// the method, layer, column count and approx_error. Empty scores still yield one message.
+std::vector<v1::ExplainResponse> TokenScoresMessages(const TokenScoreRows& scores,
+                                                     size_t max_bytes);
 
 }  // namespace mamba_explain
 

@@ -30,6 +30,10 @@ struct RowSelection {
   enum class Kind { kAll, kLast, kList };
   Kind kind = Kind::kAll;
   std::vector<int64_t> rows;  // kList: target positions (any order, deduplicated)
+  // Optional, single-sequence callers (serving): the target token of each resolved row (ascending
+  // row order) for the output-dependent baselines (targets.h); overrides their target_token.
+  // LaTIM's ALTI-Logit takes per-row tokens through LatimOptions::sequence_targets instead.
+  std::vector<int64_t> tokens;
 };
 
 struct LatimOptions {

@@ -63,9 +63,25 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
     torch::Tensor logits =
         Project(out.final_hidden[b].index_select(0, index), model.weights().lm_head,
                 torch::Tensor());  // [Q, V]
-    torch::Tensor tokens = target_token.has_value()
-                               ? torch::full({index.size(0)}, *target_token, index.options())
-                               : logits.argmax(-1);
+    torch::Tensor tokens;
+    if (!selection.tokens.empty()) {
+      if (selection.tokens.size() != st.rows.size()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sequence ", b, " has ", selection.tokens.size(), " target tokens for ",
+                         st.rows.size(), " rows"));
+      }
+      for (int64_t token : selection.tokens) {
+        if (token < 0 || token >= vocab) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("target token ", token, " out of range [0, ", vocab, ")"));
+        }
+      }
+      tokens = torch::tensor(selection.tokens, torch::kLong).to(model.device());
+    } else if (target_token.has_value()) {
+      tokens = torch::full({index.size(0)}, *target_token, index.options());
+    } else {
+      tokens = logits.argmax(-1);
+    }
     torch::Tensor values = logits.gather(1, tokens.unsqueeze(1)).squeeze(1).to(torch::kCPU);
     tokens = tokens.to(torch::kCPU);
     st.tokens.assign(tokens.data_ptr<int64_t>(), tokens.data_ptr<int64_t>() + tokens.numel());

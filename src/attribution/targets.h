@@ -31,8 +31,10 @@ struct SequenceTargets {
 absl::StatusOr<std::vector<int64_t>> ResolveRows(const RowSelection& selection, int64_t n,
                                                  int64_t seq);
 
-// For every sequence of ids [B, L] (lengths [B] or undefined): rows, tokens and logits.
-// INVALID_ARGUMENT for a bad row or a target token outside [0, vocab).
+// For every sequence of ids [B, L] (lengths [B] or undefined): rows, tokens and logits. Tokens:
+// selection.tokens (one per resolved row) when given, else target_token, else the prediction.
+// INVALID_ARGUMENT for a bad row, a token count that is not the row count, or a target token
+// outside [0, vocab).
 absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& model,
                                                             const torch::Tensor& ids,
                                                             const torch::Tensor& lengths,

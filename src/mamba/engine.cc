@@ -20,6 +20,22 @@
 namespace mamba_explain {
 namespace {
 
+bool IsOutOfMemory(const std::string& message) {
+  return message.find("out of memory") != std::string::npos ||
+         message.find("can't allocate memory") != std::string::npos ||
+         message.find("not enough memory") != std::string::npos;
+}
+
+absl::Status OutOfMemory(const std::string& what) {
+#ifdef ME_WITH_CUDA
+  try {
+    c10::cuda::CUDACachingAllocator::emptyCache();  // give the next batch a clean pool
+  } catch (...) {
+  }
+#endif
+  return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
+}
+
 bool FileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -138,12 +154,14 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
       rows.rows = options.row_list;
       break;
   }
+  rows.tokens = options.target_tokens;
   std::optional<int64_t> target;
   if (options.target_token >= 0) target = options.target_token;
   latim.layers = options.layers;
   latim.rows = rows;
   ASSIGN_OR_RETURN(latim.activation, ParseAdditiveActivation(options.activation));
   latim.target_token = target;
+  if (!options.target_tokens.empty()) latim.sequence_targets = {options.target_tokens};
   latim.memory_budget_bytes = options.memory_budget_bytes;
   gradients.rows = rows;
   gradients.target_token = target;
@@ -185,7 +203,11 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
     }
     return absl::OkStatus();
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("explain: ", e.what_without_backtrace()));
+    const std::string message = e.what_without_backtrace();
+    if (IsOutOfMemory(message)) return OutOfMemory(message);
+    return absl::InternalError(absl::StrCat("explain: ", message));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("host allocation failed");
   }
 }
 
@@ -198,27 +220,6 @@ absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
   }));
   return results;
 }
-
-// --- batched explanation (serving) ---------------------------------------------------------
-namespace {
-
-bool IsOutOfMemory(const std::string& message) {
-  return message.find("out of memory") != std::string::npos ||
-         message.find("can't allocate memory") != std::string::npos ||
-         message.find("not enough memory") != std::string::npos;
-}
-
-absl::Status OutOfMemory(const std::string& what) {
-#ifdef ME_WITH_CUDA
-  try {
-    c10::cuda::CUDACachingAllocator::emptyCache();  // give the next batch a clean pool
-  } catch (...) {
-  }
-#endif
-  return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
-}
-
-}  // namespace
 
 absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
                                   const ExplainOptions& options,
@@ -289,8 +290,8 @@ absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
   }
   absl::Status status;
   try {
-    torch::Tensor t = torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64))
-                          .view({batch, longest});
+    torch::Tensor t =
+        torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest});
     torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
     status = ExplainLatim(*model_, t, l, latim, callback);
   } catch (const c10::Error& e) {

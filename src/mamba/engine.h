@@ -30,23 +30,26 @@ struct ExplainOptions {
   // latim-l1|latim-l2|latim-alti|latim-alti-logit, grad-x-input|integrated-gradients|smoothgrad|
   // mamba-lrp, mamba-attention|rollout|mamba-attribution
   std::vector<std::string> methods = {"latim-l2"};
-  std::vector<int> layers;                          // empty = all (LaTIM, mamba-attention)
+  std::vector<int> layers;  // empty = all (LaTIM, mamba-attention)
   enum class Rows { kAll, kLast, kList };
   Rows rows = Rows::kAll;
-  std::vector<int64_t> row_list;                     // with Rows::kList
-  std::string activation = "silu";                   // silu | identity | relu
-  int64_t target_token = -1;  // output-dependent methods' target; −1 = predicted next token
+  std::vector<int64_t> row_list;    // with Rows::kList
+  std::string activation = "silu";  // silu | identity | relu
+  int64_t target_token = -1;        // output-dependent methods' target; −1 = predicted next token
+  // Optional: one target token per resolved row (ascending row order), overriding target_token
+  // (the server's per-row target_tokens). INVALID_ARGUMENT when the count differs from the rows.
+  std::vector<int64_t> target_tokens;
   int64_t memory_budget_bytes = int64_t{256} << 20;
   // Baselines.
   int ig_steps = 30;
   std::string ig_rule = "gauss-legendre";  // riemann (midpoint) | gauss-legendre
   int sg_samples = 30;
-  double sg_sigma = 0.15;                  // absolute, embedding units
-  std::string sg_input = "noisy";          // noisy (Captum NoiseTunnel) | clean
+  double sg_sigma = 0.15;          // absolute, embedding units
+  std::string sg_input = "noisy";  // noisy (Captum NoiseTunnel) | clean
   uint64_t seed = 0;
-  std::string lrp_rules = "all";           // all|none|no-silu|no-ssm|no-gate|no-norm, comma list
-  std::string attention_norm = "minmax";   // raw | minmax | abs-minmax (mamba-attention)
-  int start_layer = 0;                     // rollout / mamba-attribution
+  std::string lrp_rules = "all";          // all|none|no-silu|no-ssm|no-gate|no-norm, comma list
+  std::string attention_norm = "minmax";  // raw | minmax | abs-minmax (mamba-attention)
+  int start_layer = 0;                    // rollout / mamba-attribution
 };
 
 // One sequence of Engine::ExplainBatch.
@@ -86,12 +89,15 @@ class Engine {
 
   // LaTIM and baseline scores of a single sequence, method family by family (LaTIM, gradient
   // methods, MambaLRP, hidden attention); results stream through `callback` (false cancels).
+  // Out-of-memory caught here is RESOURCE_EXHAUSTED; the methods' own INTERNAL statuses keep the
+  // LibTorch message (serving maps out-of-memory ones, engine_backend.h).
   absl::Status Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
                        const ResultCallback& callback) const;
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,
                                                          const ExplainOptions& options) const;
 
-  // LaTIM methods only (the baselines go through Explain, one sequence at a time).
+  // LaTIM methods only: the serving backend runs the baselines through Explain, one sequence at a
+  // time (their gradients batch rows and IG steps / SmoothGrad samples instead of sequences).
   // Explains several sequences in one padded batch (right-padded to the longest; padded
   // positions never appear). Results stream through `callback` with AttributionResult::sequence =
   // the index in `sequences`, in the order of the single-sequence Explain (per layer, every

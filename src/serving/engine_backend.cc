@@ -1,5 +1,6 @@
 #include "serving/engine_backend.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/match.h"
@@ -22,12 +23,25 @@ absl::Status MapOutOfMemory(const absl::Status& status) {
 
 namespace {
 
-// The LaTIM scores (docs/methods.md); latim-alti-logit explains a token's logit, so it is the one
-// output-dependent method (layer -1, one matrix for the whole model).
+// The LaTIM scores (docs/methods.md): one padded batch through Engine::ExplainBatch.
 const std::vector<std::string>& LatimMethods() {
-  static const auto* methods = new std::vector<std::string>{"latim-l1", "latim-l2", "latim-alti",
-                                                            "latim-alti-logit"};
+  static const auto* methods =
+      new std::vector<std::string>{"latim-l1", "latim-l2", "latim-alti", "latim-alti-logit"};
   return *methods;
+}
+
+// The baselines: per sequence through Engine::Explain (the gradient methods batch rows, IG steps
+// and SmoothGrad samples instead of sequences).
+const std::vector<std::string>& BaselineMethods() {
+  static const auto* methods = new std::vector<std::string>{
+      "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp", "mamba-attention",
+      "rollout",      "mamba-attribution"};
+  return *methods;
+}
+
+bool IsLatim(const std::string& method) {
+  const std::vector<std::string>& latim = LatimMethods();
+  return std::find(latim.begin(), latim.end(), method) != latim.end();
 }
 
 class EngineBackend : public ExplainBackend {
@@ -44,7 +58,16 @@ class EngineBackend : public ExplainBackend {
     info_.device = options.device;
     info_.precision = options.precision == "bf16" ? Precision::kBf16 : Precision::kFp32;
     info_.methods = LatimMethods();
-    info_.output_methods = {"latim-alti-logit"};
+    info_.methods.insert(info_.methods.end(), BaselineMethods().begin(), BaselineMethods().end());
+    // Engine::Explain resolves a target token per row (targets.h) for exactly these.
+    info_.output_methods = {"latim-alti-logit", "grad-x-input", "integrated-gradients",
+                            "smoothgrad",       "mamba-lrp",    "mamba-attribution"};
+    // latim-alti-logit is layer -1 too, but it computes every layer's ALTI rows: it stays
+    // counted per layer by the budget.
+    info_.whole_model_methods = {"grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
+                                 "rollout",      "mamba-attribution"};
+    info_.gradient_methods = {"grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
+                              "mamba-attribution"};
   }
 
   const BackendInfo& info() const override { return info_; }
@@ -54,7 +77,8 @@ class EngineBackend : public ExplainBackend {
   std::string TokenText(int32_t id) const override { return engine_->TokenText(id); }
 
   absl::Status Warmup() override {
-    // Every method on a tiny batch of two (padding included), so the first request pays no
+    // Every method family on a tiny input (LaTIM on a batch of two, padding included; each
+    // baseline once, with one IG step and one SmoothGrad sample), so the first request pays no
     // start-up cost.
     std::vector<BatchSequence> batch(2);
     for (int32_t i = 0; i < 4; ++i) batch[0].ids.push_back(i % info_.vocab_size);
@@ -62,41 +86,63 @@ class EngineBackend : public ExplainBackend {
     ExplainOptions options;
     options.methods = LatimMethods();
     options.rows = ExplainOptions::Rows::kLast;
-    return engine_->ExplainBatch(batch, options, [](AttributionResult) { return true; });
+    auto ignore = [](AttributionResult) { return true; };
+    RETURN_IF_ERROR(engine_->ExplainBatch(batch, options, ignore));
+    options.methods = BaselineMethods();
+    options.ig_steps = 1;
+    options.sg_samples = 1;
+    return engine_->Explain(batch[0].ids, options, ignore);
   }
 
   absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
                             BatchSink* sink) override {
     const int n = static_cast<int>(inputs.size());
-    if (sink->AllCancelled(n)) return absl::CancelledError("all requests of the batch cancelled");
-    ExplainOptions explain;
-    explain.methods = options.methods;
-    explain.layers.assign(options.layers.begin(), options.layers.end());
-    explain.activation = ActivationName(options.activation);
-    const int64_t budget_mib = options.params.memory_budget_mib > 0
-                                   ? options.params.memory_budget_mib
-                                   : options_.memory_budget_mib;
-    explain.memory_budget_bytes = budget_mib << 20;
-    std::vector<BatchSequence> batch(inputs.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      batch[i].ids = inputs[i].ids;
-      batch[i].rows.assign(inputs[i].target_rows.begin(), inputs[i].target_rows.end());
-      batch[i].targets.assign(inputs[i].target_tokens.begin(), inputs[i].target_tokens.end());
+    if (sink->AllCancelled(n)) return AllCancelled();
+    ExplainOptions explain = ToExplainOptions(options);
+    std::vector<std::string> baselines;
+    explain.methods.clear();
+    for (const std::string& m : options.methods) {
+      (IsLatim(m) ? explain.methods : baselines).push_back(m);
     }
-    // Streams each result as it arrives; the whole batch stops (between layers) once every
-    // request is cancelled. Results of a request that alone was cancelled are dropped.
-    absl::Status status =
-        engine_->ExplainBatch(batch, explain, [&](AttributionResult r) {
-          const int item = static_cast<int>(r.sequence);
-          if (item >= 0 && item < n && !sink->IsCancelled(item)) {
-            sink->OnLayer(item, ToLayerMatrix(std::move(r)));
-          }
-          return !sink->AllCancelled(n);
-        });
-    if (absl::IsCancelled(status) && sink->AllCancelled(n)) {
-      return absl::CancelledError("all requests of the batch cancelled");
+    // LaTIM first, as Engine::Explain runs it first: one padded batch.
+    if (!explain.methods.empty()) {
+      std::vector<BatchSequence> batch(inputs.size());
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        batch[i].ids = inputs[i].ids;
+        batch[i].rows.assign(inputs[i].target_rows.begin(), inputs[i].target_rows.end());
+        batch[i].targets.assign(inputs[i].target_tokens.begin(), inputs[i].target_tokens.end());
+      }
+      // Streams each result as it arrives; the whole batch stops (between layers) once every
+      // request is cancelled. Results of a request that alone was cancelled are dropped.
+      absl::Status status = engine_->ExplainBatch(batch, explain, [&](AttributionResult r) {
+        const int item = static_cast<int>(r.sequence);
+        if (item >= 0 && item < n && !sink->IsCancelled(item)) Deliver(item, std::move(r), sink);
+        return !sink->AllCancelled(n);
+      });
+      if (absl::IsCancelled(status) && sink->AllCancelled(n)) return AllCancelled();
+      RETURN_IF_ERROR(MapOutOfMemory(status));
     }
-    return MapOutOfMemory(status);
+    if (baselines.empty()) return absl::OkStatus();
+    // The baselines, sequence by sequence with that request's rows and target tokens, so each
+    // result is what Engine::Explain gives offline for the same sequence and flags. A cancelled
+    // request is skipped, or stopped between results (its CANCELLED is not the batch's).
+    explain.methods = baselines;
+    explain.rows = ExplainOptions::Rows::kList;
+    for (int item = 0; item < n; ++item) {
+      if (sink->AllCancelled(n)) return AllCancelled();
+      if (sink->IsCancelled(item)) continue;
+      const ExplainInput& in = inputs[item];
+      explain.row_list.assign(in.target_rows.begin(), in.target_rows.end());
+      explain.target_tokens.assign(in.target_tokens.begin(), in.target_tokens.end());
+      absl::Status status = engine_->Explain(in.ids, explain, [&](AttributionResult r) {
+        if (sink->IsCancelled(item)) return false;
+        Deliver(item, std::move(r), sink);
+        return true;
+      });
+      if (absl::IsCancelled(status) && sink->IsCancelled(item)) continue;
+      RETURN_IF_ERROR(MapOutOfMemory(status));
+    }
+    return absl::OkStatus();
   }
 
   DeviceMemoryStats DeviceMemory() const override {
@@ -105,6 +151,51 @@ class EngineBackend : public ExplainBackend {
   }
 
  private:
+  static absl::Status AllCancelled() {
+    return absl::CancelledError("all requests of the batch cancelled");
+  }
+
+  // The batch's options as the engine spells them; unset parameters keep ExplainOptions'
+  // defaults, which are the offline CLI's.
+  ExplainOptions ToExplainOptions(const BatchOptions& options) const {
+    ExplainOptions explain;
+    explain.layers.assign(options.layers.begin(), options.layers.end());
+    explain.activation = ActivationName(options.activation);
+    const MethodParameters& p = options.params;
+    const int64_t budget_mib =
+        p.memory_budget_mib > 0 ? p.memory_budget_mib : options_.memory_budget_mib;
+    explain.memory_budget_bytes = budget_mib << 20;
+    if (p.ig_steps > 0) explain.ig_steps = p.ig_steps;
+    if (!p.ig_rule.empty()) explain.ig_rule = p.ig_rule;
+    if (p.smoothgrad_samples > 0) explain.sg_samples = p.smoothgrad_samples;
+    if (p.smoothgrad_sigma.has_value()) explain.sg_sigma = *p.smoothgrad_sigma;
+    if (!p.smoothgrad_input.empty()) explain.sg_input = p.smoothgrad_input;
+    explain.seed = p.seed;
+    if (!p.lrp_rules.empty()) explain.lrp_rules = p.lrp_rules;
+    if (!p.attention_norm.empty()) explain.attention_norm = p.attention_norm;
+    explain.start_layer = p.start_layer;
+    return explain;
+  }
+
+  // Per-target results (explained logits: the gradient methods, mamba-lrp, mamba-attribution)
+  // go out as token scores, as offline mode writes them; the rest as matrices.
+  static void Deliver(int item, AttributionResult r, BatchSink* sink) {
+    if (!r.explained_logits.empty()) {
+      TokenScoreRows s;
+      s.method = std::move(r.method);
+      s.layer = r.layer;
+      s.rows.assign(r.rows.begin(), r.rows.end());
+      s.target_tokens.assign(r.targets.begin(), r.targets.end());
+      s.cols = r.columns;
+      s.scores = std::move(r.matrix);
+      s.explained_logits = std::move(r.explained_logits);
+      s.approx_error = static_cast<float>(r.approx_error);
+      sink->OnTokenScores(item, std::move(s));
+      return;
+    }
+    sink->OnLayer(item, ToLayerMatrix(std::move(r)));
+  }
+
   static LayerMatrix ToLayerMatrix(AttributionResult r) {
     LayerMatrix m;
     m.method = std::move(r.method);

@@ -1,10 +1,13 @@
 // EngineBackend: ExplainBackend over the LibTorch Engine (src/mamba/engine.h). This header is
-// LibTorch-free; the .cc talks to the engine only through engine.h. Serves the LaTIM methods
-// (latim-l1, latim-l2, latim-alti per layer; latim-alti-logit as one layer -1 matrix, the only
-// output-dependent method) through Engine::ExplainBatch: one padded forward per batch, results
-// streamed to the sink as each (layer, sequence, method) finishes, the batch stopped between
-// results once every request is cancelled, device out-of-memory -> RESOURCE_EXHAUSTED for that
-// batch only. One batch at a time (the batcher guarantees it).
+// LibTorch-free; the .cc talks to the engine only through engine.h. Serves every method of the
+// offline CLI with its results: the LaTIM methods through Engine::ExplainBatch (one padded
+// forward per batch), the baselines (gradient methods, mamba-lrp, hidden attention) through
+// Engine::Explain one sequence at a time with that request's rows and target tokens. Results
+// stream to the sink as they finish (per-target scores of the gradient methods, mamba-lrp and
+// mamba-attribution as token scores, the rest as matrices); a cancelled request's results are
+// dropped and its baselines skipped; the batch stops between results once every request is
+// cancelled; device out-of-memory -> RESOURCE_EXHAUSTED for that batch only. One batch at a time
+// (the batcher guarantees it).
 #ifndef MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 #define MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 
@@ -17,8 +20,8 @@
 namespace mamba_explain {
 
 struct EngineBackendOptions {
-  std::string device = "cpu";      // cpu | cuda | cuda:N
-  std::string precision = "fp32";  // fp32 | bf16
+  std::string device = "cpu";       // cpu | cuda | cuda:N
+  std::string precision = "fp32";   // fp32 | bf16
   int64_t memory_budget_mib = 256;  // LaTIM block budget unless a request asks for another
 };
 

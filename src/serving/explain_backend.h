@@ -28,6 +28,12 @@ struct BackendInfo {
   bool has_tokenizer = false;
   std::vector<std::string> methods;         // supported method names
   std::vector<std::string> output_methods;  // subset that needs a target token per row
+  // Subset with a single whole-model result (layer -1) whose cost does not grow with the
+  // requested layers: the matrix-row budget counts it once, not once per layer.
+  std::vector<std::string> whole_model_methods;
+  // Subset that runs one backward pass per target row (integrated-gradients: per row and IG
+  // step; smoothgrad: per row and sample): the gradient-row budget counts these.
+  std::vector<std::string> gradient_methods;
   std::string device = "cpu";
   Precision precision = Precision::kFp32;
 };

@@ -1,6 +1,7 @@
 #include "serving/explain_types.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace mamba_explain {
@@ -31,11 +32,15 @@ const char* PrecisionName(Precision p) {
   return "?";
 }
 
+// Every field that changes a result is in the key (σ with all float digits), so a batch never
+// mixes parameters.
 std::string BatchOptions::Key() const {
-  return absl::StrCat(absl::StrJoin(methods, ","), "|", absl::StrJoin(layers, ","), "|",
-                      ActivationName(activation), "|", PrecisionName(precision), "|",
-                      params.ig_steps, "|", params.smoothgrad_samples, "|", params.smoothgrad_sigma,
-                      "|", params.seed, "|", params.memory_budget_mib);
+  return absl::StrCat(
+      absl::StrJoin(methods, ","), "|", absl::StrJoin(layers, ","), "|", ActivationName(activation),
+      "|", PrecisionName(precision), "|", params.ig_steps, "|", params.smoothgrad_samples, "|",
+      params.smoothgrad_sigma ? absl::StrFormat("%.9g", *params.smoothgrad_sigma) : "default", "|",
+      params.seed, "|", params.memory_budget_mib, "|", params.ig_rule, "|", params.smoothgrad_input,
+      "|", params.lrp_rules, "|", params.attention_norm, "|", params.start_layer);
 }
 
 }  // namespace mamba_explain

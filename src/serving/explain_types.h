@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,24 @@ enum class Precision { kDefault, kFp32, kTf32, kBf16 };
 const char* ActivationName(Activation a);  // "silu" | "identity" | "relu"
 const char* PrecisionName(Precision p);    // "default" | "fp32" | "tf32" | "bf16"
 
+// Method parameters of a request (proto MethodParameters); zero / empty / negative σ = the
+// backend's default, so the wire's unset fields mean "default" (σ = 0 is a valid value, hence
+// optional).
 struct MethodParameters {
-  int32_t ig_steps = 0;            // 0 = backend default
-  int32_t smoothgrad_samples = 0;  // 0 = backend default
-  float smoothgrad_sigma = 0.f;    // 0 = backend default
-  uint64_t seed = 0;
-  int32_t memory_budget_mib = 0;  // LaTIM row/channel block budget; 0 = backend default
+  // The defaults of the counted parameters, equal to the engine's (ExplainOptions, engine.h;
+  // engine_backend_test checks it): the request budget counts unset fields as these.
+  static constexpr int32_t kDefaultIgSteps = 30;
+  static constexpr int32_t kDefaultSmoothgradSamples = 30;
+  int32_t ig_steps = 0;                   // integrated-gradients; 0 = backend default
+  int32_t smoothgrad_samples = 0;         // smoothgrad; 0 = backend default
+  std::optional<float> smoothgrad_sigma;  // smoothgrad, absolute; unset = backend default
+  uint64_t seed = 0;                      // smoothgrad noise
+  int32_t memory_budget_mib = 0;  // LaTIM / mamba-attention block budget; 0 = backend default
+  std::string ig_rule;            // "riemann" | "gauss-legendre"; empty = backend default
+  std::string smoothgrad_input;   // "noisy" | "clean"; empty = backend default
+  std::string lrp_rules;          // mamba-lrp rule list ("all", "no-ssm,no-gate", ...)
+  std::string attention_norm;     // mamba-attention: "raw" | "minmax" | "abs-minmax"
+  int32_t start_layer = 0;        // rollout / mamba-attribution: first layer multiplied
 };
 
 // What every request of one batch must share: the backend runs them together.
@@ -57,14 +70,17 @@ struct LayerMatrix {
   std::vector<int32_t> target_tokens;  // output-dependent methods: the explained token per row
 };
 
-// Per-target source relevance vectors (output-dependent methods).
+// Per-target source relevance vectors (output-dependent methods without a token-to-token
+// matrix: the gradient methods, mamba-lrp, mamba-attribution).
 struct TokenScoreRows {
   std::string method;
   int32_t layer = -1;
   std::vector<int32_t> rows;
   std::vector<int32_t> target_tokens;
   int64_t cols = 0;
-  std::vector<float> scores;  // rows.size() x cols
+  std::vector<float> scores;            // rows.size() x cols
+  std::vector<float> explained_logits;  // the explained raw logit per row (may be empty)
+  float approx_error = std::numeric_limits<float>::quiet_NaN();  // completeness gap, if any
 };
 
 }  // namespace mamba_explain

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 
 namespace mamba_explain {
@@ -29,6 +30,62 @@ absl::StatusOr<std::vector<int32_t>> ResolveIndexList(const std::string& field,
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+bool Contains(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// A named choice of MethodParameters: empty (the default) or one of `allowed`.
+absl::Status CheckChoice(const std::string& field, const std::string& value,
+                         const std::vector<std::string>& allowed) {
+  if (value.empty() || Contains(allowed, value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("parameters.", field, "='", value, "' unknown (",
+                                                 absl::StrJoin(allowed, ", "), ")"));
+}
+
+// The method parameters against the limits; names as the engine spells them (engine.h).
+absl::Status ValidateParameters(const MethodParameters& p, const BackendInfo& info,
+                                const ServingLimits& limits) {
+  if (p.ig_steps < 0 || p.ig_steps > limits.max_ig_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.ig_steps=", p.ig_steps, " not in [0, ", limits.max_ig_steps, "]"));
+  }
+  if (p.smoothgrad_samples < 0 || p.smoothgrad_samples > limits.max_smoothgrad_samples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.smoothgrad_samples=", p.smoothgrad_samples, " not in [0, ",
+                     limits.max_smoothgrad_samples, "]"));
+  }
+  if (p.smoothgrad_sigma.has_value() &&
+      !(*p.smoothgrad_sigma >= 0.f && *p.smoothgrad_sigma <= limits.max_smoothgrad_sigma)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.smoothgrad_sigma=", *p.smoothgrad_sigma, " not in [0, ",
+                     limits.max_smoothgrad_sigma, "]"));
+  }
+  if (p.memory_budget_mib < 0 || p.memory_budget_mib > limits.max_memory_budget_mib) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.memory_budget_mib=", p.memory_budget_mib, " not in [0, ",
+                     limits.max_memory_budget_mib, "]"));
+  }
+  RETURN_IF_ERROR(CheckChoice("ig_rule", p.ig_rule, {"riemann", "gauss-legendre"}));
+  RETURN_IF_ERROR(CheckChoice("smoothgrad_input", p.smoothgrad_input, {"noisy", "clean"}));
+  RETURN_IF_ERROR(CheckChoice("attention_norm", p.attention_norm, {"raw", "minmax", "abs-minmax"}));
+  if (!p.lrp_rules.empty()) {
+    const std::vector<std::string> rules = {"all",    "none",    "no-silu",
+                                            "no-ssm", "no-gate", "no-norm"};
+    for (absl::string_view rule : absl::StrSplit(p.lrp_rules, ',')) {
+      if (!Contains(rules, std::string(rule))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("parameters.lrp_rules='", p.lrp_rules, "' has unknown rule '", rule,
+                         "' (comma list of ", absl::StrJoin(rules, ", "), ")"));
+      }
+    }
+  }
+  if (p.start_layer < 0 || p.start_layer >= info.n_layers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameters.start_layer=", p.start_layer, " not in [0, ", info.n_layers, ")"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -89,8 +146,7 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
     if (!seen.insert(m).second) {
       return absl::InvalidArgumentError(absl::StrCat("methods[", i, "]='", m, "' is repeated"));
     }
-    needs_target |= std::find(info.output_methods.begin(), info.output_methods.end(), m) !=
-                    info.output_methods.end();
+    needs_target |= Contains(info.output_methods, m);
   }
   out.options.methods = spec.methods;
 
@@ -120,26 +176,7 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
         absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));
   }
   out.priority = spec.priority;
-  if (spec.params.ig_steps < 0 || spec.params.ig_steps > limits.max_ig_steps) {
-    return absl::InvalidArgumentError(absl::StrCat("parameters.ig_steps=", spec.params.ig_steps,
-                                                   " not in [0, ", limits.max_ig_steps, "]"));
-  }
-  if (spec.params.smoothgrad_samples < 0 ||
-      spec.params.smoothgrad_samples > limits.max_smoothgrad_samples) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.smoothgrad_samples=", spec.params.smoothgrad_samples,
-                     " not in [0, ", limits.max_smoothgrad_samples, "]"));
-  }
-  if (!(spec.params.smoothgrad_sigma >= 0.f)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "parameters.smoothgrad_sigma=", spec.params.smoothgrad_sigma, " must be >= 0"));
-  }
-  if (spec.params.memory_budget_mib < 0 ||
-      spec.params.memory_budget_mib > limits.max_memory_budget_mib) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.memory_budget_mib=", spec.params.memory_budget_mib, " not in [0, ",
-                     limits.max_memory_budget_mib, "]"));
-  }
+  RETURN_IF_ERROR(ValidateParameters(spec.params, info, limits));
   if (spec.precision != Precision::kDefault && spec.precision != info.precision) {
     return absl::InvalidArgumentError(absl::StrCat("precision=", PrecisionName(spec.precision),
                                                    " but model '", spec.model, "' is loaded in ",
@@ -149,16 +186,38 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
   out.options.precision = info.precision;
   out.options.params = spec.params;
 
-  // Budget: every (method, layer, row) is one matrix row to compute and send.
-  const int64_t matrix_rows = static_cast<int64_t>(out.options.methods.size()) *
-                              static_cast<int64_t>(out.options.layers.size()) *
-                              static_cast<int64_t>(out.input.target_rows.size());
+  // Budgets. Matrix rows: every (method, layer, row) of a per-layer method, every (method, row)
+  // of a whole-model one, is one row to compute and send. Gradient rows: every backward pass of
+  // the gradient methods (one per row, IG step or SmoothGrad sample), their dominant cost.
+  const int64_t rows = static_cast<int64_t>(out.input.target_rows.size());
+  const int64_t layers = static_cast<int64_t>(out.options.layers.size());
+  int64_t matrix_rows = 0, gradient_rows = 0;
+  for (const std::string& m : out.options.methods) {
+    matrix_rows += rows * (Contains(info.whole_model_methods, m) ? 1 : layers);
+    if (!Contains(info.gradient_methods, m)) continue;
+    int64_t passes = 1;
+    if (m == "integrated-gradients") {
+      passes = spec.params.ig_steps > 0 ? spec.params.ig_steps : MethodParameters::kDefaultIgSteps;
+    } else if (m == "smoothgrad") {
+      passes = spec.params.smoothgrad_samples > 0 ? spec.params.smoothgrad_samples
+                                                  : MethodParameters::kDefaultSmoothgradSamples;
+    }
+    gradient_rows += rows * passes;
+  }
   if (matrix_rows > limits.max_matrix_rows) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request asks for ", matrix_rows,
-                     " matrix rows (methods x layers x target rows), over "
-                     "the server limit of ",
+                     " matrix rows (target rows x layers, summed over the methods; whole-model "
+                     "methods count once), over the server limit of ",
                      limits.max_matrix_rows, "; ask for fewer layers or target_rows"));
+  }
+  if (gradient_rows > limits.max_gradient_rows) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "request asks for ", gradient_rows,
+        " gradient rows (target rows x ig_steps / smoothgrad_samples / 1, summed over the "
+        "gradient methods), over the server limit of ",
+        limits.max_gradient_rows,
+        "; ask for fewer target_rows, parameters.ig_steps or parameters.smoothgrad_samples"));
   }
   return out;
 }

@@ -35,10 +35,16 @@ struct ExplainSpec {
 };
 
 struct ServingLimits {
-  int32_t max_tokens = 2048;          // longest sequence
-  int64_t max_matrix_rows = 1 << 16;  // methods x layers x target rows per request
+  int32_t max_tokens = 2048;  // longest sequence
+  // Matrix rows per request: target rows x (layers for per-layer methods, 1 for whole-model
+  // methods), summed over the methods.
+  int64_t max_matrix_rows = 1 << 16;
+  // Backward passes per request: target rows x (ig_steps for integrated-gradients,
+  // smoothgrad_samples for smoothgrad, 1 for the other gradient methods), summed over them.
+  int64_t max_gradient_rows = 1 << 16;
   int32_t max_ig_steps = 256;
   int32_t max_smoothgrad_samples = 128;
+  float max_smoothgrad_sigma = 1e3f;  // absolute, in embedding units
   int32_t max_priority = 9;
   int32_t max_memory_budget_mib = 4096;  // parameters.memory_budget_mib
 };

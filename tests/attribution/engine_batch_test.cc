@@ -1,7 +1,8 @@
 // Engine::ExplainBatch: a padded batch of sequences of different lengths, each with its own target
 // rows and ALTI-Logit target tokens, gives exactly the results of explaining each sequence alone
 // (every LaTIM method, Mamba-1 and Mamba-2 fixtures); padding never shows; results stream in layer
-// order; returning false cancels; bad input is INVALID_ARGUMENT.
+// order; returning false cancels; bad input is INVALID_ARGUMENT. Also Engine::Explain's per-row
+// target tokens.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,9 +91,8 @@ TEST_P(EngineBatchTest, BatchEqualsSingles) {
         auto it = got.find({b, w.method, w.layer});
         ASSERT_NE(it, got.end()) << b << " " << w.method << " " << w.layer;
         const AttributionResult& r = it->second;
-        const std::string what =
-            absl::StrCat(GetParam(), " seq ", b, " ", w.method, " layer ", w.layer, " row ",
-                         rows[q]);
+        const std::string what = absl::StrCat(GetParam(), " seq ", b, " ", w.method, " layer ",
+                                              w.layer, " row ", rows[q]);
         EXPECT_EQ(r.columns, n) << what << ": padding must not appear";
         ASSERT_EQ(r.rows, rows) << what;
         ASSERT_EQ(r.matrix.size(), rows.size() * n) << what;
@@ -107,7 +107,8 @@ TEST_P(EngineBatchTest, BatchEqualsSingles) {
   }
   // The whole-sequence approximation error of sequence 0 equals the single run's.
   ExplainOptions whole = options;
-  ASSERT_OK_AND_ASSIGN(std::vector<AttributionResult> single0, engine->Explain(batch[0].ids, whole));
+  ASSERT_OK_AND_ASSIGN(std::vector<AttributionResult> single0,
+                       engine->Explain(batch[0].ids, whole));
   for (const AttributionResult& w : single0) {
     const AttributionResult& r = got.at({0, w.method, w.layer});
     EXPECT_NEAR(r.approx_error, w.approx_error, 1e-4 + 1e-3 * w.approx_error) << w.method;
@@ -164,6 +165,49 @@ TEST_P(EngineBatchTest, RejectsBadInput) {
   batch[0].ids.clear();
   EXPECT_STATUS(engine->ExplainBatch(batch, options, ignore), absl::StatusCode::kInvalidArgument,
                 "no ids");
+}
+
+// Engine::Explain with one target token per row (ExplainOptions::target_tokens, what the server
+// passes): each row equals that row explained alone with --target = its token, for every
+// output-dependent method; a token count that differs from the row count is INVALID_ARGUMENT.
+TEST_P(EngineBatchTest, PerRowTargetTokensEqualSingleTargets) {
+  auto engine = LoadEngine(GetParam());
+  ASSERT_NE(engine, nullptr);
+  const std::vector<int32_t> ids = Ids(11, 4);
+  ExplainOptions options;
+  options.methods = {"latim-alti-logit", "grad-x-input", "integrated-gradients",
+                     "smoothgrad",       "mamba-lrp",    "mamba-attribution"};
+  options.ig_steps = 4;
+  options.sg_samples = 3;
+  options.rows = ExplainOptions::Rows::kList;
+  options.row_list = {9, 2, 6};  // resolved ascending: 2, 6, 9
+  options.target_tokens = {17, 4, 60};
+  ASSERT_OK_AND_ASSIGN(std::vector<AttributionResult> all, engine->Explain(ids, options));
+  ASSERT_EQ(all.size(), options.methods.size());
+  const std::vector<int64_t> rows = {2, 6, 9};
+  for (size_t k = 0; k < rows.size(); ++k) {
+    ExplainOptions one = options;
+    one.row_list = {rows[k]};
+    one.target_tokens.clear();
+    one.target_token = options.target_tokens[k];
+    ASSERT_OK_AND_ASSIGN(std::vector<AttributionResult> single, engine->Explain(ids, one));
+    ASSERT_EQ(single.size(), all.size());
+    for (size_t m = 0; m < all.size(); ++m) {
+      const std::string what = absl::StrCat(all[m].method, " row ", rows[k]);
+      ASSERT_EQ(all[m].method, single[m].method);
+      EXPECT_EQ(all[m].rows, rows) << what;
+      ASSERT_EQ(all[m].targets.size(), rows.size()) << what;
+      EXPECT_EQ(all[m].targets[k], options.target_tokens[k]) << what;
+      ExpectRowNear(all[m], k, single[m], 0, what);
+    }
+  }
+  options.target_tokens = {1, 2};
+  EXPECT_STATUS(engine->Explain(ids, options).status(), absl::StatusCode::kInvalidArgument,
+                "2 target tokens for 3 rows");
+  options.methods = {"grad-x-input"};
+  options.target_tokens = {1, 2, 96};
+  EXPECT_STATUS(engine->Explain(ids, options).status(), absl::StatusCode::kInvalidArgument,
+                "target token 96");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EngineBatchTest,

@@ -3,7 +3,10 @@
 JSON of the same ids and flags (the offline run is the reference).
 usage: compare_explain.py OFFLINE.json REMOTE.json [--dense | --threshold T | --top-k K | --mass P]
 --dense (default): same ids, same results in the same order (method, layer, rows) and matrices
-  equal within 1e-5 (relative 1e-4 for large entries), approx_error within 1e-4.
+  equal within 1e-5 (relative 1e-4 for large entries), approx_error within 1e-4. Per-target
+  results ("scores" instead of "matrix": gradient methods, mamba-lrp, mamba-attribution) must have
+  the offline keys exactly, equal targets and explained logits, and are compared dense in every
+  mode (the server never sparsifies them).
 --threshold/--top-k/--mass: the remote matrices were sparsified on the server (CSR) and expanded
   back by the client: every kept entry equals the offline value, and the kept set is what the policy
   keeps on the offline matrix. Entries within 1e-5 of the policy's cut may go either way (the two
@@ -37,15 +40,27 @@ if ko != kr:
     fail(f"results differ in (method, layer, rows):\n offline {ko}\n remote  {kr}")
 for o, r in zip(off["results"], rem["results"]):
     name = f"{o['method']} layer {o['layer']}"
-    if len(o["matrix"]) != len(r["matrix"]):
+    # Per-target methods: "scores" (never sparsified), the explained logit and token per row.
+    key = "scores" if "scores" in o else "matrix"
+    if key not in r or ("scores" in r) != (key == "scores"):
+        fail(f"{name}: offline has '{key}', remote has keys {sorted(r)}")
+    if key == "scores":
+        if sorted(o) != sorted(r):
+            fail(f"{name}: keys differ: offline {sorted(o)} vs remote {sorted(r)}")
+        if o["targets"] != r["targets"]:
+            fail(f"{name}: targets {r['targets']} vs offline {o['targets']}")
+        if len(o["explained_logit"]) != len(r["explained_logit"]) or not all(
+                close(a, b) for a, b in zip(r["explained_logit"], o["explained_logit"])):
+            fail(f"{name}: explained_logit {r['explained_logit']} vs offline {o['explained_logit']}")
+    if len(o[key]) != len(r[key]):
         fail(f"{name}: row counts differ")
     oe, re_ = o["approx_error"], r["approx_error"]
     if not (oe is None and re_ is None) and abs((oe or 0) - (re_ or 0)) > 1e-4 + 1e-3 * abs(oe or 0):
         fail(f"{name}: approx_error {re_} vs offline {oe}")
-    for k, (orow, rrow) in enumerate(zip(o["matrix"], r["matrix"])):
+    for k, (orow, rrow) in enumerate(zip(o[key], r[key])):
         if len(orow) != len(rrow):
             fail(f"{name} row {k}: column counts differ")
-        if mode == "--dense":
+        if mode == "--dense" or key == "scores":
             for j, (a, b) in enumerate(zip(rrow, orow)):
                 if not close(a, b):
                     fail(f"{name} row {k} col {j}: remote {a} vs offline {b}")

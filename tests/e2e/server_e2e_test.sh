@@ -4,7 +4,8 @@
 # (tests/fixtures/mamba1_bias_tied and mamba2_g1; vocabulary 96, no tokenizer: --ids).
 # ListModels/GetModel/Tokenize, a model that fails to load is reported and skipped, health per
 # model, metrics parse as Prometheus text, --help, TLS required unless --plaintext; Explain: remote
-# == offline `mamba-explain explain` (dense, within 1e-5) for every LaTIM method and row selection,
+# == offline `mamba-explain explain` (dense, within 1e-5) for every method (LaTIM and the
+# baselines, with their parameters) and row selection, invalid method parameters named,
 # stream order (header first, summary last), CSR == the sparsified offline matrix, messages
 # <= 1 MiB, every status code, batching (batch size > 1, results equal to solo runs),
 # cancellation stops work, deadlines, queue full. An 80-layer copy of the Mamba-1 fixture
@@ -58,8 +59,10 @@ assert m["broken"]["state"] == "FAILED" and "config" in m["broken"]["error"], m[
 assert m["m1"]["state"] == "READY" and m["m1"]["n_layers"] == 3 and m["m1"]["vocab_size"] == 96
 assert m["m1"]["architecture"] == "mamba1" and m["m2"]["architecture"] == "mamba2"
 assert m["m1"]["backend"] == "engine"
-latim = ["latim-l1", "latim-l2", "latim-alti", "latim-alti-logit"]
-assert m["m1"]["methods"] == latim and m["m2"]["methods"] == latim, m["m1"]["methods"]
+every = ["latim-l1", "latim-l2", "latim-alti", "latim-alti-logit", "grad-x-input",
+         "integrated-gradients", "smoothgrad", "mamba-lrp", "mamba-attention", "rollout",
+         "mamba-attribution"]
+assert m["m1"]["methods"] == every and m["m2"]["methods"] == every, m["m1"]["methods"]
 PY
 then ok "ListModels: ready models and the failed one"; else bad "ListModels: $(cat "$tmp/err")"; fi
 if $client_bin models $S --model m2 | grep -q '"state":"READY"'; then ok "GetModel"
@@ -113,6 +116,26 @@ for pair in m1:mamba1_bias_tied m2:mamba2_g1; do
   remote_vs_offline "$model --layers 1-2 --activation relu --memory-budget-mib 1" $model $fixture \
     --method latim-alti,latim-l1 --layers 1-2 --activation relu --memory-budget-mib 1
 done
+# Every baseline, alone and mixed with LaTIM, with its parameters: remote == offline (few IG
+# steps and SmoothGrad samples keep it quick on 2 cores).
+G="--ig-steps 3 --sg-samples 2"
+for pair in m1:mamba1_bias_tied m2:mamba2_g1; do
+  model=${pair%%:*}
+  fixture=${pair#*:}
+  for method in grad-x-input integrated-gradients smoothgrad mamba-lrp mamba-attention rollout \
+    mamba-attribution; do
+    remote_vs_offline "$model $method --rows 2,9,23" $model $fixture --method $method \
+      --rows 2,9,23 $G
+  done
+  remote_vs_offline "$model every method, --rows last" $model $fixture --rows last $G \
+    --method $all4,grad-x-input,integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,mamba-attribution
+done
+remote_vs_offline "m1 baseline parameters, --target 11" m1 mamba1_bias_tied --rows 4,20 --target 11 \
+  --method integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,mamba-attribution \
+  --ig-steps 5 --ig-rule riemann --sg-samples 3 --sg-sigma 0.4 --sg-input clean --seed 7 \
+  --lrp-rules no-ssm,no-gate --attention-norm abs-minmax --start-layer 1 --layers 0,2
+remote_vs_offline "m2 --sg-sigma 0 (explicit zero)" m2 mamba2_g1 --rows 5 --method smoothgrad \
+  --sg-samples 2 --sg-sigma 0
 # Old spellings still work (--methods, --targets).
 if $client_bin $E --model m1 --ids "$ids" --methods latim-l2 --targets 4,2 --layers 0 --json "$tmp/old.json" \
   2>"$tmp/err" && python3 -c "
@@ -196,10 +219,20 @@ expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --model m1 --i
 expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --model m1 --ids 1,2 --priority 12
 expect_code "precision the model is not loaded in -> INVALID_ARGUMENT" "precision=bf16" $E --model m1 --ids 1,2 --dtype bf16
 expect_code "memory budget over the limit -> INVALID_ARGUMENT" "memory_budget_mib=99999" $E --model m1 --ids 1,2 --memory-budget-mib 99999
+expect_code "ig steps over the limit -> INVALID_ARGUMENT" "parameters.ig_steps=257 not in [0, 256]" $E --model m1 --ids 1,2 --method integrated-gradients --ig-steps 257
+expect_code "smoothgrad samples over the limit -> INVALID_ARGUMENT" "parameters.smoothgrad_samples=129" $E --model m1 --ids 1,2 --method smoothgrad --sg-samples 129
+expect_code "negative sigma -> INVALID_ARGUMENT" "parameters.smoothgrad_sigma=-1" $E --model m1 --ids 1,2 --method smoothgrad --sg-sigma -1
+expect_code "bad ig rule -> INVALID_ARGUMENT" "parameters.ig_rule='simpson' unknown" $E --model m1 --ids 1,2 --method integrated-gradients --ig-rule simpson
+expect_code "bad sg input -> INVALID_ARGUMENT" "parameters.smoothgrad_input='both' unknown" $E --model m1 --ids 1,2 --method smoothgrad --sg-input both
+expect_code "bad lrp rule -> INVALID_ARGUMENT" "parameters.lrp_rules='no-ssm,no-conv' has unknown rule 'no-conv'" $E --model m1 --ids 1,2 --method mamba-lrp --lrp-rules no-ssm,no-conv
+expect_code "bad attention norm -> INVALID_ARGUMENT" "parameters.attention_norm='l2' unknown" $E --model m1 --ids 1,2 --method mamba-attention --attention-norm l2
+expect_code "start layer out of range -> INVALID_ARGUMENT" "parameters.start_layer=3 not in [0, 3)" $E --model m1 --ids 1,2 --method rollout --start-layer 3
+expect_code "target beyond vocab for a baseline -> INVALID_ARGUMENT" "target_tokens[0]=96" $E --model m1 --ids 1,2 --method grad-x-input --target 96
 toolong=$(python3 -c 'print(",".join(["1"] * 2049))')
 expect_code "too many tokens -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: input has 2049 tokens" $E --model m1 --ids "$toolong"
 big=$(python3 -c 'print(",".join(["1"] * 2000))')
 expect_code "layers x rows budget -> RESOURCE_EXHAUSTED" "matrix rows" $E --model m1 --ids "$big" --method $all4
+expect_code "gradient rows budget -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: request asks for 512000 gradient rows" $E --model m1 --ids "$big" --method integrated-gradients --ig-steps 256
 
 curl -s "http://127.0.0.1:$eng_mport/metrics" >"$tmp/metrics.txt"
 if python3 "$here/check_metrics.py" "$tmp/metrics.txt" mamba_explain_requests_total \

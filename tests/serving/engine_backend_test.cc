@@ -1,8 +1,11 @@
-// EngineBackend on the committed fixture models: advertises the LaTIM methods (latim-alti-logit
-// as the output-dependent one), streams every (method, layer) of every request to the sink with
-// the rows, columns, targets and approximation error of the engine's own results, drops the
-// results of a cancelled request, stops with CANCELLED once every request is cancelled, and maps
-// out-of-memory messages to RESOURCE_EXHAUSTED.
+// EngineBackend on the committed fixture models: advertises every method (the output-dependent
+// ones: latim-alti-logit, the gradient methods, mamba-lrp, mamba-attribution), streams every
+// (method, layer) of every request to the sink with the rows, columns, targets and approximation
+// error of the engine's own results; each baseline of a batch of two sequences (different
+// lengths, rows, target tokens, parameters) equals Engine::Explain on that sequence alone, as
+// token scores for per-target methods and matrices otherwise; drops the results of a cancelled
+// request (and skips its baselines), stops with CANCELLED once every request is cancelled, and
+// maps out-of-memory messages to RESOURCE_EXHAUSTED.
 #include "serving/engine_backend.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +16,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "mamba/engine.h"
 
 namespace mamba_explain {
 namespace {
@@ -25,12 +29,17 @@ std::string Fixture(const std::string& name) {
 class RecordingSink : public BatchSink {
  public:
   void OnLayer(int item, LayerMatrix m) override { layers.emplace_back(item, std::move(m)); }
-  void OnTokenScores(int, TokenScoreRows) override { ++token_scores; }
+  void OnTokenScores(int item, TokenScoreRows s) override {
+    ++token_scores;
+    scores.emplace_back(item, std::move(s));
+  }
   bool IsCancelled(int item) const override {
-    return cancelled.count(item) > 0 || (cancel_all_after >= 0 &&
-                                         static_cast<int>(layers.size()) >= cancel_all_after);
+    return cancelled.count(item) > 0 ||
+           (cancel_all_after >= 0 &&
+            static_cast<int>(layers.size() + scores.size()) >= cancel_all_after);
   }
   std::vector<std::pair<int, LayerMatrix>> layers;
+  std::vector<std::pair<int, TokenScoreRows>> scores;
   int token_scores = 0;
   std::set<int> cancelled;
   int cancel_all_after = -1;
@@ -53,13 +62,20 @@ class EngineBackendTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<ExplainBackend> backend_;
 };
 
-TEST_P(EngineBackendTest, AdvertisesLatim) {
+TEST_P(EngineBackendTest, AdvertisesEveryMethod) {
   const BackendInfo& info = backend_->info();
   EXPECT_EQ(info.backend, "engine");
-  EXPECT_EQ(info.methods,
-            (std::vector<std::string>{"latim-l1", "latim-l2", "latim-alti", "latim-alti-logit"}));
-  EXPECT_EQ(info.output_methods, std::vector<std::string>{"latim-alti-logit"});
+  EXPECT_EQ(info.methods, (std::vector<std::string>{
+                              "latim-l1", "latim-l2", "latim-alti", "latim-alti-logit",
+                              "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
+                              "mamba-attention", "rollout", "mamba-attribution"}));
+  EXPECT_EQ(info.output_methods,
+            (std::vector<std::string>{"latim-alti-logit", "grad-x-input", "integrated-gradients",
+                                      "smoothgrad", "mamba-lrp", "mamba-attribution"}));
   EXPECT_EQ(backend_->DeviceMemory().used, 0);  // CPU
+  // The budget's defaults are the engine's (the proto documents them).
+  EXPECT_EQ(MethodParameters::kDefaultIgSteps, ExplainOptions().ig_steps);
+  EXPECT_EQ(MethodParameters::kDefaultSmoothgradSamples, ExplainOptions().sg_samples);
 }
 
 TEST_P(EngineBackendTest, StreamsEveryResultOfABatch) {
@@ -125,6 +141,141 @@ TEST_P(EngineBackendTest, CancellationDropsAndStops) {
   before.cancelled = {0, 1};
   EXPECT_TRUE(absl::IsCancelled(backend_->ExplainBatch(options, inputs, &before)));
   EXPECT_TRUE(before.layers.empty());
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want,
+                const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_LE(std::abs(got[i] - want[i]), 1e-5f + 1e-4f * std::abs(want[i])) << what << " " << i;
+  }
+}
+
+const std::vector<std::string> kBaselines = {
+    "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp", "mamba-attention",
+    "rollout",      "mamba-attribution"};
+
+// Two sequences of different lengths and rows, the second with its own target tokens, and
+// non-default parameters: every result equals Engine::Explain on that sequence alone.
+TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
+  BatchOptions options;
+  options.methods = kBaselines;
+  options.methods.insert(options.methods.begin(), "latim-l2");  // LaTIM first, then baselines
+  options.layers = {0, 2};
+  options.params.ig_steps = 3;
+  options.params.ig_rule = "riemann";
+  options.params.smoothgrad_samples = 2;
+  options.params.smoothgrad_sigma = 0.3f;
+  options.params.smoothgrad_input = "clean";
+  options.params.seed = 5;
+  options.params.lrp_rules = "no-gate";
+  options.params.attention_norm = "abs-minmax";
+  options.params.start_layer = 1;
+  std::vector<ExplainInput> inputs(2);
+  inputs[0].ids = Ids(10, 0);
+  inputs[0].target_rows = {0, 4, 9};
+  inputs[1].ids = Ids(6, 1);
+  inputs[1].target_rows = {2, 5};
+  inputs[1].target_tokens = {42, 7};
+  RecordingSink sink;
+  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &sink).ok());
+
+  auto engine = Engine::Load(Fixture(GetParam()), EngineOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (int item = 0; item < 2; ++item) {
+    ExplainOptions want_options;
+    want_options.methods = kBaselines;
+    want_options.layers = {0, 2};
+    want_options.rows = ExplainOptions::Rows::kList;
+    want_options.row_list.assign(inputs[item].target_rows.begin(), inputs[item].target_rows.end());
+    want_options.target_tokens.assign(inputs[item].target_tokens.begin(),
+                                      inputs[item].target_tokens.end());
+    want_options.ig_steps = 3;
+    want_options.ig_rule = "riemann";
+    want_options.sg_samples = 2;
+    want_options.sg_sigma = 0.3f;  // the wire's float
+    want_options.sg_input = "clean";
+    want_options.seed = 5;
+    want_options.lrp_rules = "no-gate";
+    want_options.attention_norm = "abs-minmax";
+    want_options.start_layer = 1;
+    auto want = (*engine)->Explain(inputs[item].ids, want_options);
+    ASSERT_TRUE(want.ok()) << want.status();
+    // Per item, in the engine's order: per-target results as token scores, the rest as matrices
+    // (the latim-l2 layers came first).
+    std::vector<const LayerMatrix*> layers;
+    std::vector<const TokenScoreRows*> scores;
+    for (const auto& [i, m] : sink.layers) {
+      if (i == item && m.method != "latim-l2") layers.push_back(&m);
+    }
+    for (const auto& [i, s] : sink.scores) {
+      if (i == item) scores.push_back(&s);
+    }
+    size_t next_layer = 0, next_scores = 0;
+    for (const AttributionResult& w : *want) {
+      const std::string what = absl::StrCat("item ", item, " ", w.method, " layer ", w.layer);
+      const std::vector<int32_t> rows(w.rows.begin(), w.rows.end());
+      EXPECT_EQ(rows, inputs[item].target_rows) << what;
+      if (!w.explained_logits.empty()) {
+        ASSERT_LT(next_scores, scores.size()) << what;
+        const TokenScoreRows& s = *scores[next_scores++];
+        EXPECT_EQ(s.method, w.method);
+        EXPECT_EQ(s.layer, w.layer) << what;
+        EXPECT_EQ(s.rows, rows) << what;
+        EXPECT_EQ(s.cols, w.columns) << what;
+        EXPECT_EQ(std::vector<int64_t>(s.target_tokens.begin(), s.target_tokens.end()), w.targets)
+            << what;
+        ExpectNear(s.scores, w.matrix, what);
+        ExpectNear(s.explained_logits, w.explained_logits, what + " logits");
+        EXPECT_NEAR(s.approx_error, w.approx_error, 1e-5 + 1e-4 * w.approx_error) << what;
+        continue;
+      }
+      ASSERT_LT(next_layer, layers.size()) << what;
+      const LayerMatrix& m = *layers[next_layer++];
+      EXPECT_EQ(m.method, w.method);
+      EXPECT_EQ(m.layer, w.layer) << what;
+      EXPECT_EQ(m.rows, rows) << what;
+      EXPECT_EQ(m.cols, w.columns) << what;
+      ExpectNear(m.values, w.matrix, what);
+    }
+    EXPECT_EQ(next_layer, layers.size()) << item;
+    EXPECT_EQ(next_scores, scores.size()) << item;
+  }
+  // The second item's target tokens reached every per-target method.
+  for (const auto& [item, s] : sink.scores) {
+    if (item == 1) EXPECT_EQ(s.target_tokens, (std::vector<int32_t>{42, 7})) << s.method;
+  }
+  // 5 per-target methods x 2 items as token scores; mamba-attention (2 layers) and rollout as
+  // matrices, besides latim-l2's.
+  EXPECT_EQ(sink.scores.size(), 10u);
+  EXPECT_EQ(sink.layers.size(), 2u * (2 + 2 + 1));
+  // LaTIM streamed before the baselines.
+  EXPECT_EQ(sink.layers.front().second.method, "latim-l2");
+}
+
+TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
+  BatchOptions options;
+  options.methods = {"grad-x-input", "rollout", "smoothgrad"};
+  options.layers = {0, 1, 2};
+  options.params.smoothgrad_samples = 2;
+  std::vector<ExplainInput> inputs(2);
+  inputs[0].ids = Ids(8, 2);
+  inputs[0].target_rows = {7};
+  inputs[1].ids = Ids(5, 3);
+  inputs[1].target_rows = {1, 2};
+  RecordingSink one;
+  one.cancelled = {0};
+  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &one).ok());
+  EXPECT_EQ(one.scores.size(), 2u);  // grad-x-input, smoothgrad of item 1 only
+  EXPECT_EQ(one.layers.size(), 1u);  // rollout of item 1
+  for (auto& [item, s] : one.scores) EXPECT_EQ(item, 1);
+  for (auto& [item, m] : one.layers) EXPECT_EQ(item, 1);
+
+  RecordingSink all;
+  all.cancel_all_after = 1;  // both requests cancelled after the first result
+  const absl::Status s = backend_->ExplainBatch(options, inputs, &all);
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_EQ(all.scores.size() + all.layers.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EngineBackendTest,

@@ -1,11 +1,14 @@
 // Explain validation against a synthetic backend over the committed fixture config (3 layers,
 // vocabulary 96): every rejected field gets the documented code and a message naming it, and the
-// defaults resolve to all layers / all rows.
+// defaults resolve to all layers / all rows. Method parameters are checked by name, every one is
+// in the batching key, and the budgets count whole-model methods once and gradient passes.
 #include "serving/request_validation.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <set>
 
 #include "serving/synthetic_backend.h"
 #include "tests/status_matchers.h"
@@ -91,6 +94,115 @@ TEST_F(ValidationTest, LimitsAreResourceExhausted) {
   limits_.max_tokens = 100;
   limits_.max_matrix_rows = 11;  // 1 method x 3 layers x 4 rows = 12
   EXPECT_STATUS(Check(), absl::StatusCode::kResourceExhausted, "12 matrix rows");
+}
+
+TEST_F(ValidationTest, RejectsBadMethodParameters) {
+  using C = absl::StatusCode;
+  spec_.params.ig_steps = 257;
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.ig_steps=257 not in [0, 256]");
+  spec_.params.ig_steps = 0;
+  spec_.params.smoothgrad_samples = 129;
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.smoothgrad_samples=129 not in [0, 128]");
+  spec_.params.smoothgrad_samples = 0;
+  spec_.params.smoothgrad_sigma = -0.5f;
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.smoothgrad_sigma=-0.5 not in [0, 1000]");
+  spec_.params.smoothgrad_sigma = 0.f;  // explicit zero is valid
+  EXPECT_OK(Check());
+  spec_.params.ig_rule = "simpson";
+  EXPECT_STATUS(Check(), C::kInvalidArgument,
+                "parameters.ig_rule='simpson' unknown (riemann, gauss-legendre)");
+  spec_.params.ig_rule = "riemann";
+  spec_.params.smoothgrad_input = "both";
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.smoothgrad_input='both' unknown");
+  spec_.params.smoothgrad_input = "clean";
+  spec_.params.lrp_rules = "no-ssm,,no-gate";
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "has unknown rule ''");
+  spec_.params.lrp_rules = "no-ssm,no-gate";
+  spec_.params.attention_norm = "l2";
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.attention_norm='l2' unknown");
+  spec_.params.attention_norm = "abs-minmax";
+  spec_.params.start_layer = 3;
+  EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.start_layer=3 not in [0, 3)");
+  spec_.params.start_layer = 2;
+  ASSERT_OK_AND_ASSIGN(ValidatedRequest v, ValidateExplain(spec_, *backend_, limits_));
+  EXPECT_EQ(v.options.params.lrp_rules, "no-ssm,no-gate");
+  EXPECT_EQ(v.options.params.start_layer, 2);
+}
+
+// Batches never mix parameters: every field changes the key.
+TEST(BatchOptionsKey, IncludesEveryParameter) {
+  BatchOptions base;
+  std::vector<BatchOptions> variants(11, base);
+  variants[0].params.ig_steps = 4;
+  variants[1].params.smoothgrad_samples = 4;
+  variants[2].params.smoothgrad_sigma = 0.f;
+  variants[3].params.smoothgrad_sigma = std::nextafter(0.15f, 1.f);  // all digits
+  variants[4].params.seed = 1;
+  variants[5].params.memory_budget_mib = 1;
+  variants[6].params.ig_rule = "riemann";
+  variants[7].params.smoothgrad_input = "clean";
+  variants[8].params.lrp_rules = "none";
+  variants[9].params.attention_norm = "raw";
+  variants[10].params.start_layer = 1;
+  std::set<std::string> keys = {base.Key()};
+  BatchOptions sigma = base;
+  sigma.params.smoothgrad_sigma = 0.15f;
+  keys.insert(sigma.Key());
+  for (const BatchOptions& v : variants) keys.insert(v.Key());
+  EXPECT_EQ(keys.size(), variants.size() + 2);
+}
+
+// A backend whose info has gradient and whole-model methods (as EngineBackend's), for the budget.
+class GradientInfoBackend : public ExplainBackend {
+ public:
+  GradientInfoBackend() {
+    info_.n_layers = 4;
+    info_.vocab_size = 96;
+    info_.methods = {"per-layer", "integrated-gradients", "smoothgrad", "grad-x-input"};
+    info_.whole_model_methods = {"integrated-gradients", "smoothgrad", "grad-x-input"};
+    info_.gradient_methods = {"integrated-gradients", "smoothgrad", "grad-x-input"};
+  }
+  const BackendInfo& info() const override { return info_; }
+  absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string&) const override {
+    return absl::FailedPreconditionError("none");
+  }
+  std::string TokenText(int32_t) const override { return ""; }
+  absl::Status Warmup() override { return absl::OkStatus(); }
+  absl::Status ExplainBatch(const BatchOptions&, const std::vector<ExplainInput>&,
+                            BatchSink*) override {
+    return absl::OkStatus();
+  }
+
+ private:
+  BackendInfo info_;
+};
+
+TEST(BudgetTest, CountsWholeModelMethodsOnceAndGradientPasses) {
+  GradientInfoBackend backend;
+  ServingLimits limits;
+  ExplainSpec spec;
+  spec.model = "g";
+  spec.token_ids = std::vector<int32_t>(10, 1);  // 10 rows
+  spec.methods = {"per-layer", "integrated-gradients", "smoothgrad", "grad-x-input"};
+  // Matrix rows: 10 x 4 layers + 3 x 10 = 70.
+  limits.max_matrix_rows = 69;
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "request asks for 70 matrix rows");
+  limits.max_matrix_rows = 70;
+  // Gradient rows at the defaults: 10 x (30 + 30 + 1) = 610.
+  limits.max_gradient_rows = 609;
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "request asks for 610 gradient rows");
+  limits.max_gradient_rows = 610;
+  EXPECT_OK(ValidateExplain(spec, backend, limits).status());
+  // With parameters: 10 x (5 + 2 + 1) = 80.
+  spec.params.ig_steps = 5;
+  spec.params.smoothgrad_samples = 2;
+  limits.max_gradient_rows = 79;
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "80 gradient rows");
+  limits.max_gradient_rows = 80;
+  EXPECT_OK(ValidateExplain(spec, backend, limits).status());
 }
 
 }  // namespace

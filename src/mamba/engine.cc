@@ -36,12 +36,36 @@ absl::Status OutOfMemory(const std::string& what) {
   return absl::ResourceExhaustedError(absl::StrCat("out of memory: ", what));
 }
 
+// Runs one explanation body: LibTorch exceptions become statuses, and device out-of-memory —
+// thrown here, or already turned into an INTERNAL status by a method family — becomes
+// RESOURCE_EXHAUSTED (cache emptied), so every Explain entry point reports it the same way.
+template <typename Body>
+absl::Status GuardExplain(Body&& body) {
+  absl::Status status;
+  try {
+    status = body();
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    if (IsOutOfMemory(message)) return OutOfMemory(message);
+    return absl::InternalError(absl::StrCat("explain: ", message));
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("host allocation failed");
+  }
+  return MapOutOfMemory(status);
+}
+
 bool FileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 }  // namespace
+
+absl::Status MapOutOfMemory(const absl::Status& status) {
+  if (status.ok() || absl::IsResourceExhausted(status)) return status;
+  const std::string message(status.message());
+  return IsOutOfMemory(message) ? OutOfMemory(message) : status;
+}
 
 Engine::~Engine() = default;
 
@@ -187,7 +211,7 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
   attention.start_layer = options.start_layer;
   attention.target_token = target;
   attention.memory_budget_bytes = options.memory_budget_bytes;
-  try {
+  return GuardExplain([&]() -> absl::Status {
     torch::Tensor t = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
                                     torch::TensorOptions().dtype(torch::kInt64))
                           .view({1, static_cast<int64_t>(ids.size())});
@@ -202,13 +226,7 @@ absl::Status Engine::Explain(const std::vector<int32_t>& ids, const ExplainOptio
       RETURN_IF_ERROR(ExplainHiddenAttention(*model_, t, torch::Tensor(), attention, callback));
     }
     return absl::OkStatus();
-  } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    if (IsOutOfMemory(message)) return OutOfMemory(message);
-    return absl::InternalError(absl::StrCat("explain: ", message));
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory("host allocation failed");
-  }
+  });
 }
 
 absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
@@ -288,24 +306,12 @@ absl::Status Engine::ExplainBatch(const std::vector<BatchSequence>& sequences,
     std::copy(ids.begin(), ids.end(), flat.begin() + b * longest);
     lengths.push_back(static_cast<int64_t>(ids.size()));
   }
-  absl::Status status;
-  try {
+  return GuardExplain([&]() -> absl::Status {
     torch::Tensor t =
         torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest});
     torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
-    status = ExplainLatim(*model_, t, l, latim, callback);
-  } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    if (IsOutOfMemory(message)) return OutOfMemory(message);
-    return absl::InternalError(absl::StrCat("explain: ", message));
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory("host allocation failed");
-  }
-  // LaTIM turns LibTorch errors into INTERNAL statuses that keep the message.
-  if (absl::IsInternal(status) && IsOutOfMemory(std::string(status.message()))) {
-    return OutOfMemory(std::string(status.message()));
-  }
-  return status;
+    return ExplainLatim(*model_, t, l, latim, callback);
+  });
 }
 
 DeviceMemory Engine::DeviceMemoryBytes() const {

@@ -18,6 +18,10 @@ namespace mamba_explain {
 
 class MambaModel;
 
+// RESOURCE_EXHAUSTED (and an emptied CUDA cache) for a status whose message says a device (CUDA
+// or CPU) ran out of memory; other statuses unchanged. Both Explain entry points apply it.
+absl::Status MapOutOfMemory(const absl::Status& status);
+
 struct EngineOptions {
   std::string device = "cpu";      // cpu | cuda | cuda:N
   std::string precision = "fp32";  // fp32 | bf16
@@ -89,8 +93,8 @@ class Engine {
 
   // LaTIM and baseline scores of a single sequence, method family by family (LaTIM, gradient
   // methods, MambaLRP, hidden attention); results stream through `callback` (false cancels).
-  // Out-of-memory caught here is RESOURCE_EXHAUSTED; the methods' own INTERNAL statuses keep the
-  // LibTorch message (serving maps out-of-memory ones, engine_backend.h).
+  // Device or host out-of-memory is RESOURCE_EXHAUSTED (MapOutOfMemory below); other LibTorch
+  // errors are INTERNAL with the LibTorch message.
   absl::Status Explain(const std::vector<int32_t>& ids, const ExplainOptions& options,
                        const ResultCallback& callback) const;
   absl::StatusOr<std::vector<AttributionResult>> Explain(const std::vector<int32_t>& ids,

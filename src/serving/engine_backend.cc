@@ -3,23 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "mamba/engine.h"
 
 namespace mamba_explain {
-
-absl::Status MapOutOfMemory(const absl::Status& status) {
-  if (status.ok() || absl::IsResourceExhausted(status)) return status;
-  const absl::string_view m = status.message();
-  if (absl::StrContains(m, "out of memory") || absl::StrContains(m, "can't allocate memory") ||
-      absl::StrContains(m, "not enough memory")) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the device ran out of memory for this batch: ", m));
-  }
-  return status;
-}
 
 namespace {
 
@@ -120,7 +108,7 @@ class EngineBackend : public ExplainBackend {
         return !sink->AllCancelled(n);
       });
       if (absl::IsCancelled(status) && sink->AllCancelled(n)) return AllCancelled();
-      RETURN_IF_ERROR(MapOutOfMemory(status));
+      RETURN_IF_ERROR(status);
     }
     if (baselines.empty()) return absl::OkStatus();
     // The baselines, sequence by sequence with that request's rows and target tokens, so each
@@ -140,7 +128,7 @@ class EngineBackend : public ExplainBackend {
         return true;
       });
       if (absl::IsCancelled(status) && sink->IsCancelled(item)) continue;
-      RETURN_IF_ERROR(MapOutOfMemory(status));
+      RETURN_IF_ERROR(status);
     }
     return absl::OkStatus();
   }

@@ -25,10 +25,6 @@ struct EngineBackendOptions {
   int64_t memory_budget_mib = 256;  // LaTIM block budget unless a request asks for another
 };
 
-// RESOURCE_EXHAUSTED for a status whose message says a device (CUDA or CPU) ran out of memory;
-// other statuses unchanged.
-absl::Status MapOutOfMemory(const absl::Status& status);
-
 absl::StatusOr<std::unique_ptr<ExplainBackend>> CreateEngineBackend(
     const std::string& model_dir, const EngineBackendOptions& options);
 

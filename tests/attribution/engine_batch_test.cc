@@ -213,5 +213,15 @@ TEST_P(EngineBatchTest, PerRowTargetTokensEqualSingleTargets) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, EngineBatchTest,
                          ::testing::Values("mamba1_bias_tied", "mamba2_g1"));
 
+TEST(MapOutOfMemory, MapsOnlyOutOfMemory) {
+  EXPECT_TRUE(absl::IsResourceExhausted(MapOutOfMemory(
+      absl::InternalError("latim: CUDA out of memory. Tried to allocate 2.00 GiB"))));
+  EXPECT_TRUE(absl::IsResourceExhausted(MapOutOfMemory(absl::InternalError(
+      "DefaultCPUAllocator: can't allocate memory: you tried to allocate 1099511627776 bytes"))));
+  EXPECT_TRUE(absl::IsInternal(MapOutOfMemory(absl::InternalError("shape mismatch"))));
+  EXPECT_TRUE(MapOutOfMemory(absl::OkStatus()).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(MapOutOfMemory(absl::InvalidArgumentError("row 9"))));
+}
+
 }  // namespace
 }  // namespace mamba_explain

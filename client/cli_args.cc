@@ -54,6 +54,20 @@ absl::StatusOr<std::string> CliArgs::Require(const std::string& flag) const {
   return it->second;
 }
 
+absl::Status CliArgs::GetInt(const std::string& flag, int& value) const {
+  if (Has(flag) && !absl::SimpleAtoi(Get(flag), &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be an integer"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CliArgs::GetDouble(const std::string& flag, double& value) const {
+  if (Has(flag) && !absl::SimpleAtod(Get(flag), &value)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be a number"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<int32_t>> ParseIdList(const std::string& text) {
   std::vector<int32_t> ids;
   for (absl::string_view piece : absl::StrSplit(text, ',')) {

@@ -28,6 +28,10 @@ class CliArgs {
   std::string Get(const std::string& flag, const std::string& fallback = "") const;
   // INVALID_ARGUMENT "--flag is required" when absent.
   absl::StatusOr<std::string> Require(const std::string& flag) const;
+  // Optional numeric flags: `value` keeps its default when the flag is absent; INVALID_ARGUMENT
+  // "--flag must be an integer" / "must be a number" when it does not parse.
+  absl::Status GetInt(const std::string& flag, int& value) const;
+  absl::Status GetDouble(const std::string& flag, double& value) const;
 
  private:
   std::map<std::string, std::string> values_;

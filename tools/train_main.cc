@@ -17,22 +17,6 @@
 namespace mamba_explain {
 namespace {
 
-absl::Status IntFlag(const CliArgs& args, const std::string& name, int& value) {
-  if (!args.Has(name)) return absl::OkStatus();
-  if (!absl::SimpleAtoi(args.Get(name), &value)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be an integer"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status DoubleFlag(const CliArgs& args, const std::string& name, double& value) {
-  if (!args.Has(name)) return absl::OkStatus();
-  if (!absl::SimpleAtod(args.Get(name), &value)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be a number"));
-  }
-  return absl::OkStatus();
-}
-
 void PrintEval(const CopyEvalResult& r) {
   std::cout << nlohmann::json{{"token_accuracy", r.token_accuracy},
                               {"sequence_accuracy", r.sequence_accuracy},
@@ -45,10 +29,11 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(
       CliArgs args,
       CliArgs::Parse(
-          argv, FlagSpec{{"arch",   "layers",       "d-model",     "d-state",    "head-dim",
-                          "vocab",  "length",       "steps",       "batch",      "lr",
-                          "warmup", "weight-decay", "seed",        "activation", "mimetic-layer",
-                          "device", "out",          "max-minutes", "log-every",  "eval-samples", "clip-norm"},
+          argv, FlagSpec{{"arch",     "layers",       "d-model",     "d-state",    "head-dim",
+                          "vocab",    "length",       "steps",       "batch",      "lr",
+                          "warmup",   "weight-decay", "seed",        "activation", "mimetic-layer",
+                          "device",   "out",          "max-minutes", "log-every",  "eval-samples",
+                          "clip-norm"},
                          {"resume", "tf32"}}));
   CopyTrainOptions o;
   ASSIGN_OR_RETURN(o.out_dir, args.Require("out"));
@@ -69,23 +54,23 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
     return absl::InvalidArgumentError(absl::StrCat("--activation '", act, "' (silu, identity)"));
   }
   int seed = 0;
-  RETURN_IF_ERROR(IntFlag(args, "layers", o.n_layers));
-  RETURN_IF_ERROR(IntFlag(args, "d-model", o.d_model));
-  RETURN_IF_ERROR(IntFlag(args, "d-state", o.d_state));
-  RETURN_IF_ERROR(IntFlag(args, "head-dim", o.head_dim));
-  RETURN_IF_ERROR(IntFlag(args, "vocab", o.vocab));
-  RETURN_IF_ERROR(IntFlag(args, "length", o.length));
-  RETURN_IF_ERROR(IntFlag(args, "steps", o.steps));
-  RETURN_IF_ERROR(IntFlag(args, "batch", o.batch));
-  RETURN_IF_ERROR(IntFlag(args, "warmup", o.warmup));
-  RETURN_IF_ERROR(IntFlag(args, "seed", seed));
-  RETURN_IF_ERROR(IntFlag(args, "mimetic-layer", o.mimetic_layer));
-  RETURN_IF_ERROR(IntFlag(args, "log-every", o.log_every));
-  RETURN_IF_ERROR(IntFlag(args, "eval-samples", o.eval_samples));
-  RETURN_IF_ERROR(DoubleFlag(args, "lr", o.lr));
-  RETURN_IF_ERROR(DoubleFlag(args, "weight-decay", o.weight_decay));
-  RETURN_IF_ERROR(DoubleFlag(args, "max-minutes", o.max_minutes));
-  RETURN_IF_ERROR(DoubleFlag(args, "clip-norm", o.clip_norm));
+  RETURN_IF_ERROR(args.GetInt("layers", o.n_layers));
+  RETURN_IF_ERROR(args.GetInt("d-model", o.d_model));
+  RETURN_IF_ERROR(args.GetInt("d-state", o.d_state));
+  RETURN_IF_ERROR(args.GetInt("head-dim", o.head_dim));
+  RETURN_IF_ERROR(args.GetInt("vocab", o.vocab));
+  RETURN_IF_ERROR(args.GetInt("length", o.length));
+  RETURN_IF_ERROR(args.GetInt("steps", o.steps));
+  RETURN_IF_ERROR(args.GetInt("batch", o.batch));
+  RETURN_IF_ERROR(args.GetInt("warmup", o.warmup));
+  RETURN_IF_ERROR(args.GetInt("seed", seed));
+  RETURN_IF_ERROR(args.GetInt("mimetic-layer", o.mimetic_layer));
+  RETURN_IF_ERROR(args.GetInt("log-every", o.log_every));
+  RETURN_IF_ERROR(args.GetInt("eval-samples", o.eval_samples));
+  RETURN_IF_ERROR(args.GetDouble("lr", o.lr));
+  RETURN_IF_ERROR(args.GetDouble("weight-decay", o.weight_decay));
+  RETURN_IF_ERROR(args.GetDouble("max-minutes", o.max_minutes));
+  RETURN_IF_ERROR(args.GetDouble("clip-norm", o.clip_norm));
   o.tf32 = args.Has("tf32");
   o.seed = static_cast<uint64_t>(seed);
   o.device = args.Get("device", "cpu");
@@ -101,9 +86,9 @@ absl::Status RunEvalCopy(const std::vector<std::string>& argv) {
       CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "samples", "seed", "device"}, {}}));
   ASSIGN_OR_RETURN(std::string dir, args.Require("model-dir"));
   int length = 0, samples = 1024, seed = 12345;
-  RETURN_IF_ERROR(IntFlag(args, "length", length));
-  RETURN_IF_ERROR(IntFlag(args, "samples", samples));
-  RETURN_IF_ERROR(IntFlag(args, "seed", seed));
+  RETURN_IF_ERROR(args.GetInt("length", length));
+  RETURN_IF_ERROR(args.GetInt("samples", samples));
+  RETURN_IF_ERROR(args.GetInt("seed", seed));
   if (length < 1) return absl::InvalidArgumentError("--length is required (source length)");
   ASSIGN_OR_RETURN(CopyEvalResult r,
                    EvaluateCopyModel(dir, length, samples, seed, args.Get("device", "cpu")));

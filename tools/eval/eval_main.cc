@@ -33,14 +33,6 @@ constexpr char kUsage[] =
     "  explained with integrated-gradients and smoothgrad (default: all).\n"
     "  Details: docs/faithfulness.md\n";
 
-absl::Status IntFlag(const CliArgs& args, const std::string& name, int& value) {
-  if (!args.Has(name)) return absl::OkStatus();
-  if (!absl::SimpleAtoi(args.Get(name), &value)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " must be an integer"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -61,10 +53,10 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   if (!absl::SimpleAtoi(length, &o.length)) {
     return absl::InvalidArgumentError("--length must be an integer");
   }
-  RETURN_IF_ERROR(IntFlag(args, "samples", o.samples));
-  RETURN_IF_ERROR(IntFlag(args, "grad-samples", o.grad_samples));
-  RETURN_IF_ERROR(IntFlag(args, "ig-steps", o.ig_steps));
-  RETURN_IF_ERROR(IntFlag(args, "sg-samples", o.sg_samples));
+  RETURN_IF_ERROR(args.GetInt("samples", o.samples));
+  RETURN_IF_ERROR(args.GetInt("grad-samples", o.grad_samples));
+  RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));
+  RETURN_IF_ERROR(args.GetInt("sg-samples", o.sg_samples));
   if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
     return absl::InvalidArgumentError("--seed must be a non-negative integer");
   }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "attribution/hidden_attention.h"
+#include "attribution/latim_batched.h"
 #include "common/status_macros.h"
 
 namespace mamba_explain {
@@ -133,28 +134,10 @@ BlockPlan PlanBlocks(int64_t n, int64_t E, int64_t D, int64_t U, int64_t unit_ch
 AttributionResult ToResult(const std::string& method, int layer, int64_t seq,
                            const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                            double approx_error) {
-  AttributionResult r;
-  r.method = method;
-  r.layer = layer;
-  r.sequence = seq;
-  r.rows = rows;
-  r.columns = matrix.size(1);
-  torch::Tensor cpu = matrix.to(torch::kCPU, torch::kFloat32).contiguous();
-  r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
-  r.approx_error = approx_error;
-  return r;
+  return LatimResult(method, layer, seq, rows, matrix, matrix.size(1), approx_error);
 }
 
-// State of one sequence through the layer loop.
-struct SequenceState {
-  int64_t n = 0;
-  std::vector<int64_t> rows;     // requested target rows, ascending
-  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1
-  torch::Tensor u_eff;           // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
-  std::vector<int64_t> targets;  // ALTI-Logit: w(t) per row
-  torch::Tensor rollout;         // ALTI-Logit: [Q, n] Horner accumulator c
-  double logit_err_num = 0, logit_err_den = 0;
-};
+using SequenceState = LatimSequenceState;
 
 bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
   return std::find(scores.begin(), scores.end(), s) != scores.end();
@@ -404,12 +387,22 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
     if (tr == nullptr) return absl::InvalidArgumentError(absl::StrCat("layer ", l, " not traced"));
     return tr;
   };
+  const bool batched =
+      options.backend == LatimOptions::Backend::kKernels ||
+      (options.backend == LatimOptions::Backend::kAuto && any.device().is_cuda());
+  auto run_layer = [&](const LayerTrace& tr, int l, bool report, bool logit) -> absl::Status {
+    if (batched) {
+      return RunLatimLayerBatched(model, tr, l, report, logit, states, options, callback);
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      RETURN_IF_ERROR(RunLayer(model, tr, l, report, logit, b, states[b], options, callback));
+    }
+    return absl::OkStatus();
+  };
   if (!alti_logit) {
     for (int l : selected) {
       ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
-      for (int64_t b = 0; b < batch; ++b) {
-        RETURN_IF_ERROR(RunLayer(model, *tr, l, true, false, b, states[b], options, callback));
-      }
+      RETURN_IF_ERROR(run_layer(*tr, l, true, false));
     }
     return absl::OkStatus();
   }
@@ -417,9 +410,7 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
   for (int l = static_cast<int>(model.config().n_layers) - 1; l >= 0; --l) {
     ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
     const bool report = per_layer && std::binary_search(selected.begin(), selected.end(), l);
-    for (int64_t b = 0; b < batch; ++b) {
-      RETURN_IF_ERROR(RunLayer(model, *tr, l, report, true, b, states[b], options, callback));
-    }
+    RETURN_IF_ERROR(run_layer(*tr, l, report, true));
   }
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "attribution/attribution_result.h"
+#include "kernels/latim_kernels.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -50,6 +51,14 @@ struct LatimOptions {
   // `target_token` / the predicted next token.
   std::vector<std::vector<int64_t>> sequence_rows;
   std::vector<std::vector<int64_t>> sequence_targets;
+  // How the per-layer terms are computed. kAuto: the batched decomposition kernels
+  // (latim_batched.h) when the model is on CUDA, else the per-sequence LibTorch reference.
+  // kKernels: the batched path anywhere (on the CPU its ops are the kernels' references, which is
+  // how tests check the path itself); kReference: the per-sequence reference anywhere.
+  enum class Backend { kAuto, kKernels, kReference };
+  Backend backend = Backend::kAuto;
+  // Numeric mode of the W_out contraction on the batched path (the reference is always fp32).
+  KernelPrecision precision = KernelPrecision::kFp32;
 };
 
 // "latim-l1" | "latim-l2" | "latim-alti" | "latim-alti-logit"; INVALID_ARGUMENT otherwise.

@@ -1,0 +1,343 @@
+// Batched LaTIM layer (latim_batched.h). Per layer: the traced tensors of the whole padded batch
+// are prepared once (Δ and its prefix sums, taps' inputs, gate gains); per row block the kernels
+// give u_{t←s} ([Rb, S, E], eqs. 20–21), Σ_s u → Σ_s T_t(x_s) for the decomposition error and
+// ALTI's y_t, the ALTI-Logit dot products u · (W_outᵀ U_eff,t) (eq. 7, never forming T), and — only
+// when ℓ1/ℓ2/ALTI need it — T = W_out u ([Rb, S, D], eqs. 22/25) reduced at once to the pair
+// scores. Memory per block ≈ Rb·S·(E·|u| + D·|T| + 16) bytes, kept under the budget.
+#include "attribution/latim_batched.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "kernels/latim_kernels.h"
+
+namespace mamba_explain {
+namespace {
+
+bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
+  return std::find(scores.begin(), scores.end(), s) != scores.end();
+}
+
+int TapCode(AdditiveActivation f) {
+  switch (f) {
+    case AdditiveActivation::kSilu:
+      return kTapSilu;
+    case AdditiveActivation::kRelu:
+      return kTapRelu;
+    case AdditiveActivation::kIdentity:
+      return kTapIdentity;
+  }
+  return kTapSilu;
+}
+
+LatimLayerTensors PrepareBatchedLayer(const LayerTrace& tr, const LayerWeights& w,
+                                      const ModelConfig& cfg, AdditiveActivation f) {
+  const int64_t E = cfg.d_inner;
+  auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
+  LatimLayerTensors in;
+  in.mamba2 = cfg.arch == Architecture::kMamba2;
+  in.head_dim = in.mamba2 ? cfg.head_dim : 1;
+  in.activation = TapCode(f);
+  in.delta = f32(tr.delta).contiguous();  // [Bt, L, U]
+  MakeCumDelta(in);
+  in.A = -torch::exp(f32(w.A_log));
+  in.B = f32(tr.B).contiguous();
+  in.C = f32(tr.C).contiguous();
+  in.D = f32(w.D).contiguous();
+  // Only the x channels of the conv are decomposed (for Mamba-2, B and C belong to M).
+  in.x_in = f32(tr.conv_in).narrow(2, 0, E);
+  in.conv_w = f32(w.conv_w.narrow(0, 0, E)).reshape({E, -1}).contiguous();  // [E, K]
+  if (w.conv_b.defined()) in.conv_b = f32(w.conv_b.narrow(0, 0, E)).contiguous();
+  torch::Tensor gain = torch::silu(f32(tr.gate));  // [Bt, L, E]
+  if (in.mamba2) {
+    // Gated RMSNorm frozen at the forward's statistics and grouping (eqs. 24–25).
+    torch::Tensor rstd = f32(tr.norm_rstd);
+    gain = gain * rstd.repeat_interleave(E / rstd.size(2), 2) * f32(w.gated_norm);
+  }
+  in.gain = gain.contiguous();
+  return in;
+}
+
+// kLatimRowTile consecutive compute rows of one sequence.
+struct Tile {
+  int64_t seq = 0;
+  int64_t begin = 0, end = 0;  // index range into that sequence's compute rows
+  int64_t last = 0;            // largest row (rows ascend)
+};
+
+struct Block {
+  std::vector<Tile> tiles;
+  int64_t n_src = 0;
+};
+
+// Packs tiles (sorted by their last row) into blocks: each block holds at most `max_pairs`
+// (row, source) pairs unless one tile alone needs more, and stops growing once more than a fifth
+// of its pairs would lie above the diagonal (unless it is still small), so that the triangular
+// work is not paid twice.
+std::vector<Block> PackBlocks(std::vector<Tile> tiles,
+                              const std::vector<std::vector<int64_t>>& compute_rows,
+                              int64_t max_pairs) {
+  std::stable_sort(tiles.begin(), tiles.end(),
+                   [](const Tile& a, const Tile& b) { return a.last < b.last; });
+  constexpr int64_t kSmallPairs = int64_t{1} << 15;
+  std::vector<Block> blocks;
+  Block cur;
+  int64_t live = 0;  // Σ (t + 1) over the block's rows: pairs on or below the diagonal
+  for (const Tile& tile : tiles) {
+    int64_t tile_live = 0;
+    for (int64_t k = tile.begin; k < tile.end; ++k) tile_live += compute_rows[tile.seq][k] + 1;
+    const int64_t n_src = std::max(cur.n_src, tile.last + 1);
+    const int64_t rows = static_cast<int64_t>(cur.tiles.size() + 1) * kLatimRowTile;
+    const int64_t pairs = rows * n_src;
+    const bool fits =
+        pairs <= max_pairs && (pairs <= kSmallPairs || 5 * (pairs - live - tile_live) <= pairs);
+    if (!cur.tiles.empty() && !fits) {
+      blocks.push_back(std::move(cur));
+      cur = Block();
+      live = 0;
+    }
+    cur.tiles.push_back(tile);
+    cur.n_src = std::max(cur.n_src, tile.last + 1);
+    live += tile_live;
+  }
+  if (!cur.tiles.empty()) blocks.push_back(std::move(cur));
+  return blocks;
+}
+
+}  // namespace
+
+AttributionResult LatimResult(const std::string& method, int layer, int64_t seq,
+                              const std::vector<int64_t>& rows, const torch::Tensor& matrix,
+                              int64_t columns, double approx_error) {
+  AttributionResult r;
+  r.method = method;
+  r.layer = layer;
+  r.sequence = seq;
+  r.rows = rows;
+  r.columns = columns;
+  torch::Tensor cpu = matrix.narrow(1, 0, columns).to(torch::kCPU, torch::kFloat32).contiguous();
+  r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  r.approx_error = approx_error;
+  return r;
+}
+
+absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr, int layer,
+                                  bool report_layer, bool alti_logit,
+                                  std::vector<LatimSequenceState>& states,
+                                  const LatimOptions& options, const ResultCallback& callback) {
+  const ModelConfig& cfg = model.config();
+  const LayerWeights& weights = model.weights().layers[layer];
+  const int last_layer = static_cast<int>(cfg.n_layers) - 1;
+  const int64_t E = cfg.d_inner, D = cfg.d_model, Bt = static_cast<int64_t>(states.size());
+  const int64_t L = tr.mixer_out.size(1);
+  const auto& scores = options.scores;
+  const bool want_l1 = report_layer && Has(scores, LatimScore::kL1);
+  const bool want_l2 = report_layer && Has(scores, LatimScore::kL2);
+  const bool want_alti = report_layer && Has(scores, LatimScore::kAlti);
+  // ALTI-Logit needs P^(l) (ALTI with the residual) for rows ≤ t_max below the top layer.
+  const bool need_p = alti_logit && layer < last_layer;
+  const bool need_alti = want_alti || need_p;
+  const bool need_t = want_l1 || want_l2 || need_alti;
+  const bool bf16 = options.precision == KernelPrecision::kBf16;
+  const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const KernelPrecision small_gemm =
+      options.precision == KernelPrecision::kFp32 ? KernelPrecision::kFp32 : KernelPrecision::kTf32;
+
+  LatimLayerTensors in = PrepareBatchedLayer(tr, weights, cfg, options.activation);
+  auto f32 = in.gain.options();
+  auto i64 = f32.dtype(torch::kLong);
+  torch::Tensor w_out = weights.out_proj_w.to(torch::kFloat32);  // [D, E]
+  torch::Tensor w_out_lp = w_out.to(dtype);
+  torch::Tensor bias_out = weights.out_proj_b.defined() ? weights.out_proj_b.to(torch::kFloat32)
+                                                        : torch::zeros({D}, f32);
+  torch::Tensor mixer_out = tr.mixer_out.to(torch::kFloat32);  // [Bt, L, D]
+  torch::Tensor residual = tr.residual_in.to(torch::kFloat32);
+
+  // Rows to compute per sequence, and where each requested row is reported.
+  std::vector<std::vector<int64_t>> compute_rows(Bt);
+  std::vector<std::vector<int64_t>> report_index(Bt);  // [n] → position in rows, or −1
+  int64_t q_max = 1;
+  std::vector<Tile> tiles;
+  for (int64_t b = 0; b < Bt; ++b) {
+    const LatimSequenceState& st = states[b];
+    q_max = std::max<int64_t>(q_max, st.rows.size());
+    compute_rows[b] = st.rows;
+    if (need_p) {
+      compute_rows[b].resize(st.rows.back() + 1);
+      for (int64_t t = 0; t <= st.rows.back(); ++t) compute_rows[b][t] = t;
+    }
+    report_index[b].assign(st.n, -1);
+    for (size_t q = 0; q < st.rows.size(); ++q) report_index[b][st.rows[q]] = q;
+    const int64_t count = static_cast<int64_t>(compute_rows[b].size());
+    for (int64_t k = 0; k < count; k += kLatimRowTile) {
+      const int64_t end = std::min<int64_t>(count, k + kLatimRowTile);
+      tiles.push_back({b, k, end, compute_rows[b][end - 1]});
+    }
+  }
+  const int64_t u_size = bf16 ? 2 : 4;
+  const int64_t per_pair = E * u_size + (need_t ? D * u_size : 0) + 32;
+  const int64_t max_pairs = std::max<int64_t>(options.memory_budget_bytes / per_pair, 1);
+  const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
+
+  // Per-layer outputs, padded [Bt·Q_max, L] so that one index_copy_ places a block's rows.
+  torch::Tensor l1, l2, alti;
+  if (want_l1) l1 = torch::zeros({Bt * q_max, L}, f32);
+  if (want_l2) l2 = torch::zeros({Bt * q_max, L}, f32);
+  if (want_alti) alti = torch::zeros({Bt * q_max, L}, f32);
+  std::vector<torch::Tensor> logit_delta(Bt), rollout_next(Bt);
+  torch::Tensor u_tilde;  // ALTI-Logit: [Bt·Q_max, E] U_eff,t W_out per reported row
+  if (alti_logit) {
+    u_tilde = torch::zeros({Bt * q_max, E}, f32);
+    for (int64_t b = 0; b < Bt; ++b) {
+      LatimSequenceState& st = states[b];
+      const int64_t Q = static_cast<int64_t>(st.rows.size());
+      u_tilde.narrow(0, b * q_max, Q).copy_(torch::matmul(st.u_eff, w_out));
+      logit_delta[b] = torch::zeros({Q, st.n}, f32);
+      if (need_p && st.rollout.defined()) rollout_next[b] = torch::zeros({Q, st.n}, f32);
+    }
+  }
+  torch::Tensor err_num = torch::zeros({Bt}, f32), err_den = torch::zeros({Bt}, f32);
+
+  for (const Block& blk : blocks) {
+    const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile, S = blk.n_src;
+    std::vector<int32_t> seq_h(Rb, 0), pos_h(Rb, -1);
+    std::vector<int64_t> b_h(Rb, 0), t_h(Rb, 0);
+    std::vector<int64_t> valid_h, rep_h, flat_h;  // valid rows; reported rows and their slots
+    for (size_t k = 0; k < blk.tiles.size(); ++k) {
+      const Tile& tile = blk.tiles[k];
+      for (int64_t j = 0; j < kLatimRowTile; ++j) {
+        const int64_t i = static_cast<int64_t>(k) * kLatimRowTile + j;
+        seq_h[i] = static_cast<int32_t>(tile.seq);
+        b_h[i] = tile.seq;
+        if (tile.begin + j >= tile.end) continue;
+        const int64_t t = compute_rows[tile.seq][tile.begin + j];
+        pos_h[i] = static_cast<int32_t>(t);
+        t_h[i] = t;
+        valid_h.push_back(i);
+        const int64_t q = report_index[tile.seq][t];
+        if (q >= 0) {
+          rep_h.push_back(i);
+          flat_h.push_back(tile.seq * q_max + q);
+        }
+      }
+    }
+    auto to_dev = [&](const std::vector<int64_t>& v) {
+      return torch::tensor(v, torch::kLong).to(in.gain.device());
+    };
+    LatimRowBlock rb;
+    rb.row_seq = torch::tensor(std::vector<int64_t>(seq_h.begin(), seq_h.end()), torch::kLong)
+                     .to(torch::kInt)
+                     .to(in.gain.device());
+    rb.row_pos = torch::tensor(std::vector<int64_t>(pos_h.begin(), pos_h.end()), torch::kLong)
+                     .to(torch::kInt)
+                     .to(in.gain.device());
+    rb.n_src = S;
+    torch::Tensor b_idx = to_dev(b_h), t_idx = to_dev(t_h);
+    torch::Tensor rep = to_dev(rep_h), flat = to_dev(flat_h);
+    const bool any_reported = !rep_h.empty();
+
+    torch::Tensor u_sum;                                          // [Rb, E] fp32
+    torch::Tensor u = LatimContributions(in, rb, dtype, &u_sum);  // [Rb, S, E]
+    torch::Tensor sum_t = LatimGemm(u_sum, w_out, small_gemm);    // [Rb, D] Σ_s T_t(x_s)
+    if (any_reported) {
+      torch::Tensor out = mixer_out.index({b_idx.index_select(0, rep), t_idx.index_select(0, rep)});
+      torch::Tensor diff = sum_t.index_select(0, rep) - (out - bias_out);
+      err_num.index_add_(0, b_idx.index_select(0, rep), diff.pow(2).sum(-1));
+      err_den.index_add_(0, b_idx.index_select(0, rep), out.pow(2).sum(-1));
+    }
+    if (alti_logit && any_reported) {
+      // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation.
+      torch::Tensor ut = u_tilde.index_select(0, flat).to(dtype).unsqueeze(-1);  // [Rr, E, 1]
+      torch::Tensor d = torch::bmm(u.index_select(0, rep), ut).squeeze(-1).to(torch::kFloat32);
+      for (size_t k = 0; k < rep_h.size(); ++k) {
+        const int64_t b = b_h[rep_h[k]], q = flat_h[k] - b * q_max;
+        const int64_t cols = std::min(S, states[b].n);
+        logit_delta[b][q].narrow(0, 0, cols).copy_(d[k].narrow(0, 0, cols));
+      }
+    }
+    if (!need_t) continue;
+    torch::Tensor T = LatimGemm(u.view({Rb * S, E}), w_out_lp, options.precision).view({Rb, S, D});
+    u = torch::Tensor();
+    torch::Tensor resid, y;
+    if (need_alti) {
+      // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
+      resid = residual.index({b_idx, t_idx});  // [Rb, D]
+      y = resid + sum_t;
+    }
+    LatimPairScores ps = ComputeLatimPairScores(T, rb.row_pos, y, resid, want_l1 && any_reported,
+                                                want_l2 && any_reported, need_alti);
+    T = torch::Tensor();
+    if (want_l1 && any_reported) {
+      l1.narrow(1, 0, S).index_copy_(0, flat, ps.l1.index_select(0, rep));
+    }
+    if (want_l2 && any_reported) {
+      l2.narrow(1, 0, S).index_copy_(0, flat, ps.l2.index_select(0, rep));
+    }
+    if (!need_alti) continue;
+    torch::Tensor sources = torch::arange(S, i64).unsqueeze(0);
+    torch::Tensor pos = rb.row_pos.to(torch::kLong).unsqueeze(1);
+    torch::Tensor causal = ((sources <= pos) & (pos >= 0)).to(torch::kFloat32);  // [Rb, S]
+    torch::Tensor p = (y.abs().sum(-1, true) - ps.dist).clamp_min(0) * causal;
+    torch::Tensor total = p.sum(-1, true);
+    // An all-zero row (nothing moves y closer than 0) puts all mass on the token itself.
+    torch::Tensor empty = total.squeeze(1) <= 0;
+    p = p / torch::where(total > 0, total, torch::ones_like(total));
+    torch::Tensor valid = to_dev(valid_h);
+    torch::Tensor vt = t_idx.index_select(0, valid);
+    p.index_put_({valid, vt},
+                 torch::where(empty.index_select(0, valid), torch::ones({valid.size(0)}, f32),
+                              p.index({valid, vt})));
+    if (want_alti && any_reported)
+      alti.narrow(1, 0, S).index_copy_(0, flat, p.index_select(0, rep));
+    if (need_p) {
+      // Horner step of eq. 8: c ← c · P^(l) (+ Δ^(l) after the blocks), per sequence of the
+      // block over the columns of P that are its rows.
+      std::vector<std::vector<int64_t>> by_seq(Bt);
+      for (int64_t i : valid_h) by_seq[b_h[i]].push_back(i);
+      for (int64_t b = 0; b < Bt; ++b) {
+        if (by_seq[b].empty() || !rollout_next[b].defined()) continue;
+        std::vector<int64_t> ts;
+        for (int64_t i : by_seq[b]) ts.push_back(t_h[i]);
+        const int64_t cols = std::min(S, states[b].n);
+        torch::Tensor c_cols = states[b].rollout.index_select(1, to_dev(ts));  // [Q, R_b]
+        torch::Tensor p_rows = p.index_select(0, to_dev(by_seq[b])).narrow(1, 0, cols);
+        rollout_next[b].narrow(1, 0, cols).add_(torch::matmul(c_cols, p_rows));
+      }
+    }
+  }
+
+  torch::Tensor num = err_num.to(torch::kCPU, torch::kDouble);
+  torch::Tensor den = err_den.to(torch::kCPU, torch::kDouble);
+  torch::Tensor l1_h = want_l1 ? l1.to(torch::kCPU) : torch::Tensor();
+  torch::Tensor l2_h = want_l2 ? l2.to(torch::kCPU) : torch::Tensor();
+  torch::Tensor alti_h = want_alti ? alti.to(torch::kCPU) : torch::Tensor();
+  for (int64_t b = 0; b < Bt; ++b) {
+    LatimSequenceState& st = states[b];
+    const int64_t Q = static_cast<int64_t>(st.rows.size());
+    const double en = num[b].item<double>(), ed = den[b].item<double>();
+    const double err = ed > 0 ? std::sqrt(en / ed) : 0.0;
+    auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
+      if (!callback(LatimResult(LatimScoreName(s), layer, b, st.rows, m.narrow(0, b * q_max, Q),
+                                st.n, err))) {
+        return absl::CancelledError("cancelled by the result consumer");
+      }
+      return absl::OkStatus();
+    };
+    for (LatimScore s : scores) {
+      if (s == LatimScore::kL1 && want_l1) RETURN_IF_ERROR(emit(s, l1_h));
+      if (s == LatimScore::kL2 && want_l2) RETURN_IF_ERROR(emit(s, l2_h));
+      if (s == LatimScore::kAlti && want_alti) RETURN_IF_ERROR(emit(s, alti_h));
+    }
+    if (alti_logit) {
+      st.rollout =
+          rollout_next[b].defined() ? rollout_next[b].add_(logit_delta[b]) : logit_delta[b];
+      st.logit_err_num += en;
+      st.logit_err_den += ed;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mamba_explain

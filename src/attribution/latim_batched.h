@@ -1,0 +1,49 @@
+// Internal to LaTIM (latim.cc): the state of one sequence through the layer loop, the result
+// builder, and the batched layer runner. The runner computes one layer's ℓ1/ℓ2/ALTI/ALTI-Logit
+// terms for EVERY sequence of a padded batch through the decomposition kernels
+// (kernels/latim_kernels.h): target rows of all sequences are cut into tiles, tiles sorted by
+// position and packed into row blocks under the memory budget, and each block is one launch of
+// the contribution kernel, one W_out contraction and one pair-score launch — the host does not
+// loop over sequences except to hand out results and for ALTI-Logit's per-sequence rollout.
+// Same numbers as the per-sequence reference RunLayer to fp32 rounding (tests compare them).
+#ifndef MAMBA_EXPLAIN_ATTRIBUTION_LATIM_BATCHED_H_
+#define MAMBA_EXPLAIN_ATTRIBUTION_LATIM_BATCHED_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "attribution/attribution_result.h"
+#include "attribution/latim.h"
+#include "mamba/mamba_model.h"
+
+namespace mamba_explain {
+
+struct LatimSequenceState {
+  int64_t n = 0;
+  std::vector<int64_t> rows;     // requested target rows, ascending
+  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1
+  torch::Tensor u_eff;           // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
+  std::vector<int64_t> targets;  // ALTI-Logit: w(t) per row
+  torch::Tensor rollout;         // ALTI-Logit: [Q, n] Horner accumulator c
+  double logit_err_num = 0, logit_err_den = 0;
+};
+
+// One result block from a [Q, ≥columns] matrix (any device/dtype), columns = the sequence length.
+AttributionResult LatimResult(const std::string& method, int layer, int64_t seq,
+                              const std::vector<int64_t>& rows, const torch::Tensor& matrix,
+                              int64_t columns, double approx_error);
+
+// One layer for every sequence of the batch (see the file comment). report_layer: emit this
+// layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout.
+absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& trace, int layer,
+                                  bool report_layer, bool alti_logit,
+                                  std::vector<LatimSequenceState>& states,
+                                  const LatimOptions& options, const ResultCallback& callback);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_ATTRIBUTION_LATIM_BATCHED_H_

@@ -1,0 +1,161 @@
+// Dispatch of the LaTIM kernels: CUDA tensors with supported shapes go to latim_kernels.cu (and
+// cuBLAS for the contraction); everything else to the references in latim_kernels_ref.cc.
+#include "kernels/latim_kernels.h"
+
+#include <string>
+
+#ifdef ME_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cublas_v2.h>
+#endif
+
+namespace mamba_explain {
+namespace {
+
+#ifdef ME_WITH_CUDA
+void Check(cudaError_t err, const char* what) {
+  TORCH_CHECK(err == cudaSuccess, what, " failed: ", cudaGetErrorString(err));
+}
+
+const float* F32(const torch::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+#endif
+
+}  // namespace
+
+torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBlock& block,
+                                 torch::ScalarType dtype, torch::Tensor* u_sum) {
+#ifdef ME_WITH_CUDA
+  const int64_t N = in.B.size(3), K = in.conv_w.size(1);
+  if (in.gain.is_cuda() && LatimContribCudaSupports(N, K)) {
+    const c10::cuda::CUDAGuard guard(in.gain.device());
+    const int64_t Rb = block.row_pos.size(0), E = in.gain.size(2);
+    TORCH_CHECK(Rb % kLatimRowTile == 0, "LatimContributions: rows not a multiple of the tile");
+    // The kernel reads x_in as rows of x_in_row_stride floats with unit channel stride.
+    torch::Tensor x_in = in.x_in;
+    if (x_in.stride(2) != 1 || x_in.stride(0) != x_in.size(1) * x_in.stride(1)) {
+      x_in = x_in.contiguous();
+    }
+    torch::Tensor delta = in.delta.contiguous(), cum = in.cum_delta.contiguous();
+    torch::Tensor cum_lo = in.cum_delta_lo.contiguous();
+    torch::Tensor A = in.A.contiguous(), B = in.B.contiguous(), C = in.C.contiguous();
+    torch::Tensor D = in.D.contiguous(), w = in.conv_w.contiguous(), gain = in.gain.contiguous();
+    torch::Tensor bias = in.conv_b.defined() ? in.conv_b.contiguous() : torch::Tensor();
+    torch::Tensor seq = block.row_seq.to(in.gain.device(), torch::kInt).contiguous();
+    torch::Tensor pos = block.row_pos.to(in.gain.device(), torch::kInt).contiguous();
+    TORCH_CHECK(dtype == torch::kFloat || dtype == torch::kBFloat16,
+                "LatimContributions: dtype must be float32 or bfloat16");
+    torch::Tensor out = torch::empty({Rb, block.n_src, E}, gain.options().dtype(dtype));
+    LatimContribParams p;
+    p.mamba2 = in.mamba2;
+    p.batch = gain.size(0);
+    p.seq_len = gain.size(1);
+    p.d_inner = E;
+    p.units = delta.size(2);
+    p.head_dim = in.head_dim;
+    p.n_groups = B.size(2);
+    p.d_state = N;
+    p.d_conv = K;
+    p.activation = in.activation;
+    p.delta = F32(delta);
+    p.cum_delta = F32(cum);
+    p.cum_delta_lo = F32(cum_lo);
+    p.A = F32(A);
+    p.B = F32(B);
+    p.C = F32(C);
+    p.D = F32(D);
+    p.x_in = F32(x_in);
+    p.x_in_row_stride = x_in.stride(1);
+    p.conv_w = F32(w);
+    p.conv_b = F32(bias);
+    p.gain = F32(gain);
+    p.rows = Rb;
+    p.n_src = block.n_src;
+    p.row_seq = seq.data_ptr<int32_t>();
+    p.row_pos = pos.data_ptr<int32_t>();
+    p.out = out.data_ptr();
+    p.out_type = dtype == torch::kBFloat16 ? kLatimOutBf16 : kLatimOutF32;
+    if (u_sum != nullptr) {
+      *u_sum = torch::zeros({Rb, E}, gain.options());
+      p.u_sum = u_sum->data_ptr<float>();
+    }
+    Check(LaunchLatimContributions(p, c10::cuda::getCurrentCUDAStream()), "LatimContributions");
+    return out;
+  }
+#endif
+  return LatimContributionsRef(in, block, dtype, u_sum);
+}
+
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision) {
+  TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "LatimGemm: shapes");
+#ifdef ME_WITH_CUDA
+  if (x.is_cuda()) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    torch::Tensor a = x.contiguous(), b = w.to(x.scalar_type()).contiguous();
+    const int64_t M = a.size(0), Kd = a.size(1), Nn = b.size(0);
+    torch::Tensor out = torch::empty({M, Nn}, a.options());
+    if (M == 0) return out;
+    const bool bf16 = a.scalar_type() == torch::kBFloat16;
+    TORCH_CHECK(bf16 || a.scalar_type() == torch::kFloat, "LatimGemm: float32 or bfloat16");
+    cublasHandle_t handle = at::cuda::getCurrentCUDABlasHandle();
+    const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasComputeType_t compute =
+        bf16 ? CUBLAS_COMPUTE_32F
+             : (precision == KernelPrecision::kFp32 ? CUBLAS_COMPUTE_32F_PEDANTIC
+                                                    : CUBLAS_COMPUTE_32F_FAST_TF32);
+    const float alpha = 1.0f, beta = 0.0f;
+    // Row-major out[M, N] = a[M, K]·b[N, K]ᵀ is column-major outᵀ = b·aᵀ.
+    const cublasStatus_t st =
+        cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(Nn), static_cast<int>(M),
+                     static_cast<int>(Kd), &alpha, b.data_ptr(), type, static_cast<int>(Kd),
+                     a.data_ptr(), type, static_cast<int>(Kd), &beta, out.data_ptr(), type,
+                     static_cast<int>(Nn), compute, CUBLAS_GEMM_DEFAULT);
+    TORCH_CHECK(st == CUBLAS_STATUS_SUCCESS, "LatimGemm: cublasGemmEx failed with status ",
+                static_cast<int>(st));
+    return out;
+  }
+#endif
+  return torch::matmul(x.to(torch::kFloat32), w.to(torch::kFloat32).t()).to(x.scalar_type());
+}
+
+LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
+                                       const torch::Tensor& y, const torch::Tensor& resid,
+                                       bool want_l1, bool want_l2, bool want_dist) {
+#ifdef ME_WITH_CUDA
+  if (T.is_cuda() && (T.scalar_type() == torch::kFloat || T.scalar_type() == torch::kBFloat16)) {
+    const c10::cuda::CUDAGuard guard(T.device());
+    const int64_t Rb = T.size(0), S = T.size(1), D = T.size(2);
+    torch::Tensor t = T.contiguous();
+    torch::Tensor pos = row_pos.to(T.device(), torch::kInt).contiguous();
+    auto f32 = T.options().dtype(torch::kFloat32);
+    LatimPairScores out;
+    if (want_l1) out.l1 = torch::empty({Rb, S}, f32);
+    if (want_l2) out.l2 = torch::empty({Rb, S}, f32);
+    torch::Tensor yc, rc;
+    if (want_dist) {
+      out.dist = torch::empty({Rb, S}, f32);
+      yc = y.to(torch::kFloat32).contiguous();
+      rc = resid.to(torch::kFloat32).contiguous();
+    }
+    if (Rb == 0 || S == 0) return out;
+    LatimPairScoreParams p;
+    p.rows = Rb;
+    p.n_src = S;
+    p.d_model = D;
+    p.T = t.data_ptr();
+    p.t_type = T.scalar_type() == torch::kBFloat16 ? kLatimOutBf16 : kLatimOutF32;
+    p.row_pos = pos.data_ptr<int32_t>();
+    p.y = want_dist ? yc.data_ptr<float>() : nullptr;
+    p.resid = want_dist ? rc.data_ptr<float>() : nullptr;
+    p.l1 = want_l1 ? out.l1.data_ptr<float>() : nullptr;
+    p.l2 = want_l2 ? out.l2.data_ptr<float>() : nullptr;
+    p.dist = want_dist ? out.dist.data_ptr<float>() : nullptr;
+    Check(LaunchLatimPairScores(p, c10::cuda::getCurrentCUDAStream()), "LatimPairScores");
+    return out;
+  }
+#endif
+  return ComputeLatimPairScoresRef(T, row_pos, y, resid, want_l1, want_l2, want_dist);
+}
+
+}  // namespace mamba_explain

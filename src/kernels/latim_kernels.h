@@ -1,0 +1,78 @@
+// LaTIM decomposition kernels for a padded batch (LaTIM §3; docs/methods.md "Kernels"): the
+// contribution vectors u_{t←s} of a block of target rows (eqs. 15, 19–21), the contraction
+// T = W_out u on tensor cores (eqs. 22/25), and the per-pair norms and ALTI distances of T.
+// Each op runs its CUDA kernel on CUDA tensors and the plain LibTorch reference (…Ref, the spec
+// the kernel is tested against) on the CPU or for shapes the kernel does not take; both give the
+// same numbers to fp32 rounding. Rows of a block may come from different sequences (see
+// latim_kernels_params.h for the tiling contract), so one launch covers a whole batch.
+#ifndef MAMBA_EXPLAIN_KERNELS_LATIM_KERNELS_H_
+#define MAMBA_EXPLAIN_KERNELS_LATIM_KERNELS_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "kernels/latim_kernels_params.h"
+
+namespace mamba_explain {
+
+// Numeric mode of the big contraction: fp32 (reference; TF32 off), tf32 or bf16 tensor cores.
+// The scan quantities (Δ, prefix sums, exponentials, B, C, gains) stay fp32 in every mode; bf16
+// rounds u and T.
+enum class KernelPrecision { kFp32, kTf32, kBf16 };
+
+// One traced layer of a padded batch, everything on one device. Shapes as in the params header.
+struct LatimLayerTensors {
+  bool mamba2 = false;
+  int64_t head_dim = 1;       // P (1 for Mamba-1)
+  int activation = kTapSilu;  // LatimTapActivation
+  torch::Tensor delta;        // [Bt, L, U] fp32
+  // Inclusive prefix sum of Δ over L, split hi + lo (MakeCumDelta) for exact differences.
+  torch::Tensor cum_delta, cum_delta_lo;  // [Bt, L, U] fp32
+  torch::Tensor A;                        // [E, N] or [H] fp32, negative
+  torch::Tensor B, C;                     // [Bt, L, G, N] fp32
+  torch::Tensor D;                        // [U] fp32
+  torch::Tensor x_in;                     // [Bt, L, E] fp32 (may be a view with row stride ≥ E)
+  torch::Tensor conv_w;                   // [E, K] fp32
+  torch::Tensor conv_b;                   // [E] fp32 or undefined
+  torch::Tensor gain;                     // [Bt, L, E] fp32
+};
+
+// Fills layer.cum_delta / cum_delta_lo from layer.delta (fp64 prefix sum split into two floats).
+void MakeCumDelta(LatimLayerTensors& layer);
+
+// A block of target rows: row_seq/row_pos int32 [Rb] (Rb a multiple of kLatimRowTile; each tile of
+// kLatimRowTile rows belongs to one sequence, ascending, pads = −1 last), sources [0, n_src).
+struct LatimRowBlock {
+  torch::Tensor row_seq;
+  torch::Tensor row_pos;
+  int64_t n_src = 0;
+};
+
+// u [Rb, n_src, E] in `dtype` (kFloat or kBFloat16); zero where s > t and on pad rows. When
+// u_sum is given it receives Σ_s u_{t←s} [Rb, E] in fp32 (summed before any bf16 rounding).
+torch::Tensor LatimContributions(const LatimLayerTensors& layer, const LatimRowBlock& block,
+                                 torch::ScalarType dtype, torch::Tensor* u_sum = nullptr);
+torch::Tensor LatimContributionsRef(const LatimLayerTensors& layer, const LatimRowBlock& block,
+                                    torch::ScalarType dtype, torch::Tensor* u_sum = nullptr);
+
+// x [M, K] · wᵀ with w [N, K] -> [M, N] in x's dtype, fp32 accumulation. kFp32 forbids TF32
+// whatever the process-wide flag says; kTf32 allows it. bf16 inputs run on bf16 tensor cores.
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision);
+
+// Per-pair scores of T [Rb, S, D]: ‖T‖₁, ‖T‖₂ and ‖y_t − T'_t(x_s)‖₁ with T' adding resid on the
+// diagonal s = t (eq. 6). Each output [Rb, S] fp32 is computed only when asked for (else
+// undefined); zero where s > t and on pad rows. y/resid: [Rb, D] fp32, needed for dist.
+struct LatimPairScores {
+  torch::Tensor l1, l2, dist;
+};
+LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
+                                       const torch::Tensor& y, const torch::Tensor& resid,
+                                       bool want_l1, bool want_l2, bool want_dist);
+LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T, const torch::Tensor& row_pos,
+                                          const torch::Tensor& y, const torch::Tensor& resid,
+                                          bool want_l1, bool want_l2, bool want_dist);
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_KERNELS_LATIM_KERNELS_H_

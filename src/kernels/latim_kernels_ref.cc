@@ -1,0 +1,107 @@
+// Plain LibTorch references of the LaTIM kernels (latim_kernels.h): one row at a time, written
+// straight from the equations so that they read as the spec. Memory O(n·E·N) per row; meant for
+// tests, CPU runs and shapes the CUDA kernel does not take.
+#include <algorithm>
+
+#include "kernels/latim_kernels.h"
+
+namespace mamba_explain {
+namespace {
+
+torch::Tensor ApplyTap(const torch::Tensor& x, int activation) {
+  switch (activation) {
+    case kTapSilu:
+      return torch::silu(x);
+    case kTapRelu:
+      return torch::relu(x);
+    default:
+      return x;
+  }
+}
+
+// M[r, c] for r ∈ [0, t] of row t of sequence b, with D on r = t: [t+1, E].
+torch::Tensor HiddenAttentionRow(const LatimLayerTensors& in, int64_t b, int64_t t) {
+  using torch::indexing::Slice;
+  const int64_t n = t + 1;
+  // Σ_{k=r+1..t} Δ[k] = (hi_t − hi_r) + (lo_t − lo_r), ≥ 0.
+  torch::Tensor seg = (in.cum_delta[b][t].unsqueeze(0) - in.cum_delta[b].narrow(0, 0, n)) +
+                      (in.cum_delta_lo[b][t].unsqueeze(0) - in.cum_delta_lo[b].narrow(0, 0, n));
+  torch::Tensor delta = in.delta[b].narrow(0, 0, n);  // [n,U]
+  torch::Tensor m;
+  if (!in.mamba2) {
+    // LaTIM eq. 15 / research §6.1: Σ_n C[t,n]·exp(A[c,n]·Σ_{k=r+1..t} Δ[k,c])·B[r,n]·Δ[r,c].
+    torch::Tensor decay = torch::exp(seg.unsqueeze(-1) * in.A.unsqueeze(0));  // [n, E, N]
+    torch::Tensor c_t = in.C[b][t][0];                                        // [N]
+    torch::Tensor b_r = in.B[b].narrow(0, 0, n).select(1, 0);                 // [n, N]
+    m = torch::einsum("k,rck,rk->rc", {c_t, decay, b_r}) * delta;
+  } else {
+    // Research §6.2: (C[t,g]·B[r,g])·exp(A[h]·Σ Δ[k,h])·Δ[r,h], heads of group g = h / (H/G).
+    const int64_t H = in.delta.size(2), G = in.B.size(2);
+    torch::Tensor cb = (in.B[b].narrow(0, 0, n) * in.C[b][t].unsqueeze(0)).sum(-1);  // [n, G]
+    torch::Tensor group =
+        torch::arange(H, torch::TensorOptions().dtype(torch::kLong).device(cb.device()))
+            .div(H / G, "floor");
+    m = cb.index_select(1, group) * torch::exp(seg * in.A.unsqueeze(0)) * delta;  // [n, H]
+  }
+  m[t] += in.D;
+  if (in.mamba2) m = m.repeat_interleave(in.head_dim, 1);  // heads -> channels
+  return m;
+}
+
+}  // namespace
+
+void MakeCumDelta(LatimLayerTensors& layer) {
+  torch::Tensor cum = layer.delta.to(torch::kFloat64).cumsum(1);
+  layer.cum_delta = cum.to(torch::kFloat32);
+  layer.cum_delta_lo = (cum - layer.cum_delta.to(torch::kFloat64)).to(torch::kFloat32);
+}
+
+torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowBlock& block,
+                                    torch::ScalarType dtype, torch::Tensor* u_sum) {
+  const int64_t Rb = block.row_pos.size(0), S = block.n_src, E = in.gain.size(2);
+  const int64_t K = in.conv_w.size(1);
+  torch::Tensor rows = block.row_pos.to(torch::kCPU, torch::kLong);
+  torch::Tensor seqs = block.row_seq.to(torch::kCPU, torch::kLong);
+  torch::Tensor out = torch::zeros({Rb, S, E}, in.gain.options());
+  for (int64_t i = 0; i < Rb; ++i) {
+    const int64_t t = rows[i].item<int64_t>();
+    if (t < 0) continue;
+    TORCH_CHECK(t < S, "LatimContributionsRef: row ", t, " beyond n_src ", S);
+    const int64_t b = seqs[i].item<int64_t>(), n = t + 1;
+    torch::Tensor m = HiddenAttentionRow(in, b, t);  // [n, E]
+    torch::Tensor x = in.x_in[b].narrow(0, 0, n);    // [n, E]
+    torch::Tensor v = torch::zeros({n, E}, m.options());
+    for (int64_t k = 0; k < std::min(K, n); ++k) {
+      // tap_k[s] = f(w[c, K−1−k]·x[s,c] (+ β on the current-token tap)) feeds position s + k.
+      torch::Tensor phi = x * in.conv_w.select(1, K - 1 - k);
+      if (k == 0 && in.conv_b.defined()) phi = phi + in.conv_b;
+      const int64_t len = n - k;
+      v.narrow(0, 0, len).add_(m.narrow(0, k, len) *
+                               ApplyTap(phi, in.activation).narrow(0, 0, len));
+    }
+    out[i].narrow(0, 0, n).copy_(v * in.gain[b][t].unsqueeze(0));
+  }
+  if (u_sum != nullptr) *u_sum = out.sum(1);
+  return out.to(dtype);
+}
+
+LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T_in, const torch::Tensor& row_pos,
+                                          const torch::Tensor& y, const torch::Tensor& resid,
+                                          bool want_l1, bool want_l2, bool want_dist) {
+  torch::Tensor T = T_in.to(torch::kFloat32);
+  const int64_t S = T.size(1);
+  torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);  // [Rb, 1]
+  torch::Tensor s = torch::arange(S, t.options()).unsqueeze(0);         // [1, S]
+  torch::Tensor mask = ((s <= t) & (t >= 0)).to(torch::kFloat32);       // [Rb, S]
+  LatimPairScores out;
+  if (want_l1) out.l1 = T.abs().sum(-1) * mask;
+  if (want_l2) out.l2 = T.norm(2, -1) * mask;
+  if (want_dist) {
+    torch::Tensor diag = (s == t).to(torch::kFloat32).unsqueeze(-1);  // [Rb, S, 1]
+    torch::Tensor t_prime = T + diag * resid.unsqueeze(1);            // eq. 6: T' adds x_t
+    out.dist = (y.unsqueeze(1) - t_prime).abs().sum(-1) * mask;
+  }
+  return out;
+}
+
+}  // namespace mamba_explain

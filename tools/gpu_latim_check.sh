@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# LaTIM decomposition kernels on the GPU host: builds the engine, the kernel tests and latim_bench
+# (LibTorch 2.11 + CUDA, ../shared/gpu recipe), runs the LaTIM GPU tests, then the benchmark.
+# Logs under $OUT when set.
+#   source .device/env.sh && bash tools/gpu_latim_check.sh [latim_bench args...]
+set -uo pipefail
+out=${OUT:-/tmp}
+cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
+  { tail -50 "$out/cmake.log"; exit 1; }
+cmake --build build-gpu -j16 --target latim_kernels_test latim_batched_test latim_gpu_test \
+  latim_test latim_bench >"$out/build.log" 2>&1 ||
+  { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+(cd build-gpu && ctest --output-on-failure -R 'latim_(kernels|batched|gpu)_test' 2>&1 |
+  tee "$out/ctest.log" | tail -40)
+./build-gpu/latim_kernels_test --gtest_filter='*Gemm*' 2>&1 | grep "rel err"
+./build-gpu/latim_batched_test --gtest_filter='*Precision*' 2>&1 | grep "Spearman"
+./build-gpu/latim_bench "$@" 2>&1 | tee "$out/latim_bench.log"

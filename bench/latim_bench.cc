@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "attribution/latim.h"
+#include "attribution/latim_batched.h"
 #include "kernels/latim_kernels.h"
 #include "mamba/mamba_model.h"
 #include "model/safetensors.h"
@@ -299,6 +300,16 @@ int Main(int argc, char** argv) {
             shape);
         std::fflush(stdout);
       };
+      // The traced forward pass alone (every LaTIM run includes it).
+      for (bool traced : {false, true}) {
+        ForwardOptions fo;
+        fo.compute_logits = false;
+        fo.trace = traced ? ForwardOptions::TraceLayers::kAll : ForwardOptions::TraceLayers::kNone;
+        torch::NoGradGuard no_grad;
+        const double t = TimeFn(device, 5, [&] { (void)(*model)->Forward(ids, torch::Tensor(), fo); });
+        std::printf("%-7s %5ld forward%s: %.2f ms\n", name, (long)n, traced ? " (trace all)" : "",
+                    t * 1e3);
+      }
       LatimOptions base;
       base.scores = {LatimScore::kL2};
       base.memory_budget_bytes = int64_t{2048} << 20;
@@ -375,6 +386,8 @@ int Main(int argc, char** argv) {
           }
         }
         row("all", v.label, prec, r, flop_all / peak, ref_s);
+        const std::string profile = LatimBatchedProfile();
+        if (!profile.empty()) std::printf("    stages (all runs): %s\n", profile.c_str());
       }
       // The W_out contraction alone, at the shape of one 2 GiB block: achieved vs peak.
       const int64_t block_pairs = std::min<int64_t>((int64_t{2048} << 20) / (2 * (E + D) + 32),

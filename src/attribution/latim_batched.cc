@@ -7,7 +7,11 @@
 #include "attribution/latim_batched.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -15,6 +19,42 @@
 
 namespace mamba_explain {
 namespace {
+
+// ME_LATIM_PROFILE stage clock (latim_batched.h).
+struct Profile {
+  std::mutex mu;
+  std::map<std::string, double> ms;
+};
+Profile& GlobalProfile() {
+  static Profile* p = new Profile();
+  return *p;
+}
+bool Profiling() {
+  static const bool on = [] {
+    const char* v = std::getenv("ME_LATIM_PROFILE");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
+}
+class StageClock {
+ public:
+  explicit StageClock(torch::Device device) : device_(device) { Mark(nullptr); }
+  // Charges the time since the previous mark to `stage`.
+  void Mark(const char* stage) {
+    if (!Profiling()) return;
+    if (device_.is_cuda()) torch::cuda::synchronize();
+    const auto now = std::chrono::steady_clock::now();
+    if (stage != nullptr) {
+      std::lock_guard<std::mutex> lock(GlobalProfile().mu);
+      GlobalProfile().ms[stage] += std::chrono::duration<double, std::milli>(now - last_).count();
+    }
+    last_ = now;
+  }
+
+ private:
+  torch::Device device_;
+  std::chrono::steady_clock::time_point last_;
+};
 
 bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
   return std::find(scores.begin(), scores.end(), s) != scores.end();
@@ -108,6 +148,17 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
 
 }  // namespace
 
+std::string LatimBatchedProfile() {
+  std::lock_guard<std::mutex> lock(GlobalProfile().mu);
+  std::string out;
+  for (const auto& [stage, ms] : GlobalProfile().ms) {
+    out += absl::StrCat(out.empty() ? "" : ", ", stage, " ", static_cast<int64_t>(ms * 10) / 10.0,
+                        " ms");
+  }
+  GlobalProfile().ms.clear();
+  return out;
+}
+
 AttributionResult LatimResult(const std::string& method, int layer, int64_t seq,
                               const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                               int64_t columns, double approx_error) {
@@ -145,6 +196,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   const KernelPrecision small_gemm =
       options.precision == KernelPrecision::kFp32 ? KernelPrecision::kFp32 : KernelPrecision::kTf32;
 
+  StageClock clock(tr.mixer_out.device());
   LatimLayerTensors in = PrepareBatchedLayer(tr, weights, cfg, options.activation);
   auto f32 = in.gain.options();
   auto i64 = f32.dtype(torch::kLong);
@@ -181,100 +233,115 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   const int64_t max_pairs = std::max<int64_t>(options.memory_budget_bytes / per_pair, 1);
   const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
 
-  // Per-layer outputs, padded [Bt·Q_max, L] so that one index_copy_ places a block's rows.
-  torch::Tensor l1, l2, alti;
-  if (want_l1) l1 = torch::zeros({Bt * q_max, L}, f32);
-  if (want_l2) l2 = torch::zeros({Bt * q_max, L}, f32);
-  if (want_alti) alti = torch::zeros({Bt * q_max, L}, f32);
-  std::vector<torch::Tensor> logit_delta(Bt), rollout_next(Bt);
-  torch::Tensor u_tilde;  // ALTI-Logit: [Bt·Q_max, E] U_eff,t W_out per reported row
+  // Per-layer outputs, padded [Bt·Q_max + 1, L]: slot b·Q_max + q holds row q of sequence b, and
+  // the last slot is a trash row for computed rows that are not reported, so that one
+  // index_copy_ places a whole block.
+  const int64_t slots = Bt * q_max + 1, trash = Bt * q_max;
+  torch::Tensor l1, l2, alti, logit_delta;
+  if (want_l1) l1 = torch::zeros({slots, L}, f32);
+  if (want_l2) l2 = torch::zeros({slots, L}, f32);
+  if (want_alti) alti = torch::zeros({slots, L}, f32);
+  std::vector<torch::Tensor> rollout_next(Bt);
+  torch::Tensor u_tilde;  // ALTI-Logit: [slots, E] U_eff,t W_out per reported row, 0 in the trash
   if (alti_logit) {
-    u_tilde = torch::zeros({Bt * q_max, E}, f32);
+    logit_delta = torch::zeros({slots, L}, f32);
+    u_tilde = torch::zeros({slots, E}, f32);
     for (int64_t b = 0; b < Bt; ++b) {
       LatimSequenceState& st = states[b];
       const int64_t Q = static_cast<int64_t>(st.rows.size());
       u_tilde.narrow(0, b * q_max, Q).copy_(torch::matmul(st.u_eff, w_out));
-      logit_delta[b] = torch::zeros({Q, st.n}, f32);
       if (need_p && st.rollout.defined()) rollout_next[b] = torch::zeros({Q, st.n}, f32);
     }
+    u_tilde = u_tilde.to(dtype);
   }
-  torch::Tensor err_num = torch::zeros({Bt}, f32), err_den = torch::zeros({Bt}, f32);
+  torch::Tensor err_num = torch::zeros({Bt + 1}, f32), err_den = torch::zeros({Bt + 1}, f32);
+  clock.Mark("prepare");
 
   for (const Block& blk : blocks) {
     const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile, S = blk.n_src;
-    std::vector<int32_t> seq_h(Rb, 0), pos_h(Rb, -1);
-    std::vector<int64_t> b_h(Rb, 0), t_h(Rb, 0);
-    std::vector<int64_t> valid_h, rep_h, flat_h;  // valid rows; reported rows and their slots
+    // One pinned host array, one asynchronous copy: [seq | pos | b (Bt for pads) | t | slot |
+    // rows grouped by sequence] (Rb each).
+    torch::Tensor host = torch::empty({6 * Rb}, torch::TensorOptions()
+                                                     .dtype(torch::kLong)
+                                                     .pinned_memory(in.gain.is_cuda()));
+    int64_t* h = host.data_ptr<int64_t>();
+    int64_t* h_seq = h;
+    int64_t* h_pos = h + Rb;
+    int64_t* h_b = h + 2 * Rb;
+    int64_t* h_t = h + 3 * Rb;
+    int64_t* h_slot = h + 4 * Rb;
+    int64_t* h_grouped = h + 5 * Rb;
+    std::vector<int64_t> seq_begin(Bt + 1, 0);  // rows of sequence b: h_grouped[seq_begin[b]..)
+    bool any_reported = false;
     for (size_t k = 0; k < blk.tiles.size(); ++k) {
       const Tile& tile = blk.tiles[k];
       for (int64_t j = 0; j < kLatimRowTile; ++j) {
         const int64_t i = static_cast<int64_t>(k) * kLatimRowTile + j;
-        seq_h[i] = static_cast<int32_t>(tile.seq);
-        b_h[i] = tile.seq;
-        if (tile.begin + j >= tile.end) continue;
-        const int64_t t = compute_rows[tile.seq][tile.begin + j];
-        pos_h[i] = static_cast<int32_t>(t);
-        t_h[i] = t;
-        valid_h.push_back(i);
-        const int64_t q = report_index[tile.seq][t];
-        if (q >= 0) {
-          rep_h.push_back(i);
-          flat_h.push_back(tile.seq * q_max + q);
-        }
+        const bool real = tile.begin + j < tile.end;
+        const int64_t t = real ? compute_rows[tile.seq][tile.begin + j] : -1;
+        h_seq[i] = tile.seq;
+        h_pos[i] = t;
+        h_b[i] = real ? tile.seq : Bt;
+        h_t[i] = real ? t : 0;
+        const int64_t q = real ? report_index[tile.seq][t] : -1;
+        h_slot[i] = q >= 0 ? tile.seq * q_max + q : trash;
+        any_reported |= q >= 0;
+        if (real) ++seq_begin[tile.seq + 1];
       }
     }
-    auto to_dev = [&](const std::vector<int64_t>& v) {
-      return torch::tensor(v, torch::kLong).to(in.gain.device());
-    };
+    for (int64_t b = 0; b < Bt; ++b) seq_begin[b + 1] += seq_begin[b];
+    {
+      std::vector<int64_t> fill(seq_begin.begin(), seq_begin.end() - 1);
+      for (int64_t i = 0; i < Rb; ++i) {
+        if (h_pos[i] >= 0) h_grouped[fill[h_seq[i]]++] = i;
+      }
+      for (int64_t i = seq_begin[Bt]; i < Rb; ++i) h_grouped[i] = 0;
+    }
+    torch::Tensor dev = host.to(in.gain.device(), /*non_blocking=*/true);
+    torch::Tensor b_idx = dev.narrow(0, 2 * Rb, Rb), t_idx = dev.narrow(0, 3 * Rb, Rb);
+    torch::Tensor slot = dev.narrow(0, 4 * Rb, Rb), grouped = dev.narrow(0, 5 * Rb, Rb);
+    torch::Tensor reported = (slot != trash).to(torch::kFloat32);  // [Rb]
     LatimRowBlock rb;
-    rb.row_seq = torch::tensor(std::vector<int64_t>(seq_h.begin(), seq_h.end()), torch::kLong)
-                     .to(torch::kInt)
-                     .to(in.gain.device());
-    rb.row_pos = torch::tensor(std::vector<int64_t>(pos_h.begin(), pos_h.end()), torch::kLong)
-                     .to(torch::kInt)
-                     .to(in.gain.device());
+    rb.row_seq = dev.narrow(0, 0, Rb).to(torch::kInt);
+    rb.row_pos = dev.narrow(0, Rb, Rb).to(torch::kInt);
     rb.n_src = S;
-    torch::Tensor b_idx = to_dev(b_h), t_idx = to_dev(t_h);
-    torch::Tensor rep = to_dev(rep_h), flat = to_dev(flat_h);
-    const bool any_reported = !rep_h.empty();
+    clock.Mark("plan");
 
     torch::Tensor u_sum;                                          // [Rb, E] fp32
     torch::Tensor u = LatimContributions(in, rb, dtype, &u_sum);  // [Rb, S, E]
-    torch::Tensor sum_t = LatimGemm(u_sum, w_out, small_gemm);    // [Rb, D] Σ_s T_t(x_s)
+    clock.Mark("contributions");
+    torch::Tensor sum_t = LatimGemm(u_sum, w_out, small_gemm);  // [Rb, D] Σ_s T_t(x_s)
     if (any_reported) {
-      torch::Tensor out = mixer_out.index({b_idx.index_select(0, rep), t_idx.index_select(0, rep)});
-      torch::Tensor diff = sum_t.index_select(0, rep) - (out - bias_out);
-      err_num.index_add_(0, b_idx.index_select(0, rep), diff.pow(2).sum(-1));
-      err_den.index_add_(0, b_idx.index_select(0, rep), out.pow(2).sum(-1));
+      // Decomposition error of the reported rows, per sequence (pads and unreported rows weigh 0).
+      torch::Tensor out = mixer_out.index({b_idx.clamp_max(Bt - 1), t_idx});
+      torch::Tensor diff = sum_t - (out - bias_out);
+      err_num.index_add_(0, b_idx, diff.pow(2).sum(-1) * reported);
+      err_den.index_add_(0, b_idx, out.pow(2).sum(-1) * reported);
     }
     if (alti_logit && any_reported) {
-      // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation.
-      torch::Tensor ut = u_tilde.index_select(0, flat).to(dtype).unsqueeze(-1);  // [Rr, E, 1]
-      torch::Tensor d = torch::bmm(u.index_select(0, rep), ut).squeeze(-1).to(torch::kFloat32);
-      for (size_t k = 0; k < rep_h.size(); ++k) {
-        const int64_t b = b_h[rep_h[k]], q = flat_h[k] - b * q_max;
-        const int64_t cols = std::min(S, states[b].n);
-        logit_delta[b][q].narrow(0, 0, cols).copy_(d[k].narrow(0, 0, cols));
-      }
+      // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
+      torch::Tensor ut = u_tilde.index_select(0, slot).unsqueeze(-1);  // [Rb, E, 1]
+      torch::Tensor d = torch::bmm(u, ut).squeeze(-1).to(torch::kFloat32);
+      logit_delta.narrow(1, 0, S).index_copy_(0, slot, d);
     }
+    clock.Mark("sum+err+logit");
     if (!need_t) continue;
     torch::Tensor T = LatimGemm(u.view({Rb * S, E}), w_out_lp, options.precision).view({Rb, S, D});
-    u = torch::Tensor();
+    clock.Mark("w_out gemm");
     torch::Tensor resid, y;
     if (need_alti) {
       // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
-      resid = residual.index({b_idx, t_idx});  // [Rb, D]
+      resid = residual.index({b_idx.clamp_max(Bt - 1), t_idx});  // [Rb, D]
       y = resid + sum_t;
     }
     LatimPairScores ps = ComputeLatimPairScores(T, rb.row_pos, y, resid, want_l1 && any_reported,
                                                 want_l2 && any_reported, need_alti);
     T = torch::Tensor();
-    if (want_l1 && any_reported) {
-      l1.narrow(1, 0, S).index_copy_(0, flat, ps.l1.index_select(0, rep));
-    }
-    if (want_l2 && any_reported) {
-      l2.narrow(1, 0, S).index_copy_(0, flat, ps.l2.index_select(0, rep));
-    }
+    u = torch::Tensor();
+    clock.Mark("pair scores");
+    if (want_l1 && any_reported) l1.narrow(1, 0, S).index_copy_(0, slot, ps.l1);
+    if (want_l2 && any_reported) l2.narrow(1, 0, S).index_copy_(0, slot, ps.l2);
+    clock.Mark("scatter");
     if (!need_alti) continue;
     torch::Tensor sources = torch::arange(S, i64).unsqueeze(0);
     torch::Tensor pos = rb.row_pos.to(torch::kLong).unsqueeze(1);
@@ -282,30 +349,25 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     torch::Tensor p = (y.abs().sum(-1, true) - ps.dist).clamp_min(0) * causal;
     torch::Tensor total = p.sum(-1, true);
     // An all-zero row (nothing moves y closer than 0) puts all mass on the token itself.
-    torch::Tensor empty = total.squeeze(1) <= 0;
+    torch::Tensor empty = (total.squeeze(1) <= 0) & (pos.squeeze(1) >= 0);
     p = p / torch::where(total > 0, total, torch::ones_like(total));
-    torch::Tensor valid = to_dev(valid_h);
-    torch::Tensor vt = t_idx.index_select(0, valid);
-    p.index_put_({valid, vt},
-                 torch::where(empty.index_select(0, valid), torch::ones({valid.size(0)}, f32),
-                              p.index({valid, vt})));
-    if (want_alti && any_reported)
-      alti.narrow(1, 0, S).index_copy_(0, flat, p.index_select(0, rep));
+    torch::Tensor rows = torch::arange(Rb, i64);
+    p.index_put_({rows, t_idx}, torch::where(empty, torch::ones({Rb}, f32), p.index({rows, t_idx})));
+    if (want_alti && any_reported) alti.narrow(1, 0, S).index_copy_(0, slot, p);
     if (need_p) {
       // Horner step of eq. 8: c ← c · P^(l) (+ Δ^(l) after the blocks), per sequence of the
       // block over the columns of P that are its rows.
-      std::vector<std::vector<int64_t>> by_seq(Bt);
-      for (int64_t i : valid_h) by_seq[b_h[i]].push_back(i);
       for (int64_t b = 0; b < Bt; ++b) {
-        if (by_seq[b].empty() || !rollout_next[b].defined()) continue;
-        std::vector<int64_t> ts;
-        for (int64_t i : by_seq[b]) ts.push_back(t_h[i]);
+        const int64_t count = seq_begin[b + 1] - seq_begin[b];
+        if (count == 0 || !rollout_next[b].defined()) continue;
+        torch::Tensor rows_b = grouped.narrow(0, seq_begin[b], count);
         const int64_t cols = std::min(S, states[b].n);
-        torch::Tensor c_cols = states[b].rollout.index_select(1, to_dev(ts));  // [Q, R_b]
-        torch::Tensor p_rows = p.index_select(0, to_dev(by_seq[b])).narrow(1, 0, cols);
+        torch::Tensor c_cols = states[b].rollout.index_select(1, t_idx.index_select(0, rows_b));
+        torch::Tensor p_rows = p.index_select(0, rows_b).narrow(1, 0, cols);
         rollout_next[b].narrow(1, 0, cols).add_(torch::matmul(c_cols, p_rows));
       }
     }
+    clock.Mark("alti+rollout");
   }
 
   torch::Tensor num = err_num.to(torch::kCPU, torch::kDouble);
@@ -313,6 +375,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   torch::Tensor l1_h = want_l1 ? l1.to(torch::kCPU) : torch::Tensor();
   torch::Tensor l2_h = want_l2 ? l2.to(torch::kCPU) : torch::Tensor();
   torch::Tensor alti_h = want_alti ? alti.to(torch::kCPU) : torch::Tensor();
+  clock.Mark("to host");
   for (int64_t b = 0; b < Bt; ++b) {
     LatimSequenceState& st = states[b];
     const int64_t Q = static_cast<int64_t>(st.rows.size());
@@ -331,12 +394,13 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
       if (s == LatimScore::kAlti && want_alti) RETURN_IF_ERROR(emit(s, alti_h));
     }
     if (alti_logit) {
-      st.rollout =
-          rollout_next[b].defined() ? rollout_next[b].add_(logit_delta[b]) : logit_delta[b];
+      torch::Tensor delta_b = logit_delta.narrow(0, b * q_max, Q).narrow(1, 0, st.n);
+      st.rollout = rollout_next[b].defined() ? rollout_next[b].add_(delta_b) : delta_b.clone();
       st.logit_err_num += en;
       st.logit_err_den += ed;
     }
   }
+  clock.Mark("emit");
   return absl::OkStatus();
 }
 

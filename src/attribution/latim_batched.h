@@ -44,6 +44,11 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tra
                                   std::vector<LatimSequenceState>& states,
                                   const LatimOptions& options, const ResultCallback& callback);
 
+// With the environment variable ME_LATIM_PROFILE=1 the batched path synchronises the device after
+// each stage and accumulates its wall time (for bench/latim_bench; off by default, no cost then).
+// Returns "stage: ms, ..." since the last call and resets.
+std::string LatimBatchedProfile();
+
 }  // namespace mamba_explain
 
 #endif  // MAMBA_EXPLAIN_ATTRIBUTION_LATIM_BATCHED_H_

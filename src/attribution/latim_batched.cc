@@ -97,6 +97,7 @@ LatimLayerTensors PrepareBatchedLayer(const LayerTrace& tr, const LayerWeights& 
     gain = gain * rstd.repeat_interleave(E / rstd.size(2), 2) * f32(w.gated_norm);
   }
   in.gain = gain.contiguous();
+  if (in.gain.is_cuda()) MakeTaps(in);  // the kernels read them; the reference makes its own
   return in;
 }
 
@@ -254,16 +255,16 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     }
     u_tilde = u_tilde.to(dtype);
   }
-  torch::Tensor err_num = torch::zeros({Bt + 1}, f32), err_den = torch::zeros({Bt + 1}, f32);
+  // Σ_s T_t(x_s) of every reported row, for the decomposition error after the blocks.
+  torch::Tensor sum_rows = torch::zeros({slots, D}, f32);
   clock.Mark("prepare");
 
   for (const Block& blk : blocks) {
     const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile, S = blk.n_src;
     // One pinned host array, one asynchronous copy: [seq | pos | b (Bt for pads) | t | slot |
     // rows grouped by sequence] (Rb each).
-    torch::Tensor host = torch::empty({6 * Rb}, torch::TensorOptions()
-                                                     .dtype(torch::kLong)
-                                                     .pinned_memory(in.gain.is_cuda()));
+    torch::Tensor host = torch::empty(
+        {6 * Rb}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(in.gain.is_cuda()));
     int64_t* h = host.data_ptr<int64_t>();
     int64_t* h_seq = h;
     int64_t* h_pos = h + Rb;
@@ -300,7 +301,6 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     torch::Tensor dev = host.to(in.gain.device(), /*non_blocking=*/true);
     torch::Tensor b_idx = dev.narrow(0, 2 * Rb, Rb), t_idx = dev.narrow(0, 3 * Rb, Rb);
     torch::Tensor slot = dev.narrow(0, 4 * Rb, Rb), grouped = dev.narrow(0, 5 * Rb, Rb);
-    torch::Tensor reported = (slot != trash).to(torch::kFloat32);  // [Rb]
     LatimRowBlock rb;
     rb.row_seq = dev.narrow(0, 0, Rb).to(torch::kInt);
     rb.row_pos = dev.narrow(0, Rb, Rb).to(torch::kInt);
@@ -311,13 +311,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     torch::Tensor u = LatimContributions(in, rb, dtype, &u_sum);  // [Rb, S, E]
     clock.Mark("contributions");
     torch::Tensor sum_t = LatimGemm(u_sum, w_out, small_gemm);  // [Rb, D] Σ_s T_t(x_s)
-    if (any_reported) {
-      // Decomposition error of the reported rows, per sequence (pads and unreported rows weigh 0).
-      torch::Tensor out = mixer_out.index({b_idx.clamp_max(Bt - 1), t_idx});
-      torch::Tensor diff = sum_t - (out - bias_out);
-      err_num.index_add_(0, b_idx, diff.pow(2).sum(-1) * reported);
-      err_den.index_add_(0, b_idx, out.pow(2).sum(-1) * reported);
-    }
+    if (any_reported) sum_rows.index_copy_(0, slot, sum_t);
     if (alti_logit && any_reported) {
       // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
       torch::Tensor ut = u_tilde.index_select(0, slot).unsqueeze(-1);  // [Rb, E, 1]
@@ -352,7 +346,8 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     torch::Tensor empty = (total.squeeze(1) <= 0) & (pos.squeeze(1) >= 0);
     p = p / torch::where(total > 0, total, torch::ones_like(total));
     torch::Tensor rows = torch::arange(Rb, i64);
-    p.index_put_({rows, t_idx}, torch::where(empty, torch::ones({Rb}, f32), p.index({rows, t_idx})));
+    p.index_put_({rows, t_idx},
+                 torch::where(empty, torch::ones({Rb}, f32), p.index({rows, t_idx})));
     if (want_alti && any_reported) alti.narrow(1, 0, S).index_copy_(0, slot, p);
     if (need_p) {
       // Horner step of eq. 8: c ← c · P^(l) (+ Δ^(l) after the blocks), per sequence of the
@@ -370,11 +365,30 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     clock.Mark("alti+rollout");
   }
 
+  // Decomposition error per sequence over its reported rows: ‖Σ_s T_t(x_s) − (y_t − b)‖ / ‖y_t‖.
+  std::vector<int64_t> slot_b(slots, Bt), slot_t(slots, 0);
+  for (int64_t b = 0; b < Bt; ++b) {
+    for (size_t q = 0; q < states[b].rows.size(); ++q) {
+      slot_b[b * q_max + q] = b;
+      slot_t[b * q_max + q] = states[b].rows[q];
+    }
+  }
+  torch::Tensor sb = torch::tensor(slot_b, torch::kLong).to(in.gain.device());
+  torch::Tensor st_idx = torch::tensor(slot_t, torch::kLong).to(in.gain.device());
+  torch::Tensor out_rows = mixer_out.index({sb.clamp_max(Bt - 1), st_idx});  // [slots, D]
+  torch::Tensor diff = sum_rows - (out_rows - bias_out);
+  torch::Tensor err_num = torch::zeros({Bt + 1}, f32).index_add_(0, sb, diff.pow(2).sum(-1));
+  torch::Tensor err_den = torch::zeros({Bt + 1}, f32).index_add_(0, sb, out_rows.pow(2).sum(-1));
+  // Results cross to the host through pinned buffers (one copy per score and layer).
+  auto to_host = [&](const torch::Tensor& t) {
+    if (!t.defined()) return torch::Tensor();
+    if (!t.is_cuda()) return t;
+    torch::Tensor h = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(true));
+    return h.copy_(t);
+  };
   torch::Tensor num = err_num.to(torch::kCPU, torch::kDouble);
   torch::Tensor den = err_den.to(torch::kCPU, torch::kDouble);
-  torch::Tensor l1_h = want_l1 ? l1.to(torch::kCPU) : torch::Tensor();
-  torch::Tensor l2_h = want_l2 ? l2.to(torch::kCPU) : torch::Tensor();
-  torch::Tensor alti_h = want_alti ? alti.to(torch::kCPU) : torch::Tensor();
+  torch::Tensor l1_h = to_host(l1), l2_h = to_host(l2), alti_h = to_host(alti);
   clock.Mark("to host");
   for (int64_t b = 0; b < Bt; ++b) {
     LatimSequenceState& st = states[b];

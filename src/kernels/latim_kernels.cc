@@ -41,6 +41,8 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
     torch::Tensor cum_lo = in.cum_delta_lo.contiguous();
     torch::Tensor A = in.A.contiguous(), B = in.B.contiguous(), C = in.C.contiguous();
     torch::Tensor D = in.D.contiguous(), w = in.conv_w.contiguous(), gain = in.gain.contiguous();
+    TORCH_CHECK(in.taps.defined(), "LatimContributions: taps not made (MakeTaps)");
+    torch::Tensor taps = in.taps.contiguous();
     torch::Tensor bias = in.conv_b.defined() ? in.conv_b.contiguous() : torch::Tensor();
     torch::Tensor seq = block.row_seq.to(in.gain.device(), torch::kInt).contiguous();
     torch::Tensor pos = block.row_pos.to(in.gain.device(), torch::kInt).contiguous();
@@ -70,6 +72,7 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
     p.conv_w = F32(w);
     p.conv_b = F32(bias);
     p.gain = F32(gain);
+    p.taps = F32(taps);
     p.rows = Rb;
     p.n_src = block.n_src;
     p.row_seq = seq.data_ptr<int32_t>();

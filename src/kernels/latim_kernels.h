@@ -36,10 +36,15 @@ struct LatimLayerTensors {
   torch::Tensor conv_w;                   // [E, K] fp32
   torch::Tensor conv_b;                   // [E] fp32 or undefined
   torch::Tensor gain;                     // [Bt, L, E] fp32
+  torch::Tensor taps;  // [Bt, L, K, E] fp32 f(φ^(k)) from MakeTaps (what the kernels read)
 };
 
 // Fills layer.cum_delta / cum_delta_lo from layer.delta (fp64 prefix sum split into two floats).
 void MakeCumDelta(LatimLayerTensors& layer);
+
+// Fills layer.taps from x_in, conv_w, conv_b and the activation: tap_k[s, c] =
+// f(w[c, K−1−k]·x_in[s, c] (+ β[c] on k = 0)), the conv split of LaTIM eq. 19.
+void MakeTaps(LatimLayerTensors& layer);
 
 // A block of target rows: row_seq/row_pos int32 [Rb] (Rb a multiple of kLatimRowTile; each tile of
 // kLatimRowTile rows belongs to one sequence, ascending, pads = −1 last), sources [0, n_src).

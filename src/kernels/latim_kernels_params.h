@@ -20,7 +20,7 @@
 namespace mamba_explain {
 
 // Rows per tile of a row block (one sequence per tile).
-constexpr int kLatimRowTile = 4;
+constexpr int kLatimRowTile = 8;
 
 // The additive f of LaTIM eq. 19 applied to each conv tap (codes fixed: the CUDA side switches on
 // them). attribution/latim.cc maps its AdditiveActivation onto these.
@@ -54,6 +54,7 @@ struct LatimContribParams {
   const float* conv_w = nullptr;  // [E, K] depthwise conv weight of the x channels
   const float* conv_b = nullptr;  // [E] or nullptr
   const float* gain = nullptr;    // [Bt, L, E] g_t (SiLU gate, × γ ⊙ rstd for Mamba-2)
+  const float* taps = nullptr;    // [Bt, L, K, E] f(φ^(k)) of eq. 19 (MakeTaps)
 
   // The row block.
   int64_t rows = 0;                  // Rb, a multiple of kLatimRowTile

@@ -56,6 +56,17 @@ void MakeCumDelta(LatimLayerTensors& layer) {
   layer.cum_delta_lo = (cum - layer.cum_delta.to(torch::kFloat64)).to(torch::kFloat32);
 }
 
+void MakeTaps(LatimLayerTensors& layer) {
+  const int64_t K = layer.conv_w.size(1);
+  std::vector<torch::Tensor> taps;
+  for (int64_t k = 0; k < K; ++k) {
+    torch::Tensor phi = layer.x_in * layer.conv_w.select(1, K - 1 - k);
+    if (k == 0 && layer.conv_b.defined()) phi = phi + layer.conv_b;
+    taps.push_back(ApplyTap(phi, layer.activation));
+  }
+  layer.taps = torch::stack(taps, 2).contiguous();  // [Bt, L, K, E]
+}
+
 torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowBlock& block,
                                     torch::ScalarType dtype, torch::Tensor* u_sum) {
   const int64_t Rb = block.row_pos.size(0), S = block.n_src, E = in.gain.size(2);

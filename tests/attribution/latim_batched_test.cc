@@ -2,8 +2,9 @@
 // the CPU) equals the per-sequence reference path for every score, layer and fixture: padded
 // batches, all / last / listed / per-sequence rows, layer subsets, f ∈ {silu, identity, relu}, a
 // budget so small that every block is one tile. And the fast precisions rank sources like fp32 on
-// the committed trained models (Spearman ≥ 0.999 per row, top-10 overlap ≥ 0.95). Runs on CUDA
-// when present, else on the CPU.
+// the committed trained models (Spearman ≥ 0.999 and top-10 overlap ≥ 0.95 per row of ≥ 64
+// sources; for ALTI over the sources fp32 does not clamp to 0, with ≤ 1e-3 of the row's mass on
+// those). Runs on CUDA when present, else on the CPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -168,13 +169,21 @@ TEST_P(LatimPrecisionTest, FastModesRankLikeFp32) {
       auto& w = worst.try_emplace(a.method, 1.0, 1.0).first->second;
       for (size_t q = 0; q < a.rows.size(); ++q) {
         const int64_t t = a.rows[q];
-        if (t + 1 < 20) continue;  // ranks of a handful of sources say little
-        std::vector<float> ra(a.matrix.begin() + q * a.columns,
-                              a.matrix.begin() + q * a.columns + t + 1);
-        std::vector<float> rb(b.matrix.begin() + q * b.columns,
-                              b.matrix.begin() + q * b.columns + t + 1);
+        if (t + 1 < 64) continue;  // one swap among a few sources moves Spearman by 1e-3
+        std::vector<float> ra, rb;
+        double stray = 0;  // ALTI: fast-mode mass where fp32 clamps to exactly 0
+        for (int64_t s = 0; s <= t; ++s) {
+          const float x = a.at(q, s), y = b.at(q, s);
+          if (a.method == "latim-alti" && x == 0.0f) {
+            stray += std::abs(y);
+            continue;  // ALTI's clamp at 0 is a discontinuity; ranks compare the rest
+          }
+          ra.push_back(x);
+          rb.push_back(y);
+        }
+        EXPECT_LE(stray, 1e-3) << a.method << " row " << t;
         w.first = std::min(w.first, Spearman(ra, rb));
-        w.second = std::min(w.second, TopKOverlap(ra, rb, 10));
+        w.second = std::min(w.second, TopKOverlap(ra, rb, std::min<size_t>(10, ra.size())));
       }
     }
     for (const auto& [method, w] : worst) {

@@ -48,11 +48,12 @@ LatimLayerTensors RandomLayer(const Shape& s, torch::Device device) {
   if (s.conv_bias) in.conv_b = torch::randn({s.E}, o);
   in.gain = torch::randn({s.batch, s.L, s.E}, o);
   MakeCumDelta(in);
+  MakeTaps(in);
   auto move = [&](torch::Tensor& t) {
     if (t.defined()) t = t.to(device);
   };
   for (torch::Tensor* t : {&in.delta, &in.cum_delta, &in.cum_delta_lo, &in.A, &in.B, &in.C, &in.D,
-                           &in.x_in, &in.conv_w, &in.conv_b, &in.gain}) {
+                           &in.x_in, &in.conv_w, &in.conv_b, &in.gain, &in.taps}) {
     move(*t);
   }
   return in;

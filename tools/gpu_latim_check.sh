@@ -17,13 +17,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 ./build-gpu/latim_batched_test --gtest_filter='*Precision*' 2>&1 | grep "Spearman"
 ./build-gpu/latim_bench "$@" 2>&1 | tee "$out/latim_bench.log"
 if [ "${PROFILE:-0}" = 1 ]; then
-  # Stage times of the batched path (device synchronised between stages) and kernel counters.
-  ME_LATIM_PROFILE=1 ./build-gpu/latim_bench --seq-lens 1024 --reps 1 2>&1 | tee "$out/latim_profile.log" |
-    grep -E "stages|all  *l2 *bf16|all  *all-four"
+  # Stage times of the batched path (device synchronised between stages) and, for one large
+  # launch of each contribution kernel, Nsight Compute's speed-of-light and occupancy sections.
+  ME_LATIM_PROFILE=1 ./build-gpu/latim_bench --seq-lens 1024 --reps 1 2>&1 |
+    tee "$out/latim_profile.log" | grep -E "stages|  all  " | head -30
   for arch in mamba1 mamba2; do
-    timeout 240 ncu --clock-control none -k 'regex:Contrib|PairScores' --launch-skip 40 --launch-count 3 \
-      --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active \
+    timeout 150 ncu --clock-control none -k 'regex:Contrib' --launch-skip 200 --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats \
       ./build-gpu/latim_bench --arch $arch --seq-lens 1024 --reps 1 >"$out/ncu_$arch.log" 2>&1
-    grep -E "Contrib|PairScores|gpu__time|throughput|warps_active" "$out/ncu_$arch.log" | head -30
+    grep -E "Contrib|Duration|Throughput|Achieved Occupancy|Registers|Grid Size" "$out/ncu_$arch.log" | head -14
   done
 fi

@@ -230,7 +230,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     }
   }
   const int64_t u_size = bf16 ? 2 : 4;
-  const int64_t per_pair = E * u_size + (need_t ? D * u_size : 0) + 32;
+  const int64_t per_pair = E * u_size + (need_t ? D * 4 : 0) + 32;
   const int64_t max_pairs = std::max<int64_t>(options.memory_budget_bytes / per_pair, 1);
   const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
 
@@ -320,7 +320,10 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     }
     clock.Mark("sum+err+logit");
     if (!need_t) continue;
-    torch::Tensor T = LatimGemm(u.view({Rb * S, E}), w_out_lp, options.precision).view({Rb, S, D});
+    // T in fp32 in every mode: bf16 rounds u once, not T as well (the ALTI distances and the
+    // ranks of near-equal norms keep fp32 resolution).
+    torch::Tensor T = LatimGemm(u.view({Rb * S, E}), w_out_lp, options.precision, torch::kFloat32)
+                          .view({Rb, S, D});
     clock.Mark("w_out gemm");
     torch::Tensor resid, y;
     if (need_alti) {

@@ -97,7 +97,10 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPr
     const c10::cuda::CUDAGuard guard(x.device());
     torch::Tensor a = x.contiguous(), b = w.to(x.scalar_type()).contiguous();
     const int64_t M = a.size(0), Kd = a.size(1), Nn = b.size(0);
-    torch::Tensor out = torch::empty({M, Nn}, a.options());
+    const torch::ScalarType out_type = out_dtype.value_or(a.scalar_type());
+    TORCH_CHECK(out_type == a.scalar_type() || out_type == torch::kFloat,
+                "LatimGemm: output dtype must be the input's or float32");
+    torch::Tensor out = torch::empty({M, Nn}, a.options().dtype(out_type));
     if (M == 0) return out;
     const bool bf16 = a.scalar_type() == torch::kBFloat16;
     TORCH_CHECK(bf16 || a.scalar_type() == torch::kFloat, "LatimGemm: float32 or bfloat16");
@@ -112,14 +115,16 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPr
     const cublasStatus_t st =
         cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(Nn), static_cast<int>(M),
                      static_cast<int>(Kd), &alpha, b.data_ptr(), type, static_cast<int>(Kd),
-                     a.data_ptr(), type, static_cast<int>(Kd), &beta, out.data_ptr(), type,
-                     static_cast<int>(Nn), compute, CUBLAS_GEMM_DEFAULT);
+                     a.data_ptr(), type, static_cast<int>(Kd), &beta, out.data_ptr(),
+                     out_type == torch::kFloat ? CUDA_R_32F : CUDA_R_16BF, static_cast<int>(Nn),
+                     compute, CUBLAS_GEMM_DEFAULT);
     TORCH_CHECK(st == CUBLAS_STATUS_SUCCESS, "LatimGemm: cublasGemmEx failed with status ",
                 static_cast<int>(st));
     return out;
   }
 #endif
-  return torch::matmul(x.to(torch::kFloat32), w.to(torch::kFloat32).t()).to(x.scalar_type());
+  return torch::matmul(x.to(torch::kFloat32), w.to(torch::kFloat32).t())
+      .to(out_dtype.value_or(x.scalar_type()));
 }
 
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,

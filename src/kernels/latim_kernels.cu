@@ -76,17 +76,16 @@ __device__ __forceinline__ RowTile ReadTile(const LatimContribParams& p, int64_t
   return rt;
 }
 
-// A block wholly above the diagonal (or all pads): zeros for its rows × sources × channels
-// [c_begin, c_end).
-__device__ void WriteZeros(const LatimContribParams& p, int64_t tile, int64_t s0, int64_t c_begin,
-                           int64_t c_end) {
+// This thread's two rows × the source tile [s0, s0 + kSrc) of channel c are all zero (above the
+// diagonal or pads).
+__device__ __forceinline__ void ZeroSources(const LatimContribParams& p, const int64_t (&i)[2],
+                                            int64_t s0, int64_t c) {
   const int64_t S = p.n_src, E = p.d_inner;
-  const int64_t s_end = s0 + kSrc < S ? s0 + kSrc : S;
-  const int64_t width = c_end - c_begin, per_row = (s_end - s0) * width;
-  for (int64_t e = threadIdx.x; e < kRows * per_row; e += kThreads) {
-    const int64_t q = e / per_row, rem = e % per_row;
-    const int64_t s = s0 + rem / width, c = c_begin + rem % width;
-    Store(p.out, p.out_type, ((tile * kRows + q) * S + s) * E + c, 0.0f);
+  const int n_s = static_cast<int>((s0 + kSrc < S ? s0 + kSrc : S) - s0);
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int64_t base = (i[rr] * S + s0) * E + c;
+    for (int sl = 0; sl < n_s; ++sl) Store(p.out, p.out_type, base + sl * E, 0.0f);
   }
 }
 
@@ -143,20 +142,18 @@ __host__ __device__ inline int Mamba1SmemFloats(int64_t N) {
          (kWin + kRows) * n_pad;
 }
 
-// grid: (row tiles, source tiles, channel tiles of kChan).
+// grid: (row tiles, channel tiles of kChan); a block walks the source tiles [0, n_src) so that
+// A, C and the left-factor point are loaded once.
 __global__ void __launch_bounds__(kThreads) Mamba1ContribKernel(const LatimContribParams p) {
   extern __shared__ __align__(16) float smem[];
   const int tid = threadIdx.x, cl = tid % kChan, g = tid / kChan;
-  const int64_t tile = blockIdx.x, s0 = static_cast<int64_t>(blockIdx.y) * kSrc;
-  const int64_t c0 = static_cast<int64_t>(blockIdx.z) * kChan, c = c0 + cl;
-  const int64_t E = p.d_inner, L = p.seq_len;
+  const int64_t tile = blockIdx.x;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kChan, c = c0 + cl;
+  const int64_t E = p.d_inner, L = p.seq_len, S = p.n_src;
   const int N = static_cast<int>(p.d_state);
   const int n_pad = (N + kStateChunk - 1) / kStateChunk * kStateChunk;
+  const bool live = c < E;
   const RowTile rt = ReadTile(p, tile);
-  if (rt.t_max < s0) {
-    WriteZeros(p, tile, s0, c0, c0 + kChan < E ? c0 + kChan : E);
-    return;
-  }
   const int64_t seq = rt.seq;
   const int64_t i[2] = {tile * kRows + g, tile * kRows + g + kRowGroups};
   const int t[2] = {p.row_pos[i[0]], p.row_pos[i[1]]};
@@ -169,14 +166,6 @@ __global__ void __launch_bounds__(kThreads) Mamba1ContribKernel(const LatimContr
   float* a_s = cp_s + 2 * kChan;
   float* b_s = a_s + n_pad * kChan;
   float* c_s = b_s + kWin * n_pad;
-  for (int e = tid; e < kWin * kChan; e += kThreads) {
-    const int w = e / kChan, ce = e % kChan;
-    const int64_t r = s0 + w, ch = c0 + ce;
-    const bool ok = r < L && ch < E;
-    cs_s[e] = ok ? p.cum_delta[(seq * L + r) * E + ch] : 0.0f;
-    lo_s[e] = ok ? p.cum_delta_lo[(seq * L + r) * E + ch] : 0.0f;
-    dl_s[e] = ok ? p.delta[(seq * L + r) * E + ch] : 0.0f;
-  }
   for (int e = tid; e < kChan; e += kThreads) {
     const int64_t ch = c0 + e;
     const bool ok = pb >= 0 && ch < E;
@@ -188,18 +177,11 @@ __global__ void __launch_bounds__(kThreads) Mamba1ContribKernel(const LatimContr
     const int64_t ch = c0 + ce;
     a_s[e] = (n < N && ch < E) ? p.A[ch * N + n] * kLog2e : 0.0f;
   }
-  for (int e = tid; e < kWin * n_pad; e += kThreads) {
-    const int w = e / n_pad, n = e % n_pad;
-    const int64_t r = s0 + w;
-    b_s[e] = (n < N && r < L) ? p.B[(seq * L + r) * N + n] : 0.0f;
-  }
   for (int e = tid; e < kRows * n_pad; e += kThreads) {
     const int q = e / n_pad, n = e % n_pad;
     const int tq = p.row_pos[tile * kRows + q];
     c_s[e] = (n < N && tq >= 0) ? p.C[(seq * L + tq) * N + n] : 0.0f;
   }
-  __syncthreads();
-  const bool live = c < E;
   float cs_t[2] = {0.0f, 0.0f}, lo_t[2] = {0.0f, 0.0f};
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
@@ -208,82 +190,107 @@ __global__ void __launch_bounds__(kThreads) Mamba1ContribKernel(const LatimContr
       lo_t[rr] = p.cum_delta_lo[(seq * L + t[rr]) * E + c];
     }
   }
+  const float d_skip = live ? p.D[c] : 0.0f;
+  __syncthreads();
   // S_t − S_p ≥ 0 for the left factors.
   const float dp[2] = {(cs_t[0] - cp_s[cl]) + (lo_t[0] - cp_s[kChan + cl]),
                        (cs_t[1] - cp_s[cl]) + (lo_t[1] - cp_s[kChan + cl])};
-  float m[2][kWin];
-#pragma unroll
-  for (int rr = 0; rr < 2; ++rr) {
-#pragma unroll
-    for (int w = 0; w < kWin; ++w) m[rr][w] = 0.0f;
-  }
-  const int far_end = pb - static_cast<int>(s0);  // window slots w ≤ far_end are far
-  for (int n0 = 0; n0 < n_pad; n0 += kStateChunk) {
-    if (far_end >= 0) {
-      // Right factors exp(A(S_p − S_r))·B[r,n] of this chunk, shared by the block's rows.
-      __syncthreads();  // the previous chunk's factors are consumed
-      for (int e = tid; e < kWin * kStateChunk * kChan; e += kThreads) {
-        const int w = e / (kStateChunk * kChan), q = (e / kChan) % kStateChunk, ce = e % kChan;
-        float v = 0.0f;
-        if (w <= far_end) {
-          const float d =
-              (cp_s[ce] - cs_s[w * kChan + ce]) + (cp_s[kChan + ce] - lo_s[w * kChan + ce]);
-          v = Exp2(a_s[(n0 + q) * kChan + ce] * d) * b_s[w * n_pad + n0 + q];
-        }
-        rf_s[e] = v;
-      }
-      __syncthreads();
+
+  for (int64_t s0 = 0; s0 < S; s0 += kSrc) {
+    if (rt.t_max < s0) {  // the rest lies above the diagonal (or the tile is all pads)
+      if (live) ZeroSources(p, i, s0, c);
+      continue;
     }
-    if (!live) continue;
-    float a[kStateChunk];
-#pragma unroll
-    for (int q = 0; q < kStateChunk; ++q) a[q] = a_s[(n0 + q) * kChan + cl];
+    __syncthreads();  // the previous source tile's window is consumed
+    for (int e = tid; e < kWin * kChan; e += kThreads) {
+      const int w = e / kChan, ce = e % kChan;
+      const int64_t r = s0 + w, ch = c0 + ce;
+      const bool ok = r < L && ch < E;
+      cs_s[e] = ok ? p.cum_delta[(seq * L + r) * E + ch] : 0.0f;
+      lo_s[e] = ok ? p.cum_delta_lo[(seq * L + r) * E + ch] : 0.0f;
+      dl_s[e] = ok ? p.delta[(seq * L + r) * E + ch] : 0.0f;
+    }
+    for (int e = tid; e < kWin * n_pad; e += kThreads) {
+      const int w = e / n_pad, n = e % n_pad;
+      const int64_t r = s0 + w;
+      b_s[e] = (n < N && r < L) ? p.B[(seq * L + r) * N + n] : 0.0f;
+    }
+    __syncthreads();
+    float m[2][kWin];
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      if (t[rr] < s0) continue;
-      if (far_end >= 0) {
-        float lf[kStateChunk];  // C[t,n]·exp(A(S_t − S_p))
 #pragma unroll
-        for (int q = 0; q < kStateChunk; ++q) {
-          lf[q] = c_s[(g + rr * kRowGroups) * n_pad + n0 + q] * Exp2(a[q] * dp[rr]);
+      for (int w = 0; w < kWin; ++w) m[rr][w] = 0.0f;
+    }
+    const int far_end = pb - static_cast<int>(s0);  // window slots w ≤ far_end are far
+    for (int n0 = 0; n0 < n_pad; n0 += kStateChunk) {
+      if (far_end >= 0) {
+        // Right factors exp(A(S_p − S_r))·B[r,n] of this chunk, shared by the block's rows.
+        __syncthreads();  // the previous chunk's factors are consumed
+        for (int e = tid; e < kWin * kStateChunk * kChan; e += kThreads) {
+          const int w = e / (kStateChunk * kChan), q = (e / kChan) % kStateChunk, ce = e % kChan;
+          float v = 0.0f;
+          if (w <= far_end) {
+            const float d =
+                (cp_s[ce] - cs_s[w * kChan + ce]) + (cp_s[kChan + ce] - lo_s[w * kChan + ce]);
+            v = Exp2(a_s[(n0 + q) * kChan + ce] * d) * b_s[w * n_pad + n0 + q];
+          }
+          rf_s[e] = v;
+        }
+        __syncthreads();
+      }
+      if (!live) continue;
+      float a[kStateChunk];
+#pragma unroll
+      for (int q = 0; q < kStateChunk; ++q) a[q] = a_s[(n0 + q) * kChan + cl];
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        if (t[rr] < s0) continue;
+        if (far_end >= 0) {
+          float lf[kStateChunk];  // C[t,n]·exp(A(S_t − S_p))
+#pragma unroll
+          for (int q = 0; q < kStateChunk; ++q) {
+            lf[q] = c_s[(g + rr * kRowGroups) * n_pad + n0 + q] * Exp2(a[q] * dp[rr]);
+          }
+#pragma unroll
+          for (int w = 0; w < kWin; ++w) {
+            if (w <= far_end) {
+              float acc = 0.0f;
+#pragma unroll
+              for (int q = 0; q < kStateChunk; ++q) {
+                acc += lf[q] * rf_s[(w * kStateChunk + q) * kChan + cl];
+              }
+              m[rr][w] += acc;
+            }
+          }
         }
 #pragma unroll
         for (int w = 0; w < kWin; ++w) {
-          if (w <= far_end) {
+          if (w > far_end && s0 + w <= t[rr]) {
+            // Direct form from the tile's first row on.
+            const float d = (cs_t[rr] - cs_s[w * kChan + cl]) + (lo_t[rr] - lo_s[w * kChan + cl]);
             float acc = 0.0f;
 #pragma unroll
-            for (int q = 0; q < kStateChunk; ++q)
-              acc += lf[q] * rf_s[(w * kStateChunk + q) * kChan + cl];
+            for (int q = 0; q < kStateChunk; ++q) {
+              acc += c_s[(g + rr * kRowGroups) * n_pad + n0 + q] * Exp2(a[q] * d) *
+                     b_s[w * n_pad + n0 + q];
+            }
             m[rr][w] += acc;
           }
         }
       }
+    }
+    if (!live) continue;
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
 #pragma unroll
       for (int w = 0; w < kWin; ++w) {
-        if (w > far_end && s0 + w <= t[rr]) {
-          // Direct form from the tile's first row on.
-          const float d = (cs_t[rr] - cs_s[w * kChan + cl]) + (lo_t[rr] - lo_s[w * kChan + cl]);
-          float acc = 0.0f;
-#pragma unroll
-          for (int q = 0; q < kStateChunk; ++q) {
-            acc += c_s[(g + rr * kRowGroups) * n_pad + n0 + q] * Exp2(a[q] * d) *
-                   b_s[w * n_pad + n0 + q];
-          }
-          m[rr][w] += acc;
-        }
+        m[rr][w] *= dl_s[w * kChan + cl];
+        if (s0 + w == t[rr]) m[rr][w] += d_skip;
       }
     }
+    Epilogue(p, m, i, t, seq, s0, c);
   }
-  if (!live) return;
-#pragma unroll
-  for (int rr = 0; rr < 2; ++rr) {
-#pragma unroll
-    for (int w = 0; w < kWin; ++w) {
-      m[rr][w] *= dl_s[w * kChan + cl];
-      if (s0 + w == t[rr]) m[rr][w] += p.D[c];
-    }
-  }
-  Epilogue(p, m, i, t, seq, s0, c);
 }
 
 // Mamba-2 smem (floats): CB [G][kRows][kWin] | M [heads][kRows][kWin] | B [kWin][N+1] |
@@ -305,13 +312,13 @@ __global__ void __launch_bounds__(kThreads, 2) Mamba2ContribKernel(const LatimCo
   const int64_t E = p.d_inner, L = p.seq_len, G = p.n_groups, P = p.head_dim, H = p.units;
   const int N = static_cast<int>(p.d_state), ld = N + 1;
   const RowTile rt = ReadTile(p, tile);
-  if (rt.t_max < s0) {
-    WriteZeros(p, tile, s0, 0, E);
-    return;
-  }
   const int64_t seq = rt.seq;
   const int64_t i[2] = {tile * kRows + g, tile * kRows + g + kRowGroups};
   const int t[2] = {p.row_pos[i[0]], p.row_pos[i[1]]};
+  if (rt.t_max < s0) {  // above the diagonal (or all pads): zeros for every channel
+    for (int64_t c = cl; c < E; c += kChan) ZeroSources(p, i, s0, c);
+    return;
+  }
   float* cb_s = smem;
   float* m_s = cb_s + G * kRows * kWin;
   float* b_s = m_s + Mamba2Heads(P) * kRows * kWin;
@@ -433,7 +440,7 @@ cudaError_t LaunchLatimContributions(const LatimContribParams& p, cudaStream_t s
                                bytes);
     if (err != cudaSuccess) return err;
     const unsigned chan_tiles = static_cast<unsigned>((p.d_inner + kChan - 1) / kChan);
-    Mamba1ContribKernel<<<dim3(row_tiles, src_tiles, chan_tiles), kThreads, bytes, stream>>>(p);
+    Mamba1ContribKernel<<<dim3(row_tiles, chan_tiles), kThreads, bytes, stream>>>(p);
   }
   return cudaGetLastError();
 }

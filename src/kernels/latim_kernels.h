@@ -61,9 +61,11 @@ torch::Tensor LatimContributions(const LatimLayerTensors& layer, const LatimRowB
 torch::Tensor LatimContributionsRef(const LatimLayerTensors& layer, const LatimRowBlock& block,
                                     torch::ScalarType dtype, torch::Tensor* u_sum = nullptr);
 
-// x [M, K] · wᵀ with w [N, K] -> [M, N] in x's dtype, fp32 accumulation. kFp32 forbids TF32
-// whatever the process-wide flag says; kTf32 allows it. bf16 inputs run on bf16 tensor cores.
-torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision);
+// x [M, K] · wᵀ with w [N, K] -> [M, N], fp32 accumulation, in out_dtype (default: x's dtype;
+// bf16 inputs may write fp32). kFp32 forbids TF32 whatever the process-wide flag says; kTf32
+// allows it. bf16 inputs run on bf16 tensor cores.
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision,
+                        c10::optional<torch::ScalarType> out_dtype = c10::nullopt);
 
 // Per-pair scores of T [Rb, S, D]: ‖T‖₁, ‖T‖₂ and ‖y_t − T'_t(x_s)‖₁ with T' adding resid on the
 // diagonal s = t (eq. 6). Each output [Rb, S] fp32 is computed only when asked for (else

@@ -255,6 +255,10 @@ TEST_F(LatimKernelsTest, GemmPrecisions) {
   EXPECT_LT(e32, 1e-6);
   EXPECT_LT(etf, 2e-3);
   EXPECT_LT(e16, 1e-2);
+  torch::Tensor wide = LatimGemm(x.to(torch::kBFloat16), w, KernelPrecision::kBf16, torch::kFloat);
+  EXPECT_EQ(wide.scalar_type(), torch::kFloat);
+  EXPECT_LT(RelativeError(wide, ref), 1e-2);
+  EXPECT_LT(RelativeError(wide, ref), e16);  // no second rounding of the output
   std::printf("gemm rel err fp32 %.2e tf32 %.2e bf16 %.2e\n", e32, etf, e16);
 }
 

@@ -90,7 +90,8 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
   return LatimContributionsRef(in, block, dtype, u_sum);
 }
 
-torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision) {
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision,
+                        c10::optional<torch::ScalarType> out_dtype) {
   TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "LatimGemm: shapes");
 #ifdef ME_WITH_CUDA
   if (x.is_cuda()) {

@@ -194,8 +194,6 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   const bool need_t = want_l1 || want_l2 || need_alti;
   const bool bf16 = options.precision == KernelPrecision::kBf16;
   const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
-  const KernelPrecision small_gemm =
-      options.precision == KernelPrecision::kFp32 ? KernelPrecision::kFp32 : KernelPrecision::kTf32;
 
   StageClock clock(tr.mixer_out.device());
   LatimLayerTensors in = PrepareBatchedLayer(tr, weights, cfg, options.activation);
@@ -310,7 +308,9 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     torch::Tensor u_sum;                                          // [Rb, E] fp32
     torch::Tensor u = LatimContributions(in, rb, dtype, &u_sum);  // [Rb, S, E]
     clock.Mark("contributions");
-    torch::Tensor sum_t = LatimGemm(u_sum, w_out, small_gemm);  // [Rb, D] Σ_s T_t(x_s)
+    // Σ_s T_t(x_s) [Rb, D] in fp32 in every mode: it is small, and ALTI's y_t and the
+    // decomposition error hang on it.
+    torch::Tensor sum_t = LatimGemm(u_sum, w_out, KernelPrecision::kFp32);
     if (any_reported) sum_rows.index_copy_(0, slot, sum_t);
     if (alti_logit && any_reported) {
       // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.

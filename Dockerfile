@@ -24,7 +24,8 @@ COPY client client
 COPY tools tools
 COPY bench bench
 ARG BUILD_JOBS=2
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DME_BUILD_TESTS=OFF \
+ARG VERSION=dev
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DME_BUILD_TESTS=OFF -DME_VERSION="${VERSION}" \
  && cmake --build /build -j"${BUILD_JOBS}" --target mamba-explaind mamba-explain \
  && install -D -m 0755 /build/mamba-explaind /build/mamba-explain -t /out/usr/local/bin
 

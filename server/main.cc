@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/explain_service.h"
+#include "server/process_metrics.h"
 #ifdef ME_WITH_ENGINE_BACKEND
 #include "serving/engine_backend.h"
 #endif
@@ -236,6 +237,9 @@ int Serve() {
     return 1;
   }
 
+  // Declared before the exposer, which holds it weakly.
+  auto process_metrics = std::make_shared<ProcessMetrics>(ME_VERSION, backend,
+                                                          absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
@@ -245,6 +249,7 @@ int Serve() {
                        absl::GetFlag(FLAGS_metrics_port)),
           2);
       exposer->RegisterCollectable(metrics.registry());
+      exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {
       std::cerr << "mamba-explaind: cannot serve metrics: " << e.what() << "\n";

@@ -65,7 +65,7 @@ function flagsOf(args) {
 }
 
 function metricNames(expr) {
-  return [...expr.matchAll(/\bmamba_explain[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
+  return [...expr.matchAll(/\b(?:mamba_explain|process_)[a-zA-Z0-9_:]*/g)].map((m) => m[0]);
 }
 
 async function manifests(out, files) {

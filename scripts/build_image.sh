@@ -61,13 +61,15 @@ fi
 # --- the image ------------------------------------------------------------------------------------
 tb=$(date +%s)
 log "buildah build -f Dockerfile -t $tag (builder stage compiles the server)"
-buildah build --pull-never --layers -f Dockerfile -t "$tag" \
+buildah build --pull-never --layers --format docker -f Dockerfile -t "$tag" \
   --build-arg DEBIAN_IMAGE="$base" \
   --build-arg VERSION="$(git describe --always --dirty 2>/dev/null || echo dev)" \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --build-arg BUILD_JOBS="$(nproc)" . >&2
 log "image built in $(($(date +%s) - tb))s: $tag ($(buildah images --format '{{.Size}}' "$tag"))"
+hc=$(buildah inspect --type image --format "{{json .Docker.Config.Healthcheck}}" "$tag")
+log "HEALTHCHECK: $hc"
 [ "$run" = 1 ] || { echo "build_image: OK (built, not run)"; exit 0; }
 
 # --- run it: the image's own filesystem, its user, entrypoint and health command ----------------

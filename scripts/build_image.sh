@@ -68,8 +68,10 @@ buildah build --pull-never --layers --format docker -f Dockerfile -t "$tag" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --build-arg BUILD_JOBS="$(nproc)" . >&2
 log "image built in $(($(date +%s) - tb))s: $tag ($(buildah images --format '{{.Size}}' "$tag"))"
-hc=$(buildah inspect --type image --format "{{json .Docker.Config.Healthcheck}}" "$tag")
-log "HEALTHCHECK: $hc"
+cfg() { buildah inspect --type image "$tag" | python3 -c 'import json, sys
+c = json.load(sys.stdin)["Docker"]["config"]
+print(json.dumps(c.get(sys.argv[1])) if sys.argv[1] != "User" else c.get("User", ""))' "$1"; }
+log "HEALTHCHECK: $(cfg Healthcheck)"
 [ "$run" = 1 ] || { echo "build_image: OK (built, not run)"; exit 0; }
 
 # --- run it: the image's own filesystem, its user, entrypoint and health command ----------------
@@ -85,8 +87,8 @@ cleanup() {
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-entry=$(buildah inspect --type image --format '{{json .Docker.Config.Entrypoint}}' "$tag")
-user=$(buildah inspect --type image --format '{{.Docker.Config.User}}' "$tag")
+entry=$(cfg Entrypoint)
+user=$(cfg User)
 log "start: entrypoint $entry as user $user, ports $port/$mport"
 buildah run --isolation chroot --network host --user "$user" "$ctr" -- \
   /usr/local/bin/mamba-explaind --model_repository=/models --device=cpu --plaintext \

@@ -124,7 +124,9 @@ curl -fsS "http://127.0.0.1:$mport/metrics" >"$work/metrics.txt"
 grep -q '^mamba_explain_requests_total{.*code="OK"' "$work/metrics.txt" ||
   { echo "no OK request in /metrics" >&2; cat "$work/metrics.txt" >&2; exit 1; }
 log "metrics: $(grep -c '^mamba_explain_' "$work/metrics.txt") mamba_explain_ samples"
-kill -TERM "$server_pid"
+# SIGTERM to the server process itself (as the container runtime does), found by its port.
+spid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+kill -TERM "${spid:-$server_pid}"
 wait "$server_pid" || true
 server_pid=
 grep -q "stopped" "$work/server.log" && log "SIGTERM: drained and stopped"

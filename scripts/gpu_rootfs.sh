@@ -78,9 +78,12 @@ cleanup() {
   for m in dev proc sys; do umount -l "$out/$m" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-inroot() { chroot --userspec=65534:65534 "$out" /usr/bin/env -i LD_LIBRARY_PATH="$tree_ld" "$@"; }
+chroot_bin=$(command -v chroot)
+inroot() { env -i LD_LIBRARY_PATH="$tree_ld" "$chroot_bin" --userspec=65534:65534 "$out" "$@"; }
 mport=${METRICS_PORT:-9464}
-inroot /usr/local/bin/mamba-explaind --model_repository=/models --device="$device" --plaintext \
+# Started without a shell in between, so that $! is the server itself (env and chroot exec it).
+env -i LD_LIBRARY_PATH="$tree_ld" "$chroot_bin" --userspec=65534:65534 "$out" \
+  /usr/local/bin/mamba-explaind --model_repository=/models --device="$device" --plaintext \
   --readiness=all --host 127.0.0.1 --port 0 --metrics_address 127.0.0.1 --metrics_port "$mport" \
   >"$out/tmp/server.log" 2>&1 &
 spid=$!

@@ -221,6 +221,27 @@ async function manifests(out, files) {
     check(`alert ${a.alert}: promtool test that fires and one that stays quiet`, fires && quiet);
   }
   fs.writeFileSync(path.join(out, "alerts_test.yaml"), YAML.stringify(tests));
+
+  // The images' Dockerfiles: builder stage, pinned bases, non-root, health check, volume, labels.
+  for (const [file, gpu] of [["Dockerfile", false], ["Dockerfile.gpu", true]]) {
+    const df = fs.readFileSync(path.join(repo, file), "utf8");
+    const bases = [...df.matchAll(/^ARG [A-Z_]*IMAGE=(\S+)$/gm)].map((m) => m[1]);
+    check(`${file}: bases pinned (registry, full version tag)`, bases.length > 0 &&
+      bases.every((b) => /^[a-z0-9.-]+\.[a-z]+\/[^:]+:[0-9][^:]*$/.test(b) || b.includes("@sha256:")), bases.join(" "));
+    check(`${file}: builder stage compiles from source`, /AS build\b/.test(df) && /cmake --build/.test(df));
+    check(`${file}: runs as uid 65534`, /^USER 65534(:65534)?$/m.test(df));
+    check(`${file}: HEALTHCHECK with the client's health on the readiness service`,
+      /HEALTHCHECK[\s\S]*mamba-explain", "health"[\s\S]*mamba_explain\.v1\.Explainer/.test(df));
+    check(`${file}: /models volume, OCI labels, missing libraries fail the build`,
+      /^VOLUME \["\/models"\]$/m.test(df) && /org\.opencontainers\.image\.revision/.test(df) && /ldd .*not found/.test(df));
+    if (gpu) {
+      check(`${file}: NVIDIA variables and sm_80/sm_90 + PTX`,
+        /NVIDIA_VISIBLE_DEVICES/.test(df) && /NVIDIA_DRIVER_CAPABILITIES=compute,utility/.test(df) &&
+        /CUDA_ARCHITECTURES="80-real;90-real;90-virtual"/.test(df));
+    }
+  }
+  const ignore = fs.readFileSync(path.join(repo, ".dockerignore"), "utf8");
+  check(".dockerignore starts from nothing (*) and admits the sources", /^\*$/m.test(ignore) && /^!src\/$/m.test(ignore));
   refs.flags = [...new Set(refs.flags)].sort();
   refs.metrics = [...new Set(refs.metrics)].sort();
   refs.probeServices = [...new Set(refs.probeServices)].sort();

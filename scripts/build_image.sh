@@ -108,8 +108,9 @@ done
 log "health: $(tr '\n' ' ' <"$work/health.txt")"
 ids=5,9,3,12,7,2,14,6,0,5,9,3,12,7,2,14
 client explain --server "127.0.0.1:$port" --model copy-mamba1-silu --ids "$ids" \
-  --method latim-l2 --layers all --rows last --dense --json /dev/stdout 2>"$work/explain.err" \
-  >"$work/explain.json" || { cat "$work/explain.err" "$work/server.log" >&2; exit 1; }
+  --method latim-l2 --layers all --rows last --dense --json /tmp/explain.json \
+  >"$work/explain.out" 2>&1 || { cat "$work/explain.out" "$work/server.log" >&2; exit 1; }
+buildah run --isolation chroot --user "$user" "$cctr" -- cat /tmp/explain.json >"$work/explain.json"
 python3 - "$work/explain.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -41,6 +41,7 @@ RUN ! ldd /usr/local/bin/mamba-explaind /usr/local/bin/mamba-explain | grep 'not
  && mkdir -p /models && chown 65534:65534 /models
 # The demo model: serves out of the box; mount the real model repository over /models.
 COPY --chown=65534:65534 models/copy-mamba1-silu /models/copy-mamba1-silu
+ARG DEBIAN_IMAGE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown

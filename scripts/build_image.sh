@@ -6,19 +6,21 @@
 # here with debootstrap (Debian 12 minbase from this machine's own APT mirror) and the build runs
 # with --pull-never.
 #
-# usage: scripts/build_image.sh [--no-run] [--tag NAME]
+# usage: scripts/build_image.sh [--no-run | --no-build] [--tag NAME]
 #   ME_BASE_IMAGE  base image name the Dockerfile uses (default: its DEBIAN_IMAGE)
 #   ME_KEEP=1      leave the started server and work folder (for debugging)
 # Prints timings and 'build_image: OK' last; the run is recorded in docs/operations.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=1
+build=1
 tag=localhost/mamba-explain:cpu-$(git rev-parse --short HEAD 2>/dev/null || echo dev)
 while [ $# -gt 0 ]; do
   case $1 in
     --no-run) run=0 ;;
+    --no-build) build=0 ;;  # prove an image built before (--tag)
     --tag) tag=$2; shift ;;
-    *) echo "usage: $0 [--no-run] [--tag NAME]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-run | --no-build] [--tag NAME]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -36,6 +38,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
 
+cfg() { buildah inspect --type image "$tag" | python3 -c 'import json, sys
+c = json.load(sys.stdin)["Docker"]["config"]
+print(json.dumps(c.get(sys.argv[1])) if sys.argv[1] != "User" else c.get("User", ""))' "$1"; }
+if [ "$build" = 1 ]; then
 # --- base image: the registry's if it is already local, else a debootstrap'd Debian 12 ---------
 if buildah inspect --type image "$base" >/dev/null 2>&1; then
   log "base image $base is local"
@@ -68,10 +74,9 @@ buildah build --pull-never --layers --format docker -f Dockerfile -t "$tag" \
   --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --build-arg BUILD_JOBS="$(nproc)" . >&2
 log "image built in $(($(date +%s) - tb))s: $tag ($(buildah images --format '{{.Size}}' "$tag"))"
-cfg() { buildah inspect --type image "$tag" | python3 -c 'import json, sys
-c = json.load(sys.stdin)["Docker"]["config"]
-print(json.dumps(c.get(sys.argv[1])) if sys.argv[1] != "User" else c.get("User", ""))' "$1"; }
+
 log "HEALTHCHECK: $(cfg Healthcheck)"
+fi
 [ "$run" = 1 ] || { echo "build_image: OK (built, not run)"; exit 0; }
 
 # --- run it: the image's own filesystem, its user, entrypoint and health command ----------------

@@ -86,6 +86,7 @@ work=$(mktemp -d)
 ctr=$(buildah from --pull-never "$tag")   # the server's container
 cctr=$(buildah from --pull-never "$tag")  # the client's, from the same image
 cleanup() {
+  set +e  # a failing kill/wait must not skip the rest (errexit applies in traps)
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [ "${ME_KEEP:-0}" = 1 ] || { buildah rm "$ctr" "$cctr" >/dev/null 2>&1; rm -rf "$work"; }
 }

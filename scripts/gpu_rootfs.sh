@@ -74,6 +74,7 @@ log "rootfs $out: $(du -sh "$out" | cut -f1), library path $tree_ld"
 # --- run from it --------------------------------------------------------------------------------
 for m in dev proc sys; do mount --rbind "/$m" "$out/$m"; done
 cleanup() {
+  set +e  # a failing kill/wait must not skip the rest (errexit applies in traps)
   [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
   for m in dev proc sys; do umount -l "$out/$m" 2>/dev/null || true; done
 }

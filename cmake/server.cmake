@@ -63,13 +63,15 @@ else()
   set(ME_ENGINE_BACKEND_LIB)
 endif()
 
-add_executable(mamba-explaind server/main.cc)
+set(ME_VERSION "dev" CACHE STRING "Version in mamba_explain_build_info (images pass theirs)")
+add_executable(mamba-explaind server/main.cc server/process_metrics.cc)
 target_link_libraries(mamba-explaind PRIVATE me_server_lib ${ME_ENGINE_BACKEND_LIB}
   gRPC::grpc++_reflection prometheus-cpp::pull absl::flags absl::flags_parse absl::flags_usage)
 target_compile_options(mamba-explaind PRIVATE ${ME_WARNINGS})
 if(ME_ENGINE)
   target_compile_definitions(mamba-explaind PRIVATE ME_WITH_ENGINE_BACKEND=1)
 endif()
+target_compile_definitions(mamba-explaind PRIVATE ME_VERSION="${ME_VERSION}")
 
 # --- client: remote commands (gRPC) ------------------------------------------------------------
 set(ME_HEALTH_PROTO ${ME_PROTO_SRC}/grpc/health/v1/health.proto)

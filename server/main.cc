@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/explain_service.h"
+#include "server/process_metrics.h"
 #ifdef ME_WITH_ENGINE_BACKEND
 #include "serving/engine_backend.h"
 #endif
@@ -81,6 +82,10 @@ ABSL_FLAG(int, min_client_ping_interval_s, 10,
 ABSL_FLAG(int, max_receive_message_bytes, 4 << 20, "Largest request message accepted.");
 ABSL_FLAG(int, max_send_message_bytes, 4 << 20,
           "Largest response message (results are split into <= 1 MiB messages).");
+ABSL_FLAG(std::string, readiness, "any",
+          "When health service mamba_explain.v1.Explainer (the readiness probe) is SERVING: "
+          "any: at least one model of the repository is ready; all: every model is ready (a "
+          "model that fails to load keeps the replica unready, so a bad rollout stops).");
 ABSL_FLAG(int, drain_grace_s, 25,
           "On SIGTERM: how long running streams may take before they are cancelled.");
 
@@ -143,6 +148,11 @@ int Serve() {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  const std::string readiness = absl::GetFlag(FLAGS_readiness);
+  if (readiness != "any" && readiness != "all") {
+    std::cerr << "mamba-explaind: --readiness=" << readiness << " is not any or all\n";
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_model_repository).empty()) {
     std::cerr << "mamba-explaind: --model_repository is required (see --help)\n";
     return 2;
@@ -227,6 +237,9 @@ int Serve() {
     return 1;
   }
 
+  // Declared before the exposer, which holds it weakly.
+  auto process_metrics = std::make_shared<ProcessMetrics>(ME_VERSION, backend,
+                                                          absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
@@ -236,6 +249,7 @@ int Serve() {
                        absl::GetFlag(FLAGS_metrics_port)),
           2);
       exposer->RegisterCollectable(metrics.registry());
+      exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {
       std::cerr << "mamba-explaind: cannot serve metrics: " << e.what() << "\n";
@@ -245,12 +259,14 @@ int Serve() {
 
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   bool any_ready = false;
+  bool all_ready = true;
   for (const auto& entry : (*registry)->entries()) {
     const bool ready = entry->state == ModelState::kReady;
     any_ready |= ready;
+    all_ready &= ready;
     health->SetServingStatus(absl::StrCat(kServiceName, "/", entry->name), ready);
   }
-  health->SetServingStatus(kServiceName, any_ready);
+  health->SetServingStatus(kServiceName, readiness == "all" ? any_ready && all_ready : any_ready);
   health->SetServingStatus("", true);
   std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port << " ("
             << (absl::GetFlag(FLAGS_plaintext) ? "plaintext" : "TLS")

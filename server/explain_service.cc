@@ -25,12 +25,11 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   }
 
   void Start(const v1::ExplainRequest& request) {
-    model_ = request.model();
     absl::Status status = Admit(request);
     if (!status.ok()) {
       {
         absl::MutexLock lock(&mu_);
-        pending_.clear();
+        DropPendingLocked();
         job_done_ = true;
         final_status_ = status;
       }
@@ -38,25 +37,26 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     }
   }
 
-  // JobSink (batcher thread).
+  // JobSink (batcher thread). Each message is handed to Push, which waits while the stream's
+  // buffer is full: the batcher's thread is the only producer and may block; reactions never do.
   void OnLayer(LayerMatrix matrix) override {
     LayerSendStats stats;
     std::vector<v1::ExplainResponse> messages =
         LayerMessages(matrix, sparsity_, service_->options().max_message_payload_bytes, &stats);
+    const float approx_error = matrix.approx_error;
+    matrix = LayerMatrix();  // the messages hold the values now
     {
       absl::MutexLock lock(&mu_);
       if (first_result_ == absl::InfinitePast()) first_result_ = absl::Now();
       nnz_ += stats.nnz;
       kept_sum_ += stats.kept_fraction;
       ++matrices_;
-      if (!std::isnan(matrix.approx_error)) {
-        max_error_ = std::isnan(max_error_) ? matrix.approx_error
-                                            : std::max(max_error_, matrix.approx_error);
+      if (!std::isnan(approx_error)) {
+        max_error_ = std::isnan(max_error_) ? approx_error : std::max(max_error_, approx_error);
       }
       layer_messages_ += static_cast<int32_t>(messages.size());
-      for (auto& m : messages) pending_.push_back(std::move(m));
     }
-    Advance();
+    for (auto& m : messages) Push(std::move(m));
   }
 
   void OnTokenScores(TokenScoreRows scores) override {
@@ -69,9 +69,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
         max_error_ = std::isnan(max_error_) ? scores.approx_error
                                             : std::max(max_error_, scores.approx_error);
       }
-      for (auto& m : messages) pending_.push_back(std::move(m));
     }
-    Advance();
+    for (auto& m : messages) Push(std::move(m));
   }
 
   bool IsCancelled() const override { return cancelled_.load(); }
@@ -97,9 +96,10 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
                              ? 0.0
                              : absl::ToDoubleMilliseconds(now - first_result_));
         s->set_total_ms(absl::ToDoubleMilliseconds(now - admitted_));
+        pending_bytes_ += response.ByteSizeLong();
         pending_.push_back(std::move(response));
       } else {
-        pending_.clear();  // an error ends the stream now; partial results are dropped
+        DropPendingLocked();  // an error ends the stream now; partial results are dropped
       }
     }
     Advance();
@@ -110,25 +110,35 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      ++messages_done_;
+      pending_bytes_ -= current_bytes_;
+      current_bytes_ = 0;
       if (!ok) {
         broken_ = true;
         cancelled_ = true;
-        pending_.clear();
+        DropPendingLocked();
       }
     }
     Advance();
   }
 
-  void OnCancel() override { cancelled_ = true; }
+  // Under the lock, so that a producer waiting in Push wakes up; the queued messages are freed
+  // now, not when the batcher gets round to finishing the job.
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    DropPendingLocked();
+  }
 
   void OnDone() override {
     ServingMetrics* metrics = service_->metrics();
     if (metrics) {
-      metrics->RequestFinished("Explain", model_, CodeName(final_status_));
+      metrics->RequestFinished("Explain", metric_model_, CodeName(final_status_));
       if (final_status_.ok()) {
-        metrics->ObserveRequest(model_, absl::ToDoubleSeconds(absl::Now() - admitted_));
+        metrics->ObserveRequest(metric_model_, absl::ToDoubleSeconds(absl::Now() - admitted_));
         if (first_result_ != absl::InfinitePast()) {
-          metrics->ObserveStream(model_, absl::ToDoubleSeconds(absl::Now() - first_result_));
+          metrics->ObserveStream(metric_model_,
+                                 absl::ToDoubleSeconds(absl::Now() - first_result_));
         }
       }
       metrics->AddStreamed(messages_written_, bytes_written_);
@@ -140,9 +150,12 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
  private:
   absl::Status Admit(const v1::ExplainRequest& request) {
     RETURN_IF_ERROR(service_->Authenticate(context_));
+    // Only now may the client's model name become a label value (and only a repository's).
+    metric_model_ = service_->MetricModelLabel(request.model());
     if (service_->draining()) return absl::UnavailableError("server is draining");
     if (request.model().empty()) return absl::InvalidArgumentError("model is required");
     ASSIGN_OR_RETURN(ModelEntry * entry, service_->registry()->Ready(request.model()));
+    RETURN_IF_ERROR(service_->CheckTextSize(request.text()));
     ASSIGN_OR_RETURN(ExplainSpec spec, SpecFromProto(request));
     ASSIGN_OR_RETURN(ValidatedRequest validated,
                      ValidateExplain(spec, *entry->backend, service_->options().limits));
@@ -154,8 +167,10 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     }
     v1::ExplainResponse header_message;
     v1::Header* h = header_message.mutable_header();
-    h->set_request_id(request.request_id().empty() ? absl::StrCat("req-", service_->NextRequestId())
-                                                   : request.request_id());
+    h->set_request_id(request.request_id().empty()
+                          ? absl::StrCat("req-", service_->NextRequestId())
+                          : TruncateUtf8(request.request_id(),
+                                         service_->options().max_request_id_bytes));
     const BackendInfo& info = entry->backend->info();
     h->set_model(request.model());
     h->set_architecture(info.architecture);
@@ -175,6 +190,15 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     h->set_precision(PrecisionToProto(validated.options.precision));
     h->set_activation(ActivationToProto(validated.options.activation));
 
+    // The proto promises messages <= 1 MiB; ids and token strings grow with the input.
+    const size_t header_bytes = header_message.ByteSizeLong();
+    if (header_bytes > service_->options().max_message_payload_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the Header of this input would be ", header_bytes, " bytes, more than ",
+                       service_->options().max_message_payload_bytes, "; send fewer tokens"));
+    }
+    deadline_ = deadline;
+
     auto job = std::make_unique<ExplainJob>();
     job->options = std::move(validated.options);
     job->input = std::move(validated.input);
@@ -183,11 +207,64 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     job->sink = this;
     {
       absl::MutexLock lock(&mu_);
+      pending_bytes_ += header_bytes;
       pending_.push_back(std::move(header_message));
     }
     RETURN_IF_ERROR(entry->batcher->Enqueue(std::move(job)));
     Advance();
     return absl::OkStatus();
+  }
+
+  // Queues one result message once the stream's buffer has room for it (an empty buffer always
+  // has), waiting for the client to read: this is the backpressure that keeps a slow reader from
+  // holding a whole explanation in memory. Gives up (drops the message) once the stream is
+  // cancelled or broken, its deadline passed, or the client read nothing for the stall timeout;
+  // then it cancels the call so that the write in flight completes and the job stops.
+  void Push(v1::ExplainResponse message) {
+    const size_t bytes = message.ByteSizeLong();
+    const size_t limit = service_->options().max_stream_buffer_bytes;
+    bool give_up = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto room = [this, bytes, limit]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return pending_bytes_ == 0 || pending_bytes_ + bytes <= limit || cancelled_.load() ||
+               broken_ || finished_;
+      };
+      while (!room()) {
+        const int64_t written = messages_done_;
+        const absl::Time wait_until =
+            std::min(deadline_, absl::Now() + service_->options().stream_stall_timeout);
+        mu_.AwaitWithDeadline(absl::Condition(&room), wait_until);
+        if (room()) break;
+        if (absl::Now() >= deadline_) {
+          give_up = true;  // the batcher reports DEADLINE_EXCEEDED
+          break;
+        }
+        if (messages_done_ == written) {  // nothing read for a whole stall timeout
+          stalled_ = true;
+          give_up = true;
+          break;
+        }
+      }
+      if (give_up || cancelled_.load() || broken_ || finished_) {
+        cancelled_ = true;
+        DropPendingLocked();
+      } else {
+        pending_bytes_ += bytes;
+        pending_.push_back(std::move(message));
+      }
+    }
+    if (give_up) {
+      context_->TryCancel();
+      return;
+    }
+    Advance();
+  }
+
+  // Frees every queued message; the one in flight stays counted until its OnWriteDone.
+  void DropPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::deque<v1::ExplainResponse>().swap(pending_);
+    pending_bytes_ = writing_ ? current_bytes_ : 0;
   }
 
   // Starts the next write, or Finish()es once the job is done and everything is written.
@@ -202,12 +279,18 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
         current_ = std::move(pending_.front());
         pending_.pop_front();
         writing_ = true;
+        current_bytes_ = current_.ByteSizeLong();
         ++messages_written_;
-        bytes_written_ += static_cast<int64_t>(current_.ByteSizeLong());
+        bytes_written_ += static_cast<int64_t>(current_bytes_);
         action = kWrite;
       } else if (job_done_) {
         finished_ = true;
-        if (final_status_.ok() && (broken_ || cancelled_)) {
+        if (stalled_) {
+          final_status_ = absl::ResourceExhaustedError(absl::StrCat(
+              "the client read no results for ",
+              absl::FormatDuration(service_->options().stream_stall_timeout),
+              " with the stream buffer full; stream abandoned"));
+        } else if (final_status_.ok() && (broken_ || cancelled_)) {
           final_status_ = absl::CancelledError("request cancelled by the client");
         }
         finish_status = ToGrpcStatus(final_status_);
@@ -221,13 +304,19 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   ExplainService* const service_;
   grpc::CallbackServerContext* const context_;
   const absl::Time admitted_;
-  std::string model_;
+  std::string metric_model_;  // label value: "" before auth, else a repository model or "unknown"
+  absl::Time deadline_ = absl::InfiniteFuture();
   SparsityPolicy sparsity_;
   std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;
   std::deque<v1::ExplainResponse> pending_ ABSL_GUARDED_BY(mu_);
   v1::ExplainResponse current_;  // the message of the write in flight
+  size_t current_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bytes of pending_ plus the message in flight: what the backpressure bounds.
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t messages_done_ ABSL_GUARDED_BY(mu_) = 0;  // writes completed: progress of the reader
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool job_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -252,6 +341,17 @@ ExplainService::ExplainService(const ServiceOptions& options, ModelRegistry* reg
 absl::Status ExplainService::Authenticate(const grpc::CallbackServerContext* context) const {
   if (authenticator_ == nullptr) return absl::OkStatus();
   return authenticator_->Check(context->client_metadata());
+}
+
+std::string ExplainService::MetricModelLabel(const std::string& name) const {
+  return registry_->Find(name).ok() ? name : "unknown";
+}
+
+absl::Status ExplainService::CheckTextSize(const std::string& text) const {
+  if (text.size() <= options_.max_text_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("text is ", text.size(),
+                                                   " bytes, more than the server's limit of ",
+                                                   options_.max_text_bytes, " (--max_text_bytes)"));
 }
 
 void ExplainService::StreamStarted() {
@@ -296,6 +396,7 @@ grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* 
                                                    const v1::GetModelRequest* request,
                                                    v1::ModelInfo* response) {
   absl::Status status = Authenticate(context);
+  const bool authenticated = status.ok();
   if (status.ok() && request->name().empty()) {
     status = absl::InvalidArgumentError("name is required");
   }
@@ -304,19 +405,22 @@ grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* 
     status = entry.status();
     if (status.ok()) FillModelInfo(**entry, options_.limits, response);
   }
-  return FinishUnary(context, "GetModel", request->name(), status);
+  return FinishUnary(context, "GetModel", authenticated ? MetricModelLabel(request->name()) : "",
+                     status);
 }
 
 grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* context,
                                                    const v1::TokenizeRequest* request,
                                                    v1::TokenizeResponse* response) {
   absl::Status status = Authenticate(context);
+  const bool authenticated = status.ok();
   if (status.ok() && request->model().empty()) {
     status = absl::InvalidArgumentError("model is required");
   }
   if (status.ok()) {
     absl::StatusOr<ModelEntry*> entry = registry_->Ready(request->model());
     status = entry.status();
+    if (status.ok()) status = CheckTextSize(request->text());
     if (status.ok()) {
       const ExplainBackend& backend = *(*entry)->backend;
       absl::StatusOr<std::vector<int32_t>> ids = backend.Tokenize(request->text());
@@ -329,7 +433,8 @@ grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* 
       }
     }
   }
-  return FinishUnary(context, "Tokenize", request->model(), status);
+  return FinishUnary(context, "Tokenize", authenticated ? MetricModelLabel(request->model()) : "",
+                     status);
 }
 
 }  // namespace mamba_explain

@@ -3,13 +3,18 @@
 // results back to messages. Explain runs one ServerWriteReactor per call (explain_reactor in the
 // .cc): at most one write in flight, results queued under a mutex by the batcher's thread,
 // Finish exactly once after the batcher released the job, delete only in OnDone. Reactions never
-// block. Thread-safe; registry, metrics and authenticator must outlive the service.
+// block. Backpressure: a stream holds at most max_stream_buffer_bytes of unwritten messages; the
+// batcher's thread (never a reaction) waits for the client to read, up to stream_stall_timeout,
+// after which the stream is cancelled. Client strings never reach metric labels (only names of
+// the repository's models, after authentication) and status messages are bounded
+// (status_mapping.h). Thread-safe; registry, metrics and authenticator must outlive the service.
 #ifndef MAMBA_EXPLAIN_SERVER_EXPLAIN_SERVICE_H_
 #define MAMBA_EXPLAIN_SERVER_EXPLAIN_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
 
+#include "absl/time/time.h"
 #include "mamba_explain/v1/explain.grpc.pb.h"
 #include "server/auth.h"
 #include "serving/metrics.h"
@@ -21,6 +26,17 @@ namespace mamba_explain {
 struct ServiceOptions {
   ServingLimits limits;
   size_t max_message_payload_bytes = 960 * 1024;  // < 1 MiB with framing
+  // Unwritten response bytes one Explain stream may hold (the message in flight included); the
+  // producer waits beyond it. One message always fits, so a stream never deadlocks on a limit
+  // smaller than a message.
+  size_t max_stream_buffer_bytes = 4 << 20;
+  // How long the producer waits for a client that reads nothing before the stream is cancelled
+  // (it holds the model's worker meanwhile).
+  absl::Duration stream_stall_timeout = absl::Seconds(30);
+  // Longest text accepted by Explain and Tokenize, checked before tokenizing.
+  size_t max_text_bytes = 256 << 10;
+  // request_id is echoed in the Header truncated to this many bytes.
+  size_t max_request_id_bytes = 128;
 };
 
 class ExplainService final : public v1::Explainer::CallbackService {
@@ -51,6 +67,12 @@ class ExplainService final : public v1::Explainer::CallbackService {
   ModelRegistry* registry() const { return registry_; }
   ServingMetrics* metrics() const { return metrics_; }
   absl::Status Authenticate(const grpc::CallbackServerContext* context) const;
+  // The model label of a request's metrics: `name` when the repository has that model, else
+  // "unknown" (client-chosen names never become series). Call only after authentication.
+  std::string MetricModelLabel(const std::string& name) const;
+  // RESOURCE_EXHAUSTED when `text` is longer than options().max_text_bytes; checked before the
+  // tokenizer sees it.
+  absl::Status CheckTextSize(const std::string& text) const;
   void StreamStarted();
   void StreamDone();
 

@@ -15,17 +15,42 @@
 namespace mamba_explain {
 namespace {
 
+// INVALID_ARGUMENT naming the expected type when `buffer` is not a `Message`.
+template <typename Message>
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message* message) {
+  grpc::ByteBuffer copy(buffer);  // Deserialize consumes its buffer; the copy shares the slices
+  if (grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
+                                                 Message::descriptor()->full_name(), " (",
+                                                 buffer.Length(), " bytes of malformed protobuf)"));
+}
+
+absl::StatusOr<grpc::ByteBuffer> Serialize(const google::protobuf::MessageLite& message) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  const grpc::Status s =
+      grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(message, &buffer,
+                                                                          &own_buffer);
+  if (!s.ok()) return absl::InternalError(absl::StrCat("serializing a response: ", s.error_message()));
+  return buffer;
+}
+
 // One Explain call. States: admitted (header queued) -> queued in the batcher -> streaming
 // (layers queued as they arrive) -> job finished (summary queued) -> Finish -> OnDone (delete).
-class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, public JobSink {
+class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public JobSink {
  public:
   ExplainReactor(ExplainService* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context), admitted_(absl::Now()) {
     service_->StreamStarted();
   }
 
-  void Start(const v1::ExplainRequest& request) {
-    absl::Status status = Admit(request);
+  void Start(const grpc::ByteBuffer& bytes) {
+    absl::Status status = service_->Authenticate(context_);
+    v1::ExplainRequest request;
+    if (status.ok()) status = ParseRequest(bytes, &request);
+    if (status.ok()) status = Admit(request);
     if (!status.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -56,7 +81,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
       }
       layer_messages_ += static_cast<int32_t>(messages.size());
     }
-    for (auto& m : messages) Push(std::move(m));
+    for (const auto& m : messages) Push(m);
   }
 
   void OnTokenScores(TokenScoreRows scores) override {
@@ -70,7 +95,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
                                             : std::max(max_error_, scores.approx_error);
       }
     }
-    for (auto& m : messages) Push(std::move(m));
+    for (const auto& m : messages) Push(m);
   }
 
   bool IsCancelled() const override { return cancelled_.load(); }
@@ -96,8 +121,14 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
                              ? 0.0
                              : absl::ToDoubleMilliseconds(now - first_result_));
         s->set_total_ms(absl::ToDoubleMilliseconds(now - admitted_));
-        pending_bytes_ += response.ByteSizeLong();
-        pending_.push_back(std::move(response));
+        absl::StatusOr<grpc::ByteBuffer> summary = Serialize(response);
+        if (summary.ok()) {
+          pending_bytes_ += summary->Length();
+          pending_.push_back(*std::move(summary));
+        } else {
+          final_status_ = summary.status();
+          DropPendingLocked();
+        }
       } else {
         DropPendingLocked();  // an error ends the stream now; partial results are dropped
       }
@@ -149,8 +180,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
 
  private:
   absl::Status Admit(const v1::ExplainRequest& request) {
-    RETURN_IF_ERROR(service_->Authenticate(context_));
-    // Only now may the client's model name become a label value (and only a repository's).
+    // Authenticated (Start); only now may the client's model name become a label value (and only a repository's).
     metric_model_ = service_->MetricModelLabel(request.model());
     if (service_->draining()) return absl::UnavailableError("server is draining");
     if (request.model().empty()) return absl::InvalidArgumentError("model is required");
@@ -165,8 +195,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError("deadline passed before the request was queued");
     }
-    v1::ExplainResponse header_message;
-    v1::Header* h = header_message.mutable_header();
+    v1::ExplainResponse header_response;
+    v1::Header* h = header_response.mutable_header();
     h->set_request_id(request.request_id().empty()
                           ? absl::StrCat("req-", service_->NextRequestId())
                           : TruncateUtf8(request.request_id(),
@@ -191,7 +221,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     h->set_activation(ActivationToProto(validated.options.activation));
 
     // The proto promises messages <= 1 MiB; ids and token strings grow with the input.
-    const size_t header_bytes = header_message.ByteSizeLong();
+    ASSIGN_OR_RETURN(grpc::ByteBuffer header_message, Serialize(header_response));
+    const size_t header_bytes = header_message.Length();
     if (header_bytes > service_->options().max_message_payload_bytes) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the Header of this input would be ", header_bytes, " bytes, more than ",
@@ -220,8 +251,17 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   // holding a whole explanation in memory. Gives up (drops the message) once the stream is
   // cancelled or broken, its deadline passed, or the client read nothing for the stall timeout;
   // then it cancels the call so that the write in flight completes and the job stops.
-  void Push(v1::ExplainResponse message) {
-    const size_t bytes = message.ByteSizeLong();
+  void Push(const v1::ExplainResponse& response) {
+    absl::StatusOr<grpc::ByteBuffer> serialized = Serialize(response);
+    if (!serialized.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (serialize_error_.ok()) serialize_error_ = serialized.status();
+      cancelled_ = true;
+      DropPendingLocked();
+      return;
+    }
+    grpc::ByteBuffer message = *std::move(serialized);
+    const size_t bytes = message.Length();
     const size_t limit = service_->options().max_stream_buffer_bytes;
     bool give_up = false;
     {
@@ -263,7 +303,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
 
   // Frees every queued message; the one in flight stays counted until its OnWriteDone.
   void DropPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::deque<v1::ExplainResponse>().swap(pending_);
+    std::deque<grpc::ByteBuffer>().swap(pending_);
     pending_bytes_ = writing_ ? current_bytes_ : 0;
   }
 
@@ -279,7 +319,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
         current_ = std::move(pending_.front());
         pending_.pop_front();
         writing_ = true;
-        current_bytes_ = current_.ByteSizeLong();
+        current_bytes_ = current_.Length();
         ++messages_written_;
         bytes_written_ += static_cast<int64_t>(current_bytes_);
         action = kWrite;
@@ -290,6 +330,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
               "the client read no results for ",
               absl::FormatDuration(service_->options().stream_stall_timeout),
               " with the stream buffer full; stream abandoned"));
+        } else if (final_status_.ok() && !serialize_error_.ok()) {
+          final_status_ = serialize_error_;
         } else if (final_status_.ok() && (broken_ || cancelled_)) {
           final_status_ = absl::CancelledError("request cancelled by the client");
         }
@@ -310,13 +352,14 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;
-  std::deque<v1::ExplainResponse> pending_ ABSL_GUARDED_BY(mu_);
-  v1::ExplainResponse current_;  // the message of the write in flight
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);  // serialized responses
+  grpc::ByteBuffer current_;  // the message of the write in flight
   size_t current_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Bytes of pending_ plus the message in flight: what the backpressure bounds.
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t messages_done_ ABSL_GUARDED_BY(mu_) = 0;  // writes completed: progress of the reader
   bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status serialize_error_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool job_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -364,8 +407,8 @@ void ExplainService::StreamDone() {
   if (metrics_) metrics_->SetInflightStreams(n);
 }
 
-grpc::ServerWriteReactor<v1::ExplainResponse>* ExplainService::Explain(
-    grpc::CallbackServerContext* context, const v1::ExplainRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ExplainService::Explain(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   auto* reactor = new ExplainReactor(this, context);
   reactor->Start(*request);
   return reactor;
@@ -373,7 +416,17 @@ grpc::ServerWriteReactor<v1::ExplainResponse>* ExplainService::Explain(
 
 grpc::ServerUnaryReactor* ExplainService::FinishUnary(grpc::CallbackServerContext* context,
                                                       const char* rpc, const std::string& model,
-                                                      const absl::Status& status) {
+                                                      absl::Status status,
+                                                      const google::protobuf::MessageLite& message,
+                                                      grpc::ByteBuffer* response) {
+  if (status.ok()) {
+    absl::StatusOr<grpc::ByteBuffer> bytes = Serialize(message);
+    if (bytes.ok()) {
+      *response = *std::move(bytes);
+    } else {
+      status = bytes.status();
+    }
+  }
   if (metrics_) metrics_->RequestFinished(rpc, model, CodeName(status));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
@@ -381,22 +434,30 @@ grpc::ServerUnaryReactor* ExplainService::FinishUnary(grpc::CallbackServerContex
 }
 
 grpc::ServerUnaryReactor* ExplainService::ListModels(grpc::CallbackServerContext* context,
-                                                     const v1::ListModelsRequest* request,
-                                                     v1::ListModelsResponse* response) {
+                                                     const grpc::ByteBuffer* bytes,
+                                                     grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
+  v1::ListModelsRequest request;
+  v1::ListModelsResponse response;
+  if (status.ok()) status = ParseRequest(*bytes, &request);
   if (status.ok()) {
     for (const auto& entry : registry_->entries()) {
-      FillModelInfo(*entry, options_.limits, response->add_models());
+      FillModelInfo(*entry, options_.limits, response.add_models());
     }
   }
-  return FinishUnary(context, "ListModels", "", status);
+  return FinishUnary(context, "ListModels", "", status, response, response_bytes);
 }
 
 grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* context,
-                                                   const v1::GetModelRequest* request,
-                                                   v1::ModelInfo* response) {
+                                                   const grpc::ByteBuffer* bytes,
+                                                   grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
   const bool authenticated = status.ok();
+  v1::GetModelRequest parsed;
+  v1::ModelInfo info;
+  const v1::GetModelRequest* request = &parsed;
+  v1::ModelInfo* response = &info;
+  if (status.ok()) status = ParseRequest(*bytes, &parsed);
   if (status.ok() && request->name().empty()) {
     status = absl::InvalidArgumentError("name is required");
   }
@@ -406,14 +467,19 @@ grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* 
     if (status.ok()) FillModelInfo(**entry, options_.limits, response);
   }
   return FinishUnary(context, "GetModel", authenticated ? MetricModelLabel(request->name()) : "",
-                     status);
+                     status, info, response_bytes);
 }
 
 grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* context,
-                                                   const v1::TokenizeRequest* request,
-                                                   v1::TokenizeResponse* response) {
+                                                   const grpc::ByteBuffer* bytes,
+                                                   grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
   const bool authenticated = status.ok();
+  v1::TokenizeRequest parsed;
+  v1::TokenizeResponse tokens;
+  const v1::TokenizeRequest* request = &parsed;
+  v1::TokenizeResponse* response = &tokens;
+  if (status.ok()) status = ParseRequest(*bytes, &parsed);
   if (status.ok() && request->model().empty()) {
     status = absl::InvalidArgumentError("model is required");
   }
@@ -434,7 +500,7 @@ grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* 
     }
   }
   return FinishUnary(context, "Tokenize", authenticated ? MetricModelLabel(request->model()) : "",
-                     status);
+                     status, tokens, response_bytes);
 }
 
 }  // namespace mamba_explain

@@ -7,7 +7,10 @@
 // batcher's thread (never a reaction) waits for the client to read, up to stream_stall_timeout,
 // after which the stream is cancelled. Client strings never reach metric labels (only names of
 // the repository's models, after authentication) and status messages are bounded
-// (status_mapping.h). Thread-safe; registry, metrics and authenticator must outlive the service.
+// (status_mapping.h). The methods are registered raw (ByteBuffer in and out) so that a request
+// that is not a valid protobuf gets INVALID_ARGUMENT with a message and is counted, instead of
+// gRPC's bare UNIMPLEMENTED; responses are serialized on the producing thread. Thread-safe;
+// registry, metrics and authenticator must outlive the service.
 #ifndef MAMBA_EXPLAIN_SERVER_EXPLAIN_SERVICE_H_
 #define MAMBA_EXPLAIN_SERVER_EXPLAIN_SERVICE_H_
 
@@ -39,23 +42,28 @@ struct ServiceOptions {
   size_t max_request_id_bytes = 128;
 };
 
-class ExplainService final : public v1::Explainer::CallbackService {
+// Every method of the Explainer service with ByteBuffer requests and responses.
+using RawExplainerService = v1::Explainer::WithRawCallbackMethod_Explain<
+    v1::Explainer::WithRawCallbackMethod_ListModels<v1::Explainer::WithRawCallbackMethod_GetModel<
+        v1::Explainer::WithRawCallbackMethod_Tokenize<v1::Explainer::Service>>>>;
+
+class ExplainService final : public RawExplainerService {
  public:
   // authenticator may be null (no token auth).
   ExplainService(const ServiceOptions& options, ModelRegistry* registry, ServingMetrics* metrics,
                  const TokenAuthenticator* authenticator);
 
-  grpc::ServerWriteReactor<v1::ExplainResponse>* Explain(
-      grpc::CallbackServerContext* context, const v1::ExplainRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Explain(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const v1::ListModelsRequest* request,
-                                       v1::ListModelsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
-                                     const v1::GetModelRequest* request,
-                                     v1::ModelInfo* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
-                                     const v1::TokenizeRequest* request,
-                                     v1::TokenizeResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
 
   // New Explain calls get UNAVAILABLE from now on; running ones continue.
   void StartDraining() { draining_ = true; }
@@ -77,8 +85,11 @@ class ExplainService final : public v1::Explainer::CallbackService {
   void StreamDone();
 
  private:
+  // Serializes `message` into `response` when status is OK, counts the call and finishes it.
   grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context, const char* rpc,
-                                        const std::string& model, const absl::Status& status);
+                                        const std::string& model, absl::Status status,
+                                        const google::protobuf::MessageLite& message,
+                                        grpc::ByteBuffer* response);
 
   const ServiceOptions options_;
   ModelRegistry* const registry_;

@@ -23,8 +23,8 @@ source "$here/lib.sh"
 # --- model repositories: two good fixtures, a tokenizer model, a broken one; a deep copy -------
 repo=$tmp/repo
 mkdir -p "$repo/broken" "$repo/tok"
-ln -s "$fixtures/mamba1_bias_tied" "$repo/m1"
-ln -s "$fixtures/mamba2_g1" "$repo/m2"
+cp -r "$fixtures/mamba1_bias_tied" "$repo/m1"  # copies: symlinks out of the repository are refused
+cp -r "$fixtures/mamba2_g1" "$repo/m2"
 echo '{"model_type": "mamba", "hidden_size": ' >"$repo/broken/config.json"
 cp "$fixtures/mamba1_bias_tied/config.json" "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/tok/"
 have_tokenizer=0

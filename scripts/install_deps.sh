@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
   libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev chromium openssl curl)
+  prometheus-cpp-dev chromium openssl curl
+  clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes (tests/fuzz, scripts/sanitize.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

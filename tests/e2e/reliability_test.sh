@@ -20,6 +20,13 @@ client_bin=/bin/false  # lib.sh's expect_code is not used here
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
+# SIGTERM, then the server must drain and exit 0 (a sanitizer report at exit fails here too).
+stop_server() {
+  local pid_var=${1}_pid
+  kill -TERM "${!pid_var}"
+  if wait "${!pid_var}"; then ok "server $1 exits 0 on SIGTERM"
+  else bad "server $1 exit $?: $(tail -5 "$tmp/$1.log")"; fi
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # field VALUE of "key=value" in file $2 (first match)
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | head -1; }
@@ -65,7 +72,7 @@ else bad "after cancel: $(cat "$tmp/after.out")"; fi
 sleep 1
 after=$(rss_kb "$slow_pid")
 echo "slow readers: server RSS after cancel $((after / 1024)) MB"
-kill -TERM "$slow_pid"; wait "$slow_pid"
+stop_server slow
 
 # A client that reads nothing for the stall timeout is cut off; the model keeps serving others.
 start_server stl --model_repository "$srepo" --plaintext --backend synthetic \
@@ -79,7 +86,7 @@ wait $spid
 if [ "$(field code "$tmp/stl.out")" = 1 ] && [ "$(field code "$tmp/other.out")" = 0 ]; then
   ok "a client that stops reading is cancelled after --stream_stall_timeout_s; others are served"
 else bad "stall timeout: $(cat "$tmp/stl.out") / $(cat "$tmp/other.out")"; fi
-kill -TERM "$stl_pid"; wait "$stl_pid"
+stop_server stl
 
 # --- metric labels, health and auth ------------------------------------------------------------
 echo secret-token >"$tmp/tokens"
@@ -107,7 +114,7 @@ hc="0a$(printf '%02x' 31)$svc"
 "$probe_bin" raw $P --rpc /grpc.health.v1.Health/Check --hex "$hc" >"$tmp/h1.out" 2>&1
 if [ "$(field code "$tmp/h1.out")" = 5 ]; then ok "with tokens, health does not reveal model names"
 else bad "per-model health under auth: $(cat "$tmp/h1.out")"; fi
-kill -TERM "$lab_pid"; wait "$lab_pid"
+stop_server lab
 
 # --- echo bounds, malformed requests, text limit, metrics endpoint -----------------------------
 start_server ech --model_repository "$srepo" --plaintext --backend synthetic --max_tokens 300000 \
@@ -158,7 +165,7 @@ if curl -s --max-time 5 "http://127.0.0.1:$ech_mport/metrics" | grep -q mamba_ex
   ok "/metrics answers with two idle connections open"
 else bad "/metrics stalled by two idle connections"; fi
 exec 3>&- 4>&-
-kill -TERM "$ech_pid"; wait "$ech_pid"
+stop_server ech
 
 # --- the retry hint of a full queue ------------------------------------------------------------
 start_server rty --model_repository "$srepo" --plaintext --backend synthetic --max_batch_size 1 \
@@ -178,7 +185,7 @@ if [ "$(field code "$tmp/c.out")" = 8 ] && [ -n "$hint" ] && [ "$hint" -ge 500 ]
   ok "queue full: retry hint $hint ms covers the running batch (~2000 ms left)"
 else bad "retry hint: $(cat "$tmp/c.out")"; fi
 wait $apid $bpid
-kill -TERM "$rty_pid"; wait "$rty_pid"
+stop_server rty
 
 # --- flags ---------------------------------------------------------------------------------------
 check_flag() {  # FLAG...: the server must refuse to start, naming the flag
@@ -217,12 +224,12 @@ if grep -q "model=linkdir state=FAILED error=.*outside the model repository" "$t
   grep -q "model=good state=READY" "$tmp/models.out"; then
   ok "symlinks out of the repository are refused, inside ones followed"
 else bad "symlinks: $(cat "$tmp/models.out")"; fi
-kill -TERM "$rep_pid"; wait "$rep_pid"
+stop_server rep
 start_server rpf --model_repository "$rrepo" --plaintext --backend synthetic \
   --follow_external_symlinks || finish
 "$probe_bin" models --server "127.0.0.1:$rpf_port" >"$tmp/models2.out" 2>&1
 if grep -q "model=linkdir state=READY" "$tmp/models2.out"; then
   ok "--follow_external_symlinks loads them"
 else bad "--follow_external_symlinks: $(cat "$tmp/models2.out")"; fi
-kill -TERM "$rpf_pid"; wait "$rpf_pid"
+stop_server rpf
 finish

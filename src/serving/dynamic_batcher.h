@@ -43,8 +43,10 @@ struct JobStats {
   int64_t batch_tokens = 0;
 };
 
-// Implemented by the transport. OnLayer/OnTokenScores/OnFinished run on the worker thread and
-// must not block for long; IsCancelled may be called from any thread.
+// Implemented by the transport. OnLayer/OnTokenScores/OnFinished run on the worker thread.
+// OnLayer/OnTokenScores may block while the transport applies backpressure to a slow reader
+// (bounded by its stall timeout, the request deadline and cancellation); OnFinished must not
+// block. IsCancelled may be called from any thread.
 class JobSink {
  public:
   virtual ~JobSink() = default;

@@ -26,6 +26,19 @@ mkdir -p "$repo/broken" "$repo/tok"
 cp -r "$fixtures/mamba1_bias_tied" "$repo/m1"  # copies: symlinks out of the repository are refused
 cp -r "$fixtures/mamba2_g1" "$repo/m2"
 echo '{"model_type": "mamba", "hidden_size": ' >"$repo/broken/config.json"
+# A copy of the Mamba-1 fixture whose layer-1 dt_proj weight is all NaN: it loads, but warm-up's
+# finiteness check must make it FAILED instead of READY.
+mkdir -p "$repo/nan"
+cp "$fixtures/mamba1_bias_tied/config.json" "$repo/nan/"
+python3 - "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/nan/model.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])["backbone.layers.1.mixer.dt_proj.weight"]
+begin, end = (8 + n + o for o in t["data_offsets"])
+b[begin:end] = struct.pack("<f", float("nan")) * ((end - begin) // 4)
+open(sys.argv[2], "wb").write(b)
+PY
 cp "$fixtures/mamba1_bias_tied/config.json" "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/tok/"
 have_tokenizer=0
 if [ -f "$shared/data/gpt-neox-20b-tokenizer.json" ]; then
@@ -54,8 +67,9 @@ else bad "broken model reported"; fi
 if $client_bin models $S >"$tmp/models.json" 2>"$tmp/err" && python3 - "$tmp/models.json" <<'PY'
 import json, sys
 m = {x["name"]: x for x in json.load(open(sys.argv[1]))}
-assert set(m) == {"broken", "m1", "m2", "tok"}, m.keys()
+assert set(m) == {"broken", "m1", "m2", "nan", "tok"}, m.keys()
 assert m["broken"]["state"] == "FAILED" and "config" in m["broken"]["error"], m["broken"]
+assert m["nan"]["state"] == "FAILED" and "non-finite" in m["nan"]["error"], m["nan"]
 assert m["m1"]["state"] == "READY" and m["m1"]["n_layers"] == 3 and m["m1"]["vocab_size"] == 96
 assert m["m1"]["architecture"] == "mamba1" and m["m2"]["architecture"] == "mamba2"
 assert m["m1"]["backend"] == "engine"

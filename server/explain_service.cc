@@ -30,10 +30,10 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message* message) {
 absl::StatusOr<grpc::ByteBuffer> Serialize(const google::protobuf::MessageLite& message) {
   grpc::ByteBuffer buffer;
   bool own_buffer = false;
-  const grpc::Status s =
-      grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(message, &buffer,
-                                                                          &own_buffer);
-  if (!s.ok()) return absl::InternalError(absl::StrCat("serializing a response: ", s.error_message()));
+  const grpc::Status s = grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
+      message, &buffer, &own_buffer);
+  if (!s.ok())
+    return absl::InternalError(absl::StrCat("serializing a response: ", s.error_message()));
   return buffer;
 }
 
@@ -168,8 +168,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
       if (final_status_.ok()) {
         metrics->ObserveRequest(metric_model_, absl::ToDoubleSeconds(absl::Now() - admitted_));
         if (first_result_ != absl::InfinitePast()) {
-          metrics->ObserveStream(metric_model_,
-                                 absl::ToDoubleSeconds(absl::Now() - first_result_));
+          metrics->ObserveStream(metric_model_, absl::ToDoubleSeconds(absl::Now() - first_result_));
         }
       }
       metrics->AddStreamed(messages_written_, bytes_written_);
@@ -180,7 +179,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
 
  private:
   absl::Status Admit(const v1::ExplainRequest& request) {
-    // Authenticated (Start); only now may the client's model name become a label value (and only a repository's).
+    // Authenticated (Start); only now may the client's model name become a label value (and only a
+    // repository's).
     metric_model_ = service_->MetricModelLabel(request.model());
     if (service_->draining()) return absl::UnavailableError("server is draining");
     if (request.model().empty()) return absl::InvalidArgumentError("model is required");
@@ -197,10 +197,10 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     }
     v1::ExplainResponse header_response;
     v1::Header* h = header_response.mutable_header();
-    h->set_request_id(request.request_id().empty()
-                          ? absl::StrCat("req-", service_->NextRequestId())
-                          : TruncateUtf8(request.request_id(),
-                                         service_->options().max_request_id_bytes));
+    h->set_request_id(
+        request.request_id().empty()
+            ? absl::StrCat("req-", service_->NextRequestId())
+            : TruncateUtf8(request.request_id(), service_->options().max_request_id_bytes));
     const BackendInfo& info = entry->backend->info();
     h->set_model(request.model());
     h->set_architecture(info.architecture);
@@ -326,10 +326,10 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
       } else if (job_done_) {
         finished_ = true;
         if (stalled_) {
-          final_status_ = absl::ResourceExhaustedError(absl::StrCat(
-              "the client read no results for ",
-              absl::FormatDuration(service_->options().stream_stall_timeout),
-              " with the stream buffer full; stream abandoned"));
+          final_status_ = absl::ResourceExhaustedError(
+              absl::StrCat("the client read no results for ",
+                           absl::FormatDuration(service_->options().stream_stall_timeout),
+                           " with the stream buffer full; stream abandoned"));
         } else if (final_status_.ok() && !serialize_error_.ok()) {
           final_status_ = serialize_error_;
         } else if (final_status_.ok() && (broken_ || cancelled_)) {
@@ -353,7 +353,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
 
   absl::Mutex mu_;
   std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);  // serialized responses
-  grpc::ByteBuffer current_;  // the message of the write in flight
+  grpc::ByteBuffer current_;                                   // the message of the write in flight
   size_t current_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Bytes of pending_ plus the message in flight: what the backpressure bounds.
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;

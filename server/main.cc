@@ -187,8 +187,7 @@ absl::Status ValidateFlags() {
       {"max_memory_budget_mib", absl::GetFlag(FLAGS_max_memory_budget_mib), 1, 1 << 20},
       {"max_receive_message_bytes", absl::GetFlag(FLAGS_max_receive_message_bytes), 1024,
        INT32_MAX},
-      {"max_send_message_bytes", absl::GetFlag(FLAGS_max_send_message_bytes), 1 << 20,
-       INT32_MAX},
+      {"max_send_message_bytes", absl::GetFlag(FLAGS_max_send_message_bytes), 1 << 20, INT32_MAX},
       {"drain_grace_s", absl::GetFlag(FLAGS_drain_grace_s), 0, 86400},
       {"stop_grace_s", absl::GetFlag(FLAGS_stop_grace_s), 0, 86400},
       {"max_stream_buffer_bytes", absl::GetFlag(FLAGS_max_stream_buffer_bytes), 1,
@@ -317,8 +316,8 @@ int Serve() {
           "listening_ports",
           absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":",
                        absl::GetFlag(FLAGS_metrics_port)),
-          "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)),
-          "request_timeout_ms", absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))});
+          "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
+          absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))});
       exposer->RegisterCollectable(metrics.registry());
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {

@@ -85,9 +85,9 @@ class FiniteCheckSink : public BatchSink {
     if (!status_.ok()) return;
     for (float v : values) {
       if (!std::isfinite(v)) {
-        status_ = absl::FailedPreconditionError(absl::StrCat(
-            "warm-up: ", method, " layer ", layer,
-            " gave a non-finite value (NaN or Inf weights in the checkpoint?)"));
+        status_ = absl::FailedPreconditionError(
+            absl::StrCat("warm-up: ", method, " layer ", layer,
+                         " gave a non-finite value (NaN or Inf weights in the checkpoint?)"));
         return;
       }
     }

@@ -5,8 +5,8 @@
 // value fails the model: NaN weights load fine but explain nothing). A model directory or file
 // that resolves outside the repository (a symlink) is refused unless follow_external_symlinks.
 // Errors kept for clients (ModelEntry::error) name files relative to the repository, never the
-// server's absolute paths. Models load in Create(); afterwards the set is fixed, so lookups are lock-free reads of
-// immutable entries and the registry is thread-safe. Owns backends and batchers.
+// server's absolute paths. Models load in Create(); afterwards the set is fixed, so lookups are
+// lock-free reads of immutable entries and the registry is thread-safe. Owns backends and batchers.
 #ifndef MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
 #define MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
 

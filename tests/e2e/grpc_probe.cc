@@ -1,8 +1,8 @@
-// grpc_probe: a raw gRPC client for the reliability end-to-end tests (tests/e2e/reliability_test.sh).
-// The real CLI is a well-behaved client; this one misbehaves on purpose: it opens an Explain
-// stream and stops reading (slow reader), sends oversized client strings, or sends bytes that are
-// not a protobuf. It prints one `key=value` line per outcome so a shell test can assert on it.
-// Not a product binary; it only links the generated stubs.
+// grpc_probe: a raw gRPC client for the reliability end-to-end tests
+// (tests/e2e/reliability_test.sh). The real CLI is a well-behaved client; this one misbehaves on
+// purpose: it opens an Explain stream and stops reading (slow reader), sends oversized client
+// strings, or sends bytes that are not a protobuf. It prints one `key=value` line per outcome so a
+// shell test can assert on it. Not a product binary; it only links the generated stubs.
 //
 //   grpc_probe stall   --server A --model M --ids N --stall_s S [--cancel] [--deadline_s D]
 //       Explain N token ids (1, 2, ...) densely, read the Header, print "stalling", read nothing

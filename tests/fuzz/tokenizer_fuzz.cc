@@ -48,10 +48,9 @@ const mamba_explain::Tokenizer& FixedTokenizer() {
     vocab["b" + g] = 259;
     nlohmann::json json = {
         {"version", "1.0"},
-        {"added_tokens", nlohmann::json::array({{{"id", 260},
-                                                 {"content", "<s>"},
-                                                 {"special", true},
-                                                 {"normalized", false}}})},
+        {"added_tokens",
+         nlohmann::json::array(
+             {{{"id", 260}, {"content", "<s>"}, {"special", true}, {"normalized", false}}})},
         {"normalizer", nullptr},
         {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
         {"post_processor", nullptr},

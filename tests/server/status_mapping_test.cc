@@ -44,8 +44,8 @@ TEST(StatusMappingTest, TruncateNeverSplitsAUtf8Character) {
 
 TEST(ConstantTimeEqualsTest, EqualOnlyForTheSameString) {
   EXPECT_TRUE(ConstantTimeEquals("secret-token", "secret-token"));
-  EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-toke"));    // prefix
-  EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-token2"));  // longer
+  EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-toke"));               // prefix
+  EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-token2"));             // longer
   EXPECT_FALSE(ConstantTimeEquals("secret-token", "secret-tokensecret-token"));  // repeated
   EXPECT_FALSE(ConstantTimeEquals("secret-token", "Secret-token"));
   EXPECT_FALSE(ConstantTimeEquals("secret-token", ""));

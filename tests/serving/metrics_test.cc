@@ -36,14 +36,14 @@ TEST(ServingMetricsTest, UnknownModelNamesShareOneLabelValue) {
   metrics.RequestFinished("Explain", "m1", "OK");
   metrics.RequestFinished("GetModel", "broken", "OK");
   metrics.RequestFinished("ListModels", "", "OK");
-  const std::multiset<std::string> labels =
-      ModelLabels(metrics, "mamba_explain_requests_total");
+  const std::multiset<std::string> labels = ModelLabels(metrics, "mamba_explain_requests_total");
   EXPECT_EQ(labels, (std::multiset<std::string>{"", "broken", "m1", "unknown"}));
 }
 
 TEST(ServingMetricsTest, UnknownSeriesCountsEveryCall) {
   ServingMetrics metrics;
-  for (int i = 0; i < 5; ++i) metrics.RequestFinished("Tokenize", "x" + std::to_string(i), "NOT_FOUND");
+  for (int i = 0; i < 5; ++i)
+    metrics.RequestFinished("Tokenize", "x" + std::to_string(i), "NOT_FOUND");
   double total = 0;
   for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
     if (family.name != "mamba_explain_requests_total") continue;

@@ -79,12 +79,13 @@ class ModelRegistryTest : public ::testing::Test {
   RegistryOptions Options() {
     RegistryOptions options;
     options.repository = (root_ / "repo").string();
-    options.factory = [](const std::string& name, const std::string& dir)
-        -> absl::StatusOr<std::unique_ptr<ExplainBackend>> {
+    options.factory =
+        [](const std::string& name,
+           const std::string& dir) -> absl::StatusOr<std::unique_ptr<ExplainBackend>> {
       if (name == "unreadable") {
         return absl::InvalidArgumentError(dir + "/config.json: bad JSON");
       }
-      const float v = name == "nan" ? std::numeric_limits<float>::quiet_NaN()
+      const float v = name == "nan"   ? std::numeric_limits<float>::quiet_NaN()
                       : name == "inf" ? std::numeric_limits<float>::infinity()
                                       : 0.25f;
       return std::unique_ptr<ExplainBackend>(new ConstantBackend(v));

@@ -352,11 +352,13 @@ int Serve() {
   while (service.inflight_streams() > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  server->Shutdown(absl::ToChronoTime(deadline));  // cancels what is still running
-  // A cancelled computation stops at its next cancellation point; one without (a long gradient
-  // method) could hold the exit far beyond the grace Kubernetes gives, so wait only a little.
+  // Shutdown cancels what is still running, but then waits for every call to finish, and a
+  // call finishes only when its computation reaches a cancellation point; one without (a long
+  // gradient method) could hold the exit far beyond the grace Kubernetes gives. So both run on a
+  // helper thread that main waits for only --stop_grace_s.
   absl::Notification stopped;
   std::thread stopper([&] {
+    server->Shutdown(absl::ToChronoTime(deadline));
     (*registry)->StopAll();
     stopped.Notify();
   });

@@ -187,6 +187,22 @@ else bad "retry hint: $(cat "$tmp/c.out")"; fi
 wait $apid $bpid
 stop_server rty
 
+# --- SIGTERM while a computation cannot be interrupted ----------------------------------------
+# Each synthetic layer sleeps 8 s without a cancellation point (like a long gradient method). With
+# --drain_grace_s 1 --stop_grace_s 1 the server must be gone well before that layer ends.
+start_server trm --model_repository "$srepo" --plaintext --backend synthetic --max_queue_delay_ms 0 \
+  --synthetic_layer_delay_ms 8000 --drain_grace_s 1 --stop_grace_s 1 || finish
+"$probe_bin" stall --server "127.0.0.1:$trm_port" --model deep --ids 4 --stall_s 0 >"$tmp/trm.out" 2>&1 &
+for _ in $(seq 1 100); do grep -q stalling "$tmp/trm.out" && break; sleep 0.05; done
+sleep 0.3
+kill -TERM "$trm_pid"
+start=$SECONDS
+for _ in $(seq 1 50); do kill -0 "$trm_pid" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$trm_pid" 2>/dev/null && wait "$trm_pid"; then
+  ok "SIGTERM: exit 0 after $((SECONDS - start)) s with an 8 s uninterruptible layer running"
+else bad "SIGTERM with a running layer: still running or failed after $((SECONDS - start)) s"; fi
+wait
+
 # --- flags ---------------------------------------------------------------------------------------
 check_flag() {  # FLAG...: the server must refuse to start, naming the flag
   if "$server_bin" --model_repository "$srepo" --plaintext --backend synthetic --port 0 \

@@ -251,9 +251,10 @@ expect_code "gradient rows budget -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: re
 curl -s "http://127.0.0.1:$eng_mport/metrics" >"$tmp/metrics.txt"
 if python3 "$here/check_metrics.py" "$tmp/metrics.txt" mamba_explain_requests_total \
   mamba_explain_model_ready >"$tmp/err" 2>&1 &&
-  grep -q 'mamba_explain_requests_total{code="NOT_FOUND",method="GetModel",model="nope"} 1' "$tmp/metrics.txt" &&
+  grep -q 'mamba_explain_requests_total{code="NOT_FOUND",method="GetModel",model="unknown"} 1' "$tmp/metrics.txt" &&
+  ! grep -q 'model="nope"' "$tmp/metrics.txt" &&
   grep -q 'mamba_explain_model_ready{model="broken"} 0' "$tmp/metrics.txt"; then
-  ok "metrics parse as Prometheus text, count by method/model/code"
+  ok "metrics parse as Prometheus text, count by method/model/code (unknown names as \"unknown\")"
 else bad "metrics: $(cat "$tmp/err"; head -c 600 "$tmp/metrics.txt")"; fi
 kill -TERM "$eng_pid"; wait "$eng_pid"; eng_rc=$?
 if [ $eng_rc = 0 ]; then ok "engine server exits 0 on SIGTERM"; else bad "engine server rc=$eng_rc"; fi

@@ -42,7 +42,7 @@ mkdir -p "$out"
 repo=$(mktemp -d)
 spid=
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$repo"' EXIT
-ln -s "$(cd "$model" && pwd)" "$repo/demo"
+cp -r "$model" "$repo/demo"  # a copy: the server refuses symlinks out of its repository
 ./build/mamba-explaind --model_repository "$repo" --host 127.0.0.1 --port 0 --metrics_port 0 \
   --metrics_address 127.0.0.1 --plaintext 2>"$out/server.log" &
 spid=$!

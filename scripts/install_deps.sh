@@ -6,7 +6,8 @@ pkgs=(build-essential cmake ninja-build pkg-config python3
   libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev chromium openssl curl
-  prometheus)  # promtool: deploy/tests/validate.sh (kubectl comes with this machine kind)
+  prometheus  # promtool: deploy/tests/validate.sh (kubectl comes with this machine kind)
+  clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes (tests/fuzz, scripts/sanitize.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

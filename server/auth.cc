@@ -7,16 +7,19 @@
 #include "absl/strings/str_cat.h"
 
 namespace mamba_explain {
-namespace {
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+bool ConstantTimeEquals(const std::string& secret, const std::string& presented) {
+  // The loop runs over the presented string, whose length the caller already knows, and reads
+  // the secret cyclically: time depends neither on where the first difference is nor on the
+  // secret's length. A length mismatch is folded into the result, not returned early.
+  size_t diff = secret.size() ^ presented.size();
+  const size_t n = secret.size();
+  for (size_t i = 0; i < presented.size(); ++i) {
+    const unsigned char s = n == 0 ? 0 : static_cast<unsigned char>(secret[i % n]);
+    diff |= static_cast<unsigned char>(s ^ static_cast<unsigned char>(presented[i]));
+  }
   return diff == 0;
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::FromFile(
     const std::string& path) {

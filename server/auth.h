@@ -18,6 +18,10 @@
 
 namespace mamba_explain {
 
+// True when the two strings are equal, in time that depends only on presented.size() (no early
+// return on a length mismatch or a first differing byte). Exposed for tests.
+bool ConstantTimeEquals(const std::string& secret, const std::string& presented);
+
 class TokenAuthenticator {
  public:
   // NOT_FOUND for a missing file, INVALID_ARGUMENT when it holds no token.

@@ -15,22 +15,46 @@
 namespace mamba_explain {
 namespace {
 
+// INVALID_ARGUMENT naming the expected type when `buffer` is not a `Message`.
+template <typename Message>
+absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message* message) {
+  grpc::ByteBuffer copy(buffer);  // Deserialize consumes its buffer; the copy shares the slices
+  if (grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("the request is not a valid ",
+                                                 Message::descriptor()->full_name(), " (",
+                                                 buffer.Length(), " bytes of malformed protobuf)"));
+}
+
+absl::StatusOr<grpc::ByteBuffer> Serialize(const google::protobuf::MessageLite& message) {
+  grpc::ByteBuffer buffer;
+  bool own_buffer = false;
+  const grpc::Status s = grpc::SerializationTraits<google::protobuf::MessageLite>::Serialize(
+      message, &buffer, &own_buffer);
+  if (!s.ok())
+    return absl::InternalError(absl::StrCat("serializing a response: ", s.error_message()));
+  return buffer;
+}
+
 // One Explain call. States: admitted (header queued) -> queued in the batcher -> streaming
 // (layers queued as they arrive) -> job finished (summary queued) -> Finish -> OnDone (delete).
-class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, public JobSink {
+class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public JobSink {
  public:
   ExplainReactor(ExplainService* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context), admitted_(absl::Now()) {
     service_->StreamStarted();
   }
 
-  void Start(const v1::ExplainRequest& request) {
-    model_ = request.model();
-    absl::Status status = Admit(request);
+  void Start(const grpc::ByteBuffer& bytes) {
+    absl::Status status = service_->Authenticate(context_);
+    v1::ExplainRequest request;
+    if (status.ok()) status = ParseRequest(bytes, &request);
+    if (status.ok()) status = Admit(request);
     if (!status.ok()) {
       {
         absl::MutexLock lock(&mu_);
-        pending_.clear();
+        DropPendingLocked();
         job_done_ = true;
         final_status_ = status;
       }
@@ -38,25 +62,26 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     }
   }
 
-  // JobSink (batcher thread).
+  // JobSink (batcher thread). Each message is handed to Push, which waits while the stream's
+  // buffer is full: the batcher's thread is the only producer and may block; reactions never do.
   void OnLayer(LayerMatrix matrix) override {
     LayerSendStats stats;
     std::vector<v1::ExplainResponse> messages =
         LayerMessages(matrix, sparsity_, service_->options().max_message_payload_bytes, &stats);
+    const float approx_error = matrix.approx_error;
+    matrix = LayerMatrix();  // the messages hold the values now
     {
       absl::MutexLock lock(&mu_);
       if (first_result_ == absl::InfinitePast()) first_result_ = absl::Now();
       nnz_ += stats.nnz;
       kept_sum_ += stats.kept_fraction;
       ++matrices_;
-      if (!std::isnan(matrix.approx_error)) {
-        max_error_ = std::isnan(max_error_) ? matrix.approx_error
-                                            : std::max(max_error_, matrix.approx_error);
+      if (!std::isnan(approx_error)) {
+        max_error_ = std::isnan(max_error_) ? approx_error : std::max(max_error_, approx_error);
       }
       layer_messages_ += static_cast<int32_t>(messages.size());
-      for (auto& m : messages) pending_.push_back(std::move(m));
     }
-    Advance();
+    for (const auto& m : messages) Push(m);
   }
 
   void OnTokenScores(TokenScoreRows scores) override {
@@ -69,9 +94,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
         max_error_ = std::isnan(max_error_) ? scores.approx_error
                                             : std::max(max_error_, scores.approx_error);
       }
-      for (auto& m : messages) pending_.push_back(std::move(m));
     }
-    Advance();
+    for (const auto& m : messages) Push(m);
   }
 
   bool IsCancelled() const override { return cancelled_.load(); }
@@ -97,9 +121,16 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
                              ? 0.0
                              : absl::ToDoubleMilliseconds(now - first_result_));
         s->set_total_ms(absl::ToDoubleMilliseconds(now - admitted_));
-        pending_.push_back(std::move(response));
+        absl::StatusOr<grpc::ByteBuffer> summary = Serialize(response);
+        if (summary.ok()) {
+          pending_bytes_ += summary->Length();
+          pending_.push_back(*std::move(summary));
+        } else {
+          final_status_ = summary.status();
+          DropPendingLocked();
+        }
       } else {
-        pending_.clear();  // an error ends the stream now; partial results are dropped
+        DropPendingLocked();  // an error ends the stream now; partial results are dropped
       }
     }
     Advance();
@@ -110,25 +141,34 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      ++messages_done_;
+      pending_bytes_ -= current_bytes_;
+      current_bytes_ = 0;
       if (!ok) {
         broken_ = true;
         cancelled_ = true;
-        pending_.clear();
+        DropPendingLocked();
       }
     }
     Advance();
   }
 
-  void OnCancel() override { cancelled_ = true; }
+  // Under the lock, so that a producer waiting in Push wakes up; the queued messages are freed
+  // now, not when the batcher gets round to finishing the job.
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    DropPendingLocked();
+  }
 
   void OnDone() override {
     ServingMetrics* metrics = service_->metrics();
     if (metrics) {
-      metrics->RequestFinished("Explain", model_, CodeName(final_status_));
+      metrics->RequestFinished("Explain", metric_model_, CodeName(final_status_));
       if (final_status_.ok()) {
-        metrics->ObserveRequest(model_, absl::ToDoubleSeconds(absl::Now() - admitted_));
+        metrics->ObserveRequest(metric_model_, absl::ToDoubleSeconds(absl::Now() - admitted_));
         if (first_result_ != absl::InfinitePast()) {
-          metrics->ObserveStream(model_, absl::ToDoubleSeconds(absl::Now() - first_result_));
+          metrics->ObserveStream(metric_model_, absl::ToDoubleSeconds(absl::Now() - first_result_));
         }
       }
       metrics->AddStreamed(messages_written_, bytes_written_);
@@ -139,10 +179,13 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
 
  private:
   absl::Status Admit(const v1::ExplainRequest& request) {
-    RETURN_IF_ERROR(service_->Authenticate(context_));
+    // Authenticated (Start); only now may the client's model name become a label value (and only a
+    // repository's).
+    metric_model_ = service_->MetricModelLabel(request.model());
     if (service_->draining()) return absl::UnavailableError("server is draining");
     if (request.model().empty()) return absl::InvalidArgumentError("model is required");
     ASSIGN_OR_RETURN(ModelEntry * entry, service_->registry()->Ready(request.model()));
+    RETURN_IF_ERROR(service_->CheckTextSize(request.text()));
     ASSIGN_OR_RETURN(ExplainSpec spec, SpecFromProto(request));
     ASSIGN_OR_RETURN(ValidatedRequest validated,
                      ValidateExplain(spec, *entry->backend, service_->options().limits));
@@ -152,10 +195,12 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError("deadline passed before the request was queued");
     }
-    v1::ExplainResponse header_message;
-    v1::Header* h = header_message.mutable_header();
-    h->set_request_id(request.request_id().empty() ? absl::StrCat("req-", service_->NextRequestId())
-                                                   : request.request_id());
+    v1::ExplainResponse header_response;
+    v1::Header* h = header_response.mutable_header();
+    h->set_request_id(
+        request.request_id().empty()
+            ? absl::StrCat("req-", service_->NextRequestId())
+            : TruncateUtf8(request.request_id(), service_->options().max_request_id_bytes));
     const BackendInfo& info = entry->backend->info();
     h->set_model(request.model());
     h->set_architecture(info.architecture);
@@ -175,6 +220,16 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     h->set_precision(PrecisionToProto(validated.options.precision));
     h->set_activation(ActivationToProto(validated.options.activation));
 
+    // The proto promises messages <= 1 MiB; ids and token strings grow with the input.
+    ASSIGN_OR_RETURN(grpc::ByteBuffer header_message, Serialize(header_response));
+    const size_t header_bytes = header_message.Length();
+    if (header_bytes > service_->options().max_message_payload_bytes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the Header of this input would be ", header_bytes, " bytes, more than ",
+                       service_->options().max_message_payload_bytes, "; send fewer tokens"));
+    }
+    deadline_ = deadline;
+
     auto job = std::make_unique<ExplainJob>();
     job->options = std::move(validated.options);
     job->input = std::move(validated.input);
@@ -183,11 +238,73 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
     job->sink = this;
     {
       absl::MutexLock lock(&mu_);
+      pending_bytes_ += header_bytes;
       pending_.push_back(std::move(header_message));
     }
     RETURN_IF_ERROR(entry->batcher->Enqueue(std::move(job)));
     Advance();
     return absl::OkStatus();
+  }
+
+  // Queues one result message once the stream's buffer has room for it (an empty buffer always
+  // has), waiting for the client to read: this is the backpressure that keeps a slow reader from
+  // holding a whole explanation in memory. Gives up (drops the message) once the stream is
+  // cancelled or broken, its deadline passed, or the client read nothing for the stall timeout;
+  // then it cancels the call so that the write in flight completes and the job stops.
+  void Push(const v1::ExplainResponse& response) {
+    absl::StatusOr<grpc::ByteBuffer> serialized = Serialize(response);
+    if (!serialized.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (serialize_error_.ok()) serialize_error_ = serialized.status();
+      cancelled_ = true;
+      DropPendingLocked();
+      return;
+    }
+    grpc::ByteBuffer message = *std::move(serialized);
+    const size_t bytes = message.Length();
+    const size_t limit = service_->options().max_stream_buffer_bytes;
+    bool give_up = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto room = [this, bytes, limit]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return pending_bytes_ == 0 || pending_bytes_ + bytes <= limit || cancelled_.load() ||
+               broken_ || finished_;
+      };
+      while (!room()) {
+        const int64_t written = messages_done_;
+        const absl::Time wait_until =
+            std::min(deadline_, absl::Now() + service_->options().stream_stall_timeout);
+        mu_.AwaitWithDeadline(absl::Condition(&room), wait_until);
+        if (room()) break;
+        if (absl::Now() >= deadline_) {
+          give_up = true;  // the batcher reports DEADLINE_EXCEEDED
+          break;
+        }
+        if (messages_done_ == written) {  // nothing read for a whole stall timeout
+          stalled_ = true;
+          give_up = true;
+          break;
+        }
+      }
+      if (give_up || cancelled_.load() || broken_ || finished_) {
+        cancelled_ = true;
+        DropPendingLocked();
+      } else {
+        pending_bytes_ += bytes;
+        pending_.push_back(std::move(message));
+      }
+    }
+    if (give_up) {
+      context_->TryCancel();
+      return;
+    }
+    Advance();
+  }
+
+  // Frees every queued message; the one in flight stays counted until its OnWriteDone.
+  void DropPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::deque<grpc::ByteBuffer>().swap(pending_);
+    pending_bytes_ = writing_ ? current_bytes_ : 0;
   }
 
   // Starts the next write, or Finish()es once the job is done and everything is written.
@@ -202,12 +319,20 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
         current_ = std::move(pending_.front());
         pending_.pop_front();
         writing_ = true;
+        current_bytes_ = current_.Length();
         ++messages_written_;
-        bytes_written_ += static_cast<int64_t>(current_.ByteSizeLong());
+        bytes_written_ += static_cast<int64_t>(current_bytes_);
         action = kWrite;
       } else if (job_done_) {
         finished_ = true;
-        if (final_status_.ok() && (broken_ || cancelled_)) {
+        if (stalled_) {
+          final_status_ = absl::ResourceExhaustedError(
+              absl::StrCat("the client read no results for ",
+                           absl::FormatDuration(service_->options().stream_stall_timeout),
+                           " with the stream buffer full; stream abandoned"));
+        } else if (final_status_.ok() && !serialize_error_.ok()) {
+          final_status_ = serialize_error_;
+        } else if (final_status_.ok() && (broken_ || cancelled_)) {
           final_status_ = absl::CancelledError("request cancelled by the client");
         }
         finish_status = ToGrpcStatus(final_status_);
@@ -221,13 +346,20 @@ class ExplainReactor : public grpc::ServerWriteReactor<v1::ExplainResponse>, pub
   ExplainService* const service_;
   grpc::CallbackServerContext* const context_;
   const absl::Time admitted_;
-  std::string model_;
+  std::string metric_model_;  // label value: "" before auth, else a repository model or "unknown"
+  absl::Time deadline_ = absl::InfiniteFuture();
   SparsityPolicy sparsity_;
   std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;
-  std::deque<v1::ExplainResponse> pending_ ABSL_GUARDED_BY(mu_);
-  v1::ExplainResponse current_;  // the message of the write in flight
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);  // serialized responses
+  grpc::ByteBuffer current_;                                   // the message of the write in flight
+  size_t current_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bytes of pending_ plus the message in flight: what the backpressure bounds.
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t messages_done_ ABSL_GUARDED_BY(mu_) = 0;  // writes completed: progress of the reader
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status serialize_error_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool job_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -254,6 +386,17 @@ absl::Status ExplainService::Authenticate(const grpc::CallbackServerContext* con
   return authenticator_->Check(context->client_metadata());
 }
 
+std::string ExplainService::MetricModelLabel(const std::string& name) const {
+  return registry_->Find(name).ok() ? name : "unknown";
+}
+
+absl::Status ExplainService::CheckTextSize(const std::string& text) const {
+  if (text.size() <= options_.max_text_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("text is ", text.size(),
+                                                   " bytes, more than the server's limit of ",
+                                                   options_.max_text_bytes, " (--max_text_bytes)"));
+}
+
 void ExplainService::StreamStarted() {
   const int64_t n = ++inflight_;
   if (metrics_) metrics_->SetInflightStreams(n);
@@ -264,8 +407,8 @@ void ExplainService::StreamDone() {
   if (metrics_) metrics_->SetInflightStreams(n);
 }
 
-grpc::ServerWriteReactor<v1::ExplainResponse>* ExplainService::Explain(
-    grpc::CallbackServerContext* context, const v1::ExplainRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ExplainService::Explain(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   auto* reactor = new ExplainReactor(this, context);
   reactor->Start(*request);
   return reactor;
@@ -273,7 +416,17 @@ grpc::ServerWriteReactor<v1::ExplainResponse>* ExplainService::Explain(
 
 grpc::ServerUnaryReactor* ExplainService::FinishUnary(grpc::CallbackServerContext* context,
                                                       const char* rpc, const std::string& model,
-                                                      const absl::Status& status) {
+                                                      absl::Status status,
+                                                      const google::protobuf::MessageLite& message,
+                                                      grpc::ByteBuffer* response) {
+  if (status.ok()) {
+    absl::StatusOr<grpc::ByteBuffer> bytes = Serialize(message);
+    if (bytes.ok()) {
+      *response = *std::move(bytes);
+    } else {
+      status = bytes.status();
+    }
+  }
   if (metrics_) metrics_->RequestFinished(rpc, model, CodeName(status));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
@@ -281,21 +434,30 @@ grpc::ServerUnaryReactor* ExplainService::FinishUnary(grpc::CallbackServerContex
 }
 
 grpc::ServerUnaryReactor* ExplainService::ListModels(grpc::CallbackServerContext* context,
-                                                     const v1::ListModelsRequest* request,
-                                                     v1::ListModelsResponse* response) {
+                                                     const grpc::ByteBuffer* bytes,
+                                                     grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
+  v1::ListModelsRequest request;
+  v1::ListModelsResponse response;
+  if (status.ok()) status = ParseRequest(*bytes, &request);
   if (status.ok()) {
     for (const auto& entry : registry_->entries()) {
-      FillModelInfo(*entry, options_.limits, response->add_models());
+      FillModelInfo(*entry, options_.limits, response.add_models());
     }
   }
-  return FinishUnary(context, "ListModels", "", status);
+  return FinishUnary(context, "ListModels", "", status, response, response_bytes);
 }
 
 grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* context,
-                                                   const v1::GetModelRequest* request,
-                                                   v1::ModelInfo* response) {
+                                                   const grpc::ByteBuffer* bytes,
+                                                   grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
+  const bool authenticated = status.ok();
+  v1::GetModelRequest parsed;
+  v1::ModelInfo info;
+  const v1::GetModelRequest* request = &parsed;
+  v1::ModelInfo* response = &info;
+  if (status.ok()) status = ParseRequest(*bytes, &parsed);
   if (status.ok() && request->name().empty()) {
     status = absl::InvalidArgumentError("name is required");
   }
@@ -304,19 +466,27 @@ grpc::ServerUnaryReactor* ExplainService::GetModel(grpc::CallbackServerContext* 
     status = entry.status();
     if (status.ok()) FillModelInfo(**entry, options_.limits, response);
   }
-  return FinishUnary(context, "GetModel", request->name(), status);
+  return FinishUnary(context, "GetModel", authenticated ? MetricModelLabel(request->name()) : "",
+                     status, info, response_bytes);
 }
 
 grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* context,
-                                                   const v1::TokenizeRequest* request,
-                                                   v1::TokenizeResponse* response) {
+                                                   const grpc::ByteBuffer* bytes,
+                                                   grpc::ByteBuffer* response_bytes) {
   absl::Status status = Authenticate(context);
+  const bool authenticated = status.ok();
+  v1::TokenizeRequest parsed;
+  v1::TokenizeResponse tokens;
+  const v1::TokenizeRequest* request = &parsed;
+  v1::TokenizeResponse* response = &tokens;
+  if (status.ok()) status = ParseRequest(*bytes, &parsed);
   if (status.ok() && request->model().empty()) {
     status = absl::InvalidArgumentError("model is required");
   }
   if (status.ok()) {
     absl::StatusOr<ModelEntry*> entry = registry_->Ready(request->model());
     status = entry.status();
+    if (status.ok()) status = CheckTextSize(request->text());
     if (status.ok()) {
       const ExplainBackend& backend = *(*entry)->backend;
       absl::StatusOr<std::vector<int32_t>> ids = backend.Tokenize(request->text());
@@ -329,7 +499,8 @@ grpc::ServerUnaryReactor* ExplainService::Tokenize(grpc::CallbackServerContext* 
       }
     }
   }
-  return FinishUnary(context, "Tokenize", request->model(), status);
+  return FinishUnary(context, "Tokenize", authenticated ? MetricModelLabel(request->model()) : "",
+                     status, tokens, response_bytes);
 }
 
 }  // namespace mamba_explain

@@ -9,11 +9,15 @@
 #include <prometheus/exposer.h>
 #include <signal.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -21,6 +25,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/explain_service.h"
 #include "server/process_metrics.h"
@@ -36,10 +41,18 @@ ABSL_FLAG(std::string, model_repository, "",
           "skipped.");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC.");
 ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free port (printed on stderr).");
-ABSL_FLAG(std::string, metrics_address, "0.0.0.0", "Address of the Prometheus endpoint.");
+ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
+          "Address of the Prometheus endpoint. Loopback by default: /metrics is unauthenticated. "
+          "In Kubernetes pass the pod IP (env POD_IP from status.podIP: "
+          "--metrics_address=$(POD_IP)) so only the pod network can scrape it.");
 ABSL_FLAG(int, metrics_port, 8002,
           "Port of the Prometheus text endpoint /metrics; 0 picks a free port (printed), "
           "-1 disables it.");
+ABSL_FLAG(int, metrics_threads, 8,
+          "Worker threads of the /metrics server; an idle or half-open connection holds one "
+          "until --metrics_request_timeout_ms.");
+ABSL_FLAG(int, metrics_request_timeout_ms, 2000,
+          "How long the /metrics server waits for a connection's request before closing it.");
 ABSL_FLAG(std::string, backend, "engine",
           "engine: the LibTorch engine; synthetic: deterministic matrices from the config and "
           "ids only, for transport testing and load tests.");
@@ -72,7 +85,8 @@ ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "File of bearer tokens, one per line; when set, Explainer RPCs need "
-          "'authorization: Bearer <token>' (health and reflection stay open).");
+          "'authorization: Bearer <token>' (health and reflection stay open; per-model health "
+          "services are then not published, so that health reveals no model names).");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(int, keepalive_time_s, 60, "Server keepalive ping interval (s).");
 ABSL_FLAG(int, keepalive_timeout_s, 20, "Keepalive ping ack timeout (s).");
@@ -88,6 +102,21 @@ ABSL_FLAG(std::string, readiness, "any",
           "model that fails to load keeps the replica unready, so a bad rollout stops).");
 ABSL_FLAG(int, drain_grace_s, 25,
           "On SIGTERM: how long running streams may take before they are cancelled.");
+ABSL_FLAG(int, stop_grace_s, 3,
+          "After --drain_grace_s: how long cancelled computations may take to reach a "
+          "cancellation point before the process exits without waiting for them.");
+ABSL_FLAG(int64_t, max_stream_buffer_bytes, 4 << 20,
+          "Unsent response bytes one Explain stream may hold; beyond, the model's worker waits "
+          "for the client to read (backpressure).");
+ABSL_FLAG(int, stream_stall_timeout_s, 30,
+          "How long the model's worker waits for a client that reads nothing while its stream "
+          "buffer is full; then that stream is cancelled.");
+ABSL_FLAG(int64_t, max_text_bytes, 256 << 10,
+          "Longest text accepted by Explain and Tokenize (checked before tokenizing); beyond: "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, follow_external_symlinks, false,
+          "Load models whose directory or files are symlinks to places outside "
+          "--model_repository (refused by default).");
 
 namespace mamba_explain {
 namespace {
@@ -140,6 +169,47 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials() {
   return grpc::SslServerCredentials(options);
 }
 
+// Every numeric flag in its range, so that a typo fails at start with the flag named instead of
+// wrapping (--port 99999 would listen on 34463) or starting a server whose models all fail.
+absl::Status ValidateFlags() {
+  struct Range {
+    const char* name;
+    int64_t value, min, max;
+  };
+  const Range ranges[] = {
+      {"port", absl::GetFlag(FLAGS_port), 0, 65535},
+      {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
+      {"metrics_threads", absl::GetFlag(FLAGS_metrics_threads), 1, 1024},
+      {"metrics_request_timeout_ms", absl::GetFlag(FLAGS_metrics_request_timeout_ms), 1, 600000},
+      {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, 1 << 20},
+      {"max_batch_tokens", absl::GetFlag(FLAGS_max_batch_tokens), 1, int64_t{1} << 40},
+      {"max_queue_delay_ms", absl::GetFlag(FLAGS_max_queue_delay_ms), 0, 600000},
+      {"max_queue", absl::GetFlag(FLAGS_max_queue), 1, 1 << 20},
+      {"max_tokens", absl::GetFlag(FLAGS_max_tokens), 1, 1 << 24},
+      {"max_matrix_rows", absl::GetFlag(FLAGS_max_matrix_rows), 1, int64_t{1} << 40},
+      {"max_gradient_rows", absl::GetFlag(FLAGS_max_gradient_rows), 1, int64_t{1} << 40},
+      {"memory_budget_mib", absl::GetFlag(FLAGS_memory_budget_mib), 1, 1 << 20},
+      {"max_memory_budget_mib", absl::GetFlag(FLAGS_max_memory_budget_mib), 1, 1 << 20},
+      {"max_receive_message_bytes", absl::GetFlag(FLAGS_max_receive_message_bytes), 1024,
+       INT32_MAX},
+      {"max_send_message_bytes", absl::GetFlag(FLAGS_max_send_message_bytes), 1 << 20, INT32_MAX},
+      {"drain_grace_s", absl::GetFlag(FLAGS_drain_grace_s), 0, 86400},
+      {"stop_grace_s", absl::GetFlag(FLAGS_stop_grace_s), 0, 86400},
+      {"max_stream_buffer_bytes", absl::GetFlag(FLAGS_max_stream_buffer_bytes), 1,
+       int64_t{1} << 40},
+      {"stream_stall_timeout_s", absl::GetFlag(FLAGS_stream_stall_timeout_s), 1, 86400},
+      {"max_text_bytes", absl::GetFlag(FLAGS_max_text_bytes), 1, int64_t{1} << 30},
+      {"synthetic_layer_delay_ms", absl::GetFlag(FLAGS_synthetic_layer_delay_ms), 0, 600000},
+  };
+  for (const Range& r : ranges) {
+    if (r.value < r.min || r.value > r.max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", r.name, "=", r.value, " not in [", r.min, ", ", r.max, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int Serve() {
   // Block the stop signals in every thread; main waits for them with sigwait.
   sigset_t stop_signals;
@@ -155,6 +225,10 @@ int Serve() {
   }
   if (absl::GetFlag(FLAGS_model_repository).empty()) {
     std::cerr << "mamba-explaind: --model_repository is required (see --help)\n";
+    return 2;
+  }
+  if (absl::Status flags = ValidateFlags(); !flags.ok()) {
+    std::cerr << "mamba-explaind: " << flags.message() << "\n";
     return 2;
   }
   auto credentials = MakeCredentials();
@@ -175,6 +249,7 @@ int Serve() {
   ServingMetrics metrics;
   RegistryOptions registry_options;
   registry_options.repository = absl::GetFlag(FLAGS_model_repository);
+  registry_options.follow_external_symlinks = absl::GetFlag(FLAGS_follow_external_symlinks);
   const std::string backend = absl::GetFlag(FLAGS_backend);
   if (backend == "synthetic") {
     SyntheticBackendOptions options;
@@ -212,6 +287,10 @@ int Serve() {
   service_options.limits.max_matrix_rows = absl::GetFlag(FLAGS_max_matrix_rows);
   service_options.limits.max_gradient_rows = absl::GetFlag(FLAGS_max_gradient_rows);
   service_options.limits.max_memory_budget_mib = absl::GetFlag(FLAGS_max_memory_budget_mib);
+  service_options.max_stream_buffer_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_stream_buffer_bytes));
+  service_options.stream_stall_timeout = absl::Seconds(absl::GetFlag(FLAGS_stream_stall_timeout_s));
+  service_options.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   ExplainService service(service_options, registry->get(), &metrics, authenticator.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -244,10 +323,14 @@ int Serve() {
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
     try {
-      exposer = std::make_unique<prometheus::Exposer>(
+      // civetweb gives each connection a worker thread until its request arrives; with few
+      // threads and the default 30 s request timeout, two idle connections stall every scrape.
+      exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+          "listening_ports",
           absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":",
                        absl::GetFlag(FLAGS_metrics_port)),
-          2);
+          "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
+          absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))});
       exposer->RegisterCollectable(metrics.registry());
       exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
@@ -264,7 +347,10 @@ int Serve() {
     const bool ready = entry->state == ModelState::kReady;
     any_ready |= ready;
     all_ready &= ready;
-    health->SetServingStatus(absl::StrCat(kServiceName, "/", entry->name), ready);
+    // Health is unauthenticated; with tokens, per-model services would list the model names.
+    if (!authenticator) {
+      health->SetServingStatus(absl::StrCat(kServiceName, "/", entry->name), ready);
+    }
   }
   health->SetServingStatus(kServiceName, readiness == "all" ? any_ready && all_ready : any_ready);
   health->SetServingStatus("", true);
@@ -282,8 +368,23 @@ int Serve() {
   while (service.inflight_streams() > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  server->Shutdown(absl::ToChronoTime(deadline));  // cancels what is still running
-  (*registry)->StopAll();
+  // Shutdown cancels what is still running, but then waits for every call to finish, and a
+  // call finishes only when its computation reaches a cancellation point; one without (a long
+  // gradient method) could hold the exit far beyond the grace Kubernetes gives. So both run on a
+  // helper thread that main waits for only --stop_grace_s.
+  absl::Notification stopped;
+  std::thread stopper([&] {
+    server->Shutdown(absl::ToChronoTime(deadline));
+    (*registry)->StopAll();
+    stopped.Notify();
+  });
+  if (!stopped.WaitForNotificationWithTimeout(absl::Seconds(absl::GetFlag(FLAGS_stop_grace_s)))) {
+    std::cerr << "mamba-explaind: stopped (a computation still running after --stop_grace_s "
+                 "was abandoned)"
+              << std::endl;
+    std::_Exit(0);
+  }
+  stopper.join();
   std::cerr << "mamba-explaind: stopped" << std::endl;
   return 0;
 }

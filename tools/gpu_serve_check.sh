@@ -11,7 +11,8 @@ B=./build-gpu
 repo=$(mktemp -d)
 ln -s "$PWD/paper/copy-mamba2-silu-paper" "$repo/copy-mamba2-paper"
 ln -s "$PWD/models/copy-mamba1-silu" "$repo/copy-mamba1-silu"
-$B/mamba-explaind --model_repository "$repo" --device cuda --host 127.0.0.1 --port 0 \
+$B/mamba-explaind --model_repository "$repo" --follow_external_symlinks --device cuda \
+  --host 127.0.0.1 --port 0 \
   --metrics_port "${METRICS_PORT:-9464}" --metrics_address 127.0.0.1 --plaintext 2>paper/server.log &
 spid=$!
 port=

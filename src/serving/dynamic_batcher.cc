@@ -73,12 +73,18 @@ absl::Status DynamicBatcher::Enqueue(std::unique_ptr<ExplainJob> job) {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("server is draining");
     if (static_cast<int>(queue_.size()) >= options_.max_queue) {
-      const int64_t batches_ahead =
-          1 + static_cast<int64_t>(queue_.size()) / options_.max_batch_size;
+      // The queue has room again when the running batch ends (the worker then takes the next
+      // batch out of it): hint its expected remainder. A batch past the mean is likely a long
+      // one; expect it to run about half as long again as it has so far.
+      absl::Duration hint = mean_batch_time_;
+      if (running_since_ != absl::InfinitePast()) {
+        const absl::Duration elapsed = absl::Now() - running_since_;
+        hint = elapsed < mean_batch_time_ ? mean_batch_time_ - elapsed : elapsed / 2;
+      }
       return absl::ResourceExhaustedError(
           absl::StrCat("queue of model '", options_.model_name, "' is full (", options_.max_queue,
                        " requests); retry after ",
-                       absl::ToInt64Milliseconds(mean_batch_time_ * batches_ahead), " ms"));
+                       std::max<int64_t>(1, absl::ToInt64Milliseconds(hint)), " ms"));
     }
     job->enqueued = absl::Now();
     job->sequence = next_sequence_++;
@@ -202,6 +208,10 @@ void DynamicBatcher::Run() {
 
 void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
   const absl::Time start = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    running_since_ = start;
+  }
   std::vector<ExplainInput> inputs;
   int64_t longest = 0;
   for (auto& job : batch) {
@@ -222,7 +232,10 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
   stats.batch_tokens = longest * static_cast<int64_t>(batch.size());
   {
     absl::MutexLock lock(&mu_);
-    mean_batch_time_ = (mean_batch_time_ * 3 + stats.compute_time) / 4;
+    running_since_ = absl::InfinitePast();
+    // The first measurement replaces the initial guess instead of being averaged with it.
+    mean_batch_time_ = batches_measured_++ == 0 ? stats.compute_time
+                                                : (mean_batch_time_ * 3 + stats.compute_time) / 4;
   }
   if (metrics_) {
     metrics_->ObserveBatch(options_.model_name, stats.batch_size, stats.batch_tokens,

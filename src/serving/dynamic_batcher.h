@@ -43,8 +43,10 @@ struct JobStats {
   int64_t batch_tokens = 0;
 };
 
-// Implemented by the transport. OnLayer/OnTokenScores/OnFinished run on the worker thread and
-// must not block for long; IsCancelled may be called from any thread.
+// Implemented by the transport. OnLayer/OnTokenScores/OnFinished run on the worker thread.
+// OnLayer/OnTokenScores may block while the transport applies backpressure to a slow reader
+// (bounded by its stall timeout, the request deadline and cancellation); OnFinished must not
+// block. IsCancelled may be called from any thread.
 class JobSink {
  public:
   virtual ~JobSink() = default;
@@ -99,7 +101,11 @@ class DynamicBatcher {
   std::vector<std::unique_ptr<ExplainJob>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // For the retry hint of a full queue: moving mean of batch compute time, how many batches it
+  // has seen, and when the running batch started (InfinitePast when none runs).
   absl::Duration mean_batch_time_ ABSL_GUARDED_BY(mu_) = absl::Milliseconds(100);
+  int64_t batches_measured_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time running_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread worker_;
 };
 

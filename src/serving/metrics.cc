@@ -84,9 +84,15 @@ ServingMetrics::ServingMetrics()
   gpu_memory_.Add({{"state", "reserved"}});
 }
 
+std::string ServingMetrics::ModelLabel(const std::string& model) const {
+  if (model.empty()) return model;
+  absl::MutexLock lock(&known_mu_);
+  return known_models_.count(model) ? model : "unknown";
+}
+
 void ServingMetrics::RequestFinished(const std::string& rpc, const std::string& model,
                                      const std::string& code) {
-  requests_.Add({{"method", rpc}, {"model", model}, {"code", code}}).Increment();
+  requests_.Add({{"method", rpc}, {"model", ModelLabel(model)}, {"code", code}}).Increment();
 }
 
 void ServingMetrics::SetQueueDepth(const std::string& model, int64_t depth) {
@@ -94,6 +100,10 @@ void ServingMetrics::SetQueueDepth(const std::string& model, int64_t depth) {
 }
 
 void ServingMetrics::SetModelReady(const std::string& model, bool ready) {
+  {
+    absl::MutexLock lock(&known_mu_);
+    known_models_.insert(model);
+  }
   model_ready_.Add({{"model", model}}).Set(ready ? 1 : 0);
 }
 

@@ -1,15 +1,20 @@
 // ServingMetrics: the Prometheus metrics of the server (DESIGN §6), registered in one
 // prometheus::Registry that the server exposes on /metrics. Names use base units and the
 // mamba_explain_ prefix; labels are low-cardinality (model, method = RPC name, code = gRPC code
-// name, stage). Thread-safe (prometheus-cpp children are atomic); the object must outlive every
-// component that records into it.
+// name, stage). A model label value is a name given to SetModelReady (the repository's models),
+// "" (no model) or "unknown": a client choosing model names cannot grow the series (each series
+// lives as long as the process). Thread-safe (prometheus-cpp children are atomic, the known names
+// are under a mutex); the object must outlive every component that records into it.
 #ifndef MAMBA_EXPLAIN_SERVING_METRICS_H_
 #define MAMBA_EXPLAIN_SERVING_METRICS_H_
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -23,8 +28,10 @@ class ServingMetrics {
   ServingMetrics();
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
+  // `model` outside the known names (and not "") is recorded as "unknown".
   void RequestFinished(const std::string& rpc, const std::string& model, const std::string& code);
   void SetQueueDepth(const std::string& model, int64_t depth);
+  // Also makes `model` a known label value (the registry calls it for every model it lists).
   void SetModelReady(const std::string& model, bool ready);
   void SetInflightStreams(int64_t n);
   void ObserveBatch(const std::string& model, int batch_size, int64_t tokens, double compute_s);
@@ -36,6 +43,10 @@ class ServingMetrics {
   void SetGpuMemoryBytes(int64_t used, int64_t reserved);
 
  private:
+  std::string ModelLabel(const std::string& model) const ABSL_LOCKS_EXCLUDED(known_mu_);
+
+  mutable absl::Mutex known_mu_;
+  std::set<std::string> known_models_ ABSL_GUARDED_BY(known_mu_);
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Gauge>& queue_depth_;

@@ -1,8 +1,12 @@
 // ModelRegistry: the models of a repository directory (<repo>/<name>/config.json ...), each
 // loaded through a BackendFactory, warmed up, and given its own DynamicBatcher (DESIGN §6).
 // A model that fails to load or warm up is kept as FAILED with its error and skipped; the others
-// serve. Models load in Create(); afterwards the set is fixed, so lookups are lock-free reads of
-// immutable entries and the registry is thread-safe. Owns backends and batchers.
+// serve. Warm-up includes a finiteness check (every method once on a short input; a NaN or Inf
+// value fails the model: NaN weights load fine but explain nothing). A model directory or file
+// that resolves outside the repository (a symlink) is refused unless follow_external_symlinks.
+// Errors kept for clients (ModelEntry::error) name files relative to the repository, never the
+// server's absolute paths. Models load in Create(); afterwards the set is fixed, so lookups are
+// lock-free reads of immutable entries and the registry is thread-safe. Owns backends and batchers.
 #ifndef MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
 #define MAMBA_EXPLAIN_SERVING_MODEL_REGISTRY_H_
 
@@ -25,16 +29,22 @@ struct ModelEntry {
   std::string name;
   std::string dir;
   ModelState state = ModelState::kLoading;
-  absl::Status error;                       // why it failed (kFailed)
+  absl::Status error;  // why it failed (kFailed); paths relative to the repository
   std::unique_ptr<ExplainBackend> backend;  // null unless kReady
   std::unique_ptr<DynamicBatcher> batcher;  // null unless kReady
 };
 
 struct RegistryOptions {
   std::string repository;
+  bool follow_external_symlinks = false;
   BackendFactory factory;
   BatcherOptions batcher;  // model_name is filled per model
 };
+
+// Runs every method of `backend` once (top layer, the last row of a 4-token input, one IG step
+// and one SmoothGrad sample) and returns FAILED_PRECONDITION naming the first method and layer
+// whose values are not all finite. For the registry's warm-up; exposed for tests.
+absl::Status CheckFiniteOutputs(ExplainBackend* backend);
 
 class ModelRegistry {
  public:

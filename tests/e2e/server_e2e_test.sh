@@ -23,9 +23,22 @@ source "$here/lib.sh"
 # --- model repositories: two good fixtures, a tokenizer model, a broken one; a deep copy -------
 repo=$tmp/repo
 mkdir -p "$repo/broken" "$repo/tok"
-ln -s "$fixtures/mamba1_bias_tied" "$repo/m1"
-ln -s "$fixtures/mamba2_g1" "$repo/m2"
+cp -r "$fixtures/mamba1_bias_tied" "$repo/m1"  # copies: symlinks out of the repository are refused
+cp -r "$fixtures/mamba2_g1" "$repo/m2"
 echo '{"model_type": "mamba", "hidden_size": ' >"$repo/broken/config.json"
+# A copy of the Mamba-1 fixture whose layer-1 dt_proj weight is all NaN: it loads, but warm-up's
+# finiteness check must make it FAILED instead of READY.
+mkdir -p "$repo/nan"
+cp "$fixtures/mamba1_bias_tied/config.json" "$repo/nan/"
+python3 - "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/nan/model.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])["backbone.layers.1.mixer.dt_proj.weight"]
+begin, end = (8 + n + o for o in t["data_offsets"])
+b[begin:end] = struct.pack("<f", float("nan")) * ((end - begin) // 4)
+open(sys.argv[2], "wb").write(b)
+PY
 cp "$fixtures/mamba1_bias_tied/config.json" "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/tok/"
 have_tokenizer=0
 if [ -f "$shared/data/gpt-neox-20b-tokenizer.json" ]; then
@@ -54,8 +67,9 @@ else bad "broken model reported"; fi
 if $client_bin models $S >"$tmp/models.json" 2>"$tmp/err" && python3 - "$tmp/models.json" <<'PY'
 import json, sys
 m = {x["name"]: x for x in json.load(open(sys.argv[1]))}
-assert set(m) == {"broken", "m1", "m2", "tok"}, m.keys()
+assert set(m) == {"broken", "m1", "m2", "nan", "tok"}, m.keys()
 assert m["broken"]["state"] == "FAILED" and "config" in m["broken"]["error"], m["broken"]
+assert m["nan"]["state"] == "FAILED" and "non-finite" in m["nan"]["error"], m["nan"]
 assert m["m1"]["state"] == "READY" and m["m1"]["n_layers"] == 3 and m["m1"]["vocab_size"] == 96
 assert m["m1"]["architecture"] == "mamba1" and m["m2"]["architecture"] == "mamba2"
 assert m["m1"]["backend"] == "engine"
@@ -237,9 +251,10 @@ expect_code "gradient rows budget -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: re
 curl -s "http://127.0.0.1:$eng_mport/metrics" >"$tmp/metrics.txt"
 if python3 "$here/check_metrics.py" "$tmp/metrics.txt" mamba_explain_requests_total \
   mamba_explain_model_ready >"$tmp/err" 2>&1 &&
-  grep -q 'mamba_explain_requests_total{code="NOT_FOUND",method="GetModel",model="nope"} 1' "$tmp/metrics.txt" &&
+  grep -q 'mamba_explain_requests_total{code="NOT_FOUND",method="GetModel",model="unknown"} 1' "$tmp/metrics.txt" &&
+  ! grep -q 'model="nope"' "$tmp/metrics.txt" &&
   grep -q 'mamba_explain_model_ready{model="broken"} 0' "$tmp/metrics.txt"; then
-  ok "metrics parse as Prometheus text, count by method/model/code"
+  ok "metrics parse as Prometheus text, count by method/model/code (unknown names as \"unknown\")"
 else bad "metrics: $(cat "$tmp/err"; head -c 600 "$tmp/metrics.txt")"; fi
 kill -TERM "$eng_pid"; wait "$eng_pid"; eng_rc=$?
 if [ $eng_rc = 0 ]; then ok "engine server exits 0 on SIGTERM"; else bad "engine server rc=$eng_rc"; fi

@@ -1,0 +1,228 @@
+// grpc_probe: a raw gRPC client for the reliability end-to-end tests
+// (tests/e2e/reliability_test.sh). The real CLI is a well-behaved client; this one misbehaves on
+// purpose: it opens an Explain stream and stops reading (slow reader), sends oversized client
+// strings, or sends bytes that are not a protobuf. It prints one `key=value` line per outcome so a
+// shell test can assert on it. Not a product binary; it only links the generated stubs.
+//
+//   grpc_probe stall   --server A --model M --ids N --stall_s S [--cancel] [--deadline_s D]
+//       Explain N token ids (1, 2, ...) densely, read the Header, print "stalling", read nothing
+//       for S seconds, then cancel (--cancel) or read the rest; prints messages/bytes and status.
+//   grpc_probe echo    --server A [--model M] [--model_bytes N] [--request_id_bytes N]
+//                      [--method_bytes N] [--lrp_bytes N] [--token T]
+//       One Explain with long client strings; prints code, message length and the Header's size.
+//   grpc_probe raw     --server A --rpc /pkg.Service/Method --hex BYTES [--token T]
+//       Sends BYTES (hex) as the request of a unary (or, for Explain, streaming) RPC.
+//   grpc_probe models  --server A [--token T]
+//       ListModels: one "model=NAME state=S error=E" line per model.
+//   grpc_probe tokenize --server A --model M --text_bytes N [--token T]
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "mamba_explain/v1/explain.grpc.pb.h"
+
+namespace v1 = mamba_explain::v1;
+
+namespace {
+
+std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) continue;
+    a = a.substr(2);
+    if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+      flags[a] = argv[++i];
+    } else {
+      flags[a] = "1";
+    }
+  }
+  return flags;
+}
+
+std::string Get(const std::map<std::string, std::string>& f, const std::string& k,
+                const std::string& def = "") {
+  auto it = f.find(k);
+  return it == f.end() ? def : it->second;
+}
+
+long GetInt(const std::map<std::string, std::string>& f, const std::string& k, long def) {
+  auto it = f.find(k);
+  return it == f.end() ? def : std::atol(it->second.c_str());
+}
+
+void PrintStatus(const grpc::Status& s) {
+  std::cout << "code=" << s.error_code() << " message_bytes=" << s.error_message().size()
+            << std::endl;
+  std::cout << "message=" << s.error_message().substr(0, 300) << std::endl;
+}
+
+void SetToken(const std::map<std::string, std::string>& f, grpc::ClientContext* ctx) {
+  const std::string token = Get(f, "token");
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+}
+
+int Stall(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub) {
+  v1::ExplainRequest request;
+  request.set_model(Get(f, "model", "deep"));
+  const long n = GetInt(f, "ids", 512);
+  for (long i = 0; i < n; ++i) request.add_token_ids(static_cast<int32_t>(1 + i % 90));
+  request.add_methods(Get(f, "method", "synthetic-decay"));
+  request.mutable_sparsity()->set_mode(v1::Sparsity::DENSE);
+  grpc::ClientContext ctx;
+  SetToken(f, &ctx);
+  const long deadline_s = GetInt(f, "deadline_s", 0);
+  if (deadline_s > 0) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_s));
+  }
+  auto reader = stub->Explain(&ctx, request);
+  v1::ExplainResponse response;
+  if (!reader->Read(&response) || !response.has_header()) {
+    PrintStatus(reader->Finish());
+    return 1;
+  }
+  std::cout << "stalling" << std::endl;
+  std::this_thread::sleep_for(std::chrono::seconds(GetInt(f, "stall_s", 5)));
+  if (Get(f, "cancel") == "1") {
+    ctx.TryCancel();
+    std::cout << "cancelled" << std::endl;
+    PrintStatus(reader->Finish());
+    return 0;
+  }
+  long messages = 1, bytes = 0;
+  while (reader->Read(&response)) {
+    ++messages;
+    bytes += static_cast<long>(response.ByteSizeLong());
+  }
+  std::cout << "messages=" << messages << " bytes=" << bytes << std::endl;
+  PrintStatus(reader->Finish());
+  return 0;
+}
+
+int Echo(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub) {
+  v1::ExplainRequest request;
+  const long model_bytes = GetInt(f, "model_bytes", 0);
+  request.set_model(model_bytes > 0 ? std::string(model_bytes, 'm') : Get(f, "model", "deep"));
+  const long ids = GetInt(f, "ids", 2);
+  for (long i = 0; i < ids; ++i) request.add_token_ids(static_cast<int32_t>(1 + i % 90));
+  const long method_bytes = GetInt(f, "method_bytes", 0);
+  request.add_methods(method_bytes > 0 ? std::string(method_bytes, 'x') : "synthetic-decay");
+  const long lrp_bytes = GetInt(f, "lrp_bytes", 0);
+  if (lrp_bytes > 0) request.mutable_parameters()->set_lrp_rules(std::string(lrp_bytes, 'r'));
+  const long id_bytes = GetInt(f, "request_id_bytes", 0);
+  if (id_bytes > 0) request.set_request_id(std::string(id_bytes, 'i'));
+  grpc::ClientContext ctx;
+  SetToken(f, &ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub->Explain(&ctx, request);
+  v1::ExplainResponse response;
+  while (reader->Read(&response)) {
+    if (response.has_header()) {
+      std::cout << "header_bytes=" << response.ByteSizeLong()
+                << " request_id_bytes=" << response.header().request_id().size() << std::endl;
+    }
+  }
+  PrintStatus(reader->Finish());
+  return 0;
+}
+
+int Models(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub) {
+  grpc::ClientContext ctx;
+  SetToken(f, &ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ListModelsResponse response;
+  const grpc::Status status = stub->ListModels(&ctx, v1::ListModelsRequest(), &response);
+  for (const v1::ModelInfo& m : response.models()) {
+    std::cout << "model=" << m.name() << " state=" << v1::ModelInfo::State_Name(m.state())
+              << " error=" << m.error() << std::endl;
+  }
+  PrintStatus(status);
+  return 0;
+}
+
+int Tokenize(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub) {
+  grpc::ClientContext ctx;
+  SetToken(f, &ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::TokenizeRequest request;
+  request.set_model(Get(f, "model", "deep"));
+  request.set_text(std::string(GetInt(f, "text_bytes", 10), 'a'));
+  v1::TokenizeResponse response;
+  PrintStatus(stub->Tokenize(&ctx, request, &response));
+  return 0;
+}
+
+bool FromHex(const std::string& hex, std::string* out) {
+  if (hex.size() % 2) return false;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    out->push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return true;
+}
+
+int Raw(const std::map<std::string, std::string>& f, std::shared_ptr<grpc::Channel> channel) {
+  std::string bytes;
+  if (!FromHex(Get(f, "hex"), &bytes)) {
+    std::cerr << "--hex: even number of hex digits\n";
+    return 2;
+  }
+  const std::string rpc = Get(f, "rpc", "/mamba_explain.v1.Explainer/Tokenize");
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ClientContext ctx;
+  SetToken(f, &ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  const bool streaming = rpc.find("/Explain") != std::string::npos;
+  grpc::internal::RpcMethod method(rpc.c_str(), streaming
+                                                    ? grpc::internal::RpcMethod::SERVER_STREAMING
+                                                    : grpc::internal::RpcMethod::NORMAL_RPC);
+  if (streaming) {
+    std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), method, &ctx,
+                                                                      request));
+    grpc::ByteBuffer response;
+    while (reader->Read(&response)) {
+    }
+    PrintStatus(reader->Finish());
+    return 0;
+  }
+  grpc::ByteBuffer response;
+  PrintStatus(grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      channel.get(), method, &ctx, request, &response));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: grpc_probe stall|echo|raw --server HOST:PORT ...\n";
+    return 2;
+  }
+  const std::string command = argv[1];
+  const auto flags = ParseFlags(argc, argv);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  // The default client refuses trailers over 16 KiB; the echo test needs to see what the server
+  // sent, so it keeps the default: a too-long status message shows as the wrong code.
+  auto channel = grpc::CreateCustomChannel(Get(flags, "server", "127.0.0.1:50051"),
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::Explainer::NewStub(channel);
+  if (command == "stall") return Stall(flags, stub.get());
+  if (command == "echo") return Echo(flags, stub.get());
+  if (command == "raw") return Raw(flags, channel);
+  if (command == "models") return Models(flags, stub.get());
+  if (command == "tokenize") return Tokenize(flags, stub.get());
+  std::cerr << "unknown command " << command << "\n";
+  return 2;
+}

@@ -226,8 +226,8 @@ int Main(int argc, char** argv) {
               worst = std::max(worst, std::abs(x - y) / (1e-6 + std::abs(x)));
             }
             if (worst > 1e-3 || !std::isfinite(a.approx_error)) {
-              std::fprintf(stderr, "MISMATCH %s layer %d: rel %.3g\n", a.method.c_str(), a.layer,
-                           worst);
+              std::fprintf(stderr, "MISMATCH %s layer %d: rel %.3g\n", MethodName(a.method),
+                           a.layer, worst);
               return 1;
             }
           }

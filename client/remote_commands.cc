@@ -19,8 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "client/cli_args.h"
+#include "attribution/methods.h"
 #include "client/html_report.h"
+#include "common/cli_args.h"
+#include "common/file_io.h"
 #include "common/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "mamba_explain/v1/explain.grpc.pb.h"
@@ -37,14 +39,6 @@ const std::set<std::string> kConnectionFlags = {
 FlagSpec WithConnection(FlagSpec spec) {
   spec.valued.insert(kConnectionFlags.begin(), kConnectionFlags.end());
   return spec;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 absl::Status FromGrpc(const grpc::Status& s) {
@@ -151,19 +145,16 @@ absl::StatusOr<std::string> FlagOrAlias(const CliArgs& args, const std::string& 
   return args.Get(flag, fallback);
 }
 
-// Builds the request with the offline `explain` flags. `tokenize` turns --text into ids when the
-// rows or the target token need the length (--rows last, --target).
-absl::StatusOr<v1::ExplainRequest> BuildRequest(
-    const CliArgs& args,
-    const std::function<absl::StatusOr<std::vector<int32_t>>(const std::string&,
-                                                             const std::string&)>& tokenize) {
+// Builds the request with the offline `explain` flags, in one message (no Tokenize round trip).
+absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   v1::ExplainRequest r;
   ASSIGN_OR_RETURN(std::string model, args.Require("model"));
   r.set_model(model);
   if (args.Has("ids") == args.Has("text")) {
     return absl::InvalidArgumentError("give exactly one of --text and --ids");
   }
-  ASSIGN_OR_RETURN(std::string methods, FlagOrAlias(args, "method", "methods", "latim-l2"));
+  ASSIGN_OR_RETURN(std::string methods,
+                   FlagOrAlias(args, "method", "methods", MethodName(Method::kLatimL2)));
   for (absl::string_view m : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
     r.add_methods(std::string(absl::StripAsciiWhitespace(m)));
   }
@@ -174,30 +165,25 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(
   if (args.Has("target") && args.Has("target-tokens")) {
     return absl::InvalidArgumentError("give --target or --target-tokens, not both");
   }
-  std::vector<int32_t> ids;
+  // The last row and a single target are sent as such (row_selection, target_token): the server
+  // resolves them against the tokenized input, so text needs no Tokenize round trip.
   if (args.Has("ids")) {
-    ASSIGN_OR_RETURN(ids, ParseIdList(args.Get("ids")));
-  } else if (rows.kind == RowSpec::Kind::kLast || args.Has("target")) {
-    ASSIGN_OR_RETURN(ids, tokenize(model, args.Get("text")));
-    if (ids.empty()) return absl::InvalidArgumentError("--text tokenizes to nothing");
+    ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIdList(args.Get("ids")));
+    r.mutable_token_ids()->Add(ids.begin(), ids.end());
   } else {
     r.set_text(args.Get("text"));
   }
-  r.mutable_token_ids()->Add(ids.begin(), ids.end());
   if (rows.kind == RowSpec::Kind::kLast) {
-    r.add_target_rows(static_cast<int32_t>(ids.size()) - 1);
+    r.set_row_selection(v1::ROW_SELECTION_LAST);
   } else if (rows.kind == RowSpec::Kind::kList) {
     r.mutable_target_rows()->Add(rows.rows.begin(), rows.rows.end());
   }
   if (args.Has("target")) {
-    // One token for every resolved row (the server sorts and deduplicates the rows).
     int32_t token = 0;
     if (!absl::SimpleAtoi(args.Get("target"), &token) || token < 0) {
       return absl::InvalidArgumentError(absl::StrCat("bad --target '", args.Get("target"), "'"));
     }
-    std::set<int32_t> distinct(r.target_rows().begin(), r.target_rows().end());
-    const size_t n_rows = r.target_rows_size() == 0 ? ids.size() : distinct.size();
-    for (size_t i = 0; i < n_rows; ++i) r.add_target_tokens(token);
+    r.set_target_token(token);
   }
   ASSIGN_OR_RETURN(std::vector<int32_t> target_tokens, IntList(args, "target-tokens"));
   r.mutable_target_tokens()->Add(target_tokens.begin(), target_tokens.end());
@@ -312,6 +298,7 @@ class ExplanationBuilder {
         out_["methods"] =
             std::vector<std::string>(header_.methods().begin(), header_.methods().end());
         out_["layers"] = std::vector<int32_t>(header_.layers().begin(), header_.layers().end());
+        out_["precision"] = v1::Precision_Name(header_.precision());
         out_["target_rows"] =
             std::vector<int32_t>(header_.target_rows().begin(), header_.target_rows().end());
         out_["results"] = nlohmann::json::array();
@@ -497,18 +484,7 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
                                                                 {"dense", "quiet"}})));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
-  auto tokenize = [&](const std::string& model,
-                      const std::string& text) -> absl::StatusOr<std::vector<int32_t>> {
-    grpc::ClientContext context;
-    connection.Prepare(&context);
-    v1::TokenizeRequest request;
-    request.set_model(model);
-    request.set_text(text);
-    v1::TokenizeResponse response;
-    RETURN_IF_ERROR(FromGrpc(stub->Tokenize(&context, request, &response)));
-    return std::vector<int32_t>(response.token_ids().begin(), response.token_ids().end());
-  };
-  ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args, tokenize));
+  ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args));
   grpc::ClientContext context;
   connection.Prepare(&context);
   std::unique_ptr<std::ofstream> stream_log;

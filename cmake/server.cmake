@@ -85,6 +85,8 @@ add_custom_command(
   COMMENT "protoc grpc/health/v1/health.proto (client stubs)")
 add_library(me_client_remote STATIC
   client/remote_commands.cc
+  client/remote_connection.cc
+  client/remote_request.cc
   client/html_report.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)

@@ -167,10 +167,10 @@ int Main(int argc, char** argv) {
       std::printf("%-14s %6ld %10.4f %10.4f %10.4f %11.1f\n", name, (long)n, s[s.size() / 2],
                   s.front(), s.back(), PeakMiB(device));
     };
-    time("grad-x-input", [&] {
+    time(MethodName(Method::kGradientXInput), [&] {
       MustRun("gi", [&] { return ExplainGradients(*model, ids, torch::Tensor(), gi); });
     });
-    time("mamba-lrp", [&] {
+    time(MethodName(Method::kMambaLrp), [&] {
       MustRun("lrp", [&] { return ExplainMambaLrp(*model, ids, torch::Tensor(), lrp); });
     });
   }

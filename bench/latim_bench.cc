@@ -237,11 +237,11 @@ int Main(int argc, char** argv) {
   const double gemm_flop = 2.0 * G * G * G;
   torch::Tensor ga16 = ga.to(torch::kBFloat16), gb16 = gb.to(torch::kBFloat16);
   const double peak_bf16 =
-      gemm_flop / TimeFn(device, 5, [&] { LatimGemm(ga16, gb16, KernelPrecision::kBf16); });
+      gemm_flop / TimeFn(device, 5, [&] { LatimGemm(ga16, gb16, Precision::kBf16); });
   const double peak_tf32 =
-      gemm_flop / TimeFn(device, 5, [&] { LatimGemm(ga, gb, KernelPrecision::kTf32); });
+      gemm_flop / TimeFn(device, 5, [&] { LatimGemm(ga, gb, Precision::kTf32); });
   const double peak_fp32 =
-      gemm_flop / TimeFn(device, 3, [&] { LatimGemm(ga, gb, KernelPrecision::kFp32); });
+      gemm_flop / TimeFn(device, 3, [&] { LatimGemm(ga, gb, Precision::kFp32); });
   torch::Tensor big = torch::empty({int64_t{1} << 28}, ga.options()), big2 = torch::empty_like(big);
   const double copy_bw = 2.0 * big.numel() * 4 / TimeFn(device, 5, [&] { big2.copy_(big); });
   big = big2 = ga = gb = ga16 = gb16 = torch::Tensor();
@@ -317,10 +317,10 @@ int Main(int argc, char** argv) {
       // Last row, including the traced forward pass.
       LatimOptions last = base;
       last.rows.kind = RowSelection::Kind::kLast;
-      for (KernelPrecision p : {KernelPrecision::kBf16, KernelPrecision::kFp32}) {
+      for (Precision p : {Precision::kBf16, Precision::kFp32}) {
         last.precision = p;
         Run r = Time(**model, ids, last, reps);
-        row("last", "l2", p == KernelPrecision::kBf16 ? "bf16" : "fp32", r, 0, 0);
+        row("last", "l2", p == Precision::kBf16 ? "bf16" : "fp32", r, 0, 0);
       }
       if (n > 4096) continue;  // O(N²) output: all rows only at moderate N
       // All rows: validate first (kernels == reference at this length for every score, when
@@ -335,21 +335,21 @@ int Main(int argc, char** argv) {
       struct Variant {
         const char* label;
         std::vector<LatimScore> scores;
-        KernelPrecision precision;
+        Precision precision;
       };
       const std::vector<Variant> variants = {
-          {"l2", {LatimScore::kL2}, KernelPrecision::kBf16},
-          {"l2", {LatimScore::kL2}, KernelPrecision::kTf32},
-          {"l2", {LatimScore::kL2}, KernelPrecision::kFp32},
-          {"l1", {LatimScore::kL1}, KernelPrecision::kBf16},
-          {"alti", {LatimScore::kAlti}, KernelPrecision::kBf16},
+          {"l2", {LatimScore::kL2}, Precision::kBf16},
+          {"l2", {LatimScore::kL2}, Precision::kTf32},
+          {"l2", {LatimScore::kL2}, Precision::kFp32},
+          {"l1", {LatimScore::kL1}, Precision::kBf16},
+          {"alti", {LatimScore::kAlti}, Precision::kBf16},
           {"all-four",
            {LatimScore::kL1, LatimScore::kL2, LatimScore::kAlti, LatimScore::kAltiLogit},
-           KernelPrecision::kBf16},
+           Precision::kBf16},
       };
       for (const Variant& v : variants) {
         // Past N = 2048 only bf16 ℓ2 (the long-context target); the rest scale as at 1024.
-        if (n > 2048 && (v.precision != KernelPrecision::kBf16 || v.scores.size() > 1 ||
+        if (n > 2048 && (v.precision != Precision::kBf16 || v.scores.size() > 1 ||
                          v.scores[0] != LatimScore::kL2)) {
           continue;
         }
@@ -357,11 +357,11 @@ int Main(int argc, char** argv) {
         f.scores = v.scores;
         f.precision = v.precision;
         Run r = Time(**model, ids, f, reps);
-        const char* prec = v.precision == KernelPrecision::kBf16   ? "bf16"
-                           : v.precision == KernelPrecision::kTf32 ? "tf32"
+        const char* prec = v.precision == Precision::kBf16   ? "bf16"
+                           : v.precision == Precision::kTf32 ? "tf32"
                                                                    : "fp32";
-        const double peak = v.precision == KernelPrecision::kBf16   ? peak_bf16
-                            : v.precision == KernelPrecision::kTf32 ? peak_tf32
+        const double peak = v.precision == Precision::kBf16   ? peak_bf16
+                            : v.precision == Precision::kTf32 ? peak_tf32
                                                                     : peak_fp32;
         double ref_s = 0;
         if (v.scores.size() == 1 && v.scores[0] == LatimScore::kL2) {
@@ -383,7 +383,7 @@ int Main(int argc, char** argv) {
           }
           if (ref_run.seconds > 0) {
             const double diff = WorstDiff(r.results, ref_run.results);
-            const double tol = v.precision == KernelPrecision::kFp32 ? 1e-4 : 3e-2;
+            const double tol = v.precision == Precision::kFp32 ? 1e-4 : 3e-2;
             if (diff > tol) {
               std::fprintf(stderr, "MISMATCH kernels vs reference (%s): %.3g\n", prec, diff);
               return 1;
@@ -402,7 +402,7 @@ int Main(int argc, char** argv) {
                             .to(torch::kBFloat16);
       torch::Tensor w = torch::randn({D, E}, u.options());
       const double t_gemm = TimeFn(
-          device, 5, [&] { LatimGemm(u, w, KernelPrecision::kBf16, torch::kFloat32); });
+          device, 5, [&] { LatimGemm(u, w, Precision::kBf16, torch::kFloat32); });
       const double achieved = 2.0 * block_pairs * E * D / t_gemm;
       std::printf(
           "%-7s %5ld W_out contraction [%ld x %ld] x [%ld x %ld] bf16 -> fp32: %.0f TFLOP/s = "

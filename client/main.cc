@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "attribution/methods.h"
 #include "client/offline_commands.h"
 #ifdef ME_WITH_GRPC_CLIENT
 #include "client/remote_commands.h"
@@ -23,11 +24,10 @@ commands (offline, no server needed):
             prints {"ids": [...], "logits": [[...], ...]} (all positions, or the last with
             --last) and the top-5 next tokens on stderr
   explain   --model-dir DIR (--text T | --ids 1,2,3) --json OUT.json
-            [--method latim-l2[,latim-l1,latim-alti,latim-alti-logit,grad-x-input,
-                      integrated-gradients,smoothgrad,mamba-lrp,mamba-attention,rollout,
-                      mamba-attribution]]
+            [--method latim-l2[,...] (the methods listed below)]
             [--layers all|0,3,5-7] [--rows all|last|i,j] [--activation silu|identity|relu]
             [--target TOKEN_ID] [--memory-budget-mib M] [--device cpu|cuda] [--dtype fp32|bf16]
+            [--precision fp32|tf32|bf16 (compute; default the weights' --dtype)]
             [--ig-steps 30] [--ig-rule gauss-legendre|riemann] [--sg-samples 30]
             [--sg-sigma 0.15] [--sg-input noisy|clean] [--seed 0]
             [--lrp-rules all|none|no-silu,no-ssm,no-gate,no-norm]
@@ -61,6 +61,8 @@ commands (remote, against mamba-explaind; need a build with gRPC):
   health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING
   connection flags (all remote commands): [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
             [--tls-server-name NAME] [--token-file FILE] [--timeout SECONDS (default 300)]
+
+methods (--method; the catalogue, src/attribution/methods.h):
 )";
 
 bool HasServerFlag(const std::vector<std::string>& args) {
@@ -74,7 +76,7 @@ bool HasServerFlag(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
-    std::cout << kUsage;
+    std::cout << kUsage << mamba_explain::MethodHelp();
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
@@ -106,7 +108,8 @@ int main(int argc, char** argv) {
   } else if (command == "explain") {
     status = mamba_explain::RunExplain(args);
   } else {
-    std::cerr << "mamba-explain: unknown command '" << command << "'\n" << kUsage;
+    std::cerr << "mamba-explain: unknown command '" << command << "'\n"
+              << kUsage << mamba_explain::MethodHelp();
     return 2;
   }
   if (!status.ok()) {

@@ -7,13 +7,14 @@
 #include <limits>
 #include <numeric>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "client/cli_args.h"
+#include "common/cli_args.h"
 #include "common/status_macros.h"
-#include "mamba/engine.h"
+#include "explain/engine.h"
+#include "explain/explain_request.h"
 #include "model/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -86,7 +87,7 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   EngineOptions options;
   options.device = args.Get("device", "cpu");
-  options.precision = args.Get("dtype", "fp32");
+  ASSIGN_OR_RETURN(options.precision, ParsePrecision(args.Get("dtype", "fp32")));
   options.tokenizer_path = args.Get("tokenizer");
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, options));
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
@@ -120,80 +121,114 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(
-      CliArgs args,
-      CliArgs::Parse(argv, FlagSpec{{"model-dir", "tokenizer", "text", "ids", "device", "dtype",
-                                     "method", "layers", "rows", "activation", "target",
-                                     "memory-budget-mib", "json", "ig-steps", "ig-rule",
-                                     "sg-samples", "sg-sigma", "sg-input", "seed", "lrp-rules",
-                                     "attention-norm", "start-layer"},
-                                    {}}));
+  ASSIGN_OR_RETURN(CliArgs args, CliArgs::Parse(argv, FlagSpec{{"model-dir",
+                                                                "tokenizer",
+                                                                "text",
+                                                                "ids",
+                                                                "device",
+                                                                "dtype",
+                                                                "precision",
+                                                                "method",
+                                                                "layers",
+                                                                "rows",
+                                                                "activation",
+                                                                "target",
+                                                                "memory-budget-mib",
+                                                                "json",
+                                                                "ig-steps",
+                                                                "ig-rule",
+                                                                "sg-samples",
+                                                                "sg-sigma",
+                                                                "sg-input",
+                                                                "seed",
+                                                                "lrp-rules",
+                                                                "attention-norm",
+                                                                "start-layer"},
+                                                               {}}));
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   ASSIGN_OR_RETURN(std::string json_path, args.Require("json"));
-  ExplainOptions options;
-  options.methods = absl::StrSplit(args.Get("method", "latim-l2"), ',');
-  ASSIGN_OR_RETURN(options.layers, ParseLayers(args.Get("layers", "all")));
+  ExplainRequest request;
+  request.methods.clear();
+  const std::string default_method = MethodName(ExplainRequest().methods.front());
+  for (absl::string_view name : absl::StrSplit(args.Get("method", default_method), ',')) {
+    ASSIGN_OR_RETURN(Method m, ParseMethod(name));
+    request.methods.push_back(m);
+  }
+  ASSIGN_OR_RETURN(request.layers, ParseLayers(args.Get("layers", "all")));
   const std::string rows = args.Get("rows", "all");
   if (rows == "all") {
-    options.rows = ExplainOptions::Rows::kAll;
+    request.rows.kind = RowSelection::Kind::kAll;
   } else if (rows == "last") {
-    options.rows = ExplainOptions::Rows::kLast;
+    request.rows.kind = RowSelection::Kind::kLast;
   } else {
-    options.rows = ExplainOptions::Rows::kList;
+    request.rows.kind = RowSelection::Kind::kList;
     for (absl::string_view part : absl::StrSplit(rows, ',')) {
       ASSIGN_OR_RETURN(int64_t r, ParseIndex(part, "row"));
-      options.row_list.push_back(r);
+      request.rows.rows.push_back(r);
     }
   }
-  options.activation = args.Get("activation", "silu");
+  ASSIGN_OR_RETURN(request.activation, ParseActivation(args.Get("activation", "silu")));
   if (args.Has("target")) {
-    ASSIGN_OR_RETURN(options.target_token, ParseIndex(args.Get("target"), "target token"));
+    ASSIGN_OR_RETURN(request.target_token, ParseIndex(args.Get("target"), "target token"));
+  }
+  if (args.Has("precision")) {
+    ASSIGN_OR_RETURN(request.precision, ParsePrecision(args.Get("precision")));
   }
   if (args.Has("memory-budget-mib")) {
     ASSIGN_OR_RETURN(int64_t mib, ParseIndex(args.Get("memory-budget-mib"), "memory budget"));
     if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
-    options.memory_budget_bytes = mib << 20;
+    request.memory_budget_bytes = mib << 20;
   }
+  ExplainParameters& p = request.params;
   if (args.Has("ig-steps")) {
     ASSIGN_OR_RETURN(int64_t steps, ParseIndex(args.Get("ig-steps"), "ig steps"));
     if (steps < 1 || steps > 100000) {
       return absl::InvalidArgumentError(absl::StrCat("bad ig steps '", steps, "'"));
     }
-    options.ig_steps = static_cast<int>(steps);
+    p.ig_steps = static_cast<int>(steps);
   }
-  options.ig_rule = args.Get("ig-rule", options.ig_rule);
+  if (args.Has("ig-rule")) {
+    ASSIGN_OR_RETURN(p.ig_rule, ParseIgQuadrature(args.Get("ig-rule")));
+  }
   if (args.Has("sg-samples")) {
     ASSIGN_OR_RETURN(int64_t samples, ParseIndex(args.Get("sg-samples"), "sg samples"));
     if (samples < 1 || samples > 100000) {
       return absl::InvalidArgumentError(absl::StrCat("bad sg samples '", samples, "'"));
     }
-    options.sg_samples = static_cast<int>(samples);
+    p.smoothgrad_samples = static_cast<int>(samples);
   }
   if (args.Has("sg-sigma")) {
     const std::string text = args.Get("sg-sigma");
-    if (!absl::SimpleAtod(text, &options.sg_sigma) || !(options.sg_sigma >= 0) ||
-        !std::isfinite(options.sg_sigma)) {
+    if (!absl::SimpleAtod(text, &p.smoothgrad_sigma) || !(p.smoothgrad_sigma >= 0) ||
+        !std::isfinite(p.smoothgrad_sigma)) {
       return absl::InvalidArgumentError(absl::StrCat("bad sg sigma '", text, "'"));
     }
   }
-  options.sg_input = args.Get("sg-input", options.sg_input);
+  if (args.Has("sg-input")) {
+    ASSIGN_OR_RETURN(p.smoothgrad_input, ParseSmoothGradInput(args.Get("sg-input")));
+  }
   if (args.Has("seed")) {
     ASSIGN_OR_RETURN(int64_t seed, ParseIndex(args.Get("seed"), "seed"));
-    options.seed = static_cast<uint64_t>(seed);
+    p.seed = static_cast<uint64_t>(seed);
   }
-  options.lrp_rules = args.Get("lrp-rules", options.lrp_rules);
-  options.attention_norm = args.Get("attention-norm", options.attention_norm);
+  if (args.Has("lrp-rules")) {
+    ASSIGN_OR_RETURN(p.lrp_rules, ParseLrpRules(args.Get("lrp-rules")));
+  }
+  if (args.Has("attention-norm")) {
+    ASSIGN_OR_RETURN(p.attention_norm, ParseAttentionNorm(args.Get("attention-norm")));
+  }
   if (args.Has("start-layer")) {
     ASSIGN_OR_RETURN(int64_t start, ParseIndex(args.Get("start-layer"), "start layer"));
-    options.start_layer = static_cast<int>(std::min<int64_t>(start, 1 << 20));
+    p.start_layer = static_cast<int>(std::min<int64_t>(start, 1 << 20));
   }
   EngineOptions engine_options;
   engine_options.device = args.Get("device", "cpu");
-  engine_options.precision = args.Get("dtype", "fp32");
+  ASSIGN_OR_RETURN(engine_options.precision, ParsePrecision(args.Get("dtype", "fp32")));
   engine_options.tokenizer_path = args.Get("tokenizer");
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, engine_options));
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
-  ASSIGN_OR_RETURN(std::vector<AttributionResult> results, engine->Explain(ids, options));
+  ASSIGN_OR_RETURN(ValidatedRequest validated, Validate(request, {ids}, engine->shape()));
+  ASSIGN_OR_RETURN(std::vector<AttributionResult> results, engine->Explain(validated));
   // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
   std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
     auto key = [](int l) { return l < 0 ? std::numeric_limits<int>::max() : l; };
@@ -211,9 +246,9 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
       const float* row = r.matrix.data() + i * r.columns;
       m.push_back(std::vector<float>(row, row + r.columns));
     }
-    if (!r.explained_logits.empty()) {
+    if (r.kind == ResultKind::kTokenScores) {
       // Per-target methods: one relevance row per target row, with the explained logit.
-      out["results"].push_back({{"method", r.method},
+      out["results"].push_back({{"method", MethodName(r.method)},
                                 {"layer", r.layer},
                                 {"rows", r.rows},
                                 {"scores", std::move(m)},
@@ -222,7 +257,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                                 {"approx_error", r.approx_error}});
       continue;
     }
-    out["results"].push_back({{"method", r.method},
+    out["results"].push_back({{"method", MethodName(r.method)},
                               {"layer", r.layer},
                               {"rows", r.rows},
                               {"matrix", std::move(m)},

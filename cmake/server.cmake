@@ -39,7 +39,7 @@ add_library(me_serving STATIC
   src/serving/metrics.cc
   src/serving/synthetic_backend.cc)
 target_include_directories(me_serving PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
-target_link_libraries(me_serving PUBLIC me_model me_sparse absl::synchronization absl::time
+target_link_libraries(me_serving PUBLIC me_model me_explain_request me_sparse absl::synchronization absl::time
   prometheus-cpp::core Threads::Threads)
 target_compile_options(me_serving PRIVATE ${ME_WARNINGS})
 
@@ -87,12 +87,14 @@ add_custom_command(
   COMMENT "protoc grpc/health/v1/health.proto (client stubs)")
 add_library(me_client_remote STATIC
   client/remote_commands.cc
+  client/remote_connection.cc
+  client/remote_request.cc
   client/html_report.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
-target_link_libraries(me_client_remote PUBLIC me_proto absl::status absl::statusor absl::strings
-  nlohmann_json::nlohmann_json)
+target_link_libraries(me_client_remote PUBLIC me_proto me_methods absl::status absl::statusor
+  absl::strings nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})
 if(TARGET mamba-explain)
   target_link_libraries(mamba-explain PRIVATE me_client_remote)

@@ -187,7 +187,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     ASSIGN_OR_RETURN(ModelEntry * entry, service_->registry()->Ready(request.model()));
     RETURN_IF_ERROR(service_->CheckTextSize(request.text()));
     ASSIGN_OR_RETURN(ExplainSpec spec, SpecFromProto(request));
-    ASSIGN_OR_RETURN(ValidatedRequest validated,
+    ASSIGN_OR_RETURN(ValidatedExplain validated,
                      ValidateExplain(spec, *entry->backend, service_->options().limits));
     sparsity_ = validated.sparsity;
 
@@ -209,7 +209,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
       h->add_token_ids(id);
       h->add_tokens(entry->backend->TokenText(id));
     }
-    for (const std::string& m : validated.options.methods) h->add_methods(m);
+    for (Method m : validated.options.methods) h->add_methods(MethodName(m));
     h->mutable_layers()->Add(validated.options.layers.begin(), validated.options.layers.end());
     h->mutable_target_rows()->Add(validated.input.target_rows.begin(),
                                   validated.input.target_rows.end());

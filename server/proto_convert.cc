@@ -1,8 +1,38 @@
 #include "server/proto_convert.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace mamba_explain {
+namespace {
+
+// A closed choice sent as the string field, the enum field, or both (they must agree): the
+// catalogue's spelling for request_validation to parse, or empty for the default.
+template <typename WireEnum, typename E>
+absl::StatusOr<std::string> MergeChoice(const std::string& field, const std::string& text,
+                                        WireEnum choice,
+                                        const std::vector<std::pair<WireEnum, E>>& values,
+                                        const char* (*name)(E)) {
+  if (static_cast<int>(choice) == 0) return text;  // UNSPECIFIED
+  for (const auto& [wire, value] : values) {
+    if (wire != choice) continue;
+    const std::string spelled = name(value);
+    if (!text.empty() && text != spelled) {
+      return absl::InvalidArgumentError(absl::StrCat("parameters.", field, "='", text,
+                                                     "' and parameters.", field,
+                                                     "_choice=", spelled, " disagree"));
+    }
+    return spelled;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("parameters.", field, "_choice=", static_cast<int>(choice), " unknown"));
+}
+
+}  // namespace
 
 absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   ExplainSpec spec;
@@ -13,6 +43,18 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   spec.layers.assign(r.layers().begin(), r.layers().end());
   spec.target_rows.assign(r.target_rows().begin(), r.target_rows().end());
   spec.target_tokens.assign(r.target_tokens().begin(), r.target_tokens().end());
+  if (r.has_target_token()) spec.target_token = r.target_token();
+  switch (r.row_selection()) {
+    case v1::ROW_SELECTION_UNSPECIFIED:
+    case v1::ROW_SELECTION_ALL:
+      break;
+    case v1::ROW_SELECTION_LAST:
+      spec.last_row = true;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("row_selection=", r.row_selection(), " unknown"));
+  }
   switch (r.activation()) {
     case v1::ACTIVATION_UNSPECIFIED:
     case v1::ACTIVATION_SILU:
@@ -28,8 +70,8 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
       return absl::InvalidArgumentError(absl::StrCat("activation=", r.activation(), " unknown"));
   }
   switch (r.precision()) {
-    case v1::PRECISION_UNSPECIFIED:
-      spec.precision = Precision::kDefault;
+    case v1::PRECISION_UNSPECIFIED:  // the model's own precision
+      spec.precision.reset();
       break;
     case v1::PRECISION_FP32:
       spec.precision = Precision::kFp32;
@@ -71,10 +113,25 @@ absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   }
   spec.params.seed = r.parameters().seed();
   spec.params.memory_budget_mib = r.parameters().memory_budget_mib();
-  spec.params.ig_rule = r.parameters().ig_rule();
-  spec.params.smoothgrad_input = r.parameters().smoothgrad_input();
-  spec.params.lrp_rules = r.parameters().lrp_rules();
-  spec.params.attention_norm = r.parameters().attention_norm();
+  const v1::MethodParameters& p = r.parameters();
+  ASSIGN_OR_RETURN(spec.params.ig_rule,
+                   MergeChoice("ig_rule", p.ig_rule(), p.ig_rule_choice(),
+                               {{v1::IG_RULE_RIEMANN, IgQuadrature::kRiemannMidpoint},
+                                {v1::IG_RULE_GAUSS_LEGENDRE, IgQuadrature::kGaussLegendre}},
+                               &IgQuadratureName));
+  ASSIGN_OR_RETURN(
+      spec.params.smoothgrad_input,
+      MergeChoice("smoothgrad_input", p.smoothgrad_input(), p.smoothgrad_input_choice(),
+                  {{v1::SMOOTHGRAD_INPUT_NOISY, SmoothGradInput::kNoisy},
+                   {v1::SMOOTHGRAD_INPUT_CLEAN, SmoothGradInput::kClean}},
+                  &SmoothGradInputName));
+  spec.params.lrp_rules = p.lrp_rules();
+  ASSIGN_OR_RETURN(spec.params.attention_norm,
+                   MergeChoice("attention_norm", p.attention_norm(), p.attention_norm_choice(),
+                               {{v1::ATTENTION_NORM_RAW, AttentionNorm::kRaw},
+                                {v1::ATTENTION_NORM_MINMAX, AttentionNorm::kMinMax},
+                                {v1::ATTENTION_NORM_ABS_MINMAX, AttentionNorm::kAbsMinMax}},
+                               &AttentionNormName));
   spec.params.start_layer = r.parameters().start_layer();
   spec.priority = r.priority();
   return spec;
@@ -104,8 +161,6 @@ v1::Sparsity SparsityToProto(const SparsityPolicy& p) {
 
 v1::Precision PrecisionToProto(Precision p) {
   switch (p) {
-    case Precision::kDefault:
-      return v1::PRECISION_UNSPECIFIED;
     case Precision::kFp32:
       return v1::PRECISION_FP32;
     case Precision::kTf32:
@@ -149,7 +204,7 @@ void FillModelInfo(const ModelEntry& entry, const ServingLimits& limits, v1::Mod
   info->set_d_model(b.d_model);
   info->set_vocab_size(b.vocab_size);
   info->set_has_tokenizer(b.has_tokenizer);
-  for (const std::string& m : b.methods) info->add_methods(m);
+  for (Method m : b.methods) info->add_methods(MethodName(m));
   info->set_device(b.device);
   info->set_precision(PrecisionToProto(b.precision));
   info->set_max_tokens(limits.max_tokens);

@@ -9,7 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "client/cli_args.h"
+#include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tools/train/copy_trainer.h"

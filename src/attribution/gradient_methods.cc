@@ -34,7 +34,7 @@ std::vector<float> BaselineLogits(const MambaModel& model, const SequenceTargets
   return std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
 }
 
-absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, const std::string& name,
+absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Method name,
                        GradientMethod method, const GradientMethodOptions& options,
                        const torch::Tensor& ids, const std::vector<SequenceTargets>& targets,
                        const ResultCallback& callback) {
@@ -102,10 +102,7 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, cons
           std::abs(sums[q].item<double>() - (f - base[q])) / std::max(std::abs(f), 1e-12);
       gap = std::max(gap, g);
     }
-    AttributionResult r;
-    r.method = name;
-    r.layer = -1;
-    r.sequence = static_cast<int64_t>(b);
+    AttributionResult r = NewResult(name, -1, static_cast<int64_t>(b));
     r.rows = st.rows;
     r.columns = n;
     r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
@@ -136,31 +133,25 @@ absl::Status Validate(const GradientMethodOptions& o) {
 
 }  // namespace
 
-absl::StatusOr<GradientMethod> ParseGradientMethod(const std::string& name) {
-  if (name == "grad-x-input") return GradientMethod::kGradientXInput;
-  if (name == "integrated-gradients") return GradientMethod::kIntegratedGradients;
-  if (name == "smoothgrad") return GradientMethod::kSmoothGrad;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown method '", name, "' (grad-x-input, integrated-gradients, smoothgrad)"));
-}
-
-const char* GradientMethodName(GradientMethod method) {
+Method GradientMethodMethod(GradientMethod method) {
   switch (method) {
     case GradientMethod::kGradientXInput:
-      return "grad-x-input";
+      return Method::kGradientXInput;
     case GradientMethod::kIntegratedGradients:
-      return "integrated-gradients";
+      return Method::kIntegratedGradients;
     case GradientMethod::kSmoothGrad:
-      return "smoothgrad";
+      return Method::kSmoothGrad;
   }
-  return "?";
+  return Method::kGradientXInput;
 }
 
-absl::StatusOr<IgQuadrature> ParseIgQuadrature(const std::string& name) {
-  if (name == "riemann") return IgQuadrature::kRiemannMidpoint;
-  if (name == "gauss-legendre") return IgQuadrature::kGaussLegendre;
+absl::StatusOr<GradientMethod> GradientMethodOf(Method method) {
+  for (GradientMethod m : {GradientMethod::kGradientXInput, GradientMethod::kIntegratedGradients,
+                           GradientMethod::kSmoothGrad}) {
+    if (GradientMethodMethod(m) == method) return m;
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown ig rule '", name, "' (riemann, gauss-legendre)"));
+      absl::StrCat("method '", MethodName(method), "' is not a gradient method"));
 }
 
 void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
@@ -192,41 +183,32 @@ void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
   }
 }
 
-absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn,
-                                const std::string& name, const torch::Tensor& ids,
-                                const torch::Tensor& lengths, const RowSelection& rows,
-                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
-                                const ResultCallback& callback) {
-  try {
-    if (max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
-    ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
-                     ResolveTargets(model, ids, lengths, rows, target_token));
-    GradientMethodOptions o;
-    o.max_batch_tokens = max_batch_tokens;
-    return RunMethod(model, fn, name, GradientMethod::kGradientXInput, o, ids.to(torch::kCPU),
-                     targets, callback);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(name, ": ", e.what_without_backtrace()));
-  }
+absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn, Method name,
+                                const torch::Tensor& ids, const torch::Tensor& lengths,
+                                const RowSelection& rows, std::optional<int64_t> target_token,
+                                int64_t max_batch_tokens, const ResultCallback& callback) {
+  if (max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
+  ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
+                   ResolveTargets(model, ids, lengths, rows, target_token));
+  GradientMethodOptions o;
+  o.max_batch_tokens = max_batch_tokens;
+  return RunMethod(model, fn, name, GradientMethod::kGradientXInput, o, ids.to(torch::kCPU),
+                   targets, callback);
 }
 
 absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
                               const torch::Tensor& lengths, const GradientMethodOptions& options,
                               const ResultCallback& callback) {
   RETURN_IF_ERROR(Validate(options));
-  try {
-    ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
-                     ResolveTargets(model, ids, lengths, options.rows, options.target_token));
-    const EmbeddingLogitFn fn = ModelLogitFn(model);
-    torch::Tensor ids_cpu = ids.to(torch::kCPU);
-    for (GradientMethod m : options.methods) {
-      RETURN_IF_ERROR(
-          RunMethod(model, fn, GradientMethodName(m), m, options, ids_cpu, targets, callback));
-    }
-    return absl::OkStatus();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("gradient methods: ", e.what_without_backtrace()));
+  ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
+                   ResolveTargets(model, ids, lengths, options.rows, options.target_token));
+  const EmbeddingLogitFn fn = ModelLogitFn(model);
+  torch::Tensor ids_cpu = ids.to(torch::kCPU);
+  for (GradientMethod m : options.methods) {
+    RETURN_IF_ERROR(
+        RunMethod(model, fn, GradientMethodMethod(m), m, options, ids_cpu, targets, callback));
   }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainGradients(

@@ -20,17 +20,18 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "attribution/attribution_result.h"
-#include "attribution/latim.h"
+#include "attribution/attribution_types.h"
+#include "attribution/methods.h"
 #include "attribution/targets.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
 
 enum class GradientMethod { kGradientXInput, kIntegratedGradients, kSmoothGrad };
-enum class IgQuadrature { kRiemannMidpoint, kGaussLegendre };
-// What SmoothGrad multiplies each sample's gradient by.
-enum class SmoothGradInput { kNoisy, kClean };
+// The gradient methods of the catalogue (methods.h), as this family enumerates them.
+Method GradientMethodMethod(GradientMethod method);
+// INVALID_ARGUMENT for a method of another family.
+absl::StatusOr<GradientMethod> GradientMethodOf(Method method);
 
 struct GradientMethodOptions {
   std::vector<GradientMethod> methods = {GradientMethod::kGradientXInput};
@@ -45,19 +46,14 @@ struct GradientMethodOptions {
   int64_t max_batch_tokens = 8192;  // padded positions per forward/backward batch
 };
 
-// "grad-x-input" | "integrated-gradients" | "smoothgrad".
-absl::StatusOr<GradientMethod> ParseGradientMethod(const std::string& name);
-const char* GradientMethodName(GradientMethod method);
-// "riemann" (midpoint) | "gauss-legendre".
-absl::StatusOr<IgQuadrature> ParseIgQuadrature(const std::string& name);
-
 // Nodes α_i ∈ (0, 1) and weights (Σ w_i = 1) of the m-point rule.
 void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
                     std::vector<double>* weights);
 
 // ids: int64 [B, L] right-padded, lengths [B] or undefined. One result per (sequence, method),
 // layer −1, in the order of options.methods; `targets` and `explained_logits` per row.
-// INVALID_ARGUMENT for bad rows/targets/steps/samples/σ, CANCELLED, INTERNAL (LibTorch).
+// INVALID_ARGUMENT for bad rows/targets/steps/samples/σ, CANCELLED; LibTorch errors are thrown
+// (the Engine, explain/error_boundary.h, is the one boundary).
 absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
                               const torch::Tensor& lengths, const GradientMethodOptions& options,
                               const ResultCallback& callback);
@@ -65,12 +61,12 @@ absl::StatusOr<std::vector<AttributionResult>> ExplainGradients(
     const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
     const GradientMethodOptions& options);
 
-// Gradient×Input of `fn` (any EmbeddingLogitFn, e.g. MambaLRP's modified forward) named `name`.
-absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn,
-                                const std::string& name, const torch::Tensor& ids,
-                                const torch::Tensor& lengths, const RowSelection& rows,
-                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
-                                const ResultCallback& callback);
+// Gradient×Input of `fn` (any EmbeddingLogitFn, e.g. MambaLRP's modified forward), reported as
+// `method`.
+absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn, Method method,
+                                const torch::Tensor& ids, const torch::Tensor& lengths,
+                                const RowSelection& rows, std::optional<int64_t> target_token,
+                                int64_t max_batch_tokens, const ResultCallback& callback);
 
 }  // namespace mamba_explain
 

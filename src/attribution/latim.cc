@@ -23,13 +23,13 @@ namespace {
 
 using torch::indexing::Slice;
 
-torch::Tensor ApplyAdditive(const torch::Tensor& x, AdditiveActivation f) {
+torch::Tensor ApplyAdditive(const torch::Tensor& x, Activation f) {
   switch (f) {
-    case AdditiveActivation::kSilu:
+    case Activation::kSilu:
       return torch::silu(x);
-    case AdditiveActivation::kRelu:
+    case Activation::kRelu:
       return torch::relu(x);
-    case AdditiveActivation::kIdentity:
+    case Activation::kIdentity:
       return x;
   }
   return x;
@@ -48,7 +48,7 @@ struct LayerInputs {
 };
 
 LayerInputs PrepareLayer(const LayerTrace& tr, const LayerWeights& w, const ModelConfig& cfg,
-                         int64_t seq, int64_t n, AdditiveActivation f) {
+                         int64_t seq, int64_t n, Activation f) {
   const int64_t E = cfg.d_inner, K = cfg.d_conv;
   auto cut = [&](const torch::Tensor& t) { return t[seq].narrow(0, 0, n).to(torch::kFloat32); };
   LayerInputs in;
@@ -131,10 +131,10 @@ BlockPlan PlanBlocks(int64_t n, int64_t E, int64_t D, int64_t U, int64_t unit_ch
   return plan;
 }
 
-AttributionResult ToResult(const std::string& method, int layer, int64_t seq,
+AttributionResult ToResult(LatimScore score, int layer, int64_t seq,
                            const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                            double approx_error) {
-  return LatimResult(method, layer, seq, rows, matrix, matrix.size(1), approx_error);
+  return LatimResult(score, layer, seq, rows, matrix, matrix.size(1), approx_error);
 }
 
 using SequenceState = LatimSequenceState;
@@ -237,7 +237,7 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, 
   }
   const double err = err_den > 0 ? std::sqrt(err_num / err_den) : 0.0;
   auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
-    if (!callback(ToResult(LatimScoreName(s), layer, seq, st.rows, m, err))) {
+    if (!callback(ToResult(s, layer, seq, st.rows, m, err))) {
       return absl::CancelledError("cancelled by the result consumer");
     }
     return absl::OkStatus();
@@ -360,21 +360,8 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
               "rows of sequence ", b, " must be ascending, unique and < its length ", st.n));
         }
       }
-    } else if (options.rows.kind == RowSelection::Kind::kAll) {
-      for (int64_t t = 0; t < st.n; ++t) st.rows.push_back(t);
-    } else if (options.rows.kind == RowSelection::Kind::kLast) {
-      st.rows.push_back(st.n - 1);
     } else {
-      st.rows = options.rows.rows;
-      std::sort(st.rows.begin(), st.rows.end());
-      st.rows.erase(std::unique(st.rows.begin(), st.rows.end()), st.rows.end());
-      if (st.rows.empty()) return absl::InvalidArgumentError("empty row list");
-      for (int64_t t : st.rows) {
-        if (t < 0 || t >= st.n) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("row ", t, " out of range for sequence ", b, " of length ", st.n));
-        }
-      }
+      ASSIGN_OR_RETURN(st.rows, ResolveRows(options.rows, st.n, b));
     }
     std::vector<int64_t> index(st.n, -1);
     for (size_t q = 0; q < st.rows.size(); ++q) index[st.rows[q]] = static_cast<int64_t>(q);
@@ -415,8 +402,7 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];
     const double err = st.logit_err_den > 0 ? std::sqrt(st.logit_err_num / st.logit_err_den) : 0.0;
-    AttributionResult r =
-        ToResult(LatimScoreName(LatimScore::kAltiLogit), -1, b, st.rows, st.rollout, err);
+    AttributionResult r = ToResult(LatimScore::kAltiLogit, -1, b, st.rows, st.rollout, err);
     r.targets = st.targets;
     if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
   }
@@ -425,46 +411,34 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
 
 }  // namespace
 
-absl::StatusOr<LatimScore> ParseLatimScore(const std::string& name) {
-  if (name == "latim-l1") return LatimScore::kL1;
-  if (name == "latim-l2") return LatimScore::kL2;
-  if (name == "latim-alti") return LatimScore::kAlti;
-  if (name == "latim-alti-logit") return LatimScore::kAltiLogit;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown method '", name, "' (latim-l1, latim-l2, latim-alti, latim-alti-logit)"));
-}
-
-const char* LatimScoreName(LatimScore score) {
+Method LatimScoreMethod(LatimScore score) {
   switch (score) {
     case LatimScore::kL1:
-      return "latim-l1";
+      return Method::kLatimL1;
     case LatimScore::kL2:
-      return "latim-l2";
+      return Method::kLatimL2;
     case LatimScore::kAlti:
-      return "latim-alti";
+      return Method::kLatimAlti;
     case LatimScore::kAltiLogit:
-      return "latim-alti-logit";
+      return Method::kLatimAltiLogit;
   }
-  return "?";
+  return Method::kLatimL2;
 }
 
-absl::StatusOr<AdditiveActivation> ParseAdditiveActivation(const std::string& name) {
-  if (name == "silu") return AdditiveActivation::kSilu;
-  if (name == "identity") return AdditiveActivation::kIdentity;
-  if (name == "relu") return AdditiveActivation::kRelu;
+absl::StatusOr<LatimScore> LatimScoreOf(Method method) {
+  for (LatimScore s :
+       {LatimScore::kL1, LatimScore::kL2, LatimScore::kAlti, LatimScore::kAltiLogit}) {
+    if (LatimScoreMethod(s) == method) return s;
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown activation '", name, "' (silu, identity, relu)"));
+      absl::StrCat("method '", MethodName(method), "' is not a LaTIM score"));
 }
 
 absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
                             const torch::Tensor& lengths, const LatimOptions& options,
                             const ResultCallback& callback) {
-  try {
-    torch::NoGradGuard no_grad;
-    return LatimFromTraceImpl(model, trace, lengths, options, callback);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("latim: ", e.what_without_backtrace()));
-  }
+  torch::NoGradGuard no_grad;
+  return LatimFromTraceImpl(model, trace, lengths, options, callback);
 }
 
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
@@ -480,11 +454,9 @@ absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
     fwd.trace_layers = SelectedLayers(model, options);
   }
   absl::StatusOr<ForwardOutput> out;
-  try {
+  {
     torch::NoGradGuard no_grad;
     out = model.Forward(ids, lengths, fwd);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("latim forward: ", e.what_without_backtrace()));
   }
   RETURN_IF_ERROR(out.status());
   return LatimFromTrace(model, out->trace, lengths, options, callback);

@@ -16,32 +16,29 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "attribution/attribution_result.h"
+#include "attribution/attribution_types.h"
+#include "attribution/methods.h"
+#include "common/precision.h"
 #include "kernels/latim_kernels.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
 
+// The LaTIM methods of the catalogue (methods.h), as this family enumerates them.
 enum class LatimScore { kL1, kL2, kAlti, kAltiLogit };
-
-// The additive f of LaTIM eq. 19 that replaces the SSM input activation on each conv tap.
-enum class AdditiveActivation { kSilu, kIdentity, kRelu };
-
-struct RowSelection {
-  enum class Kind { kAll, kLast, kList };
-  Kind kind = Kind::kAll;
-  std::vector<int64_t> rows;  // kList: target positions (any order, deduplicated)
-  // Optional, single-sequence callers (serving): the target token of each resolved row (ascending
-  // row order) for the output-dependent baselines (targets.h); overrides their target_token.
-  // LaTIM's ALTI-Logit takes per-row tokens through LatimOptions::sequence_targets instead.
-  std::vector<int64_t> tokens;
-};
+Method LatimScoreMethod(LatimScore score);
+// INVALID_ARGUMENT for a method of another family.
+absl::StatusOr<LatimScore> LatimScoreOf(Method method);
 
 struct LatimOptions {
   std::vector<LatimScore> scores = {LatimScore::kL2};
   std::vector<int> layers;  // per-layer scores; empty = all layers (ALTI-Logit always uses all)
   RowSelection rows;
-  AdditiveActivation activation = AdditiveActivation::kSilu;
+  Activation activation = Activation::kSilu;
+  // Numeric mode of the W_out contraction on the batched path (DESIGN §4, docs/methods.md §5b);
+  // the per-sequence reference path is always fp32. The explain layer only passes a mode the
+  // model's weights support (ComputePrecisionSupported).
+  Precision precision = Precision::kFp32;
   // ALTI-Logit target token; unset = the predicted next token (argmax of the logits) at each row.
   std::optional<int64_t> target_token;
   int64_t memory_budget_bytes = int64_t{256} << 20;  // for the row/channel blocks
@@ -57,22 +54,14 @@ struct LatimOptions {
   // how tests check the path itself); kReference: the per-sequence reference anywhere.
   enum class Backend { kAuto, kKernels, kReference };
   Backend backend = Backend::kAuto;
-  // Numeric mode of the W_out contraction on the batched path (the reference is always fp32).
-  KernelPrecision precision = KernelPrecision::kFp32;
 };
-
-// "latim-l1" | "latim-l2" | "latim-alti" | "latim-alti-logit"; INVALID_ARGUMENT otherwise.
-absl::StatusOr<LatimScore> ParseLatimScore(const std::string& name);
-const char* LatimScoreName(LatimScore score);
-// "silu" | "identity" | "relu".
-absl::StatusOr<AdditiveActivation> ParseAdditiveActivation(const std::string& name);
 
 // Runs the forward pass (tracing the layers needed) and computes every requested score.
 // ids: int64 [B, L] right-padded; lengths: int64 [B] or undefined (all L). Results stream through
 // `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer
 // order, or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
 // Errors: INVALID_ARGUMENT (unknown layer, row out of range, bad target, no scores), CANCELLED when
-// the callback returns false, INTERNAL for LibTorch errors.
+// the callback returns false; LibTorch errors are thrown (explain/error_boundary.h catches them).
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
                           const torch::Tensor& lengths, const LatimOptions& options,
                           const ResultCallback& callback);

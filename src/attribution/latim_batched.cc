@@ -60,20 +60,20 @@ bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
   return std::find(scores.begin(), scores.end(), s) != scores.end();
 }
 
-int TapCode(AdditiveActivation f) {
+int TapCode(Activation f) {
   switch (f) {
-    case AdditiveActivation::kSilu:
+    case Activation::kSilu:
       return kTapSilu;
-    case AdditiveActivation::kRelu:
+    case Activation::kRelu:
       return kTapRelu;
-    case AdditiveActivation::kIdentity:
+    case Activation::kIdentity:
       return kTapIdentity;
   }
   return kTapSilu;
 }
 
 LatimLayerTensors PrepareBatchedLayer(const LayerTrace& tr, const LayerWeights& w,
-                                      const ModelConfig& cfg, AdditiveActivation f) {
+                                      const ModelConfig& cfg, Activation f) {
   const int64_t E = cfg.d_inner;
   auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
   LatimLayerTensors in;
@@ -160,13 +160,10 @@ std::string LatimBatchedProfile() {
   return out;
 }
 
-AttributionResult LatimResult(const std::string& method, int layer, int64_t seq,
+AttributionResult LatimResult(LatimScore score, int layer, int64_t seq,
                               const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                               int64_t columns, double approx_error) {
-  AttributionResult r;
-  r.method = method;
-  r.layer = layer;
-  r.sequence = seq;
+  AttributionResult r = NewResult(LatimScoreMethod(score), layer, seq);
   r.rows = rows;
   r.columns = columns;
   torch::Tensor cpu = matrix.narrow(1, 0, columns).to(torch::kCPU, torch::kFloat32).contiguous();
@@ -192,7 +189,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   const bool need_p = alti_logit && layer < last_layer;
   const bool need_alti = want_alti || need_p;
   const bool need_t = want_l1 || want_l2 || need_alti;
-  const bool bf16 = options.precision == KernelPrecision::kBf16;
+  const bool bf16 = options.precision == Precision::kBf16;
   const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
 
   StageClock clock(tr.mixer_out.device());
@@ -310,7 +307,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     clock.Mark("contributions");
     // Σ_s T_t(x_s) [Rb, D] in fp32 in every mode: it is small, and ALTI's y_t and the
     // decomposition error hang on it.
-    torch::Tensor sum_t = LatimGemm(u_sum, w_out, KernelPrecision::kFp32);
+    torch::Tensor sum_t = LatimGemm(u_sum, w_out, Precision::kFp32);
     if (any_reported) sum_rows.index_copy_(0, slot, sum_t);
     if (alti_logit && any_reported) {
       // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
@@ -399,7 +396,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     const double en = num[b].item<double>(), ed = den[b].item<double>();
     const double err = ed > 0 ? std::sqrt(en / ed) : 0.0;
     auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
-      if (!callback(LatimResult(LatimScoreName(s), layer, b, st.rows, m.narrow(0, b * q_max, Q),
+      if (!callback(LatimResult(s, layer, b, st.rows, m.narrow(0, b * q_max, Q),
                                 st.n, err))) {
         return absl::CancelledError("cancelled by the result consumer");
       }

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "attribution/attribution_result.h"
+#include "attribution/attribution_types.h"
 #include "attribution/latim.h"
 #include "mamba/mamba_model.h"
 
@@ -33,7 +33,7 @@ struct LatimSequenceState {
 };
 
 // One result block from a [Q, ≥columns] matrix (any device/dtype), columns = the sequence length.
-AttributionResult LatimResult(const std::string& method, int layer, int64_t seq,
+AttributionResult LatimResult(LatimScore score, int layer, int64_t seq,
                               const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                               int64_t columns, double approx_error);
 

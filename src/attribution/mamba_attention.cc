@@ -100,12 +100,9 @@ torch::Tensor ClampToDistribution(const torch::Tensor& v, const torch::Tensor& r
   return torch::where(ok, c / torch::where(ok, sums, torch::ones_like(sums)), fallback);
 }
 
-AttributionResult ToResult(const std::string& method, int layer, int64_t seq,
-                           const std::vector<int64_t>& rows, const torch::Tensor& matrix) {
-  AttributionResult r;
-  r.method = method;
-  r.layer = layer;
-  r.sequence = seq;
+AttributionResult ToResult(Method method, int layer, int64_t seq, const std::vector<int64_t>& rows,
+                           const torch::Tensor& matrix) {
+  AttributionResult r = NewResult(method, layer, seq);
   r.rows = rows;
   r.columns = matrix.size(1);
   torch::Tensor cpu = matrix.to(torch::kCPU, torch::kFloat32).contiguous();
@@ -255,7 +252,7 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     if (want_attention) {
       for (int l : attention_layers) {
         RETURN_IF_ERROR(
-            emit(ToResult("mamba-attention", l, b, st.rows,
+            emit(ToResult(Method::kMambaAttention, l, b, st.rows,
                           Normalised(stats[l], o.attention_norm).index_select(0, rows))));
       }
     }
@@ -264,7 +261,8 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
       v.scatter_(1, rows.unsqueeze(1), 1.0);
       for (int l = L - 1; l >= o.start_layer; --l)
         v = torch::matmul(v, RolloutFactor(stats[l].mean));
-      RETURN_IF_ERROR(emit(ToResult("rollout", -1, b, st.rows, ClampToDistribution(v, rows))));
+      RETURN_IF_ERROR(
+          emit(ToResult(Method::kRollout, -1, b, st.rows, ClampToDistribution(v, rows))));
     }
     if (want_attribution) {
       torch::Tensor e = model.Embed(ids_cpu[b].narrow(0, 0, n).unsqueeze(0))[0];
@@ -287,7 +285,7 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
         }
         result[q].narrow(0, 0, len).copy_(v[0].clamp_min(0));
       }
-      AttributionResult r = ToResult("mamba-attribution", -1, b, st.rows, result);
+      AttributionResult r = ToResult(Method::kMambaAttribution, -1, b, st.rows, result);
       r.targets = st.tokens;
       r.explained_logits = st.logits;
       RETURN_IF_ERROR(emit(std::move(r)));
@@ -298,43 +296,33 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
 
 }  // namespace
 
-absl::StatusOr<HiddenAttentionMethod> ParseHiddenAttentionMethod(const std::string& name) {
-  if (name == "mamba-attention") return HiddenAttentionMethod::kMambaAttention;
-  if (name == "rollout") return HiddenAttentionMethod::kRollout;
-  if (name == "mamba-attribution") return HiddenAttentionMethod::kMambaAttribution;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown method '", name, "' (mamba-attention, rollout, mamba-attribution)"));
-}
-
-const char* HiddenAttentionMethodName(HiddenAttentionMethod method) {
+Method HiddenAttentionMethodMethod(HiddenAttentionMethod method) {
   switch (method) {
     case HiddenAttentionMethod::kMambaAttention:
-      return "mamba-attention";
+      return Method::kMambaAttention;
     case HiddenAttentionMethod::kRollout:
-      return "rollout";
+      return Method::kRollout;
     case HiddenAttentionMethod::kMambaAttribution:
-      return "mamba-attribution";
+      return Method::kMambaAttribution;
   }
-  return "?";
+  return Method::kMambaAttention;
 }
 
-absl::StatusOr<AttentionNorm> ParseAttentionNorm(const std::string& name) {
-  if (name == "raw") return AttentionNorm::kRaw;
-  if (name == "minmax") return AttentionNorm::kMinMax;
-  if (name == "abs-minmax") return AttentionNorm::kAbsMinMax;
+absl::StatusOr<HiddenAttentionMethod> HiddenAttentionMethodOf(Method method) {
+  for (HiddenAttentionMethod m :
+       {HiddenAttentionMethod::kMambaAttention, HiddenAttentionMethod::kRollout,
+        HiddenAttentionMethod::kMambaAttribution}) {
+    if (HiddenAttentionMethodMethod(m) == method) return m;
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown attention norm '", name, "' (raw, minmax, abs-minmax)"));
+      absl::StrCat("method '", MethodName(method), "' is not a hidden-attention method"));
 }
 
 absl::Status ExplainHiddenAttention(const MambaModel& model, const torch::Tensor& ids,
                                     const torch::Tensor& lengths,
                                     const MambaAttentionOptions& options,
                                     const ResultCallback& callback) {
-  try {
-    return ExplainImpl(model, ids, lengths, options, callback);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("hidden attention: ", e.what_without_backtrace()));
-  }
+  return ExplainImpl(model, ids, lengths, options, callback);
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainHiddenAttention(

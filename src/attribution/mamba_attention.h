@@ -19,20 +19,18 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "attribution/attribution_result.h"
-#include "attribution/latim.h"
+#include "attribution/attribution_types.h"
+#include "attribution/methods.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
 
 enum class HiddenAttentionMethod { kMambaAttention, kRollout, kMambaAttribution };
 
-// Normalisation of α before the unit mean, per layer over all units and causal entries.
-enum class AttentionNorm {
-  kRaw,        // signed, none (what rollout uses)
-  kMinMax,     // (α − min α) / (max α − min α): their generate_raw_attn
-  kAbsMinMax,  // (|α| − min |α|) / (max |α| − min |α|): their notebook's per-channel pictures
-};
+// The hidden-attention methods of the catalogue (methods.h), as this family enumerates them.
+Method HiddenAttentionMethodMethod(HiddenAttentionMethod method);
+// INVALID_ARGUMENT for a method of another family.
+absl::StatusOr<HiddenAttentionMethod> HiddenAttentionMethodOf(Method method);
 
 struct MambaAttentionOptions {
   std::vector<HiddenAttentionMethod> methods = {HiddenAttentionMethod::kMambaAttention};
@@ -45,15 +43,10 @@ struct MambaAttentionOptions {
   int64_t max_batch_tokens = 8192;                   // mamba-attribution backward batches
 };
 
-// "mamba-attention" | "rollout" | "mamba-attribution".
-absl::StatusOr<HiddenAttentionMethod> ParseHiddenAttentionMethod(const std::string& name);
-const char* HiddenAttentionMethodName(HiddenAttentionMethod method);
-// "raw" | "minmax" | "abs-minmax".
-absl::StatusOr<AttentionNorm> ParseAttentionNorm(const std::string& name);
-
 // ids [B, L] right-padded, lengths [B] or undefined. Per sequence: mamba-attention results per
 // layer (increasing), then rollout and mamba-attribution (layer −1; attribution with targets and
-// explained logits). INVALID_ARGUMENT (layer, start layer, row, target), CANCELLED, INTERNAL.
+// explained logits). INVALID_ARGUMENT (layer, start layer, row, target), CANCELLED; LibTorch errors
+// are thrown (explain/error_boundary.h).
 absl::Status ExplainHiddenAttention(const MambaModel& model, const torch::Tensor& ids,
                                     const torch::Tensor& lengths,
                                     const MambaAttentionOptions& options,

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "attribution/gradient_methods.h"
 #include "common/status_macros.h"
 #include "kernels/selective_scan.h"
@@ -111,62 +110,35 @@ torch::Tensor Mamba2Block(const LayerWeights& w, const ModelConfig& config, cons
 
 }  // namespace
 
-absl::StatusOr<LrpRules> ParseLrpRules(const std::string& text) {
-  LrpRules rules;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    if (part == "all") {
-      rules = LrpRules();
-    } else if (part == "none") {
-      rules = LrpRules{false, false, false, false};
-    } else if (part == "no-silu") {
-      rules.silu_identity = false;
-    } else if (part == "no-ssm") {
-      rules.ssm_constant = false;
-    } else if (part == "no-gate") {
-      rules.gate_half = false;
-    } else if (part == "no-norm") {
-      rules.norm_constant = false;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown lrp rule '", part, "' (all, none, no-silu, no-ssm, no-gate, no-norm)"));
-    }
-  }
-  return rules;
-}
-
 absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
                                                const torch::Tensor& lengths,
                                                const LrpRules& rules) {
-  try {
-    const ModelConfig& config = model.config();
-    const ModelWeights& weights = model.weights();
-    const int64_t batch = x.size(0), L = x.size(1);
-    torch::Tensor lens =
-        lengths.defined()
-            ? lengths.to(model.device(), torch::kLong)
-            : torch::full({batch}, L,
-                          torch::TensorOptions().dtype(torch::kLong).device(model.device()));
-    torch::Tensor h = x.to(model.device(), torch::kFloat32);
-    for (int l = 0; l < config.n_layers; ++l) {
-      const LayerWeights& w = weights.layers[l];
-      torch::Tensor u = Norm(h, w.norm, config.norm_eps, rules.norm_constant);
-      if (weights.precision == Precision::kBf16) u = u.to(torch::kBFloat16).to(torch::kFloat32);
-      torch::Tensor out;
-      if (config.arch == Architecture::kMamba1) {
-        ASSIGN_OR_RETURN(out, Mamba1Block(w, config, u, lens, rules));
-      } else {
-        out = Mamba2Block(w, config, u, rules);
-      }
-      h = h + out;
+  const ModelConfig& config = model.config();
+  const ModelWeights& weights = model.weights();
+  const int64_t batch = x.size(0), L = x.size(1);
+  torch::Tensor lens =
+      lengths.defined()
+          ? lengths.to(model.device(), torch::kLong)
+          : torch::full({batch}, L,
+                        torch::TensorOptions().dtype(torch::kLong).device(model.device()));
+  torch::Tensor h = x.to(model.device(), torch::kFloat32);
+  for (int l = 0; l < config.n_layers; ++l) {
+    const LayerWeights& w = weights.layers[l];
+    torch::Tensor u = Norm(h, w.norm, config.norm_eps, rules.norm_constant);
+    if (weights.precision == Precision::kBf16) u = u.to(torch::kBFloat16).to(torch::kFloat32);
+    torch::Tensor out;
+    if (config.arch == Architecture::kMamba1) {
+      ASSIGN_OR_RETURN(out, Mamba1Block(w, config, u, lens, rules));
+    } else {
+      out = Mamba2Block(w, config, u, rules);
     }
-    torch::Tensor index = (lens - 1).view({batch, 1, 1}).expand({batch, 1, h.size(2)});
-    torch::Tensor last = h.gather(1, index).squeeze(1);  // [B, D]
-    // norm_f is per position, so normalising the gathered rows equals gathering normalised rows.
-    return Project(Norm(last, weights.norm_f, config.norm_eps, rules.norm_constant),
-                   weights.lm_head, torch::Tensor());
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("relevance forward: ", e.what_without_backtrace()));
+    h = h + out;
   }
+  torch::Tensor index = (lens - 1).view({batch, 1, 1}).expand({batch, 1, h.size(2)});
+  torch::Tensor last = h.gather(1, index).squeeze(1);  // [B, D]
+  // norm_f is per position, so normalising the gathered rows equals gathering normalised rows.
+  return Project(Norm(last, weights.norm_f, config.norm_eps, rules.norm_constant), weights.lm_head,
+                 torch::Tensor());
 }
 
 absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
@@ -176,7 +148,7 @@ absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
   EmbeddingLogitFn fn = [&model, rules](const torch::Tensor& x, const torch::Tensor& lens) {
     return RelevanceForward(model, x, lens, rules);
   };
-  return GradientTimesInput(model, fn, "mamba-lrp", ids, lengths, options.rows,
+  return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths, options.rows,
                             options.target_token, options.max_batch_tokens, callback);
 }
 

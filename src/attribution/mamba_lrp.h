@@ -18,23 +18,13 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "attribution/attribution_result.h"
-#include "attribution/latim.h"
+#include "attribution/attribution_types.h"
+#include "attribution/methods.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
 
-// Each rule on (the paper's MambaLRP) or off (plain gradient there; Table 2's ablation).
-struct LrpRules {
-  bool silu_identity = true;
-  bool ssm_constant = true;
-  bool gate_half = true;
-  bool norm_constant = true;
-};
-
-// Comma list of "all" | "none" | "no-silu" | "no-ssm" | "no-gate" | "no-norm", applied in order
-// starting from all rules on ("no-ssm,no-gate" = SiLU and norm rules only).
-absl::StatusOr<LrpRules> ParseLrpRules(const std::string& text);
+// LrpRules and ParseLrpRules / LrpRulesName: attribution/methods.h.
 
 // The relevance forward: embeddings [B, L, D] fp32, lengths [B] (or undefined) -> logits [B, V]
 // at each sequence's last real position. Differentiable when the embeddings require grad.

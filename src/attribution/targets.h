@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "attribution/latim.h"
+#include "attribution/attribution_types.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -26,10 +26,6 @@ struct SequenceTargets {
   std::vector<int64_t> tokens;  // w(t) per row
   std::vector<float> logits;    // f(x) = logits[t, w(t)] of the unmodified model, per row
 };
-
-// Rows of `selection` for a sequence of length n; INVALID_ARGUMENT naming the row otherwise.
-absl::StatusOr<std::vector<int64_t>> ResolveRows(const RowSelection& selection, int64_t n,
-                                                 int64_t seq);
 
 // For every sequence of ids [B, L] (lengths [B] or undefined): rows, tokens and logits. Tokens:
 // selection.tokens (one per resolved row) when given, else target_token, else the prediction.

@@ -13,7 +13,7 @@
 #include "common/status_macros.h"
 #include "eval/faithfulness_metrics.h"
 #include "eval/heatmap_png.h"
-#include "tools/train/copy_task.h"
+#include "eval/tasks/copy_task.h"
 
 namespace mamba_explain {
 namespace {
@@ -41,12 +41,36 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> MakeSamples(int samples, int l
   }
 }
 
+// Per-layer results (the catalogue's scope), e.g. latim-l2; the others are one layer −1 map.
 bool IsPerLayerMethod(const std::string& m) {
-  return m == "latim-l1" || m == "latim-l2" || m == "latim-alti" || m == "mamba-attention";
+  absl::StatusOr<Method> method = ParseMethod(m);
+  return method.ok() && GetMethodInfo(*method).scope == MethodScope::kPerLayer;
 }
 
+// Methods whose cost is multiplied by IG steps or SmoothGrad samples (the catalogue's cost).
 bool IsStepMultiplied(const std::string& m) {
-  return m == "integrated-gradients" || m == "smoothgrad";
+  absl::StatusOr<Method> method = ParseMethod(m);
+  if (!method.ok()) return false;
+  const GradientPasses passes = GetMethodInfo(*method).cost.gradient_passes;
+  return passes == GradientPasses::kIgSteps || passes == GradientPasses::kSmoothGradSamples;
+}
+
+// The evaluator's request for `methods` (names checked by ValidateOptions), validated for `ids`.
+absl::StatusOr<ValidatedRequest> CopyRequest(
+    const Engine& engine, const std::vector<std::string>& methods, const std::string& activation,
+    const CopyFaithfulnessOptions& o, const std::vector<int32_t>& ids, const RowSelection& rows) {
+  ExplainRequest request;
+  request.methods.clear();
+  for (const std::string& name : methods) {
+    ASSIGN_OR_RETURN(Method m, ParseMethod(name));
+    request.methods.push_back(m);
+  }
+  request.rows = rows;
+  ASSIGN_OR_RETURN(request.activation, ParseActivation(activation));
+  request.params.ig_steps = o.ig_steps;
+  request.params.smoothgrad_samples = o.sg_samples;
+  request.params.seed = o.seed;
+  return Validate(request, {ids}, engine.shape());
 }
 
 std::vector<int64_t> CopyRows(int length) {
@@ -68,8 +92,9 @@ std::vector<uint8_t> GoldBlock(int length) {
 // Scores of the copy rows (result rows = CopyRows) at the source columns 1..L, row-major L×L.
 absl::StatusOr<std::vector<float>> CopyBlock(const AttributionResult& r, int length) {
   if (r.rows != CopyRows(length) || r.columns != 2 * length + 2) {
-    return absl::InternalError(absl::StrCat(r.method, " layer ", r.layer, ": ", r.rows.size(),
-                                            " rows × ", r.columns, " columns, not the copy rows"));
+    return absl::InternalError(absl::StrCat(MethodName(r.method), " layer ", r.layer, ": ",
+                                            r.rows.size(), " rows × ", r.columns,
+                                            " columns, not the copy rows"));
   }
   std::vector<float> block(static_cast<size_t>(length) * length);
   for (int i = 0; i < length; ++i) {
@@ -113,9 +138,12 @@ absl::Status ValidateOptions(const Engine& engine, const CopyFaithfulnessOptions
   const std::vector<std::string>& all = AllFaithfulnessMethods();
   for (const std::string& m : o.methods) {
     if (std::find(all.begin(), all.end(), m) == all.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown method '", m, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown method '", m, "' (", MethodChoices(), ")"));
     }
   }
+  for (const std::string& f : o.error_activations) RETURN_IF_ERROR(ParseActivation(f).status());
+  RETURN_IF_ERROR(ParseActivation(o.activation).status());
   return absl::OkStatus();
 }
 
@@ -157,12 +185,10 @@ absl::Status DecompositionErrors(const Engine& engine,
   const int n_layers = report.n_layers;
   for (const std::string& f : o.error_activations) {
     std::vector<double> sum(n_layers, 0.0);
-    ExplainOptions eo;
-    eo.methods = {"latim-l2"};
-    eo.rows = ExplainOptions::Rows::kAll;
-    eo.activation = f;
     for (const std::vector<int32_t>& ids : samples) {
-      RETURN_IF_ERROR(engine.Explain(ids, eo, [&](AttributionResult r) {
+      ASSIGN_OR_RETURN(ValidatedRequest request,
+                       CopyRequest(engine, {MethodName(Method::kLatimL2)}, f, o, ids, {}));
+      RETURN_IF_ERROR(engine.Explain(request, [&](AttributionResult r) {
         if (r.layer >= 0 && r.layer < n_layers) sum[r.layer] += r.approx_error;
         return true;
       }));
@@ -189,17 +215,12 @@ absl::Status WriteHeatmaps(const Engine& engine, const std::vector<int32_t>& ids
   hm.outlines.push_back(CellBox{o.length + 2, 2 * o.length + 2, 1, o.length + 1});
   for (const MethodFaithfulness& m : report.methods) {
     const int layer = m.layers[m.best].layer;
-    ExplainOptions eo;
-    eo.methods = {m.method};
-    eo.rows = ExplainOptions::Rows::kAll;
-    eo.activation = o.activation;
-    eo.ig_steps = o.ig_steps;
-    eo.sg_samples = o.sg_samples;
-    eo.seed = o.seed;
-    if (IsPerLayerMethod(m.method) && layer >= 0) eo.layers = {layer};
+    ASSIGN_OR_RETURN(ValidatedRequest request,
+                     CopyRequest(engine, {m.method}, o.activation, o, ids, {}));
+    if (IsPerLayerMethod(m.method) && layer >= 0) request.layers = {layer};
     std::vector<float> matrix;
-    RETURN_IF_ERROR(engine.Explain(ids, eo, [&](AttributionResult r) {
-      if (r.method == m.method && r.layer == layer) matrix = std::move(r.matrix);
+    RETURN_IF_ERROR(engine.Explain(request, [&](AttributionResult r) {
+      if (MethodName(r.method) == m.method && r.layer == layer) matrix = std::move(r.matrix);
       return true;
     }));
     if (matrix.size() != static_cast<size_t>(seq_len * seq_len)) {
@@ -219,12 +240,8 @@ absl::Status WriteHeatmaps(const Engine& engine, const std::vector<int32_t>& ids
 }  // namespace
 
 const std::vector<std::string>& AllFaithfulnessMethods() {
-  static const std::vector<std::string> kAll = {
-      "latim-l1",         "latim-l2",         "latim-alti",
-      "latim-alti-logit", "grad-x-input",     "integrated-gradients",
-      "smoothgrad",       "mamba-lrp",        "mamba-attention",
-      "rollout",          "mamba-attribution"};
-  return kAll;
+  static const auto* all = new std::vector<std::string>(MethodNames(EngineMethods()));
+  return *all;
 }
 
 absl::StatusOr<CopyFaithfulnessReport> EvaluateCopyFaithfulness(
@@ -246,26 +263,25 @@ absl::StatusOr<CopyFaithfulnessReport> EvaluateCopyFaithfulness(
   std::map<std::string, int> explained;
   const int grad_samples = options.grad_samples < 0 ? options.samples : options.grad_samples;
   for (int s = 0; s < options.samples; ++s) {
-    ExplainOptions eo;
+    std::vector<std::string> methods;
     for (const std::string& m : options.methods) {
       if (IsStepMultiplied(m) && s >= grad_samples) continue;
-      eo.methods.push_back(m);
+      methods.push_back(m);
       ++explained[m];
     }
-    eo.rows = ExplainOptions::Rows::kList;
-    eo.row_list = CopyRows(length);
-    eo.activation = options.activation;
-    eo.ig_steps = options.ig_steps;
-    eo.sg_samples = options.sg_samples;
-    eo.seed = options.seed;
+    RowSelection copy_rows;
+    copy_rows.kind = RowSelection::Kind::kList;
+    copy_rows.rows = CopyRows(length);
+    ASSIGN_OR_RETURN(ValidatedRequest request, CopyRequest(engine, methods, options.activation,
+                                                           options, samples[s], copy_rows));
     absl::Status block_status;
-    RETURN_IF_ERROR(engine.Explain(samples[s], eo, [&](AttributionResult r) {
+    RETURN_IF_ERROR(engine.Explain(request, [&](AttributionResult r) {
       absl::StatusOr<std::vector<float>> block = CopyBlock(r, length);
       if (!block.ok()) {
         block_status = block.status();
         return false;
       }
-      Accumulator& a = acc[{r.method, r.layer}];
+      Accumulator& a = acc[{MethodName(r.method), r.layer}];
       absl::StatusOr<InstanceMetrics> m = ComputeInstanceMetrics(*block, gold);
       // A non-finite map (e.g. a diverging method) counts as an undefined instance.
       const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -1,5 +1,5 @@
 // Faithfulness of every attribution method on the copying task (LaTIM §4.1, Table 2): held-out
-// copy samples `[BOS] s_0 … s_{L-1} [SEP] s_0 … s_{L-1}` (tools/train/copy_task.h) are explained
+// copy samples `[BOS] s_0 … s_{L-1} [SEP] s_0 … s_{L-1}` (eval/tasks/copy_task.h) are explained
 // by the Engine, and each (method, layer) map is scored against the known interaction.
 //   Block: rows = the L copy-token positions t_i = L+2+i, columns = the L source positions
 //   p_j = 1+j (i, j ∈ [0, L)); gold(i, j) = 1 iff |i − j| ≤ 1 (the paper's "ones along the three
@@ -20,11 +20,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "mamba/engine.h"
+#include "explain/engine.h"
 
 namespace mamba_explain {
 
-// The eleven methods of the Engine (docs/methods.md), in report order.
+// Every method of the Engine (the catalogue's engine methods), in catalogue order.
 const std::vector<std::string>& AllFaithfulnessMethods();
 
 struct CopyFaithfulnessOptions {

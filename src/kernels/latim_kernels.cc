@@ -90,7 +90,7 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
   return LatimContributionsRef(in, block, dtype, u_sum);
 }
 
-torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision,
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precision precision,
                         c10::optional<torch::ScalarType> out_dtype) {
   TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "LatimGemm: shapes");
 #ifdef ME_WITH_CUDA
@@ -109,7 +109,7 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPr
     const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_32F;
     const cublasComputeType_t compute =
         bf16 ? CUBLAS_COMPUTE_32F
-             : (precision == KernelPrecision::kFp32 ? CUBLAS_COMPUTE_32F_PEDANTIC
+             : (precision == Precision::kFp32 ? CUBLAS_COMPUTE_32F_PEDANTIC
                                                     : CUBLAS_COMPUTE_32F_FAST_TF32);
     const float alpha = 1.0f, beta = 0.0f;
     // Row-major out[M, N] = a[M, K]·b[N, K]ᵀ is column-major outᵀ = b·aᵀ.

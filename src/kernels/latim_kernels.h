@@ -12,14 +12,11 @@
 
 #include <cstdint>
 
+#include "common/precision.h"
 #include "kernels/latim_kernels_params.h"
 
 namespace mamba_explain {
 
-// Numeric mode of the big contraction: fp32 (reference; TF32 off), tf32 or bf16 tensor cores.
-// The scan quantities (Δ, prefix sums, exponentials, B, C, gains) stay fp32 in every mode; bf16
-// rounds u and T.
-enum class KernelPrecision { kFp32, kTf32, kBf16 };
 
 // One traced layer of a padded batch, everything on one device. Shapes as in the params header.
 struct LatimLayerTensors {
@@ -64,7 +61,7 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& layer, const LatimR
 // x [M, K] · wᵀ with w [N, K] -> [M, N], fp32 accumulation, in out_dtype (default: x's dtype;
 // bf16 inputs may write fp32). kFp32 forbids TF32 whatever the process-wide flag says; kTf32
 // allows it. bf16 inputs run on bf16 tensor cores.
-torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, KernelPrecision precision,
+torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precision precision,
                         c10::optional<torch::ScalarType> out_dtype = c10::nullopt);
 
 // Per-pair scores of T [Rb, S, D]: ‖T‖₁, ‖T‖₂ and ‖y_t − T'_t(x_s)‖₁ with T' adding resid on the

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "kernels/out_of_memory.h"
 #include "kernels/selective_scan_ref.h"
 
 #ifdef ME_WITH_CUDA
@@ -176,6 +177,7 @@ absl::StatusOr<torch::Tensor> SelectiveScan(const SelectiveScanInputs& inputs) {
                                      to_cpu(inputs.lengths)};
     return SelectiveScanReference(on_cpu).to(inputs.x.device());
   } catch (const c10::Error& e) {
+    if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("SelectiveScan failed for ", ShapeSummary(inputs), ": ",
                                             e.what_without_backtrace()));
   }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "kernels/out_of_memory.h"
 #include "kernels/selective_scan_backward.h"
 
 namespace mamba_explain {
@@ -88,6 +89,7 @@ absl::StatusOr<torch::Tensor> SelectiveScanDifferentiable(const SelectiveScanInp
     return SelectiveScanFunction::apply(in.x, in.delta, in.A, in.B, in.C, in.D, in.lengths,
                                         static_cast<int64_t>(mode));
   } catch (const c10::Error& e) {
+    if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("SelectiveScanDifferentiable failed for x [",
                                             absl::StrJoin(inputs.x.sizes(), ", "),
                                             "]: ", e.what_without_backtrace()));

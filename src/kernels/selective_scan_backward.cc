@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "kernels/out_of_memory.h"
 #include "kernels/selective_scan_backward_ref.h"
 
 #ifdef ME_WITH_CUDA
@@ -162,6 +163,7 @@ absl::StatusOr<SelectiveScanGrads> SelectiveScanBackward(const SelectiveScanInpu
                               to_device(on_host.dA), to_device(on_host.dB),
                               to_device(on_host.dC), to_device(on_host.dD)};
   } catch (const c10::Error& e) {
+    if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("SelectiveScanBackward failed for ",
                                             ShapeSummary(inputs, dout), ": ",
                                             e.what_without_backtrace()));

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kernels/out_of_memory.h"
 #include "mamba/mamba1_mixer.h"
 #include "mamba/mamba2_mixer.h"
 #include "mamba/mamba_ops.h"
@@ -78,6 +79,7 @@ absl::StatusOr<ForwardOutput> MambaModel::Forward(const torch::Tensor& ids,
     torch::NoGradGuard no_grad;
     return ForwardFromEmbeddings(Embed(ids64), lengths, options);
   } catch (const c10::Error& e) {
+    if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("forward: ", e.what_without_backtrace()));
   }
 }
@@ -145,6 +147,7 @@ absl::StatusOr<ForwardOutput> MambaModel::ForwardFromEmbeddings(
     }
     return out;
   } catch (const c10::Error& e) {
+    if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("forward: ", e.what_without_backtrace()));
   }
 }

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "common/status_macros.h"
 #include "model/lenient_json.h"
 #include "nlohmann/json.hpp"
@@ -398,14 +399,8 @@ absl::StatusOr<ModelConfig> LoadModelConfig(const std::string& path) {
   if (!S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat("config path is not a regular file: ", path));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot open config file ", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::InvalidArgumentError(absl::StrCat("cannot read config file ", path));
-  return ParseModelConfig(text.str(), path);
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ParseModelConfig(text, path);
 }
 
 const char* ArchitectureName(Architecture arch) {

@@ -13,14 +13,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/precision.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 
 namespace mamba_explain {
-
-// Numerics mode of the big contractions (DESIGN §4). The scan, exponentials, A_log, D, dt bias and
-// norm statistics stay fp32 in every mode.
-enum class Precision { kFp32, kBf16 };
 
 struct LayerWeights {
   torch::Tensor norm;        // [D] fp32, pre-mixer RMSNorm
@@ -45,7 +42,7 @@ struct ModelWeights {
   bool lm_head_tied = true;
   std::vector<LayerWeights> layers;
   torch::Device device = torch::kCPU;
-  Precision precision = Precision::kFp32;
+  Precision precision = Precision::kFp32;  // storage: kFp32 or kBf16 (kTf32 stores fp32)
 };
 
 // Reads and validates all tensors. `config` is updated with the bias presence found in the files.
@@ -56,7 +53,7 @@ absl::StatusOr<ModelWeights> LoadModelWeights(const Checkpoint& checkpoint, Mode
 // U8, BOOL); INVALID_ARGUMENT naming the tensor for other dtypes.
 absl::StatusOr<torch::Tensor> TensorFromView(const TensorView& view);
 
-// torch dtype of the projections in `precision`.
+// torch dtype of the projections in `precision` (fp32 for kFp32 and kTf32).
 torch::ScalarType ComputeDtype(Precision precision);
 
 }  // namespace mamba_explain

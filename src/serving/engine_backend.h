@@ -1,13 +1,12 @@
-// EngineBackend: ExplainBackend over the LibTorch Engine (src/mamba/engine.h). This header is
-// LibTorch-free; the .cc talks to the engine only through engine.h. Serves every method of the
-// offline CLI with its results: the LaTIM methods through Engine::ExplainBatch (one padded
-// forward per batch), the baselines (gradient methods, mamba-lrp, hidden attention) through
-// Engine::Explain one sequence at a time with that request's rows and target tokens. Results
-// stream to the sink as they finish (per-target scores of the gradient methods, mamba-lrp and
-// mamba-attribution as token scores, the rest as matrices); a cancelled request's results are
-// dropped and its baselines skipped; the batch stops between results once every request is
-// cancelled; device out-of-memory -> RESOURCE_EXHAUSTED for that batch only. One batch at a time
-// (the batcher guarantees it).
+// EngineBackend: ExplainBackend over the LibTorch Engine (src/explain/engine.h). This header is
+// LibTorch-free; the .cc talks to the engine only through engine.h. Serves every engine method of
+// the catalogue: a batch (validated requests sharing BatchOptions) is one explain ValidatedRequest,
+// and the Engine decides what runs batched (LaTIM as one padded forward, the baselines per
+// sequence with that request's rows and target tokens). Results stream to the sink as they
+// finish (ResultKind::kTokenScores as token scores, the rest as matrices); a cancelled request's
+// results are dropped and its baselines skipped; the batch stops between results once every
+// request is cancelled; device out-of-memory -> RESOURCE_EXHAUSTED for that batch only. One batch
+// at a time (the batcher guarantees it).
 #ifndef MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 #define MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 
@@ -21,7 +20,7 @@ namespace mamba_explain {
 
 struct EngineBackendOptions {
   std::string device = "cpu";       // cpu | cuda | cuda:N
-  std::string precision = "fp32";   // fp32 | bf16
+  std::string precision = "fp32";   // weight storage: fp32 | bf16 (ParsePrecision)
   int64_t memory_budget_mib = 256;  // LaTIM block budget unless a request asks for another
 };
 

@@ -26,16 +26,12 @@ struct BackendInfo {
   int32_t d_model = 0;
   int32_t vocab_size = 0;
   bool has_tokenizer = false;
-  std::vector<std::string> methods;         // supported method names
-  std::vector<std::string> output_methods;  // subset that needs a target token per row
-  // Subset with a single whole-model result (layer -1) whose cost does not grow with the
-  // requested layers: the matrix-row budget counts it once, not once per layer.
-  std::vector<std::string> whole_model_methods;
-  // Subset that runs one backward pass per target row (integrated-gradients: per row and IG
-  // step; smoothgrad: per row and sample): the gradient-row budget counts these.
-  std::vector<std::string> gradient_methods;
+  // Supported methods; what each is (output-dependent, whole-model, its cost) is in the catalogue
+  // (attribution/methods.h).
+  std::vector<Method> methods;
+  int64_t memory_budget_mib = 256;  // block budget of requests that do not ask for one
   std::string device = "cpu";
-  Precision precision = Precision::kFp32;
+  Precision precision = Precision::kFp32;  // of the stored weights
 };
 
 // Device memory held by a backend's allocator (zeros on CPU); the batcher publishes it as the

@@ -11,41 +11,38 @@
 #include <string>
 #include <vector>
 
+#include "attribution/methods.h"
+#include "common/precision.h"
+#include "explain/explain_request.h"
+
 namespace mamba_explain {
 
-enum class Activation { kSilu, kIdentity, kRelu };
-enum class Precision { kDefault, kFp32, kTf32, kBf16 };
-
-const char* ActivationName(Activation a);  // "silu" | "identity" | "relu"
-const char* PrecisionName(Precision p);    // "default" | "fp32" | "tf32" | "bf16"
-
-// Method parameters of a request (proto MethodParameters); zero / empty / negative σ = the
-// backend's default, so the wire's unset fields mean "default" (σ = 0 is a valid value, hence
-// optional).
+// Method parameters as the wire carries them (proto MethodParameters): zero / empty = the
+// default, so an unset field means "default" (σ = 0 is a valid value, hence optional). Choices are
+// spelled as in the catalogue (attribution/methods.h); request_validation parses them into
+// ExplainParameters, naming the field on error.
 struct MethodParameters {
-  // The defaults of the counted parameters, equal to the engine's (ExplainOptions, engine.h;
-  // engine_backend_test checks it): the request budget counts unset fields as these.
-  static constexpr int32_t kDefaultIgSteps = 30;
-  static constexpr int32_t kDefaultSmoothgradSamples = 30;
-  int32_t ig_steps = 0;                   // integrated-gradients; 0 = backend default
-  int32_t smoothgrad_samples = 0;         // smoothgrad; 0 = backend default
-  std::optional<float> smoothgrad_sigma;  // smoothgrad, absolute; unset = backend default
+  int32_t ig_steps = 0;                   // integrated-gradients; 0 = default
+  int32_t smoothgrad_samples = 0;         // smoothgrad; 0 = default
+  std::optional<float> smoothgrad_sigma;  // smoothgrad, absolute; unset = default
   uint64_t seed = 0;                      // smoothgrad noise
   int32_t memory_budget_mib = 0;  // LaTIM / mamba-attention block budget; 0 = backend default
-  std::string ig_rule;            // "riemann" | "gauss-legendre"; empty = backend default
-  std::string smoothgrad_input;   // "noisy" | "clean"; empty = backend default
-  std::string lrp_rules;          // mamba-lrp rule list ("all", "no-ssm,no-gate", ...)
-  std::string attention_norm;     // mamba-attention: "raw" | "minmax" | "abs-minmax"
+  std::string ig_rule;            // IgQuadratureChoices(); empty = default
+  std::string smoothgrad_input;   // SmoothGradInputChoices(); empty = default
+  std::string lrp_rules;          // comma list of LrpRuleChoices(); empty = default
+  std::string attention_norm;     // AttentionNormChoices(); empty = default
   int32_t start_layer = 0;        // rollout / mamba-attribution: first layer multiplied
 };
 
-// What every request of one batch must share: the backend runs them together.
+// What every request of one batch must share, validated and typed: the backend runs them
+// together (as one explain ValidatedRequest over the batch's sequences).
 struct BatchOptions {
-  std::vector<std::string> methods;  // in request order, no duplicates
-  std::vector<int32_t> layers;       // increasing, in [0, n_layers)
+  std::vector<Method> methods;  // in request order, no duplicates
+  std::vector<int32_t> layers;  // increasing, in [0, n_layers)
   Activation activation = Activation::kSilu;
-  Precision precision = Precision::kDefault;
-  MethodParameters params;
+  Precision precision = Precision::kFp32;  // resolved compute precision
+  int64_t memory_budget_bytes = int64_t{256} << 20;
+  ExplainParameters params;
 
   // Equal keys <=> the options are batch-compatible.
   std::string Key() const;

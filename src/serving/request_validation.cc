@@ -1,12 +1,12 @@
 #include "serving/request_validation.h"
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "explain/explain_request.h"
 
 namespace mamba_explain {
 namespace {
@@ -16,193 +16,98 @@ absl::Status OutOfRange(const std::string& field, size_t index, int64_t value, i
       absl::StrCat(field, "[", index, "]=", value, " not in [0, ", end, ")"));
 }
 
-// Sorts, deduplicates and range-checks; empty -> [0, end).
-absl::StatusOr<std::vector<int32_t>> ResolveIndexList(const std::string& field,
-                                                      const std::vector<int32_t>& given,
-                                                      int32_t end) {
-  for (size_t i = 0; i < given.size(); ++i) {
-    if (given[i] < 0 || given[i] >= end) return OutOfRange(field, i, given[i], end);
-  }
-  std::vector<int32_t> out = given;
-  if (out.empty()) {
-    for (int32_t i = 0; i < end; ++i) out.push_back(i);
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-bool Contains(const std::vector<std::string>& list, const std::string& name) {
+bool Contains(const std::vector<std::string>& list, absl::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-// A named choice of MethodParameters: empty (the default) or one of `allowed`.
-absl::Status CheckChoice(const std::string& field, const std::string& value,
-                         const std::vector<std::string>& allowed) {
-  if (value.empty() || Contains(allowed, value)) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("parameters.", field, "='", value, "' unknown (",
-                                                 absl::StrJoin(allowed, ", "), ")"));
+// A closed choice of MethodParameters: empty keeps `*value` (the default), else one of the
+// catalogue's spellings.
+template <typename E>
+absl::Status ParseChoice(const std::string& field, const std::string& text,
+                         absl::StatusOr<E> (*parse)(absl::string_view),
+                         std::vector<std::string> (*choices)(), E* value) {
+  if (text.empty()) return absl::OkStatus();
+  absl::StatusOr<E> parsed = parse(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("parameters.", field, "='", text, "' unknown (",
+                                                   absl::StrJoin(choices(), ", "), ")"));
+  }
+  *value = *parsed;
+  return absl::OkStatus();
 }
 
-// The method parameters against the limits; names as the engine spells them (engine.h).
-absl::Status ValidateParameters(const MethodParameters& p, const BackendInfo& info,
-                                const ServingLimits& limits) {
+// The wire's parameters against the server limits, into typed parameters (unset = default).
+absl::StatusOr<ExplainParameters> ParseParameters(const MethodParameters& p,
+                                                  const ServingLimits& limits) {
+  ExplainParameters out;
   if (p.ig_steps < 0 || p.ig_steps > limits.max_ig_steps) {
     return absl::InvalidArgumentError(
         absl::StrCat("parameters.ig_steps=", p.ig_steps, " not in [0, ", limits.max_ig_steps, "]"));
   }
+  if (p.ig_steps > 0) out.ig_steps = p.ig_steps;
   if (p.smoothgrad_samples < 0 || p.smoothgrad_samples > limits.max_smoothgrad_samples) {
     return absl::InvalidArgumentError(
         absl::StrCat("parameters.smoothgrad_samples=", p.smoothgrad_samples, " not in [0, ",
                      limits.max_smoothgrad_samples, "]"));
   }
-  if (p.smoothgrad_sigma.has_value() &&
-      !(*p.smoothgrad_sigma >= 0.f && *p.smoothgrad_sigma <= limits.max_smoothgrad_sigma)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.smoothgrad_sigma=", *p.smoothgrad_sigma, " not in [0, ",
-                     limits.max_smoothgrad_sigma, "]"));
+  if (p.smoothgrad_samples > 0) out.smoothgrad_samples = p.smoothgrad_samples;
+  if (p.smoothgrad_sigma.has_value()) {
+    if (!(*p.smoothgrad_sigma >= 0.f && *p.smoothgrad_sigma <= limits.max_smoothgrad_sigma)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameters.smoothgrad_sigma=", *p.smoothgrad_sigma, " not in [0, ",
+                       limits.max_smoothgrad_sigma, "]"));
+    }
+    out.smoothgrad_sigma = *p.smoothgrad_sigma;
   }
   if (p.memory_budget_mib < 0 || p.memory_budget_mib > limits.max_memory_budget_mib) {
     return absl::InvalidArgumentError(
         absl::StrCat("parameters.memory_budget_mib=", p.memory_budget_mib, " not in [0, ",
                      limits.max_memory_budget_mib, "]"));
   }
-  RETURN_IF_ERROR(CheckChoice("ig_rule", p.ig_rule, {"riemann", "gauss-legendre"}));
-  RETURN_IF_ERROR(CheckChoice("smoothgrad_input", p.smoothgrad_input, {"noisy", "clean"}));
-  RETURN_IF_ERROR(CheckChoice("attention_norm", p.attention_norm, {"raw", "minmax", "abs-minmax"}));
+  out.seed = p.seed;
+  RETURN_IF_ERROR(
+      ParseChoice("ig_rule", p.ig_rule, &ParseIgQuadrature, &IgQuadratureChoices, &out.ig_rule));
+  RETURN_IF_ERROR(ParseChoice("smoothgrad_input", p.smoothgrad_input, &ParseSmoothGradInput,
+                              &SmoothGradInputChoices, &out.smoothgrad_input));
+  RETURN_IF_ERROR(ParseChoice("attention_norm", p.attention_norm, &ParseAttentionNorm,
+                              &AttentionNormChoices, &out.attention_norm));
   if (!p.lrp_rules.empty()) {
-    const std::vector<std::string> rules = {"all",    "none",    "no-silu",
-                                            "no-ssm", "no-gate", "no-norm"};
+    const std::vector<std::string> rules = LrpRuleChoices();
     for (absl::string_view rule : absl::StrSplit(p.lrp_rules, ',')) {
-      if (!Contains(rules, std::string(rule))) {
+      if (!Contains(rules, rule)) {
         return absl::InvalidArgumentError(
             absl::StrCat("parameters.lrp_rules='", p.lrp_rules, "' has unknown rule '", rule,
                          "' (comma list of ", absl::StrJoin(rules, ", "), ")"));
       }
     }
+    ASSIGN_OR_RETURN(out.lrp_rules, ParseLrpRules(p.lrp_rules));
   }
-  if (p.start_layer < 0 || p.start_layer >= info.n_layers) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameters.start_layer=", p.start_layer, " not in [0, ", info.n_layers, ")"));
-  }
-  return absl::OkStatus();
+  out.start_layer = p.start_layer;
+  return out;
 }
 
-}  // namespace
-
-absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
-                                                 const ExplainBackend& backend,
-                                                 const ServingLimits& limits) {
-  const BackendInfo& info = backend.info();
-  ValidatedRequest out;
-
-  // Input.
-  if (spec.text.has_value() == !spec.token_ids.empty()) {
-    return absl::InvalidArgumentError("give exactly one of text and token_ids");
-  }
-  if (spec.text.has_value()) {
-    if (!info.has_tokenizer) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("model '", spec.model, "' has no tokenizer; send token_ids"));
-    }
-    ASSIGN_OR_RETURN(out.input.ids, backend.Tokenize(*spec.text));
-    for (size_t i = 0; i < out.input.ids.size(); ++i) {
-      if (out.input.ids[i] >= info.vocab_size) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("text tokenizes to id ", out.input.ids[i], " at position ", i,
-                         ", outside the model's vocabulary of ", info.vocab_size));
-      }
-    }
-  } else {
-    for (size_t i = 0; i < spec.token_ids.size(); ++i) {
-      if (spec.token_ids[i] < 0 || spec.token_ids[i] >= info.vocab_size) {
-        return OutOfRange("token_ids", i, spec.token_ids[i], info.vocab_size);
-      }
-    }
-    out.input.ids = spec.token_ids;
-  }
-  const int64_t length = static_cast<int64_t>(out.input.ids.size());
-  if (length == 0) return absl::InvalidArgumentError("text is empty after tokenization");
-  if (length > limits.max_tokens) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "input has ", length, " tokens, over the server limit of ", limits.max_tokens));
-  }
-
-  // Methods.
-  if (spec.methods.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "methods is empty; model '", spec.model,
-        "' supports: ", info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", ")));
-  }
-  std::set<std::string> seen;
-  bool needs_target = false;
-  for (size_t i = 0; i < spec.methods.size(); ++i) {
-    const std::string& m = spec.methods[i];
-    if (std::find(info.methods.begin(), info.methods.end(), m) == info.methods.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "methods[", i, "]='", m, "' is not supported by model '", spec.model, "' (supported: ",
-          info.methods.empty() ? "none" : absl::StrJoin(info.methods, ", "), ")"));
-    }
-    if (!seen.insert(m).second) {
-      return absl::InvalidArgumentError(absl::StrCat("methods[", i, "]='", m, "' is repeated"));
-    }
-    needs_target |= Contains(info.output_methods, m);
-  }
-  out.options.methods = spec.methods;
-
-  // Layers and rows.
-  ASSIGN_OR_RETURN(out.options.layers, ResolveIndexList("layers", spec.layers, info.n_layers));
-  ASSIGN_OR_RETURN(out.input.target_rows,
-                   ResolveIndexList("target_rows", spec.target_rows, static_cast<int32_t>(length)));
-  if (!spec.target_tokens.empty()) {
-    if (spec.target_tokens.size() != out.input.target_rows.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target_tokens has ", spec.target_tokens.size(), " entries but there are ",
-                       out.input.target_rows.size(), " target rows"));
-    }
-    for (size_t i = 0; i < spec.target_tokens.size(); ++i) {
-      if (spec.target_tokens[i] < 0 || spec.target_tokens[i] >= info.vocab_size) {
-        return OutOfRange("target_tokens", i, spec.target_tokens[i], info.vocab_size);
-      }
-    }
-    if (needs_target) out.input.target_tokens = spec.target_tokens;
-  }
-
-  // Options.
-  RETURN_IF_ERROR(ValidateSparsity(spec.sparsity));
-  out.sparsity = spec.sparsity;
-  if (spec.priority < 0 || spec.priority > limits.max_priority) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));
-  }
-  out.priority = spec.priority;
-  RETURN_IF_ERROR(ValidateParameters(spec.params, info, limits));
-  if (spec.precision != Precision::kDefault && spec.precision != info.precision) {
-    return absl::InvalidArgumentError(absl::StrCat("precision=", PrecisionName(spec.precision),
-                                                   " but model '", spec.model, "' is loaded in ",
-                                                   PrecisionName(info.precision)));
-  }
-  out.options.activation = spec.activation;
-  out.options.precision = info.precision;
-  out.options.params = spec.params;
-
-  // Budgets. Matrix rows: every (method, layer, row) of a per-layer method, every (method, row)
-  // of a whole-model one, is one row to compute and send. Gradient rows: every backward pass of
-  // the gradient methods (one per row, IG step or SmoothGrad sample), their dominant cost.
-  const int64_t rows = static_cast<int64_t>(out.input.target_rows.size());
-  const int64_t layers = static_cast<int64_t>(out.options.layers.size());
+// Matrix rows: every (method, layer, row) of a per-layer-cost method, every (method, row) of the
+// others, is one row to compute and send. Gradient rows: every backward pass (one per row, IG step
+// or SmoothGrad sample), the gradient methods' dominant cost. Both from the catalogue.
+absl::Status CheckBudgets(const BatchOptions& options, int64_t rows, const ServingLimits& limits) {
+  const int64_t layers = static_cast<int64_t>(options.layers.size());
   int64_t matrix_rows = 0, gradient_rows = 0;
-  for (const std::string& m : out.options.methods) {
-    matrix_rows += rows * (Contains(info.whole_model_methods, m) ? 1 : layers);
-    if (!Contains(info.gradient_methods, m)) continue;
-    int64_t passes = 1;
-    if (m == "integrated-gradients") {
-      passes = spec.params.ig_steps > 0 ? spec.params.ig_steps : MethodParameters::kDefaultIgSteps;
-    } else if (m == "smoothgrad") {
-      passes = spec.params.smoothgrad_samples > 0 ? spec.params.smoothgrad_samples
-                                                  : MethodParameters::kDefaultSmoothgradSamples;
+  for (Method m : options.methods) {
+    const CostModel& cost = GetMethodInfo(m).cost;
+    matrix_rows += rows * (cost.rows_per_layer ? layers : 1);
+    switch (cost.gradient_passes) {
+      case GradientPasses::kNone:
+        break;
+      case GradientPasses::kOne:
+        gradient_rows += rows;
+        break;
+      case GradientPasses::kIgSteps:
+        gradient_rows += rows * options.params.ig_steps;
+        break;
+      case GradientPasses::kSmoothGradSamples:
+        gradient_rows += rows * options.params.smoothgrad_samples;
+        break;
     }
-    gradient_rows += rows * passes;
   }
   if (matrix_rows > limits.max_matrix_rows) {
     return absl::ResourceExhaustedError(
@@ -219,6 +124,122 @@ absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
         limits.max_gradient_rows,
         "; ask for fewer target_rows, parameters.ig_steps or parameters.smoothgrad_samples"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
+                                                 const ExplainBackend& backend,
+                                                 const ServingLimits& limits) {
+  const BackendInfo& info = backend.info();
+  ValidatedExplain out;
+
+  // Input.
+  std::vector<int32_t> ids;
+  if (spec.text.has_value() == !spec.token_ids.empty()) {
+    return absl::InvalidArgumentError("give exactly one of text and token_ids");
+  }
+  if (spec.text.has_value()) {
+    if (!info.has_tokenizer) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model '", spec.model, "' has no tokenizer; send token_ids"));
+    }
+    ASSIGN_OR_RETURN(ids, backend.Tokenize(*spec.text));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] >= info.vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("text tokenizes to id ", ids[i], " at position ", i,
+                         ", outside the model's vocabulary of ", info.vocab_size));
+      }
+    }
+  } else {
+    for (size_t i = 0; i < spec.token_ids.size(); ++i) {
+      if (spec.token_ids[i] < 0 || spec.token_ids[i] >= info.vocab_size) {
+        return OutOfRange("token_ids", i, spec.token_ids[i], info.vocab_size);
+      }
+    }
+    ids = spec.token_ids;
+  }
+  const int64_t length = static_cast<int64_t>(ids.size());
+  if (length == 0) return absl::InvalidArgumentError("text is empty after tokenization");
+  if (length > limits.max_tokens) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "input has ", length, " tokens, over the server limit of ", limits.max_tokens));
+  }
+
+  // Methods: catalogue names this backend serves (the explain Validate rejects repeats).
+  const std::string supported =
+      info.methods.empty() ? "none" : absl::StrJoin(MethodNames(info.methods), ", ");
+  ExplainRequest request;
+  request.methods.clear();
+  if (spec.methods.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("methods is empty; model '", spec.model, "' supports: ", supported));
+  }
+  for (size_t i = 0; i < spec.methods.size(); ++i) {
+    absl::StatusOr<Method> m = ParseMethod(spec.methods[i]);
+    if (!m.ok() || std::find(info.methods.begin(), info.methods.end(), *m) == info.methods.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("methods[", i, "]='", spec.methods[i],
+                                                     "' is not supported by model '", spec.model,
+                                                     "' (supported: ", supported, ")"));
+    }
+    request.methods.push_back(*m);
+  }
+
+  // The explanation itself: one Validate for the CLI, the server and the evaluator.
+  request.layers.assign(spec.layers.begin(), spec.layers.end());
+  if (spec.last_row && !spec.target_rows.empty()) {
+    return absl::InvalidArgumentError("row_selection=LAST together with target_rows");
+  }
+  if (spec.last_row) {
+    request.rows.kind = RowSelection::Kind::kLast;
+  } else if (!spec.target_rows.empty()) {
+    request.rows.kind = RowSelection::Kind::kList;
+    request.rows.rows.assign(spec.target_rows.begin(), spec.target_rows.end());
+  }
+  if (spec.target_token.has_value() && !spec.target_tokens.empty()) {
+    return absl::InvalidArgumentError("give target_token or target_tokens, not both");
+  }
+  request.target_token = spec.target_token;
+  request.target_tokens.assign(spec.target_tokens.begin(), spec.target_tokens.end());
+  request.activation = spec.activation;
+  request.precision = spec.precision;
+  ASSIGN_OR_RETURN(request.params, ParseParameters(spec.params, limits));
+  const int64_t budget_mib =
+      spec.params.memory_budget_mib > 0 ? spec.params.memory_budget_mib : info.memory_budget_mib;
+  request.memory_budget_bytes = budget_mib << 20;
+  ModelShape shape;
+  shape.n_layers = info.n_layers;
+  shape.vocab_size = info.vocab_size;
+  shape.precision = info.precision;
+  shape.methods = info.methods;
+  ASSIGN_OR_RETURN(ValidatedRequest v, Validate(request, {ids}, shape));
+
+  out.options.methods = v.methods;
+  out.options.layers.assign(v.layers.begin(), v.layers.end());
+  out.options.activation = v.activation;
+  out.options.precision = v.precision;
+  out.options.memory_budget_bytes = v.memory_budget_bytes;
+  out.options.params = v.params;
+  const ValidatedSequence& seq = v.sequences[0];
+  out.input.ids = seq.ids;
+  out.input.target_rows.assign(seq.rows.begin(), seq.rows.end());
+  out.input.target_tokens.assign(seq.targets.begin(), seq.targets.end());
+  if (v.target_token.has_value() && v.NeedsTargets()) {
+    // One token for every row, per row: the header echoes it and batches never split on it.
+    out.input.target_tokens.assign(seq.rows.size(), static_cast<int32_t>(*v.target_token));
+  }
+
+  // Transport options.
+  RETURN_IF_ERROR(ValidateSparsity(spec.sparsity));
+  out.sparsity = spec.sparsity;
+  if (spec.priority < 0 || spec.priority > limits.max_priority) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));
+  }
+  out.priority = spec.priority;
+  RETURN_IF_ERROR(CheckBudgets(out.options, static_cast<int64_t>(seq.rows.size()), limits));
   return out;
 }
 

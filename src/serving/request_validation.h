@@ -1,8 +1,10 @@
-// Validation of an Explain request before it is queued (DESIGN §2 step 1): every field is checked
-// against the model and the server limits, defaults are resolved (all layers, all rows), and the
-// first problem is returned as INVALID_ARGUMENT naming the field and value ("layers[2]=31 not in
-// [0, 24)"), RESOURCE_EXHAUSTED for requests over a limit, or FAILED_PRECONDITION for text
-// without a tokenizer. Pure functions; nothing is queued here.
+// Validation of an Explain request before it is queued (DESIGN §2 step 1). The transport's fields
+// (text or ids, sparsity, priority) and the server limits are checked here; the wire's strings are
+// parsed into the catalogue's types (attribution/methods.h); everything about the explanation
+// itself goes through the one explain-layer Validate (explain/explain_request.h). The first
+// problem is INVALID_ARGUMENT naming the field and value ("layers[2]=31 not in [0, 24)"),
+// RESOURCE_EXHAUSTED for requests over a limit, or FAILED_PRECONDITION for text without a
+// tokenizer. Pure functions; nothing is queued here.
 #ifndef MAMBA_EXPLAIN_SERVING_REQUEST_VALIDATION_H_
 #define MAMBA_EXPLAIN_SERVING_REQUEST_VALIDATION_H_
 
@@ -23,12 +25,14 @@ struct ExplainSpec {
   std::string model;
   std::optional<std::string> text;
   std::vector<int32_t> token_ids;
-  std::vector<std::string> methods;
+  std::vector<std::string> methods;  // catalogue names
   std::vector<int32_t> layers;
-  std::vector<int32_t> target_rows;
+  std::vector<int32_t> target_rows;  // empty = all rows, or the last one with last_row
+  bool last_row = false;             // the input's last position (wire: ROW_SELECTION_LAST)
   std::vector<int32_t> target_tokens;
+  std::optional<int32_t> target_token;  // one token for every row (not with target_tokens)
   Activation activation = Activation::kSilu;
-  Precision precision = Precision::kDefault;
+  std::optional<Precision> precision;  // compute precision; unset = the model's
   SparsityPolicy sparsity;
   MethodParameters params;
   int32_t priority = 0;
@@ -49,14 +53,15 @@ struct ServingLimits {
   int32_t max_memory_budget_mib = 4096;  // parameters.memory_budget_mib
 };
 
-struct ValidatedRequest {
+// A request ready for the queue: the batch-compatible options and this request's sequence.
+struct ValidatedExplain {
   BatchOptions options;
   ExplainInput input;
   SparsityPolicy sparsity;
   int32_t priority = 0;
 };
 
-absl::StatusOr<ValidatedRequest> ValidateExplain(const ExplainSpec& spec,
+absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
                                                  const ExplainBackend& backend,
                                                  const ServingLimits& limits);
 

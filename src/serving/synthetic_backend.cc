@@ -23,8 +23,7 @@ absl::StatusOr<std::unique_ptr<ExplainBackend>> SyntheticBackend::Create(
   info.n_layers = static_cast<int32_t>(config.n_layers);
   info.d_model = static_cast<int32_t>(config.d_model);
   info.vocab_size = static_cast<int32_t>(config.vocab_size);
-  info.methods = {"synthetic-decay", "synthetic-logit"};
-  info.output_methods = {"synthetic-logit"};
+  info.methods = MethodsOf(MethodFamily::kSynthetic);
   const std::string tokenizer_path = model_dir + "/tokenizer.json";
   if (std::filesystem::exists(tokenizer_path)) {
     ASSIGN_OR_RETURN(backend->tokenizer_, Tokenizer::FromFile(tokenizer_path));
@@ -57,12 +56,13 @@ absl::Status SyntheticBackend::ExplainBatch(const BatchOptions& options,
   for (int32_t layer : options.layers) {
     if (sink->AllCancelled(n)) return absl::CancelledError("all requests of the batch cancelled");
     if (options_.layer_delay_ms > 0) absl::SleepFor(absl::Milliseconds(options_.layer_delay_ms));
-    for (const std::string& method : options.methods) {
+    for (Method id : options.methods) {
+      const std::string method = MethodName(id);
       for (int item = 0; item < n; ++item) {
         if (sink->IsCancelled(item)) continue;
         const ExplainInput& in = inputs[item];
         const int64_t cols = static_cast<int64_t>(in.ids.size());
-        if (method == "synthetic-logit") {
+        if (GetMethodInfo(id).result_kind == ResultKind::kTokenScores) {
           TokenScoreRows s;
           s.method = method;
           s.layer = layer;

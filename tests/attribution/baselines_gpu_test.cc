@@ -23,9 +23,9 @@ void ExpectSame(const std::vector<AttributionResult>& a, const std::vector<Attri
     ASSERT_EQ(a[i].method, b[i].method);
     ASSERT_EQ(a[i].layer, b[i].layer);
     ASSERT_EQ(a[i].rows, b[i].rows);
-    EXPECT_EQ(a[i].targets, b[i].targets) << a[i].method;
+    EXPECT_EQ(a[i].targets, b[i].targets) << MethodName(a[i].method);
     EXPECT_TRUE(AllClose(torch::tensor(b[i].matrix), torch::tensor(a[i].matrix), atol, rtol))
-        << a[i].method << " layer " << a[i].layer << " seq " << a[i].sequence;
+        << MethodName(a[i].method) << " layer " << a[i].layer << " seq " << a[i].sequence;
     if (!a[i].explained_logits.empty()) {
       EXPECT_TRUE(AllClose(torch::tensor(b[i].explained_logits),
                            torch::tensor(a[i].explained_logits), 1e-4, 1e-4));

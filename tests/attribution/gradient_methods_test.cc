@@ -63,7 +63,7 @@ TEST_P(GradientFixtureTest, GradientXInputEqualsNaiveAutograd) {
   for (int64_t b = 0; b < 2; ++b) {
     const AttributionResult& r = results[b];
     const int64_t n = lengths[b].item<int64_t>();
-    EXPECT_EQ(r.method, "grad-x-input");
+    EXPECT_EQ(r.method, Method::kGradientXInput);
     EXPECT_EQ(r.layer, -1);
     EXPECT_EQ(r.columns, n);
     ASSERT_EQ(r.rows.size(), static_cast<size_t>(n));
@@ -129,8 +129,8 @@ TEST_P(GradientFixtureTest, SmoothGradWithZeroSigmaEqualsGradientXInput) {
     o.smoothgrad_input = in;
     ASSERT_OK_AND_ASSIGN(auto results, ExplainGradients(*model, ids, torch::Tensor(), o));
     ASSERT_EQ(results.size(), 4u);  // per method, per sequence
-    EXPECT_EQ(results[0].method, "grad-x-input");
-    EXPECT_EQ(results[2].method, "smoothgrad");
+    EXPECT_EQ(results[0].method, Method::kGradientXInput);
+    EXPECT_EQ(results[2].method, Method::kSmoothGrad);
     EXPECT_TRUE(AllClose(Matrix(results[2]), Matrix(results[0]), 1e-6, 1e-5));
     EXPECT_TRUE(AllClose(Matrix(results[3]), Matrix(results[1]), 1e-6, 1e-5));
   }
@@ -154,7 +154,7 @@ TEST_P(GradientFixtureTest, SelectedRowsEqualFullRows) {
   for (size_t i = 0; i < full.size(); ++i) {
     EXPECT_EQ(some[i].rows, (std::vector<int64_t>{3, 17, 20}));
     EXPECT_TRUE(AllClose(Matrix(some[i]), Matrix(full[i]).index_select(0, index), 1e-5, 1e-4))
-        << full[i].method;
+        << MethodName(full[i].method);
   }
 }
 
@@ -229,7 +229,7 @@ TEST(GradientMethodsTest, BadOptions) {
   o.target_token = 96;
   EXPECT_STATUS(ExplainGradients(*model, ids, torch::Tensor(), o).status(),
                 absl::StatusCode::kInvalidArgument, "target token 96");
-  EXPECT_STATUS(ParseGradientMethod("gradcam").status(), absl::StatusCode::kInvalidArgument,
+  EXPECT_STATUS(ParseMethod("gradcam").status(), absl::StatusCode::kInvalidArgument,
                 "unknown method 'gradcam'");
   EXPECT_STATUS(ParseIgQuadrature("trapezoid").status(), absl::StatusCode::kInvalidArgument,
                 "unknown ig rule 'trapezoid'");

@@ -39,7 +39,7 @@ void ExpectSame(const std::vector<AttributionResult>& got,
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     SCOPED_TRACE(testing::Message()
-                 << want[i].method << " layer " << want[i].layer << " seq " << want[i].sequence);
+                 << MethodName(want[i].method) << " layer " << want[i].layer << " seq " << want[i].sequence);
     ASSERT_EQ(got[i].method, want[i].method);
     ASSERT_EQ(got[i].layer, want[i].layer);
     ASSERT_EQ(got[i].sequence, want[i].sequence);
@@ -65,7 +65,7 @@ TEST_P(LatimBatchedTest, EqualsReferencePath) {
     RowSelection rows;
     std::vector<std::vector<int64_t>> sequence_rows;
     std::vector<int> layers;
-    AdditiveActivation f;
+    Activation f;
     int64_t budget;
   };
   RowSelection all, last, list;
@@ -73,11 +73,11 @@ TEST_P(LatimBatchedTest, EqualsReferencePath) {
   list.kind = RowSelection::Kind::kList;
   list.rows = {12, 0, 5};
   const std::vector<Case> cases = {
-      {all, {}, {}, AdditiveActivation::kSilu, int64_t{256} << 20},
-      {all, {}, {}, AdditiveActivation::kIdentity, 1},
-      {last, {}, {0, 2}, AdditiveActivation::kRelu, int64_t{256} << 20},
-      {list, {}, {1}, AdditiveActivation::kSilu, 1},
-      {all, {{3, 4, 5, 6, 7, 20}, {0, 12}}, {}, AdditiveActivation::kSilu, 4096},
+      {all, {}, {}, Activation::kSilu, int64_t{256} << 20},
+      {all, {}, {}, Activation::kIdentity, 1},
+      {last, {}, {0, 2}, Activation::kRelu, int64_t{256} << 20},
+      {list, {}, {1}, Activation::kSilu, 1},
+      {all, {{3, 4, 5, 6, 7, 20}, {0, 12}}, {}, Activation::kSilu, 4096},
   };
   for (size_t k = 0; k < cases.size(); ++k) {
     SCOPED_TRACE(testing::Message() << "case " << k);
@@ -159,7 +159,7 @@ TEST_P(LatimPrecisionTest, FastModesRankLikeFp32) {
   o.scores = {LatimScore::kL1, LatimScore::kL2, LatimScore::kAlti, LatimScore::kAltiLogit};
   o.backend = LatimOptions::Backend::kKernels;
   ASSERT_OK_AND_ASSIGN(auto fp32, ExplainLatim(*model, ids.to(lo.device), torch::Tensor(), o));
-  for (KernelPrecision p : {KernelPrecision::kTf32, KernelPrecision::kBf16}) {
+  for (Precision p : {Precision::kTf32, Precision::kBf16}) {
     o.precision = p;
     ASSERT_OK_AND_ASSIGN(auto fast, ExplainLatim(*model, ids.to(lo.device), torch::Tensor(), o));
     ASSERT_EQ(fast.size(), fp32.size());
@@ -167,10 +167,10 @@ TEST_P(LatimPrecisionTest, FastModesRankLikeFp32) {
       double rho = 1, top_min = 1, top_sum = 0;
       int rows = 0;
     };
-    std::map<std::string, Agreement> agree;  // per method
+    std::map<std::string, Agreement> agree;  // per method name
     for (size_t i = 0; i < fp32.size(); ++i) {
       const AttributionResult &a = fp32[i], &b = fast[i];
-      Agreement& w = agree[a.method];
+      Agreement& w = agree[MethodName(a.method)];
       for (size_t q = 0; q < a.rows.size(); ++q) {
         const int64_t t = a.rows[q];
         if (t + 1 < 64) continue;  // one swap among a few sources moves Spearman by 1e-3
@@ -178,14 +178,14 @@ TEST_P(LatimPrecisionTest, FastModesRankLikeFp32) {
         double stray = 0;  // ALTI: fast-mode mass where fp32 clamps to exactly 0
         for (int64_t s = 0; s <= t; ++s) {
           const float x = a.at(q, s), y = b.at(q, s);
-          if (a.method == "latim-alti" && x == 0.0f) {
+          if (a.method == Method::kLatimAlti && x == 0.0f) {
             stray += std::abs(y);
             continue;  // ALTI's clamp at 0 is a discontinuity; ranks compare the rest
           }
           ra.push_back(x);
           rb.push_back(y);
         }
-        EXPECT_LE(stray, 1e-3) << a.method << " row " << t;
+        EXPECT_LE(stray, 1e-3) << MethodName(a.method) << " row " << t;
         const double top = TopKOverlap(ra, rb, std::min<size_t>(10, ra.size()));
         w.rho = std::min(w.rho, Spearman(ra, rb));
         w.top_min = std::min(w.top_min, top);
@@ -196,7 +196,7 @@ TEST_P(LatimPrecisionTest, FastModesRankLikeFp32) {
     for (const auto& [method, w] : agree) {
       const double top_mean = w.rows > 0 ? w.top_sum / w.rows : 1.0;
       std::printf("%s %s %s: worst Spearman %.6f, top-10 overlap min %.2f mean %.3f (%d rows)\n",
-                  GetParam().c_str(), method.c_str(), p == KernelPrecision::kBf16 ? "bf16" : "tf32",
+                  GetParam().c_str(), method.c_str(), p == Precision::kBf16 ? "bf16" : "tf32",
                   w.rho, w.top_min, top_mean, w.rows);
       // The bar is Spearman >= 0.999 per row and top-10 overlap >= 0.95. Measured misses
       // (docs/benchmarks.md): ALTI's worst row reaches 0.998, and single rows lose one of their

@@ -42,7 +42,8 @@ TEST_P(LatimGpuTest, CudaEqualsCpu) {
         ASSERT_EQ(a[i].rows, b[i].rows);
         EXPECT_EQ(a[i].targets, b[i].targets);
         torch::Tensor x = torch::tensor(a[i].matrix), y = torch::tensor(b[i].matrix);
-        EXPECT_TRUE(AllClose(y, x, 1e-4, 1e-3)) << a[i].method << " layer " << a[i].layer;
+        EXPECT_TRUE(AllClose(y, x, 1e-4, 1e-3))
+            << MethodName(a[i].method) << " layer " << a[i].layer;
         EXPECT_NEAR(a[i].approx_error, b[i].approx_error, 1e-4 + 1e-3 * a[i].approx_error);
       }
     }

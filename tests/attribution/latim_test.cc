@@ -30,7 +30,7 @@ torch::Tensor Matrix(const AttributionResult& r) {
 }
 
 // results keyed by (sequence, method, layer).
-using ResultMap = std::map<std::tuple<int64_t, std::string, int>, AttributionResult>;
+using ResultMap = std::map<std::tuple<int64_t, Method, int>, AttributionResult>;
 ResultMap ByKey(std::vector<AttributionResult> results) {
   ResultMap m;
   for (auto& r : results) m[{r.sequence, r.method, r.layer}] = std::move(r);
@@ -76,13 +76,13 @@ TEST_P(LatimModelTest, IdentityVariantIsExact) {
   ASSERT_NE(model, nullptr);
   LatimOptions o;
   o.scores = {LatimScore::kL2};
-  o.activation = AdditiveActivation::kIdentity;
+  o.activation = Activation::kIdentity;
   ASSERT_OK_AND_ASSIGN(auto results, ExplainLatim(*model, FixtureIds(GetParam().fixture),
                                                   torch::tensor({21, 13}, torch::kLong), o));
   ASSERT_EQ(results.size(), 2 * model->config().n_layers);
   for (const auto& r : results) EXPECT_LE(r.approx_error, 1e-5) << r.layer << " seq " << r.sequence;
   // And with f = SiLU on the same (identity) model the error is visibly non-zero: the check bites.
-  o.activation = AdditiveActivation::kSilu;
+  o.activation = Activation::kSilu;
   ASSERT_OK_AND_ASSIGN(results,
                        ExplainLatim(*model, FixtureIds(GetParam().fixture), torch::Tensor(), o));
   EXPECT_GT(results[0].approx_error, 1e-3);
@@ -101,10 +101,10 @@ TEST_P(LatimModelTest, AgreesWithNaivePaperEquations) {
     const int64_t n = ids.size(1);
     std::vector<int64_t> all_rows;
     for (int64_t t = 0; t < n; ++t) all_rows.push_back(t);
-    for (auto [f, nf] : std::vector<std::pair<AdditiveActivation, me_testing::NaiveF>>{
-             {AdditiveActivation::kSilu, me_testing::NaiveF::kSilu},
-             {AdditiveActivation::kIdentity, me_testing::NaiveF::kIdentity},
-             {AdditiveActivation::kRelu, me_testing::NaiveF::kRelu}}) {
+    for (auto [f, nf] : std::vector<std::pair<Activation, me_testing::NaiveF>>{
+             {Activation::kSilu, me_testing::NaiveF::kSilu},
+             {Activation::kIdentity, me_testing::NaiveF::kIdentity},
+             {Activation::kRelu, me_testing::NaiveF::kRelu}}) {
       LatimOptions o;
       o.scores = kAllScores;
       o.activation = f;
@@ -120,9 +120,9 @@ TEST_P(LatimModelTest, AgreesWithNaivePaperEquations) {
           const std::string where = fx + " layer " + std::to_string(l) + " seq " +
                                     std::to_string(seq) + " f " + std::to_string(int(f)) +
                                     (identity_model ? " identity model" : "");
-          const auto& L1 = got.at({seq, "latim-l1", l});
-          const auto& L2 = got.at({seq, "latim-l2", l});
-          const auto& AL = got.at({seq, "latim-alti", l});
+          const auto& L1 = got.at({seq, Method::kLatimL1, l});
+          const auto& L2 = got.at({seq, Method::kLatimL2, l});
+          const auto& AL = got.at({seq, Method::kLatimAlti, l});
           EXPECT_TRUE(AllClose(Matrix(L1), me_testing::NaiveNorm(layers[l], 1), 1e-5, 1e-4))
               << where;
           EXPECT_TRUE(AllClose(Matrix(L2), me_testing::NaiveNorm(layers[l], 2), 1e-5, 1e-4))
@@ -134,7 +134,7 @@ TEST_P(LatimModelTest, AgreesWithNaivePaperEquations) {
         }
         std::vector<int64_t> targets;
         torch::Tensor want = me_testing::NaiveAltiLogit(layers, *model, fwd, seq, n, &targets);
-        const auto& AK = got.at({seq, "latim-alti-logit", -1});
+        const auto& AK = got.at({seq, Method::kLatimAltiLogit, -1});
         EXPECT_EQ(AK.targets, targets);
         EXPECT_TRUE(AllClose(Matrix(AK), want, 1e-4, 1e-4)) << fx << " alti-logit seq " << seq;
       }
@@ -157,9 +157,9 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     const int64_t n = r.columns;
     EXPECT_EQ(n, r.sequence == 0 ? 21 : 13);
     ASSERT_EQ(static_cast<int64_t>(r.rows.size()), n);
-    EXPECT_EQ(m.triu(1).abs().max().item<float>(), 0.0f) << r.method << " " << r.layer;
+    EXPECT_EQ(m.triu(1).abs().max().item<float>(), 0.0f) << MethodName(r.method) << " " << r.layer;
     EXPECT_TRUE(torch::isfinite(m).all().item<bool>());
-    if (r.method == "latim-alti") {
+    if (r.method == Method::kLatimAlti) {
       EXPECT_TRUE(AllClose(m.sum(1), torch::ones({n}), 1e-5, 0)) << r.layer;
       EXPECT_GE(m.min().item<float>(), 0.0f);
     }
@@ -175,7 +175,7 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
       // Different blockings reorder fp32 sums; LibTorch 2.11's CPU kernels (GPU host) differ
       // from 1.13's by ~1.5e-6 absolute here, hence 1e-5 / 1e-4 rather than bit equality.
       EXPECT_TRUE(AllClose(Matrix(r), want, 1e-5, 1e-4))
-          << what << " " << r.method << " " << r.layer;
+          << what << " " << MethodName(r.method) << " " << r.layer;
       if (sel.rows.kind == RowSelection::Kind::kAll) {
         EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6) << what;
       }
@@ -199,7 +199,7 @@ TEST_P(LatimModelTest, CausalRowsSumToOneSelectedRowsBatchAndBudget) {
     ASSERT_OK_AND_ASSIGN(auto one, ExplainLatim(*model, single, torch::Tensor(), o));
     for (const auto& r : one) {
       const auto& ref = full.at({b, r.method, r.layer});
-      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-5, 1e-4)) << b << " " << r.method;
+      EXPECT_TRUE(AllClose(Matrix(r), Matrix(ref), 1e-5, 1e-4)) << b << " " << MethodName(r.method);
       EXPECT_NEAR(r.approx_error, ref.approx_error, 1e-6);
       EXPECT_EQ(r.targets, ref.targets);
     }
@@ -214,7 +214,7 @@ TEST_P(LatimModelTest, AltiLogitSumsToTheTargetLogitForTheIdentityVariant) {
   torch::Tensor ids = FixtureIds(GetParam().fixture);
   LatimOptions o;
   o.scores = {LatimScore::kAltiLogit};
-  o.activation = AdditiveActivation::kIdentity;
+  o.activation = Activation::kIdentity;
   o.target_token = 7;
   ASSERT_OK_AND_ASSIGN(auto results, ExplainLatim(*model, ids, torch::Tensor(), o));
   ForwardOptions fo;
@@ -254,14 +254,14 @@ TEST(LatimTest, LayerSelectionAndStreamingOrder) {
   LatimOptions o;
   o.scores = {LatimScore::kL2, LatimScore::kL1};
   o.layers = {2, 0};
-  std::vector<std::pair<int, std::string>> seen;
+  std::vector<std::pair<int, Method>> seen;
   ASSERT_OK(ExplainLatim(*model, ids, torch::Tensor(), o, [&](AttributionResult r) {
     seen.emplace_back(r.layer, r.method);
     return true;
   }));
-  std::vector<std::pair<int, std::string>> want = {
-      {0, "latim-l2"}, {0, "latim-l1"}, {0, "latim-l2"}, {0, "latim-l1"},
-      {2, "latim-l2"}, {2, "latim-l1"}, {2, "latim-l2"}, {2, "latim-l1"}};
+  const Method l1 = Method::kLatimL1, l2 = Method::kLatimL2;
+  std::vector<std::pair<int, Method>> want = {{0, l2}, {0, l1}, {0, l2}, {0, l1},
+                                              {2, l2}, {2, l1}, {2, l2}, {2, l1}};
   EXPECT_EQ(seen, want);
   // Cancelling after the first result stops with CANCELLED.
   int calls = 0;
@@ -295,8 +295,8 @@ TEST(LatimTest, BadInputIsInvalidArgument) {
   o.target_token = 96;
   EXPECT_STATUS(ExplainLatim(*model, ids, torch::Tensor(), o), absl::StatusCode::kInvalidArgument,
                 "target token 96");
-  EXPECT_STATUS(ParseLatimScore("latim-l3"), absl::StatusCode::kInvalidArgument, "latim-l3");
-  EXPECT_STATUS(ParseAdditiveActivation("gelu"), absl::StatusCode::kInvalidArgument, "gelu");
+  EXPECT_STATUS(ParseMethod("latim-l3"), absl::StatusCode::kInvalidArgument, "latim-l3");
+  EXPECT_STATUS(ParseActivation("gelu"), absl::StatusCode::kInvalidArgument, "gelu");
 }
 
 }  // namespace

@@ -136,8 +136,8 @@ TEST_P(MambaAttentionTest, RolloutAndAttributionEqualNaiveProducts) {
     o.max_batch_tokens = 50;
     ASSERT_OK_AND_ASSIGN(auto results, ExplainHiddenAttention(*model, ids, torch::Tensor(), o));
     ASSERT_EQ(results.size(), 2u);
-    EXPECT_EQ(results[0].method, "rollout");
-    EXPECT_EQ(results[1].method, "mamba-attribution");
+    EXPECT_EQ(results[0].method, Method::kRollout);
+    EXPECT_EQ(results[1].method, Method::kMambaAttribution);
     // Rollout: P = M̂_{L−1} ··· M̂_start, clamped and renormalised.
     int64_t guarded = 0;
     for (int l = start; l < L; ++l) {
@@ -200,7 +200,7 @@ TEST_P(MambaAttentionTest, SelectedRowsEqualFullRows) {
     const int64_t n = full[i].columns;
     EXPECT_EQ(last[i].rows, std::vector<int64_t>{n - 1});
     EXPECT_TRUE(AllClose(Matrix(last[i]), Matrix(full[i]).narrow(0, n - 1, 1), 1e-5, 1e-4))
-        << full[i].method << " layer " << full[i].layer << " seq " << full[i].sequence;
+        << MethodName(full[i].method) << " layer " << full[i].layer << " seq " << full[i].sequence;
   }
 }
 
@@ -221,7 +221,7 @@ TEST(MambaAttentionOptionsTest, BadOptions) {
                 absl::StatusCode::kInvalidArgument, "layer -1 out of range");
   EXPECT_STATUS(ParseAttentionNorm("softmax").status(), absl::StatusCode::kInvalidArgument,
                 "unknown attention norm 'softmax'");
-  EXPECT_STATUS(ParseHiddenAttentionMethod("attn").status(), absl::StatusCode::kInvalidArgument,
+  EXPECT_STATUS(ParseMethod("attn").status(), absl::StatusCode::kInvalidArgument,
                 "unknown method 'attn'");
 }
 

@@ -83,7 +83,7 @@ TEST_P(MambaLrpTest, NoRulesEqualsGradientXInput) {
                        ExplainGradients(*model, ids, torch::Tensor(), GradientMethodOptions()));
   ASSERT_EQ(lrp.size(), 2u);
   for (size_t b = 0; b < 2; ++b) {
-    EXPECT_EQ(lrp[b].method, "mamba-lrp");
+    EXPECT_EQ(lrp[b].method, Method::kMambaLrp);
     EXPECT_EQ(lrp[b].targets, gi[b].targets);
     EXPECT_TRUE(AllClose(Matrix(lrp[b]), Matrix(gi[b]), 1e-5, 1e-4));
   }

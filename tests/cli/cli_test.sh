@@ -179,16 +179,18 @@ expect_error "explain bad ig rule" "unknown ig rule 'simpson'" explain --model-d
 expect_error "explain bad ig steps" "bad ig steps '0'" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-steps 0 --json "$tmp/x.json"
 expect_error "explain bad sg sigma" "bad sg sigma 'x'" explain --model-dir "$fx" --ids 1,2 --method smoothgrad --sg-sigma x --json "$tmp/x.json"
 expect_error "explain bad attention norm" "unknown attention norm 'softmax'" explain --model-dir "$fx" --ids 1,2 --method mamba-attention --attention-norm softmax --json "$tmp/x.json"
-expect_error "explain bad start layer" "start layer 3 out of range" explain --model-dir "$fx" --ids 1,2 --method rollout --start-layer 3 --json "$tmp/x.json"
+expect_error "explain bad start layer" "parameters.start_layer=3 not in [0, 3)" explain --model-dir "$fx" --ids 1,2 --method rollout --start-layer 3 --json "$tmp/x.json"
 expect_error "explain unknown baseline flag" "unknown flag --ig-step" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-step 3 --json "$tmp/x.json"
-expect_error "explain bad target" "target token 96" explain --model-dir "$fx" --ids 1,2 --method mamba-lrp --target 96 --json "$tmp/x.json"
+expect_error "explain bad target" "target_token=96 not in [0, 96)" explain --model-dir "$fx" --ids 1,2 --method mamba-lrp --target 96 --json "$tmp/x.json"
 expect_error "explain bad method" "unknown method 'latim-l3'" explain --model-dir "$fx" --ids 1,2 --method latim-l3 --json "$tmp/x.json"
-expect_error "explain bad layer" "layer 3 out of range" explain --model-dir "$fx" --ids 1,2 --layers 3 --json "$tmp/x.json"
+expect_error "explain bad layer" "layers[0]=3 not in [0, 3)" explain --model-dir "$fx" --ids 1,2 --layers 3 --json "$tmp/x.json"
 expect_error "explain bad layer text" "bad layer 'a'" explain --model-dir "$fx" --ids 1,2 --layers a --json "$tmp/x.json"
-expect_error "explain row out of range" "row 2 out of range" explain --model-dir "$fx" --ids 1,2 --rows 2 --json "$tmp/x.json"
+expect_error "explain row out of range" "target_rows[0]=2 not in [0, 2)" explain --model-dir "$fx" --ids 1,2 --rows 2 --json "$tmp/x.json"
 expect_error "explain bad rows" "bad row 'first'" explain --model-dir "$fx" --ids 1,2 --rows first --json "$tmp/x.json"
 expect_error "explain bad activation" "unknown activation 'gelu'" explain --model-dir "$fx" --ids 1,2 --activation gelu --json "$tmp/x.json"
 expect_error "explain without --json" "--json is required" explain --model-dir "$fx" --ids 1,2
+expect_error "explain fp32 compute on bf16 weights" "precision=fp32 but the model's weights are bf16" explain --model-dir "$fx" --ids 1,2 --dtype bf16 --precision fp32 --json "$tmp/x.json"
+expect_error "explain bad precision" "unknown precision 'fp16'" explain --model-dir "$fx" --ids 1,2 --precision fp16 --json "$tmp/x.json"
 
 tok=${ME_SHARED_DIR:-$here/../../../shared}/data/gpt-neox-20b-tokenizer.json
 if [ -f "$tok" ]; then

@@ -226,12 +226,17 @@ else bad "message split: $(tail -c 600 "$tmp/err")"; fi
 expect_code "layer out of range -> INVALID_ARGUMENT" "layers[1]=3 not in [0, 3)" $E --model m1 --ids 1,2 --method latim-l1 --layers 0,3
 expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not supported" $E --model m1 --ids 1,2 --method nope
 expect_code "row out of range -> INVALID_ARGUMENT" "target_rows[0]=5 not in [0, 2)" $E --model m1 --ids 1,2 --rows 5
-expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_tokens[0]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
+expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
+expect_code "per-row target beyond vocab -> INVALID_ARGUMENT" "target_tokens[1]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target-tokens 5,96
 expect_code "text and ids -> client error" "exactly one of --text and --ids" $E --model m1 --ids 1 --text a
 expect_code "bad --layers -> client error" "bad layer range" $E --model m1 --ids 1 --layers 2-1
 expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --model m1 --ids 1,2 --top-k 0
 expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --model m1 --ids 1,2 --priority 12
-expect_code "precision the model is not loaded in -> INVALID_ARGUMENT" "precision=bf16" $E --model m1 --ids 1,2 --dtype bf16
+# Compute precision per request: an fp32 model computes in fp32, tf32 or bf16 (bf16 weights only in
+# bf16, explain_request_test); the header echoes the precision used.
+if $client_bin $E --model m1 --ids 1,2 --method latim-l2 --layers 0 --dtype tf32 --json "$tmp/tf32.json" \
+  2>>"$tmp/err" && grep -q '"PRECISION_TF32"' "$tmp/tf32.json"; then ok "tf32 on an fp32 model accepted and echoed"
+else bad "tf32 request: $(tail -c 400 "$tmp/err")"; fi
 expect_code "memory budget over the limit -> INVALID_ARGUMENT" "memory_budget_mib=99999" $E --model m1 --ids 1,2 --memory-budget-mib 99999
 expect_code "ig steps over the limit -> INVALID_ARGUMENT" "parameters.ig_steps=257 not in [0, 256]" $E --model m1 --ids 1,2 --method integrated-gradients --ig-steps 257
 expect_code "smoothgrad samples over the limit -> INVALID_ARGUMENT" "parameters.smoothgrad_samples=129" $E --model m1 --ids 1,2 --method smoothgrad --sg-samples 129
@@ -241,7 +246,7 @@ expect_code "bad sg input -> INVALID_ARGUMENT" "parameters.smoothgrad_input='bot
 expect_code "bad lrp rule -> INVALID_ARGUMENT" "parameters.lrp_rules='no-ssm,no-conv' has unknown rule 'no-conv'" $E --model m1 --ids 1,2 --method mamba-lrp --lrp-rules no-ssm,no-conv
 expect_code "bad attention norm -> INVALID_ARGUMENT" "parameters.attention_norm='l2' unknown" $E --model m1 --ids 1,2 --method mamba-attention --attention-norm l2
 expect_code "start layer out of range -> INVALID_ARGUMENT" "parameters.start_layer=3 not in [0, 3)" $E --model m1 --ids 1,2 --method rollout --start-layer 3
-expect_code "target beyond vocab for a baseline -> INVALID_ARGUMENT" "target_tokens[0]=96" $E --model m1 --ids 1,2 --method grad-x-input --target 96
+expect_code "target beyond vocab for a baseline -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method grad-x-input --target 96
 toolong=$(python3 -c 'print(",".join(["1"] * 2049))')
 expect_code "too many tokens -> RESOURCE_EXHAUSTED" "RESOURCE_EXHAUSTED: input has 2049 tokens" $E --model m1 --ids "$toolong"
 big=$(python3 -c 'print(",".join(["1"] * 2000))')

@@ -247,15 +247,15 @@ TEST_F(LatimKernelsTest, GemmPrecisions) {
   // fp32 must stay fp32 even when the process allows TF32.
   const bool saved = at::globalContext().allowTF32CuBLAS();
   at::globalContext().setAllowTF32CuBLAS(true);
-  const double e32 = RelativeError(LatimGemm(x, w, KernelPrecision::kFp32), ref);
-  const double etf = RelativeError(LatimGemm(x, w, KernelPrecision::kTf32), ref);
+  const double e32 = RelativeError(LatimGemm(x, w, Precision::kFp32), ref);
+  const double etf = RelativeError(LatimGemm(x, w, Precision::kTf32), ref);
   at::globalContext().setAllowTF32CuBLAS(saved);
   const double e16 =
-      RelativeError(LatimGemm(x.to(torch::kBFloat16), w, KernelPrecision::kBf16), ref);
+      RelativeError(LatimGemm(x.to(torch::kBFloat16), w, Precision::kBf16), ref);
   EXPECT_LT(e32, 1e-6);
   EXPECT_LT(etf, 2e-3);
   EXPECT_LT(e16, 1e-2);
-  torch::Tensor wide = LatimGemm(x.to(torch::kBFloat16), w, KernelPrecision::kBf16, torch::kFloat);
+  torch::Tensor wide = LatimGemm(x.to(torch::kBFloat16), w, Precision::kBf16, torch::kFloat);
   EXPECT_EQ(wide.scalar_type(), torch::kFloat);
   EXPECT_LT(RelativeError(wide, ref), 1e-2);
   EXPECT_LT(RelativeError(wide, ref), e16);  // no second rounding of the output

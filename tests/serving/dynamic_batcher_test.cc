@@ -23,7 +23,7 @@ class FakeBackend : public ExplainBackend {
   FakeBackend() {
     info_.n_layers = 4;
     info_.vocab_size = 100;
-    info_.methods = {"m"};
+    info_.methods = {Method::kSyntheticDecay, Method::kSyntheticLogit};
   }
   const BackendInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string&) const override {
@@ -92,7 +92,7 @@ class RecordingSink : public JobSink {
 };
 
 std::unique_ptr<ExplainJob> MakeJob(int32_t first_id, RecordingSink* sink, int priority = 0,
-                                    std::string method = "m") {
+                                    Method method = Method::kSyntheticDecay) {
   auto job = std::make_unique<ExplainJob>();
   job->options.methods = {method};
   job->options.layers = {0, 1, 2, 3};
@@ -137,7 +137,7 @@ TEST(DynamicBatcherTest, IncompatibleOptionsRunInSeparateBatchesAndTokenBudgetSp
   ASSERT_TRUE(batcher.ok());
   RecordingSink a, b, c, d;
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &a)).ok());
-  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b, 0, "other")).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b, 0, Method::kSyntheticLogit)).ok());
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(3, &c)).ok());
   ASSERT_TRUE((*batcher)->Enqueue(MakeJob(4, &d)).ok());
   Wait(a);

@@ -16,7 +16,8 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "mamba/engine.h"
+#include "explain/engine.h"
+#include "tests/status_matchers.h"
 
 namespace mamba_explain {
 namespace {
@@ -65,22 +66,27 @@ class EngineBackendTest : public ::testing::TestWithParam<std::string> {
 TEST_P(EngineBackendTest, AdvertisesEveryMethod) {
   const BackendInfo& info = backend_->info();
   EXPECT_EQ(info.backend, "engine");
-  EXPECT_EQ(info.methods, (std::vector<std::string>{
-                              "latim-l1", "latim-l2", "latim-alti", "latim-alti-logit",
-                              "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
-                              "mamba-attention", "rollout", "mamba-attribution"}));
-  EXPECT_EQ(info.output_methods,
+  EXPECT_EQ(
+      MethodNames(info.methods),
+      (std::vector<std::string>{"latim-l1", "latim-l2", "latim-alti", "latim-alti-logit",
+                                "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
+                                "mamba-attention", "rollout", "mamba-attribution"}));
+  std::vector<std::string> output_methods;
+  for (Method m : info.methods) {
+    if (GetMethodInfo(m).output_dependent) output_methods.push_back(MethodName(m));
+  }
+  EXPECT_EQ(output_methods,
             (std::vector<std::string>{"latim-alti-logit", "grad-x-input", "integrated-gradients",
                                       "smoothgrad", "mamba-lrp", "mamba-attribution"}));
   EXPECT_EQ(backend_->DeviceMemory().used, 0);  // CPU
-  // The budget's defaults are the engine's (the proto documents them).
-  EXPECT_EQ(MethodParameters::kDefaultIgSteps, ExplainOptions().ig_steps);
-  EXPECT_EQ(MethodParameters::kDefaultSmoothgradSamples, ExplainOptions().sg_samples);
+  // The defaults the proto documents for unset parameters.
+  EXPECT_EQ(ExplainParameters().ig_steps, 30);
+  EXPECT_EQ(ExplainParameters().smoothgrad_samples, 30);
 }
 
 TEST_P(EngineBackendTest, StreamsEveryResultOfABatch) {
   BatchOptions options;
-  options.methods = {"latim-l2", "latim-alti-logit"};
+  options.methods = {Method::kLatimL2, Method::kLatimAltiLogit};
   options.layers = {0, 2};
   options.activation = Activation::kIdentity;
   std::vector<ExplainInput> inputs(2);
@@ -118,7 +124,7 @@ TEST_P(EngineBackendTest, StreamsEveryResultOfABatch) {
 
 TEST_P(EngineBackendTest, CancellationDropsAndStops) {
   BatchOptions options;
-  options.methods = {"latim-l1"};
+  options.methods = {Method::kLatimL1};
   options.layers = {0, 1, 2};
   std::vector<ExplainInput> inputs(2);
   inputs[0].ids = Ids(8, 2);
@@ -151,25 +157,26 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want,
   }
 }
 
-const std::vector<std::string> kBaselines = {
-    "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp", "mamba-attention",
-    "rollout",      "mamba-attribution"};
+const std::vector<Method> kBaselines = {Method::kGradientXInput,  Method::kIntegratedGradients,
+                                        Method::kSmoothGrad,      Method::kMambaLrp,
+                                        Method::kMambaAttention,  Method::kRollout,
+                                        Method::kMambaAttribution};
 
 // Two sequences of different lengths and rows, the second with its own target tokens, and
 // non-default parameters: every result equals Engine::Explain on that sequence alone.
 TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
   BatchOptions options;
   options.methods = kBaselines;
-  options.methods.insert(options.methods.begin(), "latim-l2");  // LaTIM first, then baselines
+  options.methods.insert(options.methods.begin(), Method::kLatimL2);  // LaTIM, then baselines
   options.layers = {0, 2};
   options.params.ig_steps = 3;
-  options.params.ig_rule = "riemann";
+  options.params.ig_rule = IgQuadrature::kRiemannMidpoint;
   options.params.smoothgrad_samples = 2;
   options.params.smoothgrad_sigma = 0.3f;
-  options.params.smoothgrad_input = "clean";
+  options.params.smoothgrad_input = SmoothGradInput::kClean;
   options.params.seed = 5;
-  options.params.lrp_rules = "no-gate";
-  options.params.attention_norm = "abs-minmax";
+  options.params.lrp_rules.gate_half = false;
+  options.params.attention_norm = AttentionNorm::kAbsMinMax;
   options.params.start_layer = 1;
   std::vector<ExplainInput> inputs(2);
   inputs[0].ids = Ids(10, 0);
@@ -183,23 +190,25 @@ TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
   auto engine = Engine::Load(Fixture(GetParam()), EngineOptions());
   ASSERT_TRUE(engine.ok()) << engine.status();
   for (int item = 0; item < 2; ++item) {
-    ExplainOptions want_options;
-    want_options.methods = kBaselines;
-    want_options.layers = {0, 2};
-    want_options.rows = ExplainOptions::Rows::kList;
-    want_options.row_list.assign(inputs[item].target_rows.begin(), inputs[item].target_rows.end());
-    want_options.target_tokens.assign(inputs[item].target_tokens.begin(),
+    ExplainRequest want_request;
+    want_request.methods = kBaselines;
+    want_request.layers = {0, 2};
+    want_request.rows.kind = RowSelection::Kind::kList;
+    want_request.rows.rows.assign(inputs[item].target_rows.begin(), inputs[item].target_rows.end());
+    want_request.target_tokens.assign(inputs[item].target_tokens.begin(),
                                       inputs[item].target_tokens.end());
-    want_options.ig_steps = 3;
-    want_options.ig_rule = "riemann";
-    want_options.sg_samples = 2;
-    want_options.sg_sigma = 0.3f;  // the wire's float
-    want_options.sg_input = "clean";
-    want_options.seed = 5;
-    want_options.lrp_rules = "no-gate";
-    want_options.attention_norm = "abs-minmax";
-    want_options.start_layer = 1;
-    auto want = (*engine)->Explain(inputs[item].ids, want_options);
+    want_request.params.ig_steps = 3;
+    ASSERT_OK_AND_ASSIGN(want_request.params.ig_rule, ParseIgQuadrature("riemann"));
+    want_request.params.smoothgrad_samples = 2;
+    want_request.params.smoothgrad_sigma = 0.3f;  // the wire's float
+    ASSERT_OK_AND_ASSIGN(want_request.params.smoothgrad_input, ParseSmoothGradInput("clean"));
+    want_request.params.seed = 5;
+    ASSERT_OK_AND_ASSIGN(want_request.params.lrp_rules, ParseLrpRules("no-gate"));
+    ASSERT_OK_AND_ASSIGN(want_request.params.attention_norm, ParseAttentionNorm("abs-minmax"));
+    want_request.params.start_layer = 1;
+    ASSERT_OK_AND_ASSIGN(ValidatedRequest validated,
+                         Validate(want_request, {inputs[item].ids}, (*engine)->shape()));
+    auto want = (*engine)->Explain(validated);
     ASSERT_TRUE(want.ok()) << want.status();
     // Per item, in the engine's order: per-target results as token scores, the rest as matrices
     // (the latim-l2 layers came first).
@@ -213,13 +222,14 @@ TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
     }
     size_t next_layer = 0, next_scores = 0;
     for (const AttributionResult& w : *want) {
-      const std::string what = absl::StrCat("item ", item, " ", w.method, " layer ", w.layer);
+      const std::string what =
+          absl::StrCat("item ", item, " ", MethodName(w.method), " layer ", w.layer);
       const std::vector<int32_t> rows(w.rows.begin(), w.rows.end());
       EXPECT_EQ(rows, inputs[item].target_rows) << what;
-      if (!w.explained_logits.empty()) {
+      if (w.kind == ResultKind::kTokenScores) {
         ASSERT_LT(next_scores, scores.size()) << what;
         const TokenScoreRows& s = *scores[next_scores++];
-        EXPECT_EQ(s.method, w.method);
+        EXPECT_EQ(s.method, MethodName(w.method));
         EXPECT_EQ(s.layer, w.layer) << what;
         EXPECT_EQ(s.rows, rows) << what;
         EXPECT_EQ(s.cols, w.columns) << what;
@@ -232,7 +242,7 @@ TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
       }
       ASSERT_LT(next_layer, layers.size()) << what;
       const LayerMatrix& m = *layers[next_layer++];
-      EXPECT_EQ(m.method, w.method);
+      EXPECT_EQ(m.method, MethodName(w.method));
       EXPECT_EQ(m.layer, w.layer) << what;
       EXPECT_EQ(m.rows, rows) << what;
       EXPECT_EQ(m.cols, w.columns) << what;
@@ -255,7 +265,7 @@ TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
 
 TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
   BatchOptions options;
-  options.methods = {"grad-x-input", "rollout", "smoothgrad"};
+  options.methods = {Method::kGradientXInput, Method::kRollout, Method::kSmoothGrad};
   options.layers = {0, 1, 2};
   options.params.smoothgrad_samples = 2;
   std::vector<ExplainInput> inputs(2);

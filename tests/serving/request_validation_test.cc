@@ -35,7 +35,7 @@ class ValidationTest : public ::testing::Test {
 };
 
 TEST_F(ValidationTest, DefaultsResolveToAllLayersAndRows) {
-  ASSERT_OK_AND_ASSIGN(ValidatedRequest v, ValidateExplain(spec_, *backend_, limits_));
+  ASSERT_OK_AND_ASSIGN(ValidatedExplain v, ValidateExplain(spec_, *backend_, limits_));
   EXPECT_EQ(v.options.layers, (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(v.input.target_rows, (std::vector<int32_t>{0, 1, 2, 3}));
 }
@@ -43,7 +43,7 @@ TEST_F(ValidationTest, DefaultsResolveToAllLayersAndRows) {
 TEST_F(ValidationTest, SortsAndDeduplicates) {
   spec_.layers = {2, 0, 2};
   spec_.target_rows = {3, 1};
-  ASSERT_OK_AND_ASSIGN(ValidatedRequest v, ValidateExplain(spec_, *backend_, limits_));
+  ASSERT_OK_AND_ASSIGN(ValidatedExplain v, ValidateExplain(spec_, *backend_, limits_));
   EXPECT_EQ(v.options.layers, (std::vector<int32_t>{0, 2}));
   EXPECT_EQ(v.input.target_rows, (std::vector<int32_t>{1, 3}));
 }
@@ -81,10 +81,12 @@ TEST_F(ValidationTest, RejectsEachBadField) {
   spec_.priority = 10;
   EXPECT_STATUS(Check(), C::kInvalidArgument, "priority=10 not in [0, 9]");
   spec_.priority = 0;
-  spec_.precision = Precision::kBf16;
-  EXPECT_STATUS(Check(), C::kInvalidArgument, "precision=bf16");
-  spec_.precision = Precision::kDefault;
-  EXPECT_OK(Check());
+  spec_.precision = Precision::kTf32;  // fp32 weights compute in fp32, tf32 or bf16
+  ASSERT_OK_AND_ASSIGN(ValidatedExplain v, ValidateExplain(spec_, *backend_, limits_));
+  EXPECT_EQ(v.options.precision, Precision::kTf32);
+  spec_.precision.reset();  // the model's own
+  ASSERT_OK_AND_ASSIGN(v, ValidateExplain(spec_, *backend_, limits_));
+  EXPECT_EQ(v.options.precision, Precision::kFp32);
 }
 
 TEST_F(ValidationTest, LimitsAreResourceExhausted) {
@@ -124,8 +126,11 @@ TEST_F(ValidationTest, RejectsBadMethodParameters) {
   spec_.params.start_layer = 3;
   EXPECT_STATUS(Check(), C::kInvalidArgument, "parameters.start_layer=3 not in [0, 3)");
   spec_.params.start_layer = 2;
-  ASSERT_OK_AND_ASSIGN(ValidatedRequest v, ValidateExplain(spec_, *backend_, limits_));
-  EXPECT_EQ(v.options.params.lrp_rules, "no-ssm,no-gate");
+  ASSERT_OK_AND_ASSIGN(ValidatedExplain v, ValidateExplain(spec_, *backend_, limits_));
+  EXPECT_EQ(LrpRulesName(v.options.params.lrp_rules), "no-ssm,no-gate");
+  EXPECT_EQ(v.options.params.ig_rule, IgQuadrature::kRiemannMidpoint);
+  EXPECT_EQ(v.options.params.smoothgrad_input, SmoothGradInput::kClean);
+  EXPECT_EQ(v.options.params.attention_norm, AttentionNorm::kAbsMinMax);
   EXPECT_EQ(v.options.params.start_layer, 2);
 }
 
@@ -138,11 +143,11 @@ TEST(BatchOptionsKey, IncludesEveryParameter) {
   variants[2].params.smoothgrad_sigma = 0.f;
   variants[3].params.smoothgrad_sigma = std::nextafter(0.15f, 1.f);  // all digits
   variants[4].params.seed = 1;
-  variants[5].params.memory_budget_mib = 1;
-  variants[6].params.ig_rule = "riemann";
-  variants[7].params.smoothgrad_input = "clean";
-  variants[8].params.lrp_rules = "none";
-  variants[9].params.attention_norm = "raw";
+  variants[5].memory_budget_bytes = 1 << 20;
+  variants[6].params.ig_rule = IgQuadrature::kRiemannMidpoint;
+  variants[7].params.smoothgrad_input = SmoothGradInput::kClean;
+  variants[8].params.lrp_rules = LrpRules{false, false, false, false};
+  variants[9].params.attention_norm = AttentionNorm::kRaw;
   variants[10].params.start_layer = 1;
   std::set<std::string> keys = {base.Key()};
   BatchOptions sigma = base;
@@ -158,9 +163,9 @@ class GradientInfoBackend : public ExplainBackend {
   GradientInfoBackend() {
     info_.n_layers = 4;
     info_.vocab_size = 96;
-    info_.methods = {"per-layer", "integrated-gradients", "smoothgrad", "grad-x-input"};
-    info_.whole_model_methods = {"integrated-gradients", "smoothgrad", "grad-x-input"};
-    info_.gradient_methods = {"integrated-gradients", "smoothgrad", "grad-x-input"};
+    // synthetic-decay costs rows x layers; the gradient methods are whole-model (catalogue).
+    info_.methods = {Method::kSyntheticDecay, Method::kIntegratedGradients, Method::kSmoothGrad,
+                     Method::kGradientXInput};
   }
   const BackendInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string&) const override {
@@ -183,7 +188,7 @@ TEST(BudgetTest, CountsWholeModelMethodsOnceAndGradientPasses) {
   ExplainSpec spec;
   spec.model = "g";
   spec.token_ids = std::vector<int32_t>(10, 1);  // 10 rows
-  spec.methods = {"per-layer", "integrated-gradients", "smoothgrad", "grad-x-input"};
+  spec.methods = {"synthetic-decay", "integrated-gradients", "smoothgrad", "grad-x-input"};
   // Matrix rows: 10 x 4 layers + 3 x 10 = 70.
   limits.max_matrix_rows = 69;
   EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),

@@ -9,10 +9,10 @@
 #include <cmath>
 #include <filesystem>
 
+#include "eval/tasks/copy_task.h"
 #include "mamba/mamba_model.h"
 #include "tests/status_matchers.h"
 #include "tests/tensor_testing.h"
-#include "tools/train/copy_task.h"
 #include "tools/train/model_writer.h"
 #include "tools/train/weight_init.h"
 

@@ -10,11 +10,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "client/cli_args.h"
+#include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "eval/copy_faithfulness.h"
 #include "eval/faithfulness_report.h"
-#include "mamba/engine.h"
+#include "explain/engine.h"
 
 namespace mamba_explain {
 namespace {

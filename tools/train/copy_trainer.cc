@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "eval/tasks/copy_task.h"
 #include "mamba/mamba_model.h"
 #include "nlohmann/json.hpp"
-#include "tools/train/copy_task.h"
 #include "tools/train/model_writer.h"
 #include "tools/train/weight_init.h"
 

@@ -5,8 +5,10 @@
 // Layout of one sample (T = 2·length + 2 positions):
 //   [BOS] s_0 … s_{n-1} [SEP] s_0 … s_{n-1}
 // Ids: 0 = BOS, 1 = SEP, 2..vocab-1 = content. Position p predicts token p+1.
-#ifndef MAMBA_EXPLAIN_TOOLS_TRAIN_COPY_TASK_H_
-#define MAMBA_EXPLAIN_TOOLS_TRAIN_COPY_TASK_H_
+// Shared by the trainer (tools/train) and the evaluator (src/eval), so it lives below both. It
+// draws from a torch::Generator: the committed models' evaluation samples depend on that stream.
+#ifndef MAMBA_EXPLAIN_EVAL_TASKS_COPY_TASK_H_
+#define MAMBA_EXPLAIN_EVAL_TASKS_COPY_TASK_H_
 
 #include <torch/torch.h>
 
@@ -32,4 +34,4 @@ inline int64_t CopySeparatorPosition(int64_t length) { return length + 1; }
 
 }  // namespace mamba_explain
 
-#endif  // MAMBA_EXPLAIN_TOOLS_TRAIN_COPY_TASK_H_
+#endif  // MAMBA_EXPLAIN_EVAL_TASKS_COPY_TASK_H_

@@ -1,4 +1,4 @@
-#include "tools/train/copy_task.h"
+#include "eval/tasks/copy_task.h"
 
 namespace mamba_explain {
 

@@ -2,8 +2,8 @@
 // value|--flag=value
 // |--switch] ...`. Flags are declared per command so that typos and missing values are errors
 // (INVALID_ARGUMENT naming the flag), not silently ignored.
-#ifndef MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_
-#define MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_
+#ifndef MAMBA_EXPLAIN_COMMON_CLI_ARGS_H_
+#define MAMBA_EXPLAIN_COMMON_CLI_ARGS_H_
 
 #include <map>
 #include <set>
@@ -53,4 +53,4 @@ absl::StatusOr<RowSpec> ParseRowSpec(const std::string& text);
 
 }  // namespace mamba_explain
 
-#endif  // MAMBA_EXPLAIN_CLIENT_CLI_ARGS_H_
+#endif  // MAMBA_EXPLAIN_COMMON_CLI_ARGS_H_

@@ -1,0 +1,267 @@
+#include "explain/engine.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "attribution/gradient_methods.h"
+#include "attribution/latim.h"
+#include "attribution/mamba_attention.h"
+#include "attribution/mamba_lrp.h"
+#include "common/status_macros.h"
+#include "explain/error_boundary.h"
+#include "mamba/mamba_model.h"
+
+#ifdef ME_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace mamba_explain {
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+torch::Tensor IdsTensor(const std::vector<int32_t>& ids) {
+  return torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
+                       torch::TensorOptions().dtype(torch::kInt64))
+      .view({1, static_cast<int64_t>(ids.size())});
+}
+
+// The LaTIM scores of every sequence in one right-padded batch (padding never reaches a real
+// position: Mamba is causal).
+absl::Status RunLatim(const MambaModel& model, const ValidatedRequest& request,
+                      const ResultCallback& callback) {
+  LatimOptions latim;
+  latim.scores.clear();
+  for (Method m : request.methods) {
+    if (GetMethodInfo(m).family != MethodFamily::kLatim) continue;
+    ASSIGN_OR_RETURN(LatimScore score, LatimScoreOf(m));
+    latim.scores.push_back(score);
+  }
+  if (latim.scores.empty()) return absl::OkStatus();
+  latim.layers = request.layers;
+  latim.activation = request.activation;
+  latim.precision = request.precision;
+  latim.target_token = request.target_token;
+  latim.memory_budget_bytes = request.memory_budget_bytes;
+  bool any_targets = false;
+  for (const ValidatedSequence& s : request.sequences) {
+    latim.sequence_rows.push_back(s.rows);
+    any_targets |= !s.targets.empty();
+  }
+  if (any_targets) {
+    for (const ValidatedSequence& s : request.sequences)
+      latim.sequence_targets.push_back(s.targets);
+  }
+  if (request.sequences.size() == 1) {
+    return ExplainLatim(model, IdsTensor(request.sequences[0].ids), torch::Tensor(), latim,
+                        callback);
+  }
+  const int64_t batch = static_cast<int64_t>(request.sequences.size());
+  int64_t longest = 0;
+  for (const ValidatedSequence& s : request.sequences) {
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(s.ids.size()));
+  }
+  std::vector<int64_t> flat(static_cast<size_t>(batch * longest), 0);  // pad id 0 (valid)
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int32_t>& ids = request.sequences[b].ids;
+    std::copy(ids.begin(), ids.end(), flat.begin() + b * longest);
+    lengths.push_back(static_cast<int64_t>(ids.size()));
+  }
+  torch::Tensor t =
+      torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest});
+  torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
+  return ExplainLatim(model, t, l, latim, callback);
+}
+
+// The baselines of sequence `b`, in family order: gradient methods, MambaLRP, hidden attention.
+absl::Status RunBaselines(const MambaModel& model, const ValidatedRequest& request, int64_t b,
+                          const ResultCallback& callback) {
+  const ValidatedSequence& seq = request.sequences[b];
+  RowSelection rows;
+  rows.kind = RowSelection::Kind::kList;
+  rows.rows = seq.rows;
+  rows.tokens = seq.targets;
+  const ExplainParameters& p = request.params;
+  GradientMethodOptions gradients;
+  gradients.methods.clear();
+  MambaAttentionOptions attention;
+  attention.methods.clear();
+  bool lrp = false;
+  for (Method m : request.methods) {
+    switch (GetMethodInfo(m).family) {
+      case MethodFamily::kGradient: {
+        ASSIGN_OR_RETURN(GradientMethod g, GradientMethodOf(m));
+        gradients.methods.push_back(g);
+        break;
+      }
+      case MethodFamily::kMambaLrp:
+        lrp = true;
+        break;
+      case MethodFamily::kHiddenAttention: {
+        ASSIGN_OR_RETURN(HiddenAttentionMethod h, HiddenAttentionMethodOf(m));
+        attention.methods.push_back(h);
+        break;
+      }
+      case MethodFamily::kLatim:
+        break;
+      case MethodFamily::kSynthetic:
+        return absl::InvalidArgumentError(
+            absl::StrCat("method '", MethodName(m), "' is served by the synthetic backend only"));
+    }
+  }
+  // The families number their one sequence 0; report it as `b`.
+  auto relabel = [&](AttributionResult r) {
+    r.sequence = b;
+    return callback(std::move(r));
+  };
+  const torch::Tensor ids = IdsTensor(seq.ids);
+  if (!gradients.methods.empty()) {
+    gradients.rows = rows;
+    gradients.target_token = request.target_token;
+    gradients.ig_steps = p.ig_steps;
+    gradients.ig_quadrature = p.ig_rule;
+    gradients.smoothgrad_samples = p.smoothgrad_samples;
+    gradients.smoothgrad_sigma = p.smoothgrad_sigma;
+    gradients.smoothgrad_input = p.smoothgrad_input;
+    gradients.seed = p.seed;
+    RETURN_IF_ERROR(ExplainGradients(model, ids, torch::Tensor(), gradients, relabel));
+  }
+  if (lrp) {
+    MambaLrpOptions options;
+    options.rules = p.lrp_rules;
+    options.rows = rows;
+    options.target_token = request.target_token;
+    RETURN_IF_ERROR(ExplainMambaLrp(model, ids, torch::Tensor(), options, relabel));
+  }
+  if (!attention.methods.empty()) {
+    attention.layers = request.layers;
+    attention.rows = rows;
+    attention.attention_norm = p.attention_norm;
+    attention.start_layer = p.start_layer;
+    attention.target_token = request.target_token;
+    attention.memory_budget_bytes = request.memory_budget_bytes;
+    RETURN_IF_ERROR(ExplainHiddenAttention(model, ids, torch::Tensor(), attention, relabel));
+  }
+  return absl::OkStatus();
+}
+
+bool HasBaselines(const ValidatedRequest& request) {
+  for (Method m : request.methods) {
+    if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Engine::~Engine() = default;
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir,
+                                                     const EngineOptions& options) {
+  LoadOptions load;
+  ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
+  if (options.precision == Precision::kTf32) {
+    return absl::InvalidArgumentError(
+        "tf32 is a compute precision: load the weights in fp32 and ask for tf32 per request");
+  }
+  load.precision = options.precision;
+  std::unique_ptr<Engine> engine(new Engine());
+  ASSIGN_OR_RETURN(engine->model_, MambaModel::Load(model_dir, load));
+  std::string tokenizer_path = options.tokenizer_path;
+  if (tokenizer_path.empty() && FileExists(model_dir + "/tokenizer.json")) {
+    tokenizer_path = model_dir + "/tokenizer.json";
+  }
+  if (!tokenizer_path.empty()) {
+    ASSIGN_OR_RETURN(engine->tokenizer_, Tokenizer::FromFile(tokenizer_path));
+  }
+  return engine;
+}
+
+const ModelConfig& Engine::config() const { return model_->config(); }
+
+ModelShape Engine::shape() const {
+  ModelShape shape;
+  shape.n_layers = static_cast<int>(config().n_layers);
+  shape.vocab_size = config().vocab_size;
+  shape.precision = model_->weights().precision;
+  shape.methods = EngineMethods();
+  return shape;
+}
+
+absl::StatusOr<std::vector<int32_t>> Engine::Tokenize(const std::string& text) const {
+  if (tokenizer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "the model directory has no tokenizer.json; pass token ids or a tokenizer file");
+  }
+  return tokenizer_->Encode(text);
+}
+
+std::string Engine::TokenText(int32_t id) const {
+  return tokenizer_ != nullptr ? tokenizer_->TokenText(id) : absl::StrCat("<", id, ">");
+}
+
+absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool last_only) const {
+  if (ids.empty()) return absl::InvalidArgumentError("no token ids");
+  LogitRows rows;
+  RETURN_IF_ERROR(GuardTorch([&]() -> absl::Status {
+    ForwardOptions options;
+    options.last_position_logits_only = last_only;
+    ASSIGN_OR_RETURN(ForwardOutput out, model_->Forward(IdsTensor(ids), torch::Tensor(), options));
+    torch::Tensor logits =
+        out.logits.reshape({-1, out.logits.size(-1)}).to(torch::kCPU).contiguous();
+    rows.rows = logits.size(0);
+    rows.vocab = logits.size(1);
+    rows.values.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    return absl::OkStatus();
+  }));
+  return rows;
+}
+
+absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
+                             const SequenceFilter& skip) const {
+  return GuardTorch([&]() -> absl::Status {
+    RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+    if (!HasBaselines(request)) return absl::OkStatus();
+    for (int64_t b = 0; b < static_cast<int64_t>(request.sequences.size()); ++b) {
+      if (skip && skip(b)) continue;
+      RETURN_IF_ERROR(RunBaselines(*model_, request, b, callback));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<AttributionResult>> Engine::Explain(
+    const ValidatedRequest& request) const {
+  std::vector<AttributionResult> results;
+  RETURN_IF_ERROR(Explain(request, [&](AttributionResult r) {
+    results.push_back(std::move(r));
+    return true;
+  }));
+  return results;
+}
+
+DeviceMemory Engine::DeviceMemoryBytes() const {
+  DeviceMemory m;
+#ifdef ME_WITH_CUDA
+  try {
+    const torch::Device device = model_->device();
+    if (device.is_cuda()) {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(
+          device.has_index() ? device.index() : c10::DeviceIndex{0});
+      // Entry 0 of every stat array is the aggregate over pools (StatType::AGGREGATE).
+      m.used = stats.allocated_bytes[0].current;
+      m.reserved = stats.reserved_bytes[0].current;
+    }
+  } catch (const c10::Error&) {
+  }
+#endif
+  return m;
+}
+
+}  // namespace mamba_explain

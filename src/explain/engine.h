@@ -1,0 +1,95 @@
+// Engine: the LibTorch-free door into a loaded model, for the CLI, the serving backend and the
+// evaluator. It owns a MambaModel and its tokenizer and speaks plain C++ types. Explain runs a
+// ValidatedRequest (explain_request.h) for one or many sequences and decides what runs batched:
+// the LaTIM scores run as one right-padded batch over every sequence, the baselines one sequence
+// at a time (their gradients batch rows, IG steps and SmoothGrad samples instead). It is the one
+// error boundary of the attribution code: LibTorch exceptions become statuses here and nowhere
+// below. Thread-compatible: const methods may run concurrently.
+#ifndef MAMBA_EXPLAIN_EXPLAIN_ENGINE_H_
+#define MAMBA_EXPLAIN_EXPLAIN_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "attribution/attribution_types.h"
+#include "common/precision.h"
+#include "explain/explain_request.h"
+#include "model/config.h"
+#include "model/tokenizer.h"
+
+namespace mamba_explain {
+
+class MambaModel;
+
+struct EngineOptions {
+  std::string device = "cpu";              // cpu | cuda | cuda:N
+  Precision precision = Precision::kFp32;  // weight storage: kFp32 or kBf16
+  // Tokenizer file; empty means <model_dir>/tokenizer.json when it exists, else none.
+  std::string tokenizer_path;
+};
+
+// Memory of the model's device held by LibTorch's caching allocator (0 on CPU).
+struct DeviceMemory {
+  int64_t used = 0;      // bytes in live tensors
+  int64_t reserved = 0;  // bytes reserved by the allocator
+};
+
+// Row-major logits of some positions.
+struct LogitRows {
+  int64_t rows = 0;
+  int64_t vocab = 0;
+  std::vector<float> values;  // rows × vocab
+};
+
+// True when the caller no longer wants sequence `sequence`'s results: its remaining per-sequence
+// work is skipped (results of a shared batch may still arrive and should be dropped).
+using SequenceFilter = std::function<bool(int64_t sequence)>;
+
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_dir,
+                                                      const EngineOptions& options);
+  ~Engine();
+
+  const ModelConfig& config() const;
+  // What Validate checks a request against.
+  ModelShape shape() const;
+  bool has_tokenizer() const { return tokenizer_ != nullptr; }
+  // FAILED_PRECONDITION when no tokenizer was loaded.
+  absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const;
+  std::string TokenText(int32_t id) const;
+
+  // Logits of a single sequence: every position, or only the last one.
+  absl::StatusOr<LogitRows> Logits(const std::vector<int32_t>& ids, bool last_only) const;
+
+  // Runs `request` (validated against shape()). Results stream through `callback` with
+  // AttributionResult::sequence = the index in request.sequences: first the LaTIM scores (per
+  // layer, every sequence; top layer first, then ALTI-Logit at layer −1, when ALTI-Logit is
+  // asked), then per sequence the gradient methods, MambaLRP and the hidden-attention methods.
+  // Each result equals the one of the same request on that sequence alone. Returning false from
+  // the callback cancels the whole request (CANCELLED); `skip` drops one sequence's remaining
+  // baselines. Device or host out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other
+  // LibTorch errors are INTERNAL with the LibTorch message.
+  absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
+                       const SequenceFilter& skip = nullptr) const;
+  // Same, collecting every result.
+  absl::StatusOr<std::vector<AttributionResult>> Explain(const ValidatedRequest& request) const;
+
+  // Allocator statistics of the model's device; zeros on CPU or without CUDA.
+  DeviceMemory DeviceMemoryBytes() const;
+
+  MambaModel& model() const { return *model_; }
+
+ private:
+  Engine() = default;
+  std::unique_ptr<MambaModel> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_EXPLAIN_ENGINE_H_

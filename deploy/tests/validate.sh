@@ -55,8 +55,8 @@ else bad "promtool test rules: $(cat "$out/test.log")"; fi
 "$server_bin" --help >"$out/help.txt" 2>&1
 repo=$tmp/repo
 mkdir -p "$repo"
-ln -s "$root/tests/fixtures/mamba1_bias_tied" "$repo/m1"
-ln -s "$root/tests/fixtures/mamba2_g1" "$repo/m2"
+cp -r "$root/tests/fixtures/mamba1_bias_tied" "$repo/m1"  # copies: the server refuses symlinks out of its repository
+cp -r "$root/tests/fixtures/mamba2_g1" "$repo/m2"
 printf '# comment\nvalidate-token\n' >"$tmp/tokens"
 echo validate-token >"$tmp/token"
 # An overlay's args, made local: paths, loopback, ephemeral ports, cpu.
@@ -96,7 +96,7 @@ else grep -v '^ok' "$out/server.log"; bad "flags and metric names against the se
 
 # --readiness: all keeps the replica unready while a model failed to load; any does not.
 mkdir -p "$tmp/brepo/broken"
-ln -s "$root/tests/fixtures/mamba1_bias_tied" "$tmp/brepo/m1"
+cp -r "$root/tests/fixtures/mamba1_bias_tied" "$tmp/brepo/m1"
 echo '{' >"$tmp/brepo/broken/config.json"
 start_server rall --model_repository "$tmp/brepo" --plaintext --readiness=all || finish
 start_server rany --model_repository "$tmp/brepo" --plaintext --readiness=any || finish

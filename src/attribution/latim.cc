@@ -236,17 +236,11 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, 
     }
   }
   const double err = err_den > 0 ? std::sqrt(err_num / err_den) : 0.0;
-  auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
-    if (!callback(ToResult(s, layer, seq, st.rows, m, err))) {
-      return absl::CancelledError("cancelled by the result consumer");
-    }
-    return absl::OkStatus();
-  };
-  for (LatimScore s : scores) {
-    if (s == LatimScore::kL1 && want_l1) RETURN_IF_ERROR(emit(s, l1));
-    if (s == LatimScore::kL2 && want_l2) RETURN_IF_ERROR(emit(s, l2));
-    if (s == LatimScore::kAlti && want_alti) RETURN_IF_ERROR(emit(s, alti));
-  }
+  LatimLayerScores mats;
+  if (want_l1) mats.l1 = l1;
+  if (want_l2) mats.l2 = l2;
+  if (want_alti) mats.alti = alti;
+  RETURN_IF_ERROR(EmitLatimLayerScores(scores, mats, layer, seq, st.rows, n, err, callback));
   if (alti_logit) {
     st.rollout = rollout_next.defined() ? rollout_next.add_(logit_delta) : logit_delta;
     st.logit_err_num += err_num;
@@ -272,14 +266,13 @@ absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, in
   if (!options.sequence_targets.empty() && !options.sequence_targets[seq].empty()) {
     const std::vector<int64_t>& t = options.sequence_targets[seq];
     if (t.size() != st.rows.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("sequence ", seq, " has ", t.size(),
-                                                     " target tokens for ", st.rows.size(),
-                                                     " rows"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sequence ", seq, " has ", t.size(), " target tokens for ", st.rows.size(), " rows"));
     }
     for (int64_t token : t) {
       if (token < 0 || token >= cfg.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("target token ", token, " out of range [0, ",
-                                                       cfg.vocab_size, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("target token ", token, " out of range [0, ", cfg.vocab_size, ")"));
       }
     }
     w = torch::tensor(t, torch::kLong).to(rows.device());
@@ -374,9 +367,8 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
     if (tr == nullptr) return absl::InvalidArgumentError(absl::StrCat("layer ", l, " not traced"));
     return tr;
   };
-  const bool batched =
-      options.backend == LatimOptions::Backend::kKernels ||
-      (options.backend == LatimOptions::Backend::kAuto && any.device().is_cuda());
+  const bool batched = options.backend == LatimOptions::Backend::kKernels ||
+                       (options.backend == LatimOptions::Backend::kAuto && any.device().is_cuda());
   auto run_layer = [&](const LayerTrace& tr, int l, bool report, bool logit) -> absl::Status {
     if (batched) {
       return RunLatimLayerBatched(model, tr, l, report, logit, states, options, callback);

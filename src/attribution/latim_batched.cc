@@ -172,6 +172,23 @@ AttributionResult LatimResult(LatimScore score, int layer, int64_t seq,
   return r;
 }
 
+absl::Status EmitLatimLayerScores(const std::vector<LatimScore>& scores,
+                                  const LatimLayerScores& matrices, int layer, int64_t seq,
+                                  const std::vector<int64_t>& rows, int64_t columns, double err,
+                                  const ResultCallback& callback) {
+  for (LatimScore s : scores) {
+    const torch::Tensor* m = s == LatimScore::kL1     ? &matrices.l1
+                             : s == LatimScore::kL2   ? &matrices.l2
+                             : s == LatimScore::kAlti ? &matrices.alti
+                                                      : nullptr;
+    if (m == nullptr || !m->defined()) continue;
+    if (!callback(LatimResult(s, layer, seq, rows, *m, columns, err))) {
+      return absl::CancelledError("cancelled by the result consumer");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr, int layer,
                                   bool report_layer, bool alti_logit,
                                   std::vector<LatimSequenceState>& states,
@@ -395,18 +412,11 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
     const int64_t Q = static_cast<int64_t>(st.rows.size());
     const double en = num[b].item<double>(), ed = den[b].item<double>();
     const double err = ed > 0 ? std::sqrt(en / ed) : 0.0;
-    auto emit = [&](LatimScore s, const torch::Tensor& m) -> absl::Status {
-      if (!callback(LatimResult(s, layer, b, st.rows, m.narrow(0, b * q_max, Q),
-                                st.n, err))) {
-        return absl::CancelledError("cancelled by the result consumer");
-      }
-      return absl::OkStatus();
-    };
-    for (LatimScore s : scores) {
-      if (s == LatimScore::kL1 && want_l1) RETURN_IF_ERROR(emit(s, l1_h));
-      if (s == LatimScore::kL2 && want_l2) RETURN_IF_ERROR(emit(s, l2_h));
-      if (s == LatimScore::kAlti && want_alti) RETURN_IF_ERROR(emit(s, alti_h));
-    }
+    LatimLayerScores mats;
+    if (want_l1) mats.l1 = l1_h.narrow(0, b * q_max, Q);
+    if (want_l2) mats.l2 = l2_h.narrow(0, b * q_max, Q);
+    if (want_alti) mats.alti = alti_h.narrow(0, b * q_max, Q);
+    RETURN_IF_ERROR(EmitLatimLayerScores(scores, mats, layer, b, st.rows, st.n, err, callback));
     if (alti_logit) {
       torch::Tensor delta_b = logit_delta.narrow(0, b * q_max, Q).narrow(1, 0, st.n);
       st.rollout = rollout_next[b].defined() ? rollout_next[b].add_(delta_b) : delta_b.clone();

@@ -37,6 +37,16 @@ AttributionResult LatimResult(LatimScore score, int layer, int64_t seq,
                               const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                               int64_t columns, double approx_error);
 
+// One layer's per-layer score matrices of one sequence ([Q, ≥ columns], any device; undefined =
+// not asked for), streamed in the order of `scores`. CANCELLED when the callback declines.
+struct LatimLayerScores {
+  torch::Tensor l1, l2, alti;
+};
+absl::Status EmitLatimLayerScores(const std::vector<LatimScore>& scores,
+                                  const LatimLayerScores& matrices, int layer, int64_t seq,
+                                  const std::vector<int64_t>& rows, int64_t columns, double err,
+                                  const ResultCallback& callback);
+
 // One layer for every sequence of the batch (see the file comment). report_layer: emit this
 // layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout.
 absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& trace, int layer,

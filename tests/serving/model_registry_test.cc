@@ -25,7 +25,7 @@ class ConstantBackend : public ExplainBackend {
   explicit ConstantBackend(float value) : value_(value) {
     info_.n_layers = 3;
     info_.vocab_size = 10;
-    info_.methods = {"layer-method", "target-method"};
+    info_.methods = {Method::kSyntheticDecay, Method::kSyntheticLogit};  // per layer, per target
   }
   const BackendInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string&) const override {

@@ -139,33 +139,19 @@ AttributionResult ToResult(LatimScore score, int layer, int64_t seq,
 
 using SequenceState = LatimSequenceState;
 
-bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
-  return std::find(scores.begin(), scores.end(), s) != scores.end();
-}
-
 absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, bool report_layer,
                       bool alti_logit, int64_t seq, SequenceState& st, const LatimOptions& options,
                       const ResultCallback& callback) {
   const ModelConfig& cfg = model.config();
-  const int last_layer = static_cast<int>(cfg.n_layers) - 1;
   const int64_t n = st.n, Q = static_cast<int64_t>(st.rows.size());
   LayerInputs in = PrepareLayer(tr, model.weights().layers[layer], cfg, seq, n, options.activation);
   const int64_t E = cfg.d_inner, D = cfg.d_model;
   const auto& scores = options.scores;
-  const bool want_l1 = report_layer && Has(scores, LatimScore::kL1);
-  const bool want_l2 = report_layer && Has(scores, LatimScore::kL2);
-  const bool want_alti = report_layer && Has(scores, LatimScore::kAlti);
-  // ALTI-Logit needs P^(l) (the ALTI matrix with the residual) for rows ≤ t_max below the top
-  // layer.
-  const bool need_p = alti_logit && layer < last_layer;
-  const bool need_alti = want_alti || need_p;
-  const bool need_t = want_l1 || want_l2 || need_alti;
-
-  std::vector<int64_t> compute_rows = st.rows;
-  if (need_p) {
-    compute_rows.resize(st.rows.back() + 1);
-    for (int64_t t = 0; t <= st.rows.back(); ++t) compute_rows[t] = t;
-  }
+  const LatimLayerPlan lp =
+      PlanLatimLayer(scores, report_layer, alti_logit, layer, static_cast<int>(cfg.n_layers));
+  const bool want_l1 = lp.want_l1, want_l2 = lp.want_l2, want_alti = lp.want_alti;
+  const bool need_p = lp.need_p, need_alti = lp.need_alti, need_t = lp.need_t;
+  const std::vector<int64_t> compute_rows = LatimComputeRows(st.rows, lp);
   const BlockPlan plan =
       PlanBlocks(n, E, D, in.ssm.units(), in.unit_channels, options.memory_budget_bytes);
   auto f32 = in.taps.options();
@@ -175,8 +161,7 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, 
   if (want_l2) l2 = torch::zeros({Q, n}, f32);
   if (want_alti) alti = torch::zeros({Q, n}, f32);
   if (alti_logit) logit_delta = torch::zeros({Q, n}, f32);
-  if (need_p && layer + 1 <= last_layer && st.rollout.defined())
-    rollout_next = torch::zeros({Q, n}, f32);
+  if (need_p && st.rollout.defined()) rollout_next = torch::zeros({Q, n}, f32);
   torch::Tensor u_tilde;  // [Q, E] (U_eff W_out)
   if (alti_logit) u_tilde = torch::matmul(st.u_eff, in.w_out);
   double err_num = 0, err_den = 0;
@@ -330,10 +315,10 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
     torch::Tensor l = lengths_in.to(torch::kCPU, torch::kLong);
     for (int64_t b = 0; b < batch; ++b) lengths[b] = l[b].item<int64_t>();
   }
-  const bool alti_logit = Has(options.scores, LatimScore::kAltiLogit);
-  const bool per_layer = Has(options.scores, LatimScore::kL1) ||
-                         Has(options.scores, LatimScore::kL2) ||
-                         Has(options.scores, LatimScore::kAlti);
+  const bool alti_logit = HasScore(options.scores, LatimScore::kAltiLogit);
+  const bool per_layer = HasScore(options.scores, LatimScore::kL1) ||
+                         HasScore(options.scores, LatimScore::kL2) ||
+                         HasScore(options.scores, LatimScore::kAlti);
   std::vector<int> selected = SelectedLayers(model, options);
 
   if ((!options.sequence_rows.empty() && options.sequence_rows.size() != size_t(batch)) ||
@@ -439,7 +424,7 @@ absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
   RETURN_IF_ERROR(Validate(model, options));
   ForwardOptions fwd;
   fwd.compute_logits = false;
-  if (Has(options.scores, LatimScore::kAltiLogit)) {
+  if (HasScore(options.scores, LatimScore::kAltiLogit)) {
     fwd.trace = ForwardOptions::TraceLayers::kAll;
   } else {
     fwd.trace = ForwardOptions::TraceLayers::kSelected;

@@ -56,10 +56,6 @@ class StageClock {
   std::chrono::steady_clock::time_point last_;
 };
 
-bool Has(const std::vector<LatimScore>& scores, LatimScore s) {
-  return std::find(scores.begin(), scores.end(), s) != scores.end();
-}
-
 int TapCode(Activation f) {
   switch (f) {
     case Activation::kSilu:
@@ -149,6 +145,30 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
 
 }  // namespace
 
+bool HasScore(const std::vector<LatimScore>& scores, LatimScore s) {
+  return std::find(scores.begin(), scores.end(), s) != scores.end();
+}
+
+LatimLayerPlan PlanLatimLayer(const std::vector<LatimScore>& scores, bool report_layer,
+                              bool alti_logit, int layer, int n_layers) {
+  LatimLayerPlan plan;
+  plan.want_l1 = report_layer && HasScore(scores, LatimScore::kL1);
+  plan.want_l2 = report_layer && HasScore(scores, LatimScore::kL2);
+  plan.want_alti = report_layer && HasScore(scores, LatimScore::kAlti);
+  plan.need_p = alti_logit && layer < n_layers - 1;
+  plan.need_alti = plan.want_alti || plan.need_p;
+  plan.need_t = plan.want_l1 || plan.want_l2 || plan.need_alti;
+  return plan;
+}
+
+std::vector<int64_t> LatimComputeRows(const std::vector<int64_t>& rows,
+                                      const LatimLayerPlan& plan) {
+  if (!plan.need_p) return rows;
+  std::vector<int64_t> all(rows.back() + 1);
+  for (int64_t t = 0; t <= rows.back(); ++t) all[t] = t;
+  return all;
+}
+
 std::string LatimBatchedProfile() {
   std::lock_guard<std::mutex> lock(GlobalProfile().mu);
   std::string out;
@@ -195,17 +215,13 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
                                   const LatimOptions& options, const ResultCallback& callback) {
   const ModelConfig& cfg = model.config();
   const LayerWeights& weights = model.weights().layers[layer];
-  const int last_layer = static_cast<int>(cfg.n_layers) - 1;
   const int64_t E = cfg.d_inner, D = cfg.d_model, Bt = static_cast<int64_t>(states.size());
   const int64_t L = tr.mixer_out.size(1);
   const auto& scores = options.scores;
-  const bool want_l1 = report_layer && Has(scores, LatimScore::kL1);
-  const bool want_l2 = report_layer && Has(scores, LatimScore::kL2);
-  const bool want_alti = report_layer && Has(scores, LatimScore::kAlti);
-  // ALTI-Logit needs P^(l) (ALTI with the residual) for rows ≤ t_max below the top layer.
-  const bool need_p = alti_logit && layer < last_layer;
-  const bool need_alti = want_alti || need_p;
-  const bool need_t = want_l1 || want_l2 || need_alti;
+  const LatimLayerPlan lp =
+      PlanLatimLayer(scores, report_layer, alti_logit, layer, static_cast<int>(cfg.n_layers));
+  const bool want_l1 = lp.want_l1, want_l2 = lp.want_l2, want_alti = lp.want_alti;
+  const bool need_p = lp.need_p, need_alti = lp.need_alti, need_t = lp.need_t;
   const bool bf16 = options.precision == Precision::kBf16;
   const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
 
@@ -228,11 +244,7 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   for (int64_t b = 0; b < Bt; ++b) {
     const LatimSequenceState& st = states[b];
     q_max = std::max<int64_t>(q_max, st.rows.size());
-    compute_rows[b] = st.rows;
-    if (need_p) {
-      compute_rows[b].resize(st.rows.back() + 1);
-      for (int64_t t = 0; t <= st.rows.back(); ++t) compute_rows[b][t] = t;
-    }
+    compute_rows[b] = LatimComputeRows(st.rows, lp);
     report_index[b].assign(st.n, -1);
     for (size_t q = 0; q < st.rows.size(); ++q) report_index[b][st.rows[q]] = q;
     const int64_t count = static_cast<int64_t>(compute_rows[b].size());

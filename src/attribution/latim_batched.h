@@ -37,6 +37,22 @@ AttributionResult LatimResult(LatimScore score, int layer, int64_t seq,
                               const std::vector<int64_t>& rows, const torch::Tensor& matrix,
                               int64_t columns, double approx_error);
 
+// Whether `scores` asks for `s`.
+bool HasScore(const std::vector<LatimScore>& scores, LatimScore s);
+
+// What one layer computes, for the reference and the batched path alike. ALTI-Logit needs P^(l)
+// (ALTI with the residual) for every row ≤ t_max below the top layer, so those layers compute
+// rows 0..t_max; T is formed only when ℓ1, ℓ2 or ALTI needs it.
+struct LatimLayerPlan {
+  bool want_l1 = false, want_l2 = false, want_alti = false;  // reported this layer
+  bool need_p = false, need_alti = false, need_t = false;
+};
+LatimLayerPlan PlanLatimLayer(const std::vector<LatimScore>& scores, bool report_layer,
+                              bool alti_logit, int layer, int n_layers);
+// The target rows a layer computes for requested `rows` (ascending): the rows themselves, or
+// 0..rows.back() when the plan needs P^(l).
+std::vector<int64_t> LatimComputeRows(const std::vector<int64_t>& rows, const LatimLayerPlan& plan);
+
 // One layer's per-layer score matrices of one sequence ([Q, ≥ columns], any device; undefined =
 // not asked for), streamed in the order of `scores`. CANCELLED when the callback declines.
 struct LatimLayerScores {

@@ -330,16 +330,16 @@ int Main(int argc, char** argv) {
         LatimRowBlock block = AllRowsBlock(n, device);
         const int64_t rb = block.row_pos.size(0);
         torch::Tensor sum;
-        const double t = TimeFn(device, 3, [&] {
-          LatimContributions(in, block, torch::kBFloat16, &sum);
-        });
+        const double t =
+            TimeFn(device, 3, [&] { LatimContributions(in, block, torch::kBFloat16, &sum); });
         const double store_bound = 2.0 * rb * n * E / copy_bw;
         const double fma = 0.5 * n * (n + 1) * E * (m2 ? 4.0 : s.d_state + 4.0);
         const double fma_bound = fma / (peak_fp32 / 2);
-        std::printf("%-7s %5ld contribution kernel [%ld x %ld x %ld] bf16: %.2f ms per layer "
-                    "(x%.1f of the store bound %.2f ms, x%.1f of the FMA bound %.2f ms)\n",
-                    name, (long)n, (long)rb, (long)n, (long)E, t * 1e3, t / store_bound,
-                    store_bound * 1e3, t / fma_bound, fma_bound * 1e3);
+        std::printf(
+            "%-7s %5ld contribution kernel [%ld x %ld x %ld] bf16: %.2f ms per layer "
+            "(x%.1f of the store bound %.2f ms, x%.1f of the FMA bound %.2f ms)\n",
+            name, (long)n, (long)rb, (long)n, (long)E, t * 1e3, t / store_bound, store_bound * 1e3,
+            t / fma_bound, fma_bound * 1e3);
         std::fflush(stdout);
       }
       if (contrib_only) continue;
@@ -415,10 +415,10 @@ int Main(int argc, char** argv) {
         Run r = Time(**model, ids, f, reps);
         const char* prec = v.precision == Precision::kBf16   ? "bf16"
                            : v.precision == Precision::kTf32 ? "tf32"
-                                                                   : "fp32";
+                                                             : "fp32";
         const double peak = v.precision == Precision::kBf16   ? peak_bf16
                             : v.precision == Precision::kTf32 ? peak_tf32
-                                                                    : peak_fp32;
+                                                              : peak_fp32;
         double ref_s = 0;
         if (v.scores.size() == 1 && v.scores[0] == LatimScore::kL2) {
           // Last row of the all-rows run == the last-row run of the same precision.
@@ -457,8 +457,8 @@ int Main(int argc, char** argv) {
       torch::Tensor u = torch::randn({block_pairs, E}, torch::TensorOptions().device(device))
                             .to(torch::kBFloat16);
       torch::Tensor w = torch::randn({D, E}, u.options());
-      const double t_gemm = TimeFn(
-          device, 5, [&] { LatimGemm(u, w, Precision::kBf16, torch::kFloat32); });
+      const double t_gemm =
+          TimeFn(device, 5, [&] { LatimGemm(u, w, Precision::kBf16, torch::kFloat32); });
       const double achieved = 2.0 * block_pairs * E * D / t_gemm;
       std::printf(
           "%-7s %5ld W_out contraction [%ld x %ld] x [%ld x %ld] bf16 -> fp32: %.0f TFLOP/s = "

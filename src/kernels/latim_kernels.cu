@@ -85,10 +85,10 @@ struct M1Geometry {
   static constexpr int kRpt = kNs <= 32 ? 32 / kNs : 1;  // rows per thread: q = warp + kWarps·j
   static constexpr int kWarps = kTile / kRpt;            // row groups (8 or 16)
   static constexpr int kThreads = kLanes * kWarps;
-  static constexpr int kSt = kNs / kWarps;               // right-factor states made per warp
-  static constexpr int kPos = 256 / kNs;                 // positions per chunk (16, 8, 4)
-  static constexpr int kTapWin = kPos + kMaxConv - 1;    // sources whose taps a chunk reads
-  static constexpr int kRfLd = kNs + 4;                  // padded: conflict-free 16-byte loads
+  static constexpr int kSt = kNs / kWarps;             // right-factor states made per warp
+  static constexpr int kPos = 256 / kNs;               // positions per chunk (16, 8, 4)
+  static constexpr int kTapWin = kPos + kMaxConv - 1;  // sources whose taps a chunk reads
+  static constexpr int kRfLd = kNs + 4;                // padded: conflict-free 16-byte loads
   static constexpr int kALd = kNs + 1;
   static_assert(kSt >= 1 && kNs % kWarps == 0, "right factors split evenly over the warps");
   static_assert(kPos % 4 == 0, "the accumulator ring needs chunks aligned to 4 positions");
@@ -107,7 +107,8 @@ struct M1Geometry {
 
 // grid: (row tiles, channel tiles of 32, source splits of `span` sources).
 template <int K, int kNs>
-__global__ void __launch_bounds__(M1Geometry<kNs>::kThreads, M1Geometry<kNs>::kThreads <= 256 ? 2 : 1)
+__global__ void __launch_bounds__(M1Geometry<kNs>::kThreads,
+                                  M1Geometry<kNs>::kThreads <= 256 ? 2 : 1)
     Mamba1ContribKernel(const LatimContribParams p, int64_t span) {
   using G = M1Geometry<kNs>;
   constexpr int kRpt = G::kRpt, kWarps = G::kWarps, kPos = G::kPos, kSt = G::kSt;
@@ -256,8 +257,8 @@ __global__ void __launch_bounds__(M1Geometry<kNs>::kThreads, M1Geometry<kNs>::kT
               const float4 v = rf4[n4];
 #pragma unroll
               for (int j = 0; j < kRpt; ++j) {
-                m[j] += lf[j][4 * n4] * v.x + lf[j][4 * n4 + 1] * v.y +
-                        lf[j][4 * n4 + 2] * v.z + lf[j][4 * n4 + 3] * v.w;
+                m[j] += lf[j][4 * n4] * v.x + lf[j][4 * n4 + 1] * v.y + lf[j][4 * n4 + 2] * v.z +
+                        lf[j][4 * n4 + 3] * v.w;
               }
             }
           } else {

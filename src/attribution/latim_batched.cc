@@ -115,9 +115,9 @@ struct Block {
 };
 
 // Packs tiles (sorted by their last row) into blocks: each block holds at most `max_pairs`
-// (row, source) pairs unless one tile alone needs more, and stops growing once more than a fifth
-// of its pairs would lie above the diagonal (unless it is still small), so that the triangular
-// work is not paid twice.
+// (row, source) pairs unless one tile alone needs more, and stops growing once more than a
+// sixteenth of its pairs would lie above the diagonal (unless it is still small), so that the
+// triangular work is not paid twice.
 std::vector<Block> PackBlocks(std::vector<Tile> tiles,
                               const std::vector<std::vector<int64_t>>& compute_rows,
                               int64_t max_pairs) {
@@ -134,7 +134,7 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
     const int64_t rows = static_cast<int64_t>(cur.tiles.size() + 1) * kLatimRowTile;
     const int64_t pairs = rows * n_src;
     const bool fits =
-        pairs <= max_pairs && (pairs <= kSmallPairs || 5 * (pairs - live - tile_live) <= pairs);
+        pairs <= max_pairs && (pairs <= kSmallPairs || 16 * (pairs - live - tile_live) <= pairs);
     if (!cur.tiles.empty() && !fits) {
       blocks.push_back(std::move(cur));
       cur = Block();

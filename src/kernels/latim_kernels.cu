@@ -93,17 +93,32 @@ struct M1Geometry {
   static_assert(kSt >= 1 && kNs % kWarps == 0, "right factors split evenly over the warps");
   static_assert(kPos % 4 == 0, "the accumulator ring needs chunks aligned to 4 positions");
   // Shared memory in floats: rf [kPos][kLanes][kRfLd] | A·log2e [kLanes][kALd] | C [kTile][kNs] |
+  // two staging buffers (chunk c in buffer c mod 2, the next one loading meanwhile), each
   // B [kPos][kNs] | S hi, S lo, Δ [kPos][kLanes] | taps [kTapWin][kMaxConv][kLanes].
   static constexpr int kRf = 0;
   static constexpr int kA = kRf + kPos * kLanes * kRfLd;
   static constexpr int kC = kA + kLanes * kALd;
-  static constexpr int kB = kC + kTile * kNs;
+  static constexpr int kStage0 = kC + kTile * kNs;
+  static constexpr int kB = 0;  // offsets inside a staging buffer
   static constexpr int kCs = kB + kPos * kNs;
   static constexpr int kLo = kCs + kPos * kLanes;
   static constexpr int kDl = kLo + kPos * kLanes;
   static constexpr int kTp = kDl + kPos * kLanes;
-  static constexpr int kFloats = kTp + kTapWin * kMaxConv * kLanes;
+  static constexpr int kStage = kTp + kTapWin * kMaxConv * kLanes;
+  static constexpr int kFloats = kStage0 + 2 * kStage;
 };
+
+// 4-byte asynchronous copy global → shared (sm_80+), zero-filled when !ok (src is then not read).
+__device__ __forceinline__ void CpAsync4(float* dst, const float* src, bool ok) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src),
+               "r"(ok ? 4 : 0));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
 
 // grid: (row tiles, channel tiles of 32, source splits of `span` sources).
 template <int K, int kNs>
@@ -116,11 +131,7 @@ __global__ void __launch_bounds__(M1Geometry<kNs>::kThreads,
   float* rf_s = smem + G::kRf;
   float* a_s = smem + G::kA;
   float* c_s = smem + G::kC;
-  float* b_s = smem + G::kB;
-  float* cs_s = smem + G::kCs;
-  float* lo_s = smem + G::kLo;
-  float* dl_s = smem + G::kDl;
-  float* tp_s = smem + G::kTp;  // tap_k[s] of source s = rc − (K − 1) + x at (x·kMaxConv + k)·32
+  float* stage_s = smem + G::kStage0;  // the two staging buffers (see M1Geometry)
 
   const int tid = threadIdx.x, lane = tid % kLanes, warp = tid / kLanes;
   const int64_t tile = blockIdx.x;
@@ -204,29 +215,51 @@ __global__ void __launch_bounds__(M1Geometry<kNs>::kThreads,
     for (int q = 0; q < 4; ++q) acc[j][q] = 0.0f;
   }
   const int64_t r_end = live_end + K - 1;  // positions that feed [src_begin, live_end)
-  for (int64_t rc = src_begin; rc < r_end; rc += kPos) {
-    __syncthreads();  // the previous chunk is consumed
+  // Chunk c of kPos positions from rc: S, Δ, B and the taps of the sources [rc − K + 1, rc + kPos)
+  // (tap_k[s] at (x·kMaxConv + k)·32, x = s − rc + K − 1; 0 outside [src_begin, live_end)).
+  auto stage = [&](int64_t rc, float* buf) {
     for (int e = tid; e < kPos * kLanes; e += G::kThreads) {
       const int w = e / kLanes, cc = e % kLanes;
       const int64_t r = rc + w, ch = c0 + cc;
       const bool ok = r < L && ch < E;
       const int64_t at = (seq * L + (ok ? r : 0)) * E + (ok ? ch : 0);
-      cs_s[e] = ok ? p.cum_delta[at] : 0.0f;
-      lo_s[e] = ok ? p.cum_delta_lo[at] : 0.0f;
-      dl_s[e] = ok ? p.delta[at] : 0.0f;
+      CpAsync4(buf + G::kCs + e, p.cum_delta + at, ok);
+      CpAsync4(buf + G::kLo + e, p.cum_delta_lo + at, ok);
+      CpAsync4(buf + G::kDl + e, p.delta + at, ok);
     }
     for (int e = tid; e < kPos * kNs; e += G::kThreads) {
       const int w = e / kNs, n = e % kNs;
       const int64_t r = rc + w;
-      b_s[e] = (n < N && r < L) ? p.B[(seq * L + r) * N + n] : 0.0f;
+      const bool ok = n < N && r < L;
+      CpAsync4(buf + G::kB + e, p.B + (ok ? (seq * L + r) * N + n : 0), ok);
     }
     for (int e = tid; e < G::kTapWin * K * kLanes; e += G::kThreads) {
       const int x = e / (K * kLanes), k = (e / kLanes) % K, cc = e % kLanes;
-      const int64_t s = rc - (K - 1) + x, ch = c0 + cc;
-      const bool ok = s >= src_begin && s < live_end && ch < E;
-      tp_s[(x * kMaxConv + k) * kLanes + cc] = ok ? p.taps[((seq * L + s) * K + k) * E + ch] : 0.0f;
+      const int64_t sv = rc - (K - 1) + x, ch = c0 + cc;
+      const bool ok = sv >= src_begin && sv < live_end && ch < E;
+      CpAsync4(buf + G::kTp + (x * kMaxConv + k) * kLanes + cc,
+               p.taps + (ok ? ((seq * L + sv) * K + k) * E + ch : 0), ok);
     }
-    __syncthreads();
+    CpAsyncCommit();
+  };
+  const int64_t n_chunks = (r_end - src_begin + kPos - 1) / kPos;
+  stage(src_begin, stage_s);
+  for (int64_t ci = 0; ci < n_chunks; ++ci) {
+    const int64_t rc = src_begin + ci * kPos;
+    float* buf = stage_s + (ci & 1) * G::kStage;
+    const float* b_s = buf + G::kB;
+    const float* cs_s = buf + G::kCs;
+    const float* lo_s = buf + G::kLo;
+    const float* dl_s = buf + G::kDl;
+    const float* tp_s = buf + G::kTp;
+    __syncthreads();  // chunk ci − 1 is consumed: its buffer and rf_s may be rewritten
+    if (ci + 1 < n_chunks) {
+      stage(rc + kPos, stage_s + ((ci + 1) & 1) * G::kStage);
+      CpAsyncWait<1>();  // this thread's copies of chunk ci have landed
+    } else {
+      CpAsyncWait<0>();
+    }
+    __syncthreads();                      // ... and everyone's
     const int64_t far_n64 = pb - rc + 1;  // positions w < far_n lie at or before p
     const int far_n = far_n64 <= 0 ? 0 : (far_n64 >= kPos ? kPos : static_cast<int>(far_n64));
     if (far_n > 0) {

@@ -221,7 +221,7 @@ expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not suppo
 expect_code "row out of range -> INVALID_ARGUMENT" "target_rows[0]=5 not in [0, 2)" $E --model m1 --ids 1,2 --rows 5
 expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
 expect_code "per-row target beyond vocab -> INVALID_ARGUMENT" "target_tokens[1]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target-tokens 5,96
-expect_code "text and ids -> client error" "exactly one of --text and --ids" $E --model m1 --ids 1 --text a
+expect_code "text and ids -> client error" "give exactly one of --text, --text-file, --ids and --ids-file" $E --model m1 --ids 1 --text a
 expect_code "bad --layers -> client error" "bad layer range" $E --model m1 --ids 1 --layers 2-1
 expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --model m1 --ids 1,2 --top-k 0
 expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --model m1 --ids 1,2 --priority 12

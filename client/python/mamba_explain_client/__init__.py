@@ -256,9 +256,12 @@ class Client:
             r.text = text
         else:
             r.token_ids.extend(int(i) for i in ids)
-        if rows == "last":
-            r.row_selection = pb.ROW_SELECTION_LAST
-        elif rows != "all":
+        if isinstance(rows, str):
+            if rows not in ("all", "last"):
+                raise ValueError(f"rows must be 'all', 'last' or a list of positions, not {rows!r}")
+            if rows == "last":
+                r.row_selection = pb.ROW_SELECTION_LAST
+        else:
             r.target_rows.extend(int(i) for i in rows)
         if target is not None:
             r.target_token = int(target)

@@ -16,6 +16,10 @@ The prompt: --text T | --text-file FILE | --ids 1,2,3 | --ids-file FILE (FILE "-
 separated by commas and/or whitespace; a text file loses one trailing newline).
 )";
 
+constexpr char kPrompt[] = R"(
+  prompt flags: --text T | --text-file FILE | --ids 1,2,3 | --ids-file FILE (FILE "-" = stdin)
+)";
+
 constexpr char kTokenize[] = R"(
   tokenize  (--model-dir DIR | --tokenizer FILE) (--text T | --text-file FILE) [--json OUT|-]
   tokenize  --server HOST:PORT --model NAME (--text T | --text-file FILE) [--json OUT|-]
@@ -86,11 +90,11 @@ std::string Usage() {
 std::string CommandUsage(const std::string& command) {
   std::string body;
   if (command == "tokenize") {
-    body = absl::StrCat(kTokenize, kConnection);
+    body = absl::StrCat(kTokenize, kPrompt, kConnection);
   } else if (command == "forward") {
-    body = kForward;
+    body = absl::StrCat(kForward, kPrompt);
   } else if (command == "explain") {
-    body = absl::StrCat(kExplain, kConnection, kMethods, MethodHelp());
+    body = absl::StrCat(kExplain, kPrompt, kConnection, kMethods, MethodHelp());
   } else if (command == "models") {
     body = absl::StrCat(kModels, kConnection);
   } else if (command == "health") {

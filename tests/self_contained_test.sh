@@ -8,12 +8,11 @@ root=$1
 cd "$root" || exit 2
 pattern='\.\./shared|shared/(data|research|gpu|papers)/'
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  files=$(git ls-files)
+  hits=$(git grep -InE "$pattern" -- . ':!tests/self_contained_test.sh')
 else  # an exported tree without .git: every file but build outputs and npm modules
-  files=$(find . -type f -not -path './build*' -not -path '*/node_modules/*' -not -path './.git/*' | sed 's|^\./||')
+  hits=$(grep -rInE "$pattern" . --exclude-dir='build*' --exclude-dir=node_modules \
+    --exclude-dir=.git --exclude=self_contained_test.sh)
 fi
-hits=$(printf '%s\n' "$files" | grep -v '^tests/self_contained_test.sh$' |
-  while IFS= read -r f; do [ -f "$f" ] && grep -InE "$pattern" "$f" /dev/null; done)
 if [ -n "$hits" ]; then
   echo "FAIL files refer outside the repository:"
   echo "$hits"

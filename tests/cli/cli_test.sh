@@ -61,7 +61,7 @@ expect_error "missing dir" "NOT_FOUND" forward --model-dir "$tmp/nope" --ids 1
 expect_error "bad dtype" "unknown precision 'fp8'" forward --model-dir "$fx" --ids 1 --dtype fp8
 expect_error "bad device" "unknown device 'gpu0'" forward --model-dir "$fx" --ids 1 --device gpu0
 expect_error "missing value" "--ids needs a value" forward --model-dir "$fx" --ids
-expect_error "tokenize without text" "--text is required" tokenize --model-dir "$fx"
+expect_error "tokenize without text" "give exactly one of --text and --text-file" tokenize --model-dir "$fx"
 expect_error "tokenize missing tokenizer" "tokenizer.json" tokenize --model-dir "$fx" --text hi
 mkdir -p "$tmp/broken" && cp "$fx/config.json" "$tmp/broken/" && head -c 100 "$fx/model.safetensors" >"$tmp/broken/model.safetensors"
 expect_error "truncated checkpoint" "model.safetensors" forward --model-dir "$tmp/broken" --ids 1

@@ -94,6 +94,9 @@ if python3 -c "import sys; sys.exit(0 if $gap > 0.05 else 1)"; then
   if grep -q "completeness gap .* --ig-steps 1; .*Try --ig-steps 4" "$tmp/ig.err"; then ok "IG warns at gap $gap"
   else bad "IG gap $gap without warning: $(cat "$tmp/ig.err")"; fi
 else bad "IG with 1 step should have a gap > 0.05 on this fixture (got $gap)"; fi
+sha=$(sha256sum "$fx/config.json" | cut -d' ' -f1)
+json_check "meta records the model, its config hash and the parameters" "$tmp/ig.json" \
+  "m = d['meta']; assert m['model']['config_sha256'] == '$sha' and m['model']['name'] == 'mamba1_bias_tied', m; p = m['parameters']; assert p['ig_steps'] == 1 and p['ig_rule'] == 'gauss-legendre' and p['smoothgrad_samples'] == 30 and m['precision'] == 'fp32' and m['methods'] == ['integrated-gradients'] and m['rows'] == list(range(6)) and m['version'], m"
 "$bin" explain "${O[@]}" --ids 1,5,7,9 --method grad-x-input --json "$tmp/gx.json" 2>"$tmp/gx.err"
 if grep -q "completeness gap" "$tmp/gx.err"; then bad "warning for a method other than IG"; else ok "no IG warning for grad-x-input"; fi
 "$bin" explain "${O[@]}" --ids 1,5,7 --method latim-l2,latim-alti-logit --json "$tmp/p.json" --progress 2>"$tmp/p.err"
@@ -141,4 +144,15 @@ if grep -q "Try --ig-steps 4" "$tmp/rig.err"; then ok "remote IG warning"; else 
 "$bin" explain "${O[@]}" --ids 1,5,7 --json "$tmp/o1.json" 2>/dev/null
 if python3 "$root/tests/e2e/compare_explain.py" "$tmp/o1.json" "$tmp/r1.json" >/dev/null 2>&1; then ok "remote --ids == offline"
 else bad "remote == offline"; fi
+if python3 - "$tmp/o1.json" "$tmp/r1.json" <<'PY'
+import json, sys
+o, r = (json.load(open(p))["meta"] for p in sys.argv[1:3])
+assert o["mode"] == "offline" and r["mode"] == "remote" and r["server"], r
+for k in ("parameters", "precision", "activation", "methods", "layers", "rows", "target",
+          "memory_budget_mib", "version"):
+    assert o[k] == r[k], (k, o[k], r[k])
+assert o["model"]["architecture"] == r["model"]["architecture"] == "mamba1"
+PY
+then ok "remote meta == offline meta (parameters, precision, methods, rows)"
+else bad "remote meta"; fi
 finish

@@ -1,6 +1,8 @@
 #include "client/explanation_meta.h"
 
+#ifdef ME_HAVE_OPENSSL
 #include <openssl/evp.h>
+#endif
 
 #include <algorithm>
 #include <memory>
@@ -74,12 +76,16 @@ nlohmann::json ParametersJson(const ExplainParameters& p) {
 
 absl::StatusOr<std::string> FileSha256(const std::string& path) {
   ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+#ifndef ME_HAVE_OPENSSL
+  return absl::UnimplementedError("built without OpenSSL: no SHA-256");
+#else
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
     return absl::InternalError("SHA-256 failed");
   }
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), size));
+#endif
 }
 
 }  // namespace mamba_explain

@@ -28,7 +28,8 @@ absl::Status ParseMethodParameters(const CliArgs& args, ExplainParameters* param
 // "lrp_rules", "attention_norm", "start_layer"} with the catalogue's spellings.
 nlohmann::json ParametersJson(const ExplainParameters& params);
 
-// Hex SHA-256 of `path`'s bytes; NOT_FOUND when unreadable.
+// Hex SHA-256 of `path`'s bytes; NOT_FOUND when unreadable, UNIMPLEMENTED in a build without
+// OpenSSL.
 absl::StatusOr<std::string> FileSha256(const std::string& path);
 
 }  // namespace mamba_explain

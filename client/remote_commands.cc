@@ -131,7 +131,7 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
     if (response.has_header()) {
       const v1::Header& h = response.header();
       progress.Start(ExpectedResults({h.methods().begin(), h.methods().end()}, h.layers_size()),
-                     "queued");
+                     "started");
     } else if (response.has_layer_result() && response.layer_result().last_block()) {
       progress.ResultDone(response.layer_result().method(), response.layer_result().layer());
     } else if (response.has_token_scores()) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "attribution/methods.h"
 #include "mamba_explain/v1/explain.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -99,6 +100,7 @@ class ExplanationBuilder {
         [&](const nlohmann::json& a, const nlohmann::json& b) { return key(a) < key(b); });
   }
   nlohmann::json& json() { return out_; }
+  const v1::Header& header() const { return header_; }
 
  private:
   absl::Status AddLayer(const v1::LayerResult& l) {
@@ -144,7 +146,7 @@ class ExplanationBuilder {
       }
     }
     if (l.last_block()) {
-      entry["approx_error"] = l.approx_error();
+      entry["approx_error"] = ApproxError(l.method(), l.approx_error());
       entry["kept_mass"] = l.kept_mass();
       if (l.target_tokens_size() > 0) {
         entry["targets"] = std::vector<int32_t>(l.target_tokens().begin(), l.target_tokens().end());
@@ -175,7 +177,7 @@ class ExplanationBuilder {
       j["scores"] = nlohmann::json::array();
       j["explained_logit"] = nlohmann::json::array();
       j["targets"] = nlohmann::json::array();
-      j["approx_error"] = t.approx_error();
+      j["approx_error"] = ApproxError(t.method(), t.approx_error());
       out_["results"].push_back(j);
       it = index_.emplace(key, out_["results"].size() - 1).first;
     }
@@ -187,9 +189,16 @@ class ExplanationBuilder {
       if (t.explained_logits_size() > 0) entry["explained_logit"].push_back(t.explained_logits(k));
       if (t.target_tokens_size() > 0) entry["targets"].push_back(t.target_tokens(k));
     }
-    entry["approx_error"] = t.approx_error();
+    entry["approx_error"] = ApproxError(t.method(), t.approx_error());
     ++done_;
     return absl::OkStatus();
+  }
+
+  // null for catalogue methods that define no approximation error (HasApproxError), as offline.
+  static nlohmann::json ApproxError(const std::string& method, float value) {
+    absl::StatusOr<Method> m = ParseMethod(method);
+    if (m.ok() && !HasApproxError(*m)) return nullptr;
+    return value;
   }
 
   bool have_header_ = false;

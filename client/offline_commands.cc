@@ -1,8 +1,6 @@
 #include "client/offline_commands.h"
 
 #include <algorithm>
-#include <cmath>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <numeric>
@@ -11,57 +9,148 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "client/client_flags.h"
+#include "client/explanation_meta.h"
+#include "client/progress.h"
+#include "client/prompt_input.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "explain/engine.h"
 #include "explain/explain_request.h"
+#include "mamba/mamba_model.h"
 #include "model/tokenizer.h"
 #include "nlohmann/json.hpp"
 
 namespace mamba_explain {
 namespace {
 
-// Reads the prompt as ids: --ids directly, or --text through the tokenizer.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The prompt as ids: given directly, or the text through the tokenizer. Text whose ids fall
+// outside the model's vocabulary means the tokenizer belongs to another model (e.g. the GPT-NeoX
+// tokenizer on a small fixture), which the error says instead of a bare id range.
 absl::StatusOr<std::vector<int32_t>> PromptIds(const CliArgs& args, const Engine& engine) {
-  if (args.Has("ids") == args.Has("text")) {
-    return absl::InvalidArgumentError("give exactly one of --text and --ids");
+  ASSIGN_OR_RETURN(PromptInput input, ReadPrompt(args));
+  if (!input.text.has_value()) return input.ids;
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, engine.Tokenize(*input.text));
+  const int64_t vocab = engine.shape().vocab_size;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= vocab) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "text tokenizes to id ", ids[i], " at position ", i,
+          ", outside the model's vocabulary of ", vocab,
+          ": the tokenizer and the model have different vocabularies (the tokenizer does not "
+          "belong to this checkpoint); use the model's own tokenizer.json, or pass --ids"));
+    }
   }
-  if (args.Has("ids")) return ParseIdList(args.Get("ids"));
-  return engine.Tokenize(args.Get("text"));
+  return ids;
 }
 
 // "12" -> 12; INVALID_ARGUMENT naming `what` and the text otherwise.
 absl::StatusOr<int64_t> ParseIndex(absl::string_view text, const std::string& what) {
   int64_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) || v < 0) {
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v) || v < 0) {
     return absl::InvalidArgumentError(absl::StrCat("bad ", what, " '", text, "'"));
   }
   return v;
 }
 
-// "all" -> {}; "0,3,5-7" -> {0, 3, 5, 6, 7}.
-absl::StatusOr<std::vector<int>> ParseLayers(const std::string& text) {
-  std::vector<int> layers;
-  if (text == "all") return layers;
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    std::vector<absl::string_view> range = absl::StrSplit(part, absl::MaxSplits('-', 1));
-    ASSIGN_OR_RETURN(int64_t lo, ParseIndex(range[0], "layer"));
-    int64_t hi = lo;
-    if (range.size() == 2) {
-      ASSIGN_OR_RETURN(hi, ParseIndex(range[1], "layer"));
-      if (hi < lo) return absl::InvalidArgumentError(absl::StrCat("bad layer range '", part, "'"));
-    }
-    for (int64_t l = lo; l <= hi; ++l) layers.push_back(static_cast<int>(l));
+// The typed request from the explain flags (CheckExplainFlags has run).
+absl::StatusOr<ExplainRequest> BuildExplainRequest(const CliArgs& args) {
+  ExplainRequest request;
+  request.methods.clear();
+  ASSIGN_OR_RETURN(std::string methods, MethodList(args));
+  for (absl::string_view name : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
+    ASSIGN_OR_RETURN(Method m, ParseMethod(absl::StripAsciiWhitespace(name)));
+    request.methods.push_back(m);
   }
-  return layers;
+  ASSIGN_OR_RETURN(std::vector<int32_t> layers, ParseLayerSpec(args.Get("layers", "all")));
+  request.layers.assign(layers.begin(), layers.end());
+  ASSIGN_OR_RETURN(RowSpec rows, ParseRowSpec(args.Get("rows", "all")));
+  request.rows.kind = rows.kind == RowSpec::Kind::kAll    ? RowSelection::Kind::kAll
+                      : rows.kind == RowSpec::Kind::kLast ? RowSelection::Kind::kLast
+                                                          : RowSelection::Kind::kList;
+  request.rows.rows.assign(rows.rows.begin(), rows.rows.end());
+  ASSIGN_OR_RETURN(request.activation, ParseActivation(args.Get("activation", "silu")));
+  if (args.Has("target")) {
+    ASSIGN_OR_RETURN(request.target_token, ParseIndex(args.Get("target"), "target token"));
+  }
+  if (args.Has("target-tokens")) {
+    ASSIGN_OR_RETURN(std::vector<int32_t> targets,
+                     ParseIds(args.Get("target-tokens"), "target-tokens"));
+    request.target_tokens.assign(targets.begin(), targets.end());
+  }
+  if (args.Has("precision")) {
+    ASSIGN_OR_RETURN(request.precision, ParsePrecision(args.Get("precision")));
+  }
+  if (args.Has("memory-budget-mib")) {
+    ASSIGN_OR_RETURN(int64_t mib, ParseIndex(args.Get("memory-budget-mib"), "memory budget"));
+    if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
+    request.memory_budget_bytes = mib << 20;
+  }
+  RETURN_IF_ERROR(ParseMethodParameters(args, &request.params));
+  return request;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args) {
+  ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
+  EngineOptions options;
+  options.device = args.Get("device", "cpu");
+  ASSIGN_OR_RETURN(options.precision, ParsePrecision(args.Get("dtype", "fp32")));
+  options.tokenizer_path = args.Get("tokenizer");
+  return Engine::Load(model_dir, options);
+}
+
+// explanation_meta.h: what reproduces this output.
+nlohmann::json OfflineMeta(const CliArgs& args, const Engine& engine,
+                           const ValidatedRequest& request) {
+  const std::string dir = args.Get("model-dir");
+  std::string name = dir;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  name = name.substr(name.find_last_of('/') + 1);
+  const ModelConfig& config = engine.model().config();
+  nlohmann::json model = {
+      {"name", name},
+      {"dir", dir},
+      {"architecture", config.arch == Architecture::kMamba2 ? "mamba2" : "mamba1"},
+      {"n_layers", config.n_layers},
+      {"vocab_size", config.vocab_size}};
+  absl::StatusOr<std::string> hash = FileSha256(dir + "/config.json");
+  model["config_sha256"] = hash.ok() ? nlohmann::json(*hash) : nlohmann::json(nullptr);
+  nlohmann::json tokenizer = nullptr;
+  if (args.Has("tokenizer")) {
+    tokenizer = args.Get("tokenizer");
+  } else if (engine.has_tokenizer()) {
+    tokenizer = dir + "/tokenizer.json";
+  }
+  nlohmann::json target = nullptr;
+  if (request.target_token.has_value()) target = *request.target_token;
+  return {{"version", ClientVersion()},
+          {"mode", "offline"},
+          {"model", std::move(model)},
+          {"tokenizer", std::move(tokenizer)},
+          {"device", args.Get("device", "cpu")},
+          {"weights_dtype", args.Get("dtype", "fp32")},
+          {"precision", PrecisionName(request.precision)},
+          {"activation", ActivationName(request.activation)},
+          {"methods", MethodNames(request.methods)},
+          {"layers", request.layers},
+          {"rows", request.sequences.front().rows},
+          {"target", std::move(target)},
+          {"memory_budget_mib", request.memory_budget_bytes >> 20},
+          {"parameters", ParametersJson(request.params)}};
 }
 
 }  // namespace
 
 absl::Status RunTokenize(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, FlagSpec{{"model-dir", "tokenizer", "text"}, {}}));
-  ASSIGN_OR_RETURN(std::string text, args.Require("text"));
+                   CliArgs::Parse(argv, ClientFlagSpec("tokenize", ClientMode::kOffline)));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
+  ASSIGN_OR_RETURN(std::string text, ReadPromptText(args));
   std::string path = args.Get("tokenizer");
   if (path.empty()) {
     if (!args.Has("model-dir")) {
@@ -75,160 +164,79 @@ absl::Status RunTokenize(const std::vector<std::string>& argv) {
   out["ids"] = ids;
   out["tokens"] = nlohmann::json::array();
   for (int32_t id : ids) out["tokens"].push_back(tokenizer->TokenText(id));
-  std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  return absl::OkStatus();
+  return WriteJsonOutput(args, Dump(out));
 }
 
 absl::Status RunForward(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(
-      CliArgs args,
-      CliArgs::Parse(
-          argv, FlagSpec{{"model-dir", "tokenizer", "text", "ids", "device", "dtype"}, {"last"}}));
-  ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
-  EngineOptions options;
-  options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(options.precision, ParsePrecision(args.Get("dtype", "fp32")));
-  options.tokenizer_path = args.Get("tokenizer");
-  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, options));
-  ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
-  const bool last_only = args.Has("last");
-  ASSIGN_OR_RETURN(LogitRows logits, engine->Logits(ids, last_only));
-
-  nlohmann::json out;
-  out["ids"] = ids;
-  out["logits"] = nlohmann::json::array();
-  for (int64_t r = 0; r < logits.rows; ++r) {
-    const float* row = logits.values.data() + r * logits.vocab;
-    out["logits"].push_back(std::vector<float>(row, row + logits.vocab));
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, ClientFlagSpec("forward", ClientMode::kOffline)));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
+  std::string logits_mode = args.Get("logits", args.Has("last") ? "last" : "none");
+  if (logits_mode != "none" && logits_mode != "last" && logits_mode != "all") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --logits '", logits_mode, "' (none, last or all)"));
   }
-  std::cout << out.dump() << "\n";
+  if (args.Has("last") && logits_mode != "last") {
+    return absl::InvalidArgumentError("--last means --logits last; give one of them");
+  }
+  int top_k = 5;
+  RETURN_IF_ERROR(args.GetInt("top-k", top_k));
+  if (top_k < 0) return absl::InvalidArgumentError("bad --top-k (an integer >= 0)");
+  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
+  ASSIGN_OR_RETURN(LogitRows logits, engine->Logits(ids, logits_mode != "all"));
 
-  // Top-5 next tokens after the last position, for humans.
+  // The next-token prediction after the last position.
   const float* last = logits.values.data() + (logits.rows - 1) * logits.vocab;
   std::vector<int32_t> order(logits.vocab);
   std::iota(order.begin(), order.end(), 0);
-  const int k = static_cast<int>(std::min<int64_t>(5, logits.vocab));
+  const int k = static_cast<int>(std::min<int64_t>(top_k, logits.vocab));
   std::partial_sort(order.begin(), order.begin() + k, order.end(),
                     [&](int32_t a, int32_t b) { return last[a] > last[b]; });
+  nlohmann::json out;
+  out["ids"] = ids;
+  out["position"] = ids.size() - 1;
+  out["top_k"] = nlohmann::json::array();
+  for (int i = 0; i < k; ++i) {
+    out["top_k"].push_back(
+        {{"id", order[i]}, {"token", engine->TokenText(order[i])}, {"logit", last[order[i]]}});
+  }
+  if (logits_mode != "none") {
+    out["logits"] = nlohmann::json::array();
+    for (int64_t r = 0; r < logits.rows; ++r) {
+      const float* row = logits.values.data() + r * logits.vocab;
+      out["logits"].push_back(std::vector<float>(row, row + logits.vocab));
+    }
+  }
+  RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
   std::cerr << "top-" << k << " next tokens:\n";
   for (int i = 0; i < k; ++i) {
-    std::cerr << absl::StrFormat(
-        "  %6d  %10.4f  %s\n", order[i], last[order[i]],
-        nlohmann::json(engine->TokenText(order[i]))
-            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    std::cerr << absl::StrFormat("  %6d  %10.4f  %s\n", order[i], last[order[i]],
+                                 Dump(nlohmann::json(engine->TokenText(order[i]))));
   }
   return absl::OkStatus();
 }
 
 absl::Status RunExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args, CliArgs::Parse(argv, FlagSpec{{"model-dir",
-                                                                "tokenizer",
-                                                                "text",
-                                                                "ids",
-                                                                "device",
-                                                                "dtype",
-                                                                "precision",
-                                                                "method",
-                                                                "layers",
-                                                                "rows",
-                                                                "activation",
-                                                                "target",
-                                                                "memory-budget-mib",
-                                                                "json",
-                                                                "ig-steps",
-                                                                "ig-rule",
-                                                                "sg-samples",
-                                                                "sg-sigma",
-                                                                "sg-input",
-                                                                "seed",
-                                                                "lrp-rules",
-                                                                "attention-norm",
-                                                                "start-layer"},
-                                                               {}}));
-  ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
-  ASSIGN_OR_RETURN(std::string json_path, args.Require("json"));
-  ExplainRequest request;
-  request.methods.clear();
-  const std::string default_method = MethodName(ExplainRequest().methods.front());
-  for (absl::string_view name : absl::StrSplit(args.Get("method", default_method), ',')) {
-    ASSIGN_OR_RETURN(Method m, ParseMethod(name));
-    request.methods.push_back(m);
-  }
-  ASSIGN_OR_RETURN(request.layers, ParseLayers(args.Get("layers", "all")));
-  const std::string rows = args.Get("rows", "all");
-  if (rows == "all") {
-    request.rows.kind = RowSelection::Kind::kAll;
-  } else if (rows == "last") {
-    request.rows.kind = RowSelection::Kind::kLast;
-  } else {
-    request.rows.kind = RowSelection::Kind::kList;
-    for (absl::string_view part : absl::StrSplit(rows, ',')) {
-      ASSIGN_OR_RETURN(int64_t r, ParseIndex(part, "row"));
-      request.rows.rows.push_back(r);
-    }
-  }
-  ASSIGN_OR_RETURN(request.activation, ParseActivation(args.Get("activation", "silu")));
-  if (args.Has("target")) {
-    ASSIGN_OR_RETURN(request.target_token, ParseIndex(args.Get("target"), "target token"));
-  }
-  if (args.Has("precision")) {
-    ASSIGN_OR_RETURN(request.precision, ParsePrecision(args.Get("precision")));
-  }
-  if (args.Has("memory-budget-mib")) {
-    ASSIGN_OR_RETURN(int64_t mib, ParseIndex(args.Get("memory-budget-mib"), "memory budget"));
-    if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
-    request.memory_budget_bytes = mib << 20;
-  }
-  ExplainParameters& p = request.params;
-  if (args.Has("ig-steps")) {
-    ASSIGN_OR_RETURN(int64_t steps, ParseIndex(args.Get("ig-steps"), "ig steps"));
-    if (steps < 1 || steps > 100000) {
-      return absl::InvalidArgumentError(absl::StrCat("bad ig steps '", steps, "'"));
-    }
-    p.ig_steps = static_cast<int>(steps);
-  }
-  if (args.Has("ig-rule")) {
-    ASSIGN_OR_RETURN(p.ig_rule, ParseIgQuadrature(args.Get("ig-rule")));
-  }
-  if (args.Has("sg-samples")) {
-    ASSIGN_OR_RETURN(int64_t samples, ParseIndex(args.Get("sg-samples"), "sg samples"));
-    if (samples < 1 || samples > 100000) {
-      return absl::InvalidArgumentError(absl::StrCat("bad sg samples '", samples, "'"));
-    }
-    p.smoothgrad_samples = static_cast<int>(samples);
-  }
-  if (args.Has("sg-sigma")) {
-    const std::string text = args.Get("sg-sigma");
-    if (!absl::SimpleAtod(text, &p.smoothgrad_sigma) || !(p.smoothgrad_sigma >= 0) ||
-        !std::isfinite(p.smoothgrad_sigma)) {
-      return absl::InvalidArgumentError(absl::StrCat("bad sg sigma '", text, "'"));
-    }
-  }
-  if (args.Has("sg-input")) {
-    ASSIGN_OR_RETURN(p.smoothgrad_input, ParseSmoothGradInput(args.Get("sg-input")));
-  }
-  if (args.Has("seed")) {
-    ASSIGN_OR_RETURN(int64_t seed, ParseIndex(args.Get("seed"), "seed"));
-    p.seed = static_cast<uint64_t>(seed);
-  }
-  if (args.Has("lrp-rules")) {
-    ASSIGN_OR_RETURN(p.lrp_rules, ParseLrpRules(args.Get("lrp-rules")));
-  }
-  if (args.Has("attention-norm")) {
-    ASSIGN_OR_RETURN(p.attention_norm, ParseAttentionNorm(args.Get("attention-norm")));
-  }
-  if (args.Has("start-layer")) {
-    ASSIGN_OR_RETURN(int64_t start, ParseIndex(args.Get("start-layer"), "start layer"));
-    p.start_layer = static_cast<int>(std::min<int64_t>(start, 1 << 20));
-  }
-  EngineOptions engine_options;
-  engine_options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(engine_options.precision, ParsePrecision(args.Get("dtype", "fp32")));
-  engine_options.tokenizer_path = args.Get("tokenizer");
-  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, ClientFlagSpec("explain", ClientMode::kOffline)));
+  RETURN_IF_ERROR(CheckExplainFlags(args));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
+  ASSIGN_OR_RETURN(ExplainRequest request, BuildExplainRequest(args));
+  ProgressReporter progress(args);
+  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
   ASSIGN_OR_RETURN(ValidatedRequest validated, Validate(request, {ids}, engine->shape()));
-  ASSIGN_OR_RETURN(std::vector<AttributionResult> results, engine->Explain(validated));
+  progress.Start(
+      ExpectedResults(MethodNames(validated.methods), static_cast<int>(validated.layers.size())),
+      "computing");
+  std::vector<AttributionResult> results;
+  RETURN_IF_ERROR(engine->Explain(validated, [&](AttributionResult r) {
+    progress.ResultDone(MethodName(r.method), r.layer);
+    results.push_back(std::move(r));
+    return true;
+  }));
+  progress.Finish();
   // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
   std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
     auto key = [](int l) { return l < 0 ? std::numeric_limits<int>::max() : l; };
@@ -246,6 +254,9 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
       const float* row = r.matrix.data() + i * r.columns;
       m.push_back(std::vector<float>(row, row + r.columns));
     }
+    const nlohmann::json approx_error =
+        HasApproxError(r.method) ? nlohmann::json(r.approx_error) : nlohmann::json(nullptr);
+    WarnIfIncomplete(MethodName(r.method), r.approx_error, validated.params.ig_steps);
     if (r.kind == ResultKind::kTokenScores) {
       // Per-target methods: one relevance row per target row, with the explained logit.
       out["results"].push_back({{"method", MethodName(r.method)},
@@ -254,20 +265,19 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                                 {"scores", std::move(m)},
                                 {"explained_logit", r.explained_logits},
                                 {"targets", r.targets},
-                                {"approx_error", r.approx_error}});
+                                {"approx_error", approx_error}});
       continue;
     }
     out["results"].push_back({{"method", MethodName(r.method)},
                               {"layer", r.layer},
                               {"rows", r.rows},
                               {"matrix", std::move(m)},
-                              {"approx_error", r.approx_error}});
+                              {"approx_error", approx_error}});
   }
-  std::ofstream file(json_path);
-  if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write --json ", json_path));
-  file << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  if (!file) return absl::InternalError(absl::StrCat("writing ", json_path, " failed"));
-  std::cerr << "wrote " << results.size() << " results to " << json_path << "\n";
+  out["meta"] = OfflineMeta(args, *engine, validated);
+  RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
+  const std::string where = args.Get("json", "-") == "-" ? "stdout" : args.Get("json");
+  std::cerr << "wrote " << CountNoun(results.size(), "result") << " to " << where << "\n";
   return absl::OkStatus();
 }
 

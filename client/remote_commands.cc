@@ -15,18 +15,24 @@
 #include <sstream>
 #include <type_traits>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "attribution/methods.h"
+#include "client/client_flags.h"
 #include "client/explanation_json.h"
+#include "client/explanation_meta.h"
 #include "client/html_report.h"
+#include "client/progress.h"
+#include "client/prompt_input.h"
 #include "client/remote_connection.h"
 #include "client/remote_request.h"
 #include "common/cli_args.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
+#include "explain/explain_request.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "mamba_explain/v1/explain.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -37,53 +43,51 @@ namespace {
 namespace v1 = ::mamba_explain::v1;
 
 absl::Status WriteOutput(const CliArgs& args, const nlohmann::json& out) {
-  const std::string text = out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (args.Has("json")) {
-    std::ofstream f(args.Get("json"));
-    if (!f)
-      return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("json"), "'"));
-    f << text << "\n";
-  } else {
-    std::cout << text << "\n";
-  }
-  return absl::OkStatus();
+  return WriteJsonOutput(args, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+// The wire enum's name without its prefix, lower case: PRECISION_BF16 -> "bf16".
+std::string EnumWord(const std::string& name, const std::string& prefix) {
+  return absl::AsciiStrToLower(absl::StripPrefix(name, prefix));
+}
+
+// explanation_meta.h: the offline keys, from the header (what the server resolved) and the flags.
+nlohmann::json RemoteMeta(const CliArgs& args, const v1::ExplainRequest& request,
+                          const v1::Header& header) {
+  ExplainParameters params;
+  nlohmann::json parameters = nullptr;
+  if (ParseMethodParameters(args, &params).ok()) parameters = ParametersJson(params);
+  std::vector<int32_t> rows(header.target_rows().begin(), header.target_rows().end());
+  nlohmann::json target = nullptr;
+  if (request.has_target_token()) target = request.target_token();
+  return {
+      {"version", ClientVersion()},
+      {"mode", "remote"},
+      {"server", args.Get("server")},
+      {"model",
+       {{"name", header.model()},
+        {"architecture", header.architecture()},
+        {"n_layers", header.n_layers()}}},
+      {"precision", EnumWord(v1::Precision_Name(header.precision()), "PRECISION_")},
+      {"activation", EnumWord(v1::Activation_Name(header.activation()), "ACTIVATION_")},
+      {"methods", std::vector<std::string>(header.methods().begin(), header.methods().end())},
+      {"layers", std::vector<int32_t>(header.layers().begin(), header.layers().end())},
+      {"rows", rows},
+      {"target", std::move(target)},
+      {"memory_budget_mib", request.parameters().memory_budget_mib() > 0
+                                ? request.parameters().memory_budget_mib()
+                                : static_cast<int32_t>(ExplainRequest().memory_budget_bytes >> 20)},
+      {"parameters", std::move(parameters)}};
 }
 
 }  // namespace
 
 absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, WithConnection(FlagSpec{{"model",
-                                                                 "text",
-                                                                 "ids",
-                                                                 "method",
-                                                                 "methods",
-                                                                 "layers",
-                                                                 "rows",
-                                                                 "targets",
-                                                                 "target",
-                                                                 "target-tokens",
-                                                                 "activation",
-                                                                 "dtype",
-                                                                 "memory-budget-mib",
-                                                                 "top-k",
-                                                                 "threshold",
-                                                                 "mass",
-                                                                 "priority",
-                                                                 "ig-steps",
-                                                                 "ig-rule",
-                                                                 "sg-samples",
-                                                                 "sg-sigma",
-                                                                 "sg-input",
-                                                                 "seed",
-                                                                 "lrp-rules",
-                                                                 "attention-norm",
-                                                                 "start-layer",
-                                                                 "json",
-                                                                 "html",
-                                                                 "stream-log",
-                                                                 "request-id"},
-                                                                {"dense", "quiet"}})));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("explain", ClientMode::kRemote))));
+  RETURN_IF_ERROR(CheckExplainFlags(args));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json", "html", "stream-log"}));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
   ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args));
@@ -91,7 +95,8 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
   connection.Prepare(&context);
   std::unique_ptr<std::ofstream> stream_log;
   if (args.Has("stream-log")) stream_log = std::make_unique<std::ofstream>(args.Get("stream-log"));
-  const bool progress = !args.Has("quiet");
+  ProgressReporter progress(args);
+  std::set<std::string> scored;
   std::unique_ptr<grpc::ClientReader<v1::ExplainResponse>> reader =
       stub->Explain(&context, request);
   ExplanationBuilder builder;
@@ -123,18 +128,34 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
       context.TryCancel();
       break;
     }
-    if (progress && response.has_layer_result() && response.layer_result().last_block()) {
-      std::cerr << "\rmamba-explain: " << builder.done() << " results ("
-                << response.layer_result().method() << ", layer " << response.layer_result().layer()
-                << ")   " << std::flush;
+    if (response.has_header()) {
+      const v1::Header& h = response.header();
+      progress.Start(ExpectedResults({h.methods().begin(), h.methods().end()}, h.layers_size()),
+                     "started");
+    } else if (response.has_layer_result() && response.layer_result().last_block()) {
+      progress.ResultDone(response.layer_result().method(), response.layer_result().layer());
+    } else if (response.has_token_scores()) {
+      // A method's token scores may span several messages; it counts once, at its first.
+      const v1::TokenScores& t = response.token_scores();
+      if (scored.insert(absl::StrCat(t.method(), "/", t.layer())).second) {
+        progress.ResultDone(t.method(), t.layer());
+      }
     }
   }
   const grpc::Status status = reader->Finish();
-  if (progress) std::cerr << "\n";
+  progress.Finish();
   RETURN_IF_ERROR(local);
   RETURN_IF_ERROR(FromGrpc(status));
   if (!builder.complete()) return absl::DataLossError("stream ended without a summary");
   builder.Finalize();
+  const int ig_steps = request.parameters().ig_steps() > 0 ? request.parameters().ig_steps()
+                                                           : ExplainParameters().ig_steps;
+  for (const nlohmann::json& r : builder.json()["results"]) {
+    if (r["approx_error"].is_number()) {
+      WarnIfIncomplete(r["method"].get<std::string>(), r["approx_error"].get<double>(), ig_steps);
+    }
+  }
+  builder.json()["meta"] = RemoteMeta(args, request, builder.header());
   RETURN_IF_ERROR(WriteOutput(args, builder.json()));
   if (args.Has("html")) {
     std::ofstream f(args.Get("html"));
@@ -146,8 +167,10 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunRemoteModels(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, WithConnection(FlagSpec{{"model", "json"}, {}})));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("models", ClientMode::kRemote))));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = v1::Explainer::NewStub(connection.channel);
   grpc::ClientContext context;
@@ -186,12 +209,14 @@ absl::Status RunRemoteModels(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunRemoteTokenize(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, WithConnection(FlagSpec{{"model", "text", "json"}, {}})));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("tokenize", ClientMode::kRemote))));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
+  ASSIGN_OR_RETURN(std::string model, args.Require("model"));
+  ASSIGN_OR_RETURN(std::string text, ReadPromptText(args));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   v1::TokenizeRequest request;
-  ASSIGN_OR_RETURN(std::string model, args.Require("model"));
-  ASSIGN_OR_RETURN(std::string text, args.Require("text"));
   request.set_model(model);
   request.set_text(text);
   auto stub = v1::Explainer::NewStub(connection.channel);
@@ -206,7 +231,9 @@ absl::Status RunRemoteTokenize(const std::vector<std::string>& argv) {
 }
 
 absl::Status RunRemoteHealth(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args, CliArgs::Parse(argv, WithConnection(FlagSpec{{"service"}, {}})));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("health", ClientMode::kRemote))));
   ASSIGN_OR_RETURN(Connection connection, Connect(args));
   auto stub = grpc::health::v1::Health::NewStub(connection.channel);
   grpc::ClientContext context;

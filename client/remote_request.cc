@@ -9,6 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "attribution/methods.h"
+#include "client/client_flags.h"
+#include "client/prompt_input.h"
 #include "common/status_macros.h"
 
 namespace mamba_explain {
@@ -60,11 +62,8 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   v1::ExplainRequest r;
   ASSIGN_OR_RETURN(std::string model, args.Require("model"));
   r.set_model(model);
-  if (args.Has("ids") == args.Has("text")) {
-    return absl::InvalidArgumentError("give exactly one of --text and --ids");
-  }
-  ASSIGN_OR_RETURN(std::string methods,
-                   FlagOrAlias(args, "method", "methods", MethodName(Method::kLatimL2)));
+  ASSIGN_OR_RETURN(PromptInput prompt, ReadPrompt(args));
+  ASSIGN_OR_RETURN(std::string methods, MethodList(args));
   for (absl::string_view m : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
     r.add_methods(std::string(absl::StripAsciiWhitespace(m)));
   }
@@ -72,16 +71,12 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   r.mutable_layers()->Add(layers.begin(), layers.end());
   ASSIGN_OR_RETURN(std::string rows_text, FlagOrAlias(args, "rows", "targets", "all"));
   ASSIGN_OR_RETURN(RowSpec rows, ParseRowSpec(rows_text));
-  if (args.Has("target") && args.Has("target-tokens")) {
-    return absl::InvalidArgumentError("give --target or --target-tokens, not both");
-  }
   // The last row and a single target are sent as such (row_selection, target_token): the server
   // resolves them against the tokenized input, so text needs no Tokenize round trip.
-  if (args.Has("ids")) {
-    ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIdList(args.Get("ids")));
-    r.mutable_token_ids()->Add(ids.begin(), ids.end());
+  if (prompt.text.has_value()) {
+    r.set_text(*prompt.text);
   } else {
-    r.set_text(args.Get("text"));
+    r.mutable_token_ids()->Add(prompt.ids.begin(), prompt.ids.end());
   }
   if (rows.kind == RowSpec::Kind::kLast) {
     r.set_row_selection(v1::ROW_SELECTION_LAST);
@@ -114,7 +109,11 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
     r.set_activation(v1::ACTIVATION_RELU);
   else
     return absl::InvalidArgumentError(absl::StrCat("bad --activation '", activation, "'"));
-  const std::string dtype = args.Get("dtype", "");
+  // --precision, as offline; --dtype is its older remote spelling.
+  if (args.Has("precision") && args.Has("dtype")) {
+    return absl::InvalidArgumentError("give --precision or --dtype, not both");
+  }
+  const std::string dtype = args.Get("precision", args.Get("dtype", ""));
   if (dtype == "fp32")
     r.set_precision(v1::PRECISION_FP32);
   else if (dtype == "tf32")
@@ -122,7 +121,8 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   else if (dtype == "bf16")
     r.set_precision(v1::PRECISION_BF16);
   else if (!dtype.empty())
-    return absl::InvalidArgumentError(absl::StrCat("bad --dtype '", dtype, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --", args.Has("precision") ? "precision" : "dtype", " '", dtype, "'"));
   const int modes =
       args.Has("top-k") + args.Has("threshold") + args.Has("mass") + args.Has("dense");
   if (modes > 1) {

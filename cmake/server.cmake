@@ -93,7 +93,8 @@ add_library(me_client_remote STATIC
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
-target_link_libraries(me_client_remote PUBLIC me_proto me_methods absl::status absl::statusor
+target_link_libraries(me_client_remote PUBLIC me_proto me_methods me_client_common
+  me_explain_request absl::status absl::statusor
   absl::strings nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})
 if(TARGET mamba-explain)

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The demo: installs dependencies, builds, asks a committed model for its next-token prediction on
 # a copy-task input (models/copy-mamba1-silu; without models/, a test fixture on a text prompt
-# tokenized with the GPT-NeoX tokenizer from ../shared/data), then serves the model
+# tokenized with the repository's GPT-NeoX tokenizer, data/), then serves the model
 # with mamba-explaind, explains the prompt with LaTIM through the gRPC client and writes the HTML
 # report (its path is printed last). ME_MODEL_DIR, ME_PROMPT, ME_METHODS, ME_DEMO_OUT override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
-tok=${ME_TOKENIZER:-../shared/data/gpt-neox-20b-tokenizer.json}
+tok=${ME_TOKENIZER:-data/gpt-neox-20b-tokenizer.json}
 # The committed copy model when present (models/README.md), else a committed test fixture.
 default_model=tests/fixtures/mamba1_bias_tied
 [ -d models/copy-mamba1-silu ] && default_model=models/copy-mamba1-silu
@@ -31,8 +31,7 @@ print(",".join(map(str, [0] + s + [1] + s[:8])))')
     ;;
 esac
 echo "== forward (last position) on $model, ids $ids"
-./build/mamba-explain forward --model-dir "$model" --ids "$ids" --last | head -c 300
-echo " ..."
+./build/mamba-explain forward --model-dir "$model" --ids "$ids" --top-k 3
 
 # The service: start mamba-explaind on the model (LibTorch engine), explain the prompt with LaTIM
 # through the gRPC client and write the HTML report.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Adds to .device/debs (made by ../shared/gpu/prepare.sh) the Debian packages our build needs
-# beyond the shared recipe: ICU (tokenizer NFC + Unicode categories). Run here, before `run`.
+# Adds to .device/debs (made by the GPU host's prepare.sh, a recipe kept outside this repository)
+# the Debian packages our build needs beyond that recipe: ICU (tokenizer NFC + Unicode categories). Run here, before `run`.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)/.device/debs"
 apt-get download libicu-dev libicu72 >/dev/null

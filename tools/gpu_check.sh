@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite on the GPU host (LibTorch 2.11 + CUDA), as the device
-# recipe in ../shared/gpu/ prescribes. Logs go to $OUT when set.
+# GPU-host recipe (kept outside this repository) prescribes. Logs go to $OUT when set.
 #   source .device/env.sh && bash tools/gpu_check.sh [ctest args...]
 set -uo pipefail
 out=${OUT:-/tmp}

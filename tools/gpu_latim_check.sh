@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # LaTIM decomposition kernels on the GPU host: builds the engine, the kernel tests and latim_bench
-# (LibTorch 2.11 + CUDA, ../shared/gpu recipe), runs the LaTIM GPU tests, then the benchmark.
+# (LibTorch 2.11 + CUDA, the GPU-host recipe kept outside this repository), runs the LaTIM GPU tests, then the benchmark.
 # Logs under $OUT when set.
 #   source .device/env.sh && bash tools/gpu_latim_check.sh [latim_bench args...]
 set -uo pipefail

@@ -233,6 +233,12 @@ std::vector<Method> MethodsOf(MethodFamily family) {
   return out;
 }
 
+bool HasApproxError(Method method) {
+  const MethodFamily family = GetMethodInfo(method).family;
+  return family == MethodFamily::kLatim || family == MethodFamily::kGradient ||
+         family == MethodFamily::kMambaLrp;
+}
+
 std::vector<std::string> MethodNames(const std::vector<Method>& methods) {
   std::vector<std::string> out;
   for (Method m : methods) out.push_back(MethodName(m));

@@ -78,6 +78,11 @@ absl::StatusOr<Method> ParseMethod(absl::string_view text);
 std::vector<Method> EngineMethods();
 std::vector<Method> MethodsOf(MethodFamily family);
 std::vector<std::string> MethodNames(const std::vector<Method>& methods);
+// Whether a method's results carry a meaningful approx_error (docs/methods.md): LaTIM's
+// decomposition error, and the completeness gap of the gradient methods and MambaLRP. The
+// hidden-attention methods (mamba-attention, rollout, mamba-attribution) and the synthetic ones
+// have none; outputs write null for them rather than a misleading 0.
+bool HasApproxError(Method method);
 // "latim-l1, latim-l2, ...": the engine methods, for help texts and error messages.
 std::string MethodChoices();
 // One line per engine method: "  name  summary", for CLI help.

@@ -150,7 +150,9 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
       if (ids[i] >= info.vocab_size) {
         return absl::InvalidArgumentError(
             absl::StrCat("text tokenizes to id ", ids[i], " at position ", i,
-                         ", outside the model's vocabulary of ", info.vocab_size));
+                         ", outside the model's vocabulary of ", info.vocab_size,
+                         ": the tokenizer and the model have different vocabularies (the "
+                         "tokenizer.json does not belong to this checkpoint); send token_ids"));
       }
     }
   } else {

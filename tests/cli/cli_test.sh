@@ -35,7 +35,7 @@ fi
 
 for fx in mamba1_bias_tied mamba1_nobias_untied mamba2_g1 mamba2_g2_bias mamba1_sharded mamba2_bf16; do
   ids=$(python3 "$here/compare_logits.py" ids "$fixtures/$fx/reference.safetensors" 0)
-  if "$bin" forward --model-dir "$fixtures/$fx" --ids "$ids" --device "$device" >"$tmp/all.json" 2>"$tmp/err" &&
+  if "$bin" forward --model-dir "$fixtures/$fx" --ids "$ids" --device "$device" --logits all >"$tmp/all.json" 2>"$tmp/err" &&
     python3 "$here/compare_logits.py" compare "$fixtures/$fx/reference.safetensors" 0 "$tmp/all.json" all; then
     ok "forward $fx all positions ($device)"
   else
@@ -53,7 +53,7 @@ done
 fx=$fixtures/mamba1_bias_tied
 expect_error "no command args" "--model-dir is required" forward --ids 1,2
 expect_error "unknown flag" "unknown flag --modle-dir" forward --modle-dir "$fx" --ids 1
-expect_error "text and ids" "exactly one of --text and --ids" forward --model-dir "$fx" --ids 1 --text hi
+expect_error "text and ids" "give exactly one of --text, --text-file, --ids and --ids-file" forward --model-dir "$fx" --ids 1 --text hi
 expect_error "bad id" "bad token id 'x'" forward --model-dir "$fx" --ids 1,x
 expect_error "id beyond vocab" "token id 96" forward --model-dir "$fx" --ids 1,96
 expect_error "text without tokenizer" "no tokenizer.json" forward --model-dir "$fx" --text hello
@@ -61,7 +61,7 @@ expect_error "missing dir" "NOT_FOUND" forward --model-dir "$tmp/nope" --ids 1
 expect_error "bad dtype" "unknown precision 'fp8'" forward --model-dir "$fx" --ids 1 --dtype fp8
 expect_error "bad device" "unknown device 'gpu0'" forward --model-dir "$fx" --ids 1 --device gpu0
 expect_error "missing value" "--ids needs a value" forward --model-dir "$fx" --ids
-expect_error "tokenize without text" "--text is required" tokenize --model-dir "$fx"
+expect_error "tokenize without text" "give exactly one of --text and --text-file" tokenize --model-dir "$fx"
 expect_error "tokenize missing tokenizer" "tokenizer.json" tokenize --model-dir "$fx" --text hi
 mkdir -p "$tmp/broken" && cp "$fx/config.json" "$tmp/broken/" && head -c 100 "$fx/model.safetensors" >"$tmp/broken/model.safetensors"
 expect_error "truncated checkpoint" "model.safetensors" forward --model-dir "$tmp/broken" --ids 1
@@ -176,7 +176,7 @@ else
 fi
 expect_error "explain bad lrp rule" "unknown lrp rule 'no-conv'" explain --model-dir "$fx" --ids 1,2 --method mamba-lrp --lrp-rules no-conv --json "$tmp/x.json"
 expect_error "explain bad ig rule" "unknown ig rule 'simpson'" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-rule simpson --json "$tmp/x.json"
-expect_error "explain bad ig steps" "bad ig steps '0'" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-steps 0 --json "$tmp/x.json"
+expect_error "explain bad ig steps" "bad --ig-steps '0' (an integer >= 1)" explain --model-dir "$fx" --ids 1,2 --method integrated-gradients --ig-steps 0 --json "$tmp/x.json"
 expect_error "explain bad sg sigma" "bad sg sigma 'x'" explain --model-dir "$fx" --ids 1,2 --method smoothgrad --sg-sigma x --json "$tmp/x.json"
 expect_error "explain bad attention norm" "unknown attention norm 'softmax'" explain --model-dir "$fx" --ids 1,2 --method mamba-attention --attention-norm softmax --json "$tmp/x.json"
 expect_error "explain bad start layer" "parameters.start_layer=3 not in [0, 3)" explain --model-dir "$fx" --ids 1,2 --method rollout --start-layer 3 --json "$tmp/x.json"
@@ -188,11 +188,10 @@ expect_error "explain bad layer text" "bad layer 'a'" explain --model-dir "$fx" 
 expect_error "explain row out of range" "target_rows[0]=2 not in [0, 2)" explain --model-dir "$fx" --ids 1,2 --rows 2 --json "$tmp/x.json"
 expect_error "explain bad rows" "bad row 'first'" explain --model-dir "$fx" --ids 1,2 --rows first --json "$tmp/x.json"
 expect_error "explain bad activation" "unknown activation 'gelu'" explain --model-dir "$fx" --ids 1,2 --activation gelu --json "$tmp/x.json"
-expect_error "explain without --json" "--json is required" explain --model-dir "$fx" --ids 1,2
 expect_error "explain fp32 compute on bf16 weights" "precision=fp32 but the model's weights are bf16" explain --model-dir "$fx" --ids 1,2 --dtype bf16 --precision fp32 --json "$tmp/x.json"
 expect_error "explain bad precision" "unknown precision 'fp16'" explain --model-dir "$fx" --ids 1,2 --precision fp16 --json "$tmp/x.json"
 
-tok=${ME_SHARED_DIR:-$here/../../../shared}/data/gpt-neox-20b-tokenizer.json
+tok=$here/../../data/gpt-neox-20b-tokenizer.json
 if [ -f "$tok" ]; then
   if "$bin" tokenize --tokenizer "$tok" --text "Hello my name is" >"$tmp/tok.json" &&
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"]==[12092,619,1416,310], d; assert d["tokens"]==["Hello"," my"," name"," is"], d' "$tmp/tok.json"; then
@@ -208,7 +207,7 @@ if [ -f "$tok" ]; then
     bad "forward --text with --tokenizer"
   fi
 else
-  bad "shared tokenizer not found at $tok"
+  bad "repository tokenizer not found at $tok"
 fi
 
 echo "$pass passed, $fail failed"

@@ -17,7 +17,6 @@ server_bin=$1
 client_bin=$2
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/../fixtures
-shared=${ME_SHARED_DIR:-$here/../../../shared}
 source "$here/lib.sh"
 
 # --- model repositories: two good fixtures, a tokenizer model, a broken one; a deep copy -------
@@ -40,11 +39,7 @@ b[begin:end] = struct.pack("<f", float("nan")) * ((end - begin) // 4)
 open(sys.argv[2], "wb").write(b)
 PY
 cp "$fixtures/mamba1_bias_tied/config.json" "$fixtures/mamba1_bias_tied/model.safetensors" "$repo/tok/"
-have_tokenizer=0
-if [ -f "$shared/data/gpt-neox-20b-tokenizer.json" ]; then
-  cp "$shared/data/gpt-neox-20b-tokenizer.json" "$repo/tok/tokenizer.json"
-  have_tokenizer=1
-fi
+cp "$here/../../data/gpt-neox-20b-tokenizer.json" "$repo/tok/tokenizer.json"
 drepo=$tmp/drepo  # the engine on an 80-layer copy of the Mamba-1 fixture
 mkdir -p "$drepo/deep"
 python3 "$here/make_deep_model.py" "$fixtures/mamba1_bias_tied" "$drepo/deep" 80 ||
@@ -85,15 +80,13 @@ expect_code "GetModel unknown -> NOT_FOUND" "NOT_FOUND" models $S --model nope
 expect_code "Tokenize without tokenizer -> FAILED_PRECONDITION" "FAILED_PRECONDITION" tokenize $S --model m1 --text hi
 expect_code "Tokenize unknown model -> NOT_FOUND" "NOT_FOUND" tokenize $S --model nope --text hi
 expect_code "Tokenize failed model -> UNAVAILABLE" "UNAVAILABLE" tokenize $S --model broken --text hi
-if [ $have_tokenizer = 1 ]; then
-  if $client_bin tokenize $S --model tok --text "Hello world" >"$tmp/rt.json" &&
-    $client_bin tokenize --tokenizer "$repo/tok/tokenizer.json" --text "Hello world" >"$tmp/lt.json" &&
-    cmp -s "$tmp/rt.json" "$tmp/lt.json" && grep -q '"ids":\[12092,1533\]' "$tmp/rt.json"; then
-    ok "Tokenize remote == offline"
-  else bad "Tokenize remote == offline: $(cat "$tmp/rt.json" "$tmp/lt.json")"; fi
-  expect_code "text beyond the model vocabulary -> INVALID_ARGUMENT" "outside the model's vocabulary" \
-    explain $S --model tok --text "Hello world" --method latim-l1
-fi
+if $client_bin tokenize $S --model tok --text "Hello world" >"$tmp/rt.json" &&
+  $client_bin tokenize --tokenizer "$repo/tok/tokenizer.json" --text "Hello world" >"$tmp/lt.json" &&
+  cmp -s "$tmp/rt.json" "$tmp/lt.json" && grep -q '"ids":\[12092,1533\]' "$tmp/rt.json"; then
+  ok "Tokenize remote == offline"
+else bad "Tokenize remote == offline: $(cat "$tmp/rt.json" "$tmp/lt.json")"; fi
+expect_code "text beyond the model vocabulary -> INVALID_ARGUMENT" "outside the model's vocabulary" \
+  explain $S --model tok --text "Hello world" --method latim-l1
 if [ "$($client_bin health $S)" = SERVING ]; then ok "health '' SERVING"; else bad "health ''"; fi
 if [ "$($client_bin health $S --service mamba_explain.v1.Explainer)" = SERVING ]; then
   ok "health service SERVING"; else bad "health service"; fi
@@ -228,7 +221,7 @@ expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not suppo
 expect_code "row out of range -> INVALID_ARGUMENT" "target_rows[0]=5 not in [0, 2)" $E --model m1 --ids 1,2 --rows 5
 expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
 expect_code "per-row target beyond vocab -> INVALID_ARGUMENT" "target_tokens[1]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target-tokens 5,96
-expect_code "text and ids -> client error" "exactly one of --text and --ids" $E --model m1 --ids 1 --text a
+expect_code "text and ids -> client error" "give exactly one of --text, --text-file, --ids and --ids-file" $E --model m1 --ids 1 --text a
 expect_code "bad --layers -> client error" "bad layer range" $E --model m1 --ids 1 --layers 2-1
 expect_code "bad top-k -> INVALID_ARGUMENT" "sparsity.top_k=0" $E --model m1 --ids 1,2 --top-k 0
 expect_code "priority out of range -> INVALID_ARGUMENT" "priority=12" $E --model m1 --ids 1,2 --priority 12

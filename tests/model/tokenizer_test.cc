@@ -34,9 +34,8 @@ using Ids = std::vector<int32_t>;
   } while (0)
 
 std::string NeoxTokenizerPath() {
-  const char* shared = std::getenv("ME_SHARED_DIR");
-  return std::string(shared != nullptr ? shared : "../shared") +
-         "/data/gpt-neox-20b-tokenizer.json";
+  const char* source = std::getenv("ME_SOURCE_DIR");
+  return std::string(source != nullptr ? source : ".") + "/data/gpt-neox-20b-tokenizer.json";
 }
 
 class NeoxTokenizerTest : public ::testing::Test {

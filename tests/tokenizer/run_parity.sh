@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Token-id parity of our tokenizer with @huggingface/tokenizers (npm, an independent JS port of
 # HF tokenizers) on corpus.json. Usage: run_parity.sh PATH_TO_tokenize_corpus
-# Tokenizer: $ME_SHARED_DIR/data/gpt-neox-20b-tokenizer.json (default: ../../../shared/data/...).
+# Tokenizer: the repository's data/gpt-neox-20b-tokenizer.json.
 # Prints every mismatch (string, ours, theirs) and "N passed, M failed"; exits non-zero on any
 # mismatch, on a corpus of fewer than 300 strings, or if either side fails to run.
 set -euo pipefail
@@ -13,8 +13,7 @@ fi
 tokenize_corpus="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$script_dir"
-shared_dir="${ME_SHARED_DIR:-$script_dir/../../../shared}"
-tokenizer_json="$shared_dir/data/gpt-neox-20b-tokenizer.json"
+tokenizer_json="$script_dir/../../data/gpt-neox-20b-tokenizer.json"
 if [[ ! -f "$tokenizer_json" ]]; then
   echo "missing tokenizer: $tokenizer_json" >&2
   exit 1

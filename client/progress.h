@@ -1,0 +1,47 @@
+// Progress of a long explanation on stderr, the same in both modes: "[3/12] latim-l2 layer 2
+// | 4.1 s, ETA 12.3 s". Results are the unit (one per method and layer, or per method for
+// whole-model and per-target methods); the ETA assumes the remaining results cost the mean of
+// the finished ones, so it is rough when cheap and expensive methods mix. Shown when stderr is a
+// terminal (unless --quiet) or when --progress asks for it; silent otherwise, so pipes and logs
+// stay clean. Not thread-safe: one reporter per command.
+#ifndef MAMBA_EXPLAIN_CLIENT_PROGRESS_H_
+#define MAMBA_EXPLAIN_CLIENT_PROGRESS_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/cli_args.h"
+
+namespace mamba_explain {
+
+// Results an explanation yields for `methods` (catalogue names; unknown names count one) over
+// `n_layers` requested layers and `n_sequences` sequences.
+int ExpectedResults(const std::vector<std::string>& methods, int n_layers, int n_sequences = 1);
+
+class ProgressReporter {
+ public:
+  // --progress forces it on, --quiet off; otherwise on when stderr is a terminal.
+  explicit ProgressReporter(const CliArgs& args);
+
+  bool enabled() const { return enabled_; }
+  // Starts the clock and prints "[0/total] what" (e.g. "computing").
+  void Start(int total, const std::string& what);
+  // One result done: its method and layer (-1 = whole model).
+  void ResultDone(const std::string& method, int layer);
+  // Ends the line with the total time.
+  void Finish();
+
+ private:
+  void Print(const std::string& what);
+
+  bool enabled_ = false;
+  bool tty_ = false;
+  int total_ = 0;
+  int done_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace mamba_explain
+
+#endif  // MAMBA_EXPLAIN_CLIENT_PROGRESS_H_

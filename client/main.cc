@@ -23,7 +23,7 @@ commands (offline, no server needed):
             [--device cpu|cuda] [--dtype fp32|bf16] [--last]
             prints {"ids": [...], "logits": [[...], ...]} (all positions, or the last with
             --last) and the top-5 next tokens on stderr
-  explain   --model-dir DIR (--text T | --ids 1,2,3) --json OUT.json
+  explain   --model-dir DIR (--text T | --ids 1,2,3) (--json OUT.json | --html OUT.html)
             [--method latim-l2[,...] (the methods listed below)]
             [--layers all|0,3,5-7] [--rows all|last|i,j] [--activation silu|identity|relu]
             [--target TOKEN_ID] [--memory-budget-mib M] [--device cpu|cuda] [--dtype fp32|bf16]

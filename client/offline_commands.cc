@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "client/html_report.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "explain/engine.h"
@@ -135,6 +136,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                                                                 "target",
                                                                 "memory-budget-mib",
                                                                 "json",
+                                                                "html",
                                                                 "ig-steps",
                                                                 "ig-rule",
                                                                 "sg-samples",
@@ -146,7 +148,10 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                                                                 "start-layer"},
                                                                {}}));
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
-  ASSIGN_OR_RETURN(std::string json_path, args.Require("json"));
+  if (!args.Has("json") && !args.Has("html")) {
+    return absl::InvalidArgumentError("give --json OUT.json and/or --html OUT.html");
+  }
+  const std::string json_path = args.Get("json");
   ExplainRequest request;
   request.methods.clear();
   const std::string default_method = MethodName(ExplainRequest().methods.front());
@@ -263,6 +268,16 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                               {"matrix", std::move(m)},
                               {"approx_error", r.approx_error}});
   }
+  if (args.Has("html")) {
+    std::ofstream html(args.Get("html"));
+    if (!html) return absl::InvalidArgumentError(absl::StrCat("cannot write --html ", args.Get("html")));
+    ReportOptions report;
+    report.title = model_dir;
+    html << RenderHtmlReport(out, report);
+    if (!html) return absl::InternalError(absl::StrCat("writing ", args.Get("html"), " failed"));
+    std::cerr << "wrote the report to " << args.Get("html") << "\n";
+  }
+  if (json_path.empty()) return absl::OkStatus();
   std::ofstream file(json_path);
   if (!file) return absl::InvalidArgumentError(absl::StrCat("cannot write --json ", json_path));
   file << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

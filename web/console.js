@@ -102,14 +102,23 @@
   }
 
   let frame = 0;
+  function render() {
+    const p = MambaExplain.renderProgress($('progress'), state.x);
+    $('bar').style.width = (100 * p).toFixed(1) + '%';
+    state.view.update();
+  }
+  // At most one render per animation frame, however fast the events come.
   function redraw() {
     if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      const p = MambaExplain.renderProgress($('progress'), state.x);
-      $('bar').style.width = (100 * p).toFixed(1) + '%';
-      state.view.update();
-    });
+    frame = requestAnimationFrame(() => { frame = 0; render(); });
+  }
+  // The last render happens before the state changes, so that "done" means drawn.
+  function settle(s) {
+    if (frame) { cancelAnimationFrame(frame); frame = 0; }
+    if (state.x) render();
+    $('run').disabled = false;
+    $('stop').disabled = true;
+    setState(s);
   }
 
   function onEvent(name, data) {
@@ -176,24 +185,22 @@
         headers: headers({'Content-Type': 'application/json', Accept: 'text/event-stream'})});
       if (!res.ok) {
         setStatus(await errorText(res), true);
-        setState('error');
+        settle('error');
       } else {
         await readEvents(res.body);
         if (state.x.error) {
-          setState('error');
+          settle('error');
         } else {
           setStatus('done: ' + state.x.results.length + ' results in ' +
                     ((performance.now() - started) / 1000).toFixed(2) + ' s');
-          setState('done');
+          settle('done');
         }
       }
     } catch (e) {
-      setStatus(e.name === 'AbortError' ? 'stopped (the server cancels the computation)' : String(e), e.name !== 'AbortError');
-      setState(e.name === 'AbortError' ? 'stopped' : 'error');
+      const stopped = e.name === 'AbortError';
+      setStatus(stopped ? 'stopped (the server cancels the computation)' : String(e), !stopped);
+      settle(stopped ? 'stopped' : 'error');
     }
-    $('run').disabled = false;
-    $('stop').disabled = true;
-    if (state.x) { cancelAnimationFrame(frame); frame = 0; redraw(); }
   }
 
   $('form').addEventListener('submit', run);

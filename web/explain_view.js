@@ -244,7 +244,7 @@
       this.cache = new Map();
       const want = this.opts.hash ? new URLSearchParams(location.hash.slice(1)) : new URLSearchParams();
       if (want.has('method')) this.sel.method = want.get('method');
-      if (want.has('layer')) this.sel.layer = Number(want.get('layer'));
+      if (want.has('layer')) { this.sel.layer = Number(want.get('layer')); this.picked = true; }
       if (want.has('row')) this.sel.pos = Number(want.get('row'));
       if (want.get('words') === '1') this.words = true;
       this.build(root);
@@ -295,8 +295,8 @@
       this.summaryHead = root.appendChild(el('h3', null, 'Summary'));
       this.summary = root.appendChild(el('table', 'mx-summary'));
 
-      this.methodSel.addEventListener('change', () => { this.sel.method = this.methodSel.value; this.sel.layer = null; this.refresh(); });
-      this.layerSel.addEventListener('change', () => { this.sel.layer = Number(this.layerSel.value); this.refresh(); });
+      this.methodSel.addEventListener('change', () => { this.sel.method = this.methodSel.value; this.sel.layer = null; this.picked = false; this.refresh(); });
+      this.layerSel.addEventListener('change', () => { this.sel.layer = Number(this.layerSel.value); this.picked = true; this.refresh(); });
       this.rowSel.addEventListener('change', () => { this.sel.pos = Number(this.rowSel.value); this.refresh(); });
       this.wordsBox.addEventListener('change', () => { this.words = this.wordsBox.checked; this.cache.clear(); this.refresh(); });
       this.scaleBox.addEventListener('change', () => { this.rowScale = this.scaleBox.checked; this.refresh(); });
@@ -325,7 +325,8 @@
       const methods = x.methods.filter(m => x.results.some(r => r.method === m));
       if (!methods.includes(this.sel.method)) this.sel.method = methods[0];
       const mine = x.results.filter(r => r.method === this.sel.method);
-      let r = mine.find(q => q.layer === this.sel.layer);
+      // Until the user picks a layer, follow the top one (while streaming: the newest).
+      let r = this.picked ? mine.find(q => q.layer === this.sel.layer) : null;
       if (!r) {  // the top layer: where the copy-task diagonal shows, and LaTIM's last word
         r = mine.reduce((a, b) => (b.layer > a.layer ? b : a));
         this.sel.layer = r.layer;
@@ -695,7 +696,7 @@
                        Number.isFinite(r.keptMass) ? fmt(r.keptMass) : '', r.entries.filter(Boolean).length + (r.topK ? ' (top ' + r.topK + ')' : ''),
                        r.done ? 'done' : 'streaming'];
         for (const c of cells) tr.insertCell().textContent = String(c);
-        tr.addEventListener('click', () => { this.sel.method = r.method; this.sel.layer = r.layer; this.refresh(); });
+        tr.addEventListener('click', () => { this.sel.method = r.method; this.sel.layer = r.layer; this.picked = true; this.refresh(); });
       }
     }
 

@@ -55,7 +55,7 @@ expect_http "POST /v1/tokenize without a tokenizer" 400 FAILED_PRECONDITION \
   -H 'Content-Type: application/json' -d '{"model":"copy","text":"hi"}' "$U/v1/tokenize"
 
 # --- Explain: SSE and NDJSON against the gRPC result -------------------------------------------
-ids=5,17,33,2,9,41,8,60,5,17,33,2
+ids=5,7,3,2,9,11,8,15,5,7,3,2
 req='{"model":"copy","tokenIds":['$ids'],"methods":["latim-l2","latim-alti-logit","grad-x-input"],"sparsity":{"mode":"DENSE"}}'
 "$client_bin" explain --server "127.0.0.1:$e_port" --model copy --ids $ids \
   --method latim-l2,latim-alti-logit,grad-x-input --dense --json "$tmp/grpc.json" --quiet \

@@ -118,7 +118,7 @@ try {
     summary: document.querySelectorAll('.mx-summary tr').length,
   }));
   // latim-l2: one cell per layer (2), grad-x-input: one whole-model cell.
-  check('console: progress complete (every layer of every method)', progress.done === 3 && progress.all === 3 && progress.bar === '100.0%',
+  check('console: progress complete (every layer of every method)', progress.done === 3 && progress.all === 3 && parseFloat(progress.bar) === 100,
         JSON.stringify(progress));
   check('console: summary shown', progress.summary >= 5, JSON.stringify(progress));
 

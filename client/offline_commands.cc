@@ -149,7 +149,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                                                                {}}));
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   if (!args.Has("json") && !args.Has("html")) {
-    return absl::InvalidArgumentError("give --json OUT.json and/or --html OUT.html");
+    return absl::InvalidArgumentError("--json is required (or --html OUT.html, or both)");
   }
   const std::string json_path = args.Get("json");
   ExplainRequest request;

@@ -102,12 +102,12 @@ nlohmann::json ReportDocument(const nlohmann::json& explanation, const ReportOpt
     for (std::vector<Entry>& row : result.rows) {
       for (const Entry& e : row) mass += std::fabs(e.value);
       if (top_k > 0 && row.size() > top_k) {
-        std::nth_element(row.begin(), row.begin() + top_k, row.end(),
-                         [](const Entry& a, const Entry& b) {
-                           return std::fabs(a.value) > std::fabs(b.value);
-                         });
+        std::nth_element(
+            row.begin(), row.begin() + top_k, row.end(),
+            [](const Entry& a, const Entry& b) { return std::fabs(a.value) > std::fabs(b.value); });
         row.resize(top_k);
-        std::sort(row.begin(), row.end(), [](const Entry& a, const Entry& b) { return a.col < b.col; });
+        std::sort(row.begin(), row.end(),
+                  [](const Entry& a, const Entry& b) { return a.col < b.col; });
         cut = true;
       }
       std::vector<int> cols;
@@ -122,9 +122,8 @@ nlohmann::json ReportDocument(const nlohmann::json& explanation, const ReportOpt
     d["entries"] = std::move(entries);
     // The |mass| the page shows: what the server kept (remote sparsity) times what the report
     // kept.
-    const double server_kept = r.contains("kept_mass") && r["kept_mass"].is_number()
-                                    ? r["kept_mass"].get<double>()
-                                    : 1.0;
+    const double server_kept =
+        r.contains("kept_mass") && r["kept_mass"].is_number() ? r["kept_mass"].get<double>() : 1.0;
     d["kept_mass"] = FourDigits(server_kept * (mass > 0 ? kept / mass : 1.0));
     d["top_k"] = cut ? nlohmann::json(top_k) : nlohmann::json();
     if (r.contains("targets")) d["targets"] = r["targets"];
@@ -147,11 +146,13 @@ std::string RenderHtmlReport(const nlohmann::json& explanation, const ReportOpti
       doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {{"</", "<\\/"}});
   std::string html;
   html.reserve(json.size() + 64 * 1024);
-  html += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-          "<title>mamba-explain report</title>\n<style>\n";
+  html +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<title>mamba-explain report</title>\n<style>\n";
   html += Asset("explain_view.css");
-  html += "</style></head><body>\n<h1>mamba-explain report <span id=\"mx-title\"></span></h1>\n"
-          "<div id=\"mx-report\"></div>\n<script id=\"mx-data\" type=\"application/json\">";
+  html +=
+      "</style></head><body>\n<h1>mamba-explain report <span id=\"mx-title\"></span></h1>\n"
+      "<div id=\"mx-report\"></div>\n<script id=\"mx-data\" type=\"application/json\">";
   html += json;
   html += "</script>\n<script>\n";
   html += Asset("explain_view.js");

@@ -270,7 +270,8 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   }
   if (args.Has("html")) {
     std::ofstream html(args.Get("html"));
-    if (!html) return absl::InvalidArgumentError(absl::StrCat("cannot write --html ", args.Get("html")));
+    if (!html)
+      return absl::InvalidArgumentError(absl::StrCat("cannot write --html ", args.Get("html")));
     ReportOptions report;
     report.title = model_dir;
     html << RenderHtmlReport(out, report);

@@ -37,10 +37,10 @@ grpc::Status ParseJson(const std::string& body, google::protobuf::Message* messa
   const auto status = google::protobuf::util::JsonStringToMessage(
       absl::StripAsciiWhitespace(body).empty() ? "{}" : body, message, options);
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                      absl::StrCat("the body is not a valid ", message->GetDescriptor()->full_name(),
-                                   " in JSON: ",
-                                   std::string(status.message().data(), status.message().size())));
+  return grpc::Status(
+      grpc::StatusCode::INVALID_ARGUMENT,
+      absl::StrCat("the body is not a valid ", message->GetDescriptor()->full_name(),
+                   " in JSON: ", std::string(status.message().data(), status.message().size())));
 }
 
 // The gRPC call's deadline from grpc-gateway's "Grpc-Timeout" header ("30S", "500m": an integer
@@ -53,13 +53,26 @@ grpc::Status ParseTimeout(const httplib::Request& req, absl::Time* deadline) {
   if (value.size() >= 2 && absl::SimpleAtoi(value.substr(0, value.size() - 1), &n) && n > 0) {
     absl::Duration unit;
     switch (value.back()) {
-      case 'H': unit = absl::Hours(1); break;
-      case 'M': unit = absl::Minutes(1); break;
-      case 'S': unit = absl::Seconds(1); break;
-      case 'm': unit = absl::Milliseconds(1); break;
-      case 'u': unit = absl::Microseconds(1); break;
-      case 'n': unit = absl::Nanoseconds(1); break;
-      default: unit = absl::ZeroDuration();
+      case 'H':
+        unit = absl::Hours(1);
+        break;
+      case 'M':
+        unit = absl::Minutes(1);
+        break;
+      case 'S':
+        unit = absl::Seconds(1);
+        break;
+      case 'm':
+        unit = absl::Milliseconds(1);
+        break;
+      case 'u':
+        unit = absl::Microseconds(1);
+        break;
+      case 'n':
+        unit = absl::Nanoseconds(1);
+        break;
+      default:
+        unit = absl::ZeroDuration();
     }
     if (unit != absl::ZeroDuration()) {
       *deadline = absl::Now() + n * unit;
@@ -71,8 +84,7 @@ grpc::Status ParseTimeout(const httplib::Request& req, absl::Time* deadline) {
                                    "' is not a positive integer followed by H, M, S, m, u or n"));
 }
 
-void SetupContext(const httplib::Request& req, absl::Time deadline,
-                  grpc::ClientContext* context) {
+void SetupContext(const httplib::Request& req, absl::Time deadline, grpc::ClientContext* context) {
   const std::string authorization = req.get_header_value("Authorization");
   if (!authorization.empty()) context->AddMetadata("authorization", authorization);
   if (deadline != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(deadline));
@@ -109,11 +121,20 @@ std::string StreamEvent(const v1::ExplainResponse& message, bool ndjson) {
   if (ndjson) return ToJson(message) + "\n";
   const char* name = "message";
   switch (message.payload_case()) {
-    case v1::ExplainResponse::kHeader: name = "header"; break;
-    case v1::ExplainResponse::kLayerResult: name = "layerResult"; break;
-    case v1::ExplainResponse::kTokenScores: name = "tokenScores"; break;
-    case v1::ExplainResponse::kSummary: name = "summary"; break;
-    default: break;
+    case v1::ExplainResponse::kHeader:
+      name = "header";
+      break;
+    case v1::ExplainResponse::kLayerResult:
+      name = "layerResult";
+      break;
+    case v1::ExplainResponse::kTokenScores:
+      name = "tokenScores";
+      break;
+    case v1::ExplainResponse::kSummary:
+      name = "summary";
+      break;
+    default:
+      break;
   }
   return absl::StrCat("event: ", name, "\ndata: ", ToJson(message), "\n\n");
 }
@@ -251,16 +272,17 @@ void HttpGateway::Route() {
     if (status.ok()) status = ParseTimeout(req, &deadline);
     const std::string format = req.get_param_value("format");
     if (status.ok() && !format.empty() && format != "sse" && format != "ndjson") {
-      status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrCat("format '", format.substr(0, 32), "' is not sse or ndjson"));
+      status =
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       absl::StrCat("format '", format.substr(0, 32), "' is not sse or ndjson"));
     }
     if (!status.ok()) return ReplyError(status, res);
     const bool ndjson = format == "ndjson" ||
-                        (format.empty() && absl::StrContains(req.get_header_value("Accept"),
-                                                             "application/x-ndjson"));
-    auto stream = std::make_shared<HttpExplainStream>(
-        stub_.get(), request, req.get_header_value("Authorization"), deadline,
-        options_.max_buffered_bytes);
+                        (format.empty() &&
+                         absl::StrContains(req.get_header_value("Accept"), "application/x-ndjson"));
+    auto stream = std::make_shared<HttpExplainStream>(stub_.get(), request,
+                                                      req.get_header_value("Authorization"),
+                                                      deadline, options_.max_buffered_bytes);
     // Validation and admission happen before the service sends the Header, so waiting for the
     // first message is what lets a rejected request get its HTTP status (400, 404, 429, ...).
     auto first = std::make_shared<v1::ExplainResponse>();
@@ -322,11 +344,10 @@ void HttpGateway::Route() {
     }
     res.set_content(ErrorJson(grpc::Status(code, message)), "application/json");
   });
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        ReplyError(grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the HTTP gateway"),
-                   res);
-      });
+  server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                  std::exception_ptr) {
+    ReplyError(grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the HTTP gateway"), res);
+  });
 }
 
 }  // namespace mamba_explain

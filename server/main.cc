@@ -51,8 +51,7 @@ ABSL_FLAG(int, http_port, -1,
           "methods as JSON, Explain streamed as Server-Sent Events or NDJSON, the console at /. "
           "Same TLS, token auth, validation and limits as gRPC. 0 picks a free port (printed), "
           "-1 (default) disables it.");
-ABSL_FLAG(std::string, http_host, "",
-          "Address of the HTTP gateway; empty: the --host of gRPC.");
+ABSL_FLAG(std::string, http_host, "", "Address of the HTTP gateway; empty: the --host of gRPC.");
 ABSL_FLAG(int, http_threads, 16,
           "Connections the HTTP gateway serves at once (an Explain stream holds one while it "
           "runs).");
@@ -334,8 +333,8 @@ int Serve() {
   }
 
   // Declared before the exposer, which holds it weakly.
-  auto process_metrics = std::make_shared<ProcessMetrics>(ME_VERSION, backend,
-                                                          absl::GetFlag(FLAGS_device));
+  auto process_metrics =
+      std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {

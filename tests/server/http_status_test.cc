@@ -38,8 +38,8 @@ TEST(HttpStatusTest, GrpcGatewayMapping) {
 }
 
 TEST(HttpStatusTest, ErrorBodyNamesCodeAndMessage) {
-  const nlohmann::json body = nlohmann::json::parse(
-      ErrorJson(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue full; retry after 40 ms")));
+  const nlohmann::json body = nlohmann::json::parse(ErrorJson(
+      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue full; retry after 40 ms")));
   EXPECT_EQ(body["code"], 8);
   EXPECT_EQ(body["status"], "RESOURCE_EXHAUSTED");
   EXPECT_EQ(body["message"], "queue full; retry after 40 ms");

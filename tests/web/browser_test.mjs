@@ -194,15 +194,19 @@ try {
   // --- reports at 30, 500 and 2 000 tokens (offline --html) and one remote -------------------
   let seed = 7;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-  // 2 000 tokens: every 10th row and the last 40 (all 2 000 rows would take minutes on the CI's
-  // CPU; the columns, which are what grows the page, are all there).
-  const rowsOf = n => [...new Set([...Array.from({length: n / 10}, (_, i) => i * 10),
-                                   ...Array.from({length: 40}, (_, i) => n - 40 + i)])].join(',');
+  // Long inputs: every 10th (20th) row and the last 40 (20) of 500 (2 000) tokens, and LaTIM only
+  // at 2 000 (all rows, or a gradient method's backward pass per row, would take minutes on the
+  // CI's CPU); the columns, which are what grows the page, are all there.
+  const rowsOf = n => {
+    const step = n > 500 ? 20 : 10, tail = n > 500 ? 20 : 40;
+    return [...new Set([...Array.from({length: n / step}, (_, i) => i * step),
+                        ...Array.from({length: tail}, (_, i) => n - tail + i)])].join(',');
+  };
   for (const n of [30, 500, 2000]) {
     const pos = Array.from({length: n}, () => 1 + Math.floor(rand() * 15));
     const html = path.join(tmp, `report_${n}.html`), json = path.join(tmp, `report_${n}.json`);
     client(['explain', '--model-dir', path.join(repoRoot, 'models/copy-mamba1-silu'), '--ids', pos.join(','),
-            '--method', 'latim-l2,grad-x-input', '--rows', n <= 500 ? 'all' : rowsOf(n),
+            '--method', n > 500 ? 'latim-l1,latim-l2' : 'latim-l2,grad-x-input', '--rows', n > 30 ? rowsOf(n) : 'all',
             '--json', json, '--html', html]);
     const bytes = fs.statSync(html).size;
     check(`report ${n} tokens: ${(bytes / 1e6).toFixed(2)} MB < 2 MB`, bytes < 2e6);

@@ -12,7 +12,7 @@ FROM ${DEBIAN_IMAGE} AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libtorch-dev libabsl-dev nlohmann-json3-dev \
       libicu-dev libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev \
-      protobuf-compiler prometheus-cpp-dev \
+      protobuf-compiler prometheus-cpp-dev libcpp-httplib-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -21,6 +21,7 @@ COPY proto proto
 COPY src src
 COPY server server
 COPY client client
+COPY web web
 COPY tools tools
 COPY bench bench
 ARG BUILD_JOBS=2
@@ -33,7 +34,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DME_BUILD_TESTS=OF
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libtorch1.13 libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 \
-      libprometheus-cpp-pull1.0 libabsl20220623 libicu72 ca-certificates \
+      libprometheus-cpp-pull1.0 libcpp-httplib0.11 libabsl20220623 libicu72 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /
 # Fails the build when a shared library of either binary is missing from the runtime stage.

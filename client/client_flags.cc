@@ -79,7 +79,7 @@ constexpr ClientFlag kFlags[] = {
     {"stream-log", true, kExplain, kRem},
     // Outputs and progress.
     {"json", true, kTokenize | kForward | kExplain | kModels, kBoth},
-    {"html", true, kExplain, kRem},
+    {"html", true, kExplain, kBoth},
     {"progress", false, kExplain, kBoth},
     {"quiet", false, kExplain, kBoth},
     {"service", true, kHealth, kRem},

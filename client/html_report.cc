@@ -1,151 +1,165 @@
 #include "client/html_report.h"
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_replace.h"
+#include "web/web_assets.h"
 
 namespace mamba_explain {
 namespace {
 
-constexpr char kHead[] = R"HTML(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>mamba-explain report</title>
-<style>
-body { font-family: sans-serif; margin: 16px; color: #222; background: #fff; }
-h1 { font-size: 20px; margin: 0 0 8px 0; }
-h2 { font-size: 16px; margin: 16px 0 6px 0; }
-.controls label { margin-right: 14px; }
-table.heat { border-collapse: collapse; font-size: 11px; }
-table.heat td, table.heat th { border: 1px solid #ddd; padding: 0; min-width: 22px; height: 20px;
-  text-align: center; }
-table.heat th.col { writing-mode: vertical-rl; transform: rotate(180deg); padding: 2px;
-  font-weight: normal; max-height: 120px; }
-table.heat th.row { text-align: right; padding: 0 4px; font-weight: normal; white-space: nowrap; }
-.bars div.bar { display: flex; align-items: center; font-size: 12px; margin: 1px 0; }
-.bars span.lab { width: 140px; text-align: right; padding-right: 6px; white-space: nowrap;
-  overflow: hidden; }
-.bars span.fill { display: inline-block; height: 14px; }
-table.summary td { padding: 2px 8px; font-size: 13px; }
-</style></head><body>
-<h1>mamba-explain: <span id="title"></span></h1>
-<div class="controls">
-<label>method <select id="method"></select></label>
-<label>layer <select id="layer"></select></label>
-<label>target row <select id="row"></select></label>
-</div>
-<h2>Token-to-token contributions (rows: targets, columns: sources)</h2>
-<div id="heat"></div>
-<h2>Relevance of each source token for the selected target</h2>
-<div id="bars" class="bars"></div>
-<h2>Summary</h2>
-<table id="summary" class="summary"></table>
-<script id="data" type="application/json">)HTML";
+// v to 4 significant digits, as a double whose shortest decimal form is those digits (so the
+// JSON says 0.1235, not 0.12349999696016312).
+double FourDigits(double v) {
+  if (v == 0 || !std::isfinite(v)) return v;
+  const double scale = std::pow(10.0, 3 - std::floor(std::log10(std::fabs(v))));
+  return std::round(v * scale) / scale;
+}
 
-constexpr char kTail[] = R"HTML(</script>
-<script>
-(function () {
-  const data = JSON.parse(document.getElementById('data').textContent);
-  const tokens = data.tokens || [];
-  // Matrices, and the per-target methods' "scores" rows (drawn the same way).
-  const entries = (data.results || []).map(r => ({method: r.method, layer: r.layer,
-      rows: r.rows, matrix: r.matrix || r.scores}));
-  const $ = id => document.getElementById(id);
-  const label = i => (i < tokens.length ? tokens[i] : '#' + i) + ' ' + i;
-  $('title').textContent = (data.model || '') + ' (' + tokens.length + ' tokens)';
-  const methods = [...new Set(entries.map(e => e.method))];
-  for (const m of methods) $('method').add(new Option(m, m));
-  function current() {
-    const m = $('method').value, l = Number($('layer').value);
-    return entries.find(e => e.method === m && e.layer === l);
-  }
-  function color(v, max) {
-    const a = max > 0 ? Math.min(1, Math.abs(v) / max) : 0;
-    return v >= 0 ? 'rgba(200,30,30,' + a.toFixed(3) + ')' : 'rgba(30,60,200,' + a.toFixed(3) + ')';
-  }
-  // Opens on the top layer and the last target row (the prediction furthest into the text); a
-  // URL hash like #method=latim-l2&layer=1&row=5 (row = a position) picks another view.
-  const want = new URLSearchParams(location.hash.slice(1));
-  function fillLayers() {
-    const m = $('method').value;
-    $('layer').innerHTML = '';
-    const mine = entries.filter(e => e.method === m);
-    for (const e of mine) $('layer').add(new Option(String(e.layer), e.layer));
-    const top = Math.max(...mine.map(e => e.layer));
-    $('layer').value = want.has('layer') && mine.some(e => String(e.layer) === want.get('layer'))
-        ? want.get('layer') : String(top);
-    fillRows();
-  }
-  function fillRows() {
-    const e = current();
-    $('row').innerHTML = '';
-    if (e) {
-      e.rows.forEach((r, k) => $('row').add(new Option(label(r), k)));
-      const k = want.has('row') ? e.rows.indexOf(Number(want.get('row'))) : -1;
-      $('row').value = String(k >= 0 ? k : e.rows.length - 1);
-    }
-    draw();
-  }
-  function draw() {
-    const e = current();
-    const heat = $('heat'), bars = $('bars');
-    heat.innerHTML = ''; bars.innerHTML = '';
-    if (!e) return;
-    let max = 0;
-    for (const row of e.matrix) for (const v of row) max = Math.max(max, Math.abs(v));
-    const table = document.createElement('table');
-    table.className = 'heat';
-    const head = table.insertRow();
-    head.appendChild(document.createElement('th'));
-    for (let j = 0; j < tokens.length; ++j) {
-      const th = document.createElement('th');
-      th.className = 'col'; th.textContent = label(j); head.appendChild(th);
-    }
-    e.rows.forEach((r, k) => {
-      const tr = table.insertRow();
-      const th = document.createElement('th');
-      th.className = 'row'; th.textContent = label(r); tr.appendChild(th);
-      e.matrix[k].forEach((v, j) => {
-        const td = tr.insertCell();
-        td.style.background = color(v, max);
-        td.title = label(r) + ' <- ' + label(j) + ': ' + v.toPrecision(4);
-      });
-    });
-    heat.appendChild(table);
-    const k = Number($('row').value) || 0;
-    const row = e.matrix[k] || [];
-    let rmax = 0;
-    for (const v of row) rmax = Math.max(rmax, Math.abs(v));
-    row.forEach((v, j) => {
-      const div = document.createElement('div'); div.className = 'bar';
-      const lab = document.createElement('span'); lab.className = 'lab'; lab.textContent = label(j);
-      const fill = document.createElement('span'); fill.className = 'fill';
-      fill.style.width = (rmax > 0 ? 300 * Math.abs(v) / rmax : 0).toFixed(1) + 'px';
-      fill.style.background = v >= 0 ? '#c81e1e' : '#1e3cc8';
-      const val = document.createElement('span'); val.textContent = ' ' + v.toPrecision(3);
-      div.append(lab, fill, val); bars.appendChild(div);
-    });
-  }
-  const summary = data.summary || {};
-  for (const key of Object.keys(summary)) {
-    const tr = $('summary').insertRow();
-    tr.insertCell().textContent = key;
-    tr.insertCell().textContent = String(summary[key]);
-  }
-  if (want.has('method') && methods.includes(want.get('method'))) $('method').value = want.get('method');
-  $('method').addEventListener('change', fillLayers);
-  $('layer').addEventListener('change', fillRows);
-  $('row').addEventListener('change', draw);
-  fillLayers();
-})();
-</script>
-</body></html>
-)HTML";
+// NaN travels as null in JSON; the page reads null as "none defined".
+nlohmann::json Scalar(const nlohmann::json& v) {
+  if (v.is_number() && !std::isfinite(v.get<double>())) return nullptr;
+  return v;
+}
+
+struct Entry {
+  int col;
+  double value;
+};
+
+std::string Asset(const char* name) {
+  const WebAsset* a = FindWebAsset(name);
+  return a ? std::string(a->content) : std::string();
+}
 
 }  // namespace
 
-std::string RenderHtmlReport(const nlohmann::json& explanation) {
+nlohmann::json ReportDocument(const nlohmann::json& explanation, const ReportOptions& options) {
+  nlohmann::json doc;
+  doc["format"] = "mamba-explain-report/1";
+  doc["model"] = explanation.value("model", options.title);
+  for (const char* key : {"architecture", "precision", "request_id"}) {
+    if (explanation.contains(key)) doc[key] = explanation[key];
+  }
+  doc["tokens"] = explanation.value("tokens", nlohmann::json::array());
+  doc["ids"] = explanation.value("ids", nlohmann::json::array());
+  doc["layers"] = explanation.value("layers", nlohmann::json::array());
+  if (explanation.contains("summary")) doc["summary"] = explanation["summary"];
+
+  // Every row's non-zero entries first, to know the size.
+  struct Result {
+    const nlohmann::json* source;
+    std::vector<std::vector<Entry>> rows;
+  };
+  std::vector<Result> results;
+  size_t total_rows = 0, total_entries = 0;
+  std::vector<int> target_rows;
+  static const nlohmann::json kNone = nlohmann::json::array();
+  const nlohmann::json& all = explanation.contains("results") ? explanation["results"] : kNone;
+  for (const nlohmann::json& r : all) {  // `results` points into `all`
+    const char* values_key = r.contains("matrix") ? "matrix" : "scores";
+    Result out{&r, {}};
+    for (const nlohmann::json& row : r.value(values_key, nlohmann::json::array())) {
+      std::vector<Entry> entries;
+      for (size_t c = 0; c < row.size(); ++c) {
+        const double v = row[c].is_number() ? row[c].get<double>() : 0.0;
+        if (v != 0) entries.push_back({static_cast<int>(c), v});
+      }
+      total_entries += entries.size();
+      out.rows.push_back(std::move(entries));
+    }
+    total_rows += out.rows.size();
+    for (int p : r.value("rows", std::vector<int>())) target_rows.push_back(p);
+    results.push_back(std::move(out));
+  }
+  std::sort(target_rows.begin(), target_rows.end());
+  target_rows.erase(std::unique(target_rows.begin(), target_rows.end()), target_rows.end());
+  doc["target_rows"] = explanation.value("target_rows", nlohmann::json(target_rows));
+
+  // About 14 bytes per entry: a column of up to 4 digits, a 4-digit value with sign and
+  // exponent, two commas.
+  constexpr size_t kBytesPerEntry = 14;
+  size_t top_k = 0;  // 0: every entry fits
+  if (total_entries * kBytesPerEntry > options.max_data_bytes && total_rows > 0) {
+    top_k = std::max<size_t>(1, options.max_data_bytes / kBytesPerEntry / total_rows);
+  }
+
+  doc["results"] = nlohmann::json::array();
+  for (Result& result : results) {
+    const nlohmann::json& r = *result.source;
+    nlohmann::json d;
+    d["method"] = r.value("method", "");
+    d["layer"] = r.value("layer", 0);
+    d["kind"] = r.contains("matrix") ? "matrix" : "scores";
+    d["rows"] = r.value("rows", nlohmann::json::array());
+    d["approx_error"] = Scalar(r.value("approx_error", nlohmann::json()));
+    double mass = 0, kept = 0;
+    bool cut = false;
+    nlohmann::json entries = nlohmann::json::array();
+    for (std::vector<Entry>& row : result.rows) {
+      for (const Entry& e : row) mass += std::fabs(e.value);
+      if (top_k > 0 && row.size() > top_k) {
+        std::nth_element(
+            row.begin(), row.begin() + top_k, row.end(),
+            [](const Entry& a, const Entry& b) { return std::fabs(a.value) > std::fabs(b.value); });
+        row.resize(top_k);
+        std::sort(row.begin(), row.end(),
+                  [](const Entry& a, const Entry& b) { return a.col < b.col; });
+        cut = true;
+      }
+      std::vector<int> cols;
+      std::vector<double> values;
+      for (const Entry& e : row) {
+        kept += std::fabs(e.value);
+        cols.push_back(e.col);
+        values.push_back(FourDigits(e.value));
+      }
+      entries.push_back({std::move(cols), std::move(values)});
+    }
+    d["entries"] = std::move(entries);
+    // The |mass| the page shows: what the server kept (remote sparsity) times what the report
+    // kept.
+    const double server_kept =
+        r.contains("kept_mass") && r["kept_mass"].is_number() ? r["kept_mass"].get<double>() : 1.0;
+    d["kept_mass"] = FourDigits(server_kept * (mass > 0 ? kept / mass : 1.0));
+    d["top_k"] = cut ? nlohmann::json(top_k) : nlohmann::json();
+    if (r.contains("targets")) d["targets"] = r["targets"];
+    if (r.contains("explained_logit")) {
+      nlohmann::json logits = nlohmann::json::array();
+      for (const nlohmann::json& v : r["explained_logit"]) {
+        logits.push_back(v.is_number() ? nlohmann::json(FourDigits(v.get<double>())) : v);
+      }
+      d["explained_logit"] = std::move(logits);
+    }
+    doc["results"].push_back(std::move(d));
+  }
+  return doc;
+}
+
+std::string RenderHtmlReport(const nlohmann::json& explanation, const ReportOptions& options) {
+  const nlohmann::json doc = ReportDocument(explanation, options);
   // "</" inside the JSON would end the <script> element early.
   const std::string json = absl::StrReplaceAll(
-      explanation.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {{"</", "<\\/"}});
-  return std::string(kHead) + json + kTail;
+      doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {{"</", "<\\/"}});
+  std::string html;
+  html.reserve(json.size() + 64 * 1024);
+  html +=
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<title>mamba-explain report</title>\n<style>\n";
+  html += Asset("explain_view.css");
+  html +=
+      "</style></head><body>\n<h1>mamba-explain report <span id=\"mx-title\"></span></h1>\n"
+      "<div id=\"mx-report\"></div>\n<script id=\"mx-data\" type=\"application/json\">";
+  html += json;
+  html += "</script>\n<script>\n";
+  html += Asset("explain_view.js");
+  html += "</script>\n<script>\n";
+  html += Asset("report.js");
+  html += "</script>\n</body></html>\n";
+  return html;
 }
 
 }  // namespace mamba_explain

@@ -1,6 +1,7 @@
 #include "client/offline_commands.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <numeric>
@@ -12,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "client/client_flags.h"
 #include "client/explanation_meta.h"
+#include "client/html_report.h"
 #include "client/progress.h"
 #include "client/prompt_input.h"
 #include "common/cli_args.h"
@@ -221,7 +223,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(CliArgs args,
                    CliArgs::Parse(argv, ClientFlagSpec("explain", ClientMode::kOffline)));
   RETURN_IF_ERROR(CheckExplainFlags(args));
-  RETURN_IF_ERROR(CheckOutputPaths(args, {"json"}));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"json", "html"}));
   ASSIGN_OR_RETURN(ExplainRequest request, BuildExplainRequest(args));
   ProgressReporter progress(args);
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
@@ -275,6 +277,18 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                               {"approx_error", approx_error}});
   }
   out["meta"] = OfflineMeta(args, *engine, validated);
+  if (args.Has("html")) {
+    std::ofstream html(args.Get("html"));
+    if (!html) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot write --html ", args.Get("html")));
+    }
+    ReportOptions report;
+    report.title = args.Get("model-dir");
+    html << RenderHtmlReport(out, report);
+    if (!html) return absl::InternalError(absl::StrCat("writing ", args.Get("html"), " failed"));
+    std::cerr << "wrote the report to " << args.Get("html") << "\n";
+    if (!args.Has("json")) return absl::OkStatus();  // --html alone: no JSON on stdout
+  }
   RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
   const std::string where = args.Get("json", "-") == "-" ? "stdout" : args.Get("json");
   std::cerr << "wrote " << CountNoun(results.size(), "result") << " to " << where << "\n";

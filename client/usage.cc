@@ -36,7 +36,7 @@ constexpr char kForward[] = R"(
 )";
 
 constexpr char kExplain[] = R"(
-  explain   --model-dir DIR (prompt flags) [--json OUT.json|- (default stdout)]
+  explain   --model-dir DIR (prompt flags) [--json OUT.json|- (default stdout)] [--html OUT.html]
             [--tokenizer FILE] [--device cpu|cuda] [--dtype fp32|bf16 (weights)]
   explain   --server HOST:PORT --model NAME (prompt flags) [--json OUT.json|-] [--html OUT.html]
             [--top-k K | --threshold T | --mass P | --dense] [--priority 0-9]

@@ -64,12 +64,36 @@ else()
 endif()
 
 set(ME_VERSION "dev" CACHE STRING "Version in mamba_explain_build_info (images pass theirs)")
+# The HTTP/JSON gateway (server/http_*): cpp-httplib (Debian libcpp-httplib-dev), a client of
+# the Explainer service through the gRPC server's in-process channel. Optional: without the
+# library the server builds without it and refuses --http_port with a message saying so.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(CPP_HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+set(ME_WITH_HTTP OFF)
+if(CPP_HTTPLIB_FOUND)
+  set(ME_WITH_HTTP ON)
+  add_library(me_http_gateway STATIC
+    server/http_status.cc
+    server/http_explain_stream.cc
+    server/http_gateway.cc)
+  target_link_libraries(me_http_gateway PUBLIC me_proto me_web_assets absl::synchronization
+    absl::time absl::strings nlohmann_json::nlohmann_json PkgConfig::CPP_HTTPLIB)
+  target_compile_options(me_http_gateway PRIVATE ${ME_WARNINGS})
+endif()
+message(STATUS "mamba-explain: HTTP gateway ${ME_WITH_HTTP}")
+
 add_executable(mamba-explaind server/main.cc server/process_metrics.cc)
 target_link_libraries(mamba-explaind PRIVATE me_server_lib ${ME_ENGINE_BACKEND_LIB}
   gRPC::grpc++_reflection prometheus-cpp::pull absl::flags absl::flags_parse absl::flags_usage)
 target_compile_options(mamba-explaind PRIVATE ${ME_WARNINGS})
 if(ME_ENGINE)
   target_compile_definitions(mamba-explaind PRIVATE ME_WITH_ENGINE_BACKEND=1)
+endif()
+if(ME_WITH_HTTP)
+  target_link_libraries(mamba-explaind PRIVATE me_http_gateway)
+  target_compile_definitions(mamba-explaind PRIVATE ME_WITH_HTTP=1)
 endif()
 target_compile_definitions(mamba-explaind PRIVATE ME_VERSION="${ME_VERSION}")
 
@@ -89,11 +113,10 @@ add_library(me_client_remote STATIC
   client/remote_commands.cc
   client/remote_connection.cc
   client/remote_request.cc
-  client/html_report.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
-target_link_libraries(me_client_remote PUBLIC me_proto me_methods me_client_common
+target_link_libraries(me_client_remote PUBLIC me_proto me_methods me_client_common me_report
   me_explain_request absl::status absl::statusor
   absl::strings nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})

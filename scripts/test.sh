@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 (cd tests/tokenizer && [ -d node_modules ] || npm ci --silent --no-audit --no-fund)
 (cd deploy/tests && [ -d node_modules ] || npm ci --silent --no-audit --no-fund --loglevel=error)
+(cd tests/web && [ -d node_modules ] || npm ci --silent --no-audit --no-fund --loglevel=error)
 bash scripts/build.sh
 cd build && ctest --output-on-failure -j"$(nproc)" "$@"

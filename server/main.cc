@@ -1,6 +1,8 @@
 // mamba-explaind: the gRPC server. Reads flags once into option structs (flags live only here),
 // loads every model of --model_repository, starts the Explainer service with health, reflection,
-// Prometheus /metrics, TLS/mTLS and bearer-token auth, then waits for SIGTERM/SIGINT and drains:
+// Prometheus /metrics, TLS/mTLS and bearer-token auth, and with --http_port the HTTP/JSON gateway
+// and console (server/http_gateway.h, a client of the same service through the in-process
+// channel), then waits for SIGTERM/SIGINT and drains:
 // health NOT_SERVING, new Explain calls UNAVAILABLE, running streams finish within
 // --drain_grace_s, then Shutdown.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -28,6 +30,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/explain_service.h"
+#ifdef ME_WITH_HTTP
+#include "server/http_gateway.h"
+#endif
 #include "server/process_metrics.h"
 #ifdef ME_WITH_ENGINE_BACKEND
 #include "serving/engine_backend.h"
@@ -41,6 +46,15 @@ ABSL_FLAG(std::string, model_repository, "",
           "skipped.");
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on for gRPC.");
 ABSL_FLAG(int, port, 50051, "gRPC port; 0 picks a free port (printed on stderr).");
+ABSL_FLAG(int, http_port, -1,
+          "Port of the HTTP/JSON gateway and the live console (docs/api.md): the Explainer "
+          "methods as JSON, Explain streamed as Server-Sent Events or NDJSON, the console at /. "
+          "Same TLS, token auth, validation and limits as gRPC. 0 picks a free port (printed), "
+          "-1 (default) disables it.");
+ABSL_FLAG(std::string, http_host, "", "Address of the HTTP gateway; empty: the --host of gRPC.");
+ABSL_FLAG(int, http_threads, 16,
+          "Connections the HTTP gateway serves at once (an Explain stream holds one while it "
+          "runs).");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
           "Address of the Prometheus endpoint. Loopback by default: /metrics is unauthenticated. "
           "In Kubernetes pass the pod IP (env POD_IP from status.podIP: "
@@ -179,6 +193,8 @@ absl::Status ValidateFlags() {
   const Range ranges[] = {
       {"port", absl::GetFlag(FLAGS_port), 0, 65535},
       {"metrics_port", absl::GetFlag(FLAGS_metrics_port), -1, 65535},
+      {"http_port", absl::GetFlag(FLAGS_http_port), -1, 65535},
+      {"http_threads", absl::GetFlag(FLAGS_http_threads), 1, 1024},
       {"metrics_threads", absl::GetFlag(FLAGS_metrics_threads), 1, 1024},
       {"metrics_request_timeout_ms", absl::GetFlag(FLAGS_metrics_request_timeout_ms), 1, 600000},
       {"max_batch_size", absl::GetFlag(FLAGS_max_batch_size), 1, 1 << 20},
@@ -317,8 +333,8 @@ int Serve() {
   }
 
   // Declared before the exposer, which holds it weakly.
-  auto process_metrics = std::make_shared<ProcessMetrics>(ME_VERSION, backend,
-                                                          absl::GetFlag(FLAGS_device));
+  auto process_metrics =
+      std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
@@ -340,6 +356,42 @@ int Serve() {
     }
   }
 
+  // The HTTP gateway calls the service through the in-process channel: the same handlers, auth,
+  // validation and limits as a gRPC client, without a second TLS hop.
+#ifdef ME_WITH_HTTP
+  std::unique_ptr<HttpGateway> gateway;
+#endif
+  int http_port = -1;
+  if (absl::GetFlag(FLAGS_http_port) >= 0) {
+#ifndef ME_WITH_HTTP
+    std::cerr << "mamba-explaind: --http_port: this build has no HTTP gateway (build with "
+                 "Debian's libcpp-httplib-dev)\n";
+    return 2;
+#else
+    HttpGatewayOptions http;
+    http.host = absl::GetFlag(FLAGS_http_host).empty() ? absl::GetFlag(FLAGS_host)
+                                                       : absl::GetFlag(FLAGS_http_host);
+    http.port = absl::GetFlag(FLAGS_http_port);
+    http.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+    http.tls_key = absl::GetFlag(FLAGS_tls_key);
+    http.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+    http.threads = absl::GetFlag(FLAGS_http_threads);
+    http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_receive_message_bytes));
+    http.max_buffered_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_stream_buffer_bytes));
+    grpc::ChannelArguments channel_args;
+    channel_args.SetMaxReceiveMessageSize(-1);  // the server's own send limit applies
+    channel_args.SetMaxSendMessageSize(-1);     // and its receive limit
+    auto started = HttpGateway::Start(http, server->InProcessChannel(channel_args));
+    if (!started.ok()) {
+      std::cerr << "mamba-explaind: cannot serve HTTP (--http_port): " << started.status().message()
+                << "\n";
+      return 1;
+    }
+    gateway = *std::move(started);
+    http_port = gateway->port();
+#endif
+  }
+
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   bool any_ready = false;
   bool all_ready = true;
@@ -354,7 +406,8 @@ int Serve() {
   }
   health->SetServingStatus(kServiceName, readiness == "all" ? any_ready && all_ready : any_ready);
   health->SetServingStatus("", true);
-  std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port << " ("
+  std::cerr << "mamba-explaind: grpc_port=" << grpc_port << " metrics_port=" << metrics_port
+            << " http_port=" << http_port << " ("
             << (absl::GetFlag(FLAGS_plaintext) ? "plaintext" : "TLS")
             << (absl::GetFlag(FLAGS_tls_client_ca).empty() ? "" : ", mTLS")
             << (authenticator ? ", bearer tokens" : "") << ")" << std::endl;
@@ -375,6 +428,9 @@ int Serve() {
   absl::Notification stopped;
   std::thread stopper([&] {
     server->Shutdown(absl::ToChronoTime(deadline));
+#ifdef ME_WITH_HTTP
+    if (gateway) gateway->Stop();  // its streams ended with their (now cancelled) gRPC calls
+#endif
     (*registry)->StopAll();
     stopped.Notify();
   });
@@ -395,6 +451,7 @@ int Serve() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mamba-explaind --model_repository=DIR [--port=50051] [--metrics_port=8002] "
+      "[--http_port=-1] "
       "(--plaintext | --tls_cert=F --tls_key=F [--tls_client_ca=F]) [--auth_tokens_file=F] "
       "...\nServes the mamba_explain.v1.Explainer gRPC service (see proto/).");
   absl::FlagsUsageConfig usage_config;

@@ -1,0 +1,12 @@
+import puppeteer from 'puppeteer-core';
+const [file, out] = process.argv.slice(2);
+const b = await puppeteer.launch({executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox','--disable-gpu','--disable-dev-shm-usage']});
+const p = await b.newPage();
+await p.setViewport({width: 1280, height: 1000});
+p.on('pageerror', e => console.log('PAGEERROR', e.message));
+p.on('console', m => console.log('CONSOLE', m.type(), m.text()));
+const t0 = Date.now();
+await p.goto('file://' + file, {waitUntil: 'load'});
+console.log('load ms', Date.now() - t0);
+await p.screenshot({path: out, fullPage: true});
+await b.close();

@@ -9,6 +9,7 @@
 #include "attribution/methods.h"
 #include "client/offline_commands.h"
 #ifdef ME_WITH_GRPC_CLIENT
+#include "client/perf_command.h"
 #include "client/remote_commands.h"
 #endif
 
@@ -59,6 +60,10 @@ commands (remote, against mamba-explaind; need a build with gRPC):
   models    --server HOST:PORT [--model NAME]      ListModels, or GetModel with --model
   tokenize  --server HOST:PORT --model NAME --text T
   health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING
+  perf      --server HOST:PORT --model NAME [--method M[,M2|M+M2]] [--rows last|all]
+            [--input-length N[,N2]] [--concurrency C[,C2] | --request-rate R[,R2]]
+            [--duration 10] [--warmup 2] [--json OUT.json] [--csv OUT.csv] [--quiet]
+            load generator (docs/perf.md); the explain request flags pass through
   connection flags (all remote commands): [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
             [--tls-server-name NAME] [--token-file FILE] [--timeout SECONDS (default 300)]
 
@@ -93,6 +98,8 @@ int main(int argc, char** argv) {
       status = mamba_explain::RunRemoteTokenize(args);
     } else if (command == "health") {
       status = mamba_explain::RunRemoteHealth(args);
+    } else if (command == "perf") {
+      status = mamba_explain::RunRemotePerf(args);
     } else {
       std::cerr << "mamba-explain: command '" << command << "' has no remote form\n";
       return 2;

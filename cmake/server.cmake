@@ -90,13 +90,17 @@ add_library(me_client_remote STATIC
   client/remote_connection.cc
   client/remote_request.cc
   client/html_report.cc
+  client/perf_command.cc
+  client/perf_load.cc
+  client/perf_report.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
 target_link_libraries(me_client_remote PUBLIC me_proto me_methods absl::status absl::statusor
-  absl::strings nlohmann_json::nlohmann_json)
+  absl::strings absl::synchronization absl::time nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})
 if(TARGET mamba-explain)
   target_link_libraries(mamba-explain PRIVATE me_client_remote)
   target_compile_definitions(mamba-explain PRIVATE ME_WITH_GRPC_CLIENT=1)
 endif()
+

@@ -104,3 +104,12 @@ if(TARGET mamba-explain)
   target_compile_definitions(mamba-explain PRIVATE ME_WITH_GRPC_CLIENT=1)
 endif()
 
+# --- metrics_probe: civetweb / prometheus-cpp start-up diagnosis (tools/metrics_probe.cc) -------
+find_library(ME_CIVETWEB_LIB civetweb)
+find_path(ME_CIVETWEB_INCLUDE civetweb.h)
+if(ME_CIVETWEB_LIB AND ME_CIVETWEB_INCLUDE)
+  add_executable(metrics_probe tools/metrics_probe.cc)
+  target_include_directories(metrics_probe PRIVATE ${ME_CIVETWEB_INCLUDE})
+  target_link_libraries(metrics_probe PRIVATE prometheus-cpp::pull ${ME_CIVETWEB_LIB})
+  target_compile_options(metrics_probe PRIVATE ${ME_WARNINGS})
+endif()

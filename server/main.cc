@@ -48,6 +48,9 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
 ABSL_FLAG(int, metrics_port, 8002,
           "Port of the Prometheus text endpoint /metrics; 0 picks a free port (printed), "
           "-1 disables it.");
+ABSL_FLAG(bool, metrics_required, false,
+          "Exit when the /metrics endpoint cannot start. By default the server logs the error, "
+          "reports metrics_port=-1 and keeps serving gRPC without metrics.");
 ABSL_FLAG(int, metrics_threads, 8,
           "Worker threads of the /metrics server; an idle or half-open connection holds one "
           "until --metrics_request_timeout_ms.");
@@ -317,8 +320,8 @@ int Serve() {
   }
 
   // Declared before the exposer, which holds it weakly.
-  auto process_metrics = std::make_shared<ProcessMetrics>(ME_VERSION, backend,
-                                                          absl::GetFlag(FLAGS_device));
+  auto process_metrics =
+      std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
@@ -335,8 +338,15 @@ int Serve() {
       exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {
-      std::cerr << "mamba-explaind: cannot serve metrics: " << e.what() << "\n";
-      return 1;
+      // civetweb drops its reason; tools/metrics_probe finds it on the host.
+      std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
+                << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
+                << ": " << e.what() << "\n";
+      if (absl::GetFlag(FLAGS_metrics_required)) return 1;
+      std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
+                   "instead)\n";
+      exposer.reset();
+      metrics_port = -1;
     }
   }
 

@@ -9,6 +9,7 @@
 #include "client/offline_commands.h"
 #include "client/usage.h"
 #ifdef ME_WITH_GRPC_CLIENT
+#include "client/perf_command.h"
 #include "client/remote_commands.h"
 #endif
 
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
       status = mamba_explain::RunRemoteTokenize(args);
     } else if (command == "health") {
       status = mamba_explain::RunRemoteHealth(args);
+    } else if (command == "perf") {
+      status = mamba_explain::RunRemotePerf(args);
     } else {
       std::cerr << "mamba-explain: command '" << command << "' has no remote form\n";
       return 2;

@@ -73,6 +73,13 @@ constexpr char kHealth[] = R"(
   health    --server HOST:PORT [--service NAME]    prints SERVING / NOT_SERVING
 )";
 
+constexpr char kPerf[] = R"(
+  perf      --server HOST:PORT --model NAME [--method M[,M2|M+M2]] [--rows last|all]
+            [--input-length N[,N2]] [--concurrency C[,C2] | --request-rate R[,R2]]
+            [--duration 10] [--warmup 2] [--json OUT.json] [--csv OUT.csv] [--quiet]
+            load generator (docs/perf.md); the explain request flags pass through
+)";
+
 constexpr char kConnection[] = R"(
   connection flags (every remote command): [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
             [--tls-server-name NAME] [--token-file FILE] [--timeout SECONDS (default 300)]
@@ -83,8 +90,8 @@ constexpr char kMethods[] = "\nmethods (--method; the catalogue, src/attribution
 }  // namespace
 
 std::string Usage() {
-  return absl::StrCat(kHeader, kTokenize, kForward, kExplain, kModels, kHealth, kConnection,
-                      kMethods, MethodHelp());
+  return absl::StrCat(kHeader, kTokenize, kForward, kExplain, kModels, kHealth, kPerf,
+                      kConnection, kMethods, MethodHelp());
 }
 
 std::string CommandUsage(const std::string& command) {
@@ -99,6 +106,8 @@ std::string CommandUsage(const std::string& command) {
     body = absl::StrCat(kModels, kConnection);
   } else if (command == "health") {
     body = absl::StrCat(kHealth, kConnection);
+  } else if (command == "perf") {
+    body = absl::StrCat(kPerf, kConnection);
   } else {
     return "";
   }

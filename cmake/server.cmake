@@ -113,14 +113,27 @@ add_library(me_client_remote STATIC
   client/remote_commands.cc
   client/remote_connection.cc
   client/remote_request.cc
+  client/perf_command.cc
+  client/perf_load.cc
+  client/perf_report.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
 target_link_libraries(me_client_remote PUBLIC me_proto me_methods me_client_common me_report
-  me_explain_request absl::status absl::statusor
-  absl::strings nlohmann_json::nlohmann_json)
+  me_explain_request absl::status absl::statusor absl::strings absl::synchronization absl::time
+  nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})
 if(TARGET mamba-explain)
   target_link_libraries(mamba-explain PRIVATE me_client_remote)
   target_compile_definitions(mamba-explain PRIVATE ME_WITH_GRPC_CLIENT=1)
+endif()
+
+# --- metrics_probe: civetweb / prometheus-cpp start-up diagnosis (tools/metrics_probe.cc) -------
+find_library(ME_CIVETWEB_LIB civetweb)
+find_path(ME_CIVETWEB_INCLUDE civetweb.h)
+if(ME_CIVETWEB_LIB AND ME_CIVETWEB_INCLUDE)
+  add_executable(metrics_probe tools/metrics_probe.cc)
+  target_include_directories(metrics_probe PRIVATE ${ME_CIVETWEB_INCLUDE})
+  target_link_libraries(metrics_probe PRIVATE prometheus-cpp::pull ${ME_CIVETWEB_LIB})
+  target_compile_options(metrics_probe PRIVATE ${ME_WARNINGS})
 endif()

@@ -62,6 +62,9 @@ ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
 ABSL_FLAG(int, metrics_port, 8002,
           "Port of the Prometheus text endpoint /metrics; 0 picks a free port (printed), "
           "-1 disables it.");
+ABSL_FLAG(bool, metrics_required, false,
+          "Exit when the /metrics endpoint cannot start. By default the server logs the error, "
+          "reports metrics_port=-1 and keeps serving gRPC without metrics.");
 ABSL_FLAG(int, metrics_threads, 8,
           "Worker threads of the /metrics server; an idle or half-open connection holds one "
           "until --metrics_request_timeout_ms.");
@@ -351,8 +354,15 @@ int Serve() {
       exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {
-      std::cerr << "mamba-explaind: cannot serve metrics: " << e.what() << "\n";
-      return 1;
+      // civetweb drops its reason; tools/metrics_probe finds it on the host.
+      std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
+                << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
+                << ": " << e.what() << "\n";
+      if (absl::GetFlag(FLAGS_metrics_required)) return 1;
+      std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
+                   "instead)\n";
+      exposer.reset();
+      metrics_port = -1;
     }
   }
 

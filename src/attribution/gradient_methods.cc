@@ -34,66 +34,95 @@ std::vector<float> BaselineLogits(const MambaModel& model, const SequenceTargets
   return std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
 }
 
+// One method over every (sequence, target row, step or sample) item of the batch: the items of
+// all sequences go through one GradientsOfTargets, packed into forward/backward batches of at
+// most max_batch_tokens padded positions (the cost of an item is its length t + 1, so long
+// sequences take smaller batches). Each item is its own batch element, so a sequence's result is
+// the one it gets alone.
 absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Method name,
                        GradientMethod method, const GradientMethodOptions& options,
                        const torch::Tensor& ids, const std::vector<SequenceTargets>& targets,
                        const ResultCallback& callback) {
   const int64_t d_model = model.config().d_model;
-  for (size_t b = 0; b < targets.size(); ++b) {
+  const int64_t batch = static_cast<int64_t>(targets.size());
+  // Samples per row: α nodes (IG), noise draws (SmoothGrad), or the input itself (GI).
+  std::vector<double> nodes = {1.0}, weights = {1.0};
+  if (method == GradientMethod::kIntegratedGradients) {
+    QuadratureRule(options.ig_quadrature, options.ig_steps, &nodes, &weights);
+  } else if (method == GradientMethod::kSmoothGrad) {
+    nodes.assign(options.smoothgrad_samples, 1.0);
+    weights.assign(options.smoothgrad_samples, 1.0 / options.smoothgrad_samples);
+  }
+  const int64_t S = static_cast<int64_t>(nodes.size());
+  std::vector<torch::Tensor> e(batch);                   // [n_b, D] per sequence
+  std::vector<std::vector<torch::Tensor>> noise(batch);  // SmoothGrad: S × [n_b, D], host
+  std::vector<torch::Tensor> scores(batch);              // [Q_b, n_b]
+  struct Item {
+    int64_t b, q, i;
+  };
+  std::vector<Item> where;
+  GradientItems items;
+  for (int64_t b = 0; b < batch; ++b) {
+    if (options.cancel.IsCancelled(b)) continue;
     const SequenceTargets& st = targets[b];
     const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
-    torch::Tensor e;  // [n, D]
     {
       torch::NoGradGuard no_grad;
-      e = model.Embed(ids[b].narrow(0, 0, n).unsqueeze(0))[0];
+      e[b] = model.Embed(ids[b].narrow(0, 0, n).unsqueeze(0))[0];
     }
-    // Samples per row: α nodes (IG), noise draws (SmoothGrad), or the input itself (GI).
-    std::vector<double> nodes = {1.0}, weights = {1.0};
-    std::vector<torch::Tensor> noise;
-    if (method == GradientMethod::kIntegratedGradients) {
-      QuadratureRule(options.ig_quadrature, options.ig_steps, &nodes, &weights);
-    } else if (method == GradientMethod::kSmoothGrad) {
-      const int S = options.smoothgrad_samples;
-      nodes.assign(S, 1.0);
-      weights.assign(S, 1.0 / S);
-      // Drawn on the CPU from the seed, so every device sees the same noise.
+    if (method == GradientMethod::kSmoothGrad) {
+      // Drawn on the CPU from the seed, per sequence, so every device and every batch
+      // composition sees the noise of the sequence's solo run.
       at::Generator gen = at::detail::createCPUGenerator(options.seed);
-      for (int i = 0; i < S; ++i) {
-        noise.push_back(
-            (torch::randn({n, d_model}, gen, torch::TensorOptions()) * options.smoothgrad_sigma)
-                .to(e.device()));
+      for (int64_t i = 0; i < S; ++i) {
+        // Kept on the host (every sample of every sequence); each item copies its own.
+        noise[b].push_back(torch::randn({n, d_model}, gen, torch::TensorOptions()) *
+                           options.smoothgrad_sigma);
       }
     }
-    const int64_t S = static_cast<int64_t>(nodes.size());
-    GradientItems items;
+    scores[b] = torch::zeros({Q, n}, e[b].options());
     for (int64_t q = 0; q < Q; ++q) {
       for (int64_t i = 0; i < S; ++i) {
         items.lengths.push_back(st.rows[q] + 1);
         items.tokens.push_back(st.tokens[q]);
+        items.sequences.push_back(b);
+        where.push_back({b, q, i});
       }
     }
-    auto input = [&](size_t item) {
-      const int64_t q = item / S, i = item % S, len = st.rows[q] + 1;
-      torch::Tensor x = e.narrow(0, 0, len);
-      if (method == GradientMethod::kIntegratedGradients) return x * nodes[i];
-      if (method == GradientMethod::kSmoothGrad) return x + noise[i].narrow(0, 0, len);
-      return x;
-    };
-    items.input = input;
-    torch::Tensor scores = torch::zeros({Q, n}, e.options());
-    RETURN_IF_ERROR(GradientsOfTargets(
-        fn, items, options.max_batch_tokens, [&](size_t item, const torch::Tensor& grad, float) {
-          const int64_t q = item / S, i = item % S, len = st.rows[q] + 1;
-          torch::Tensor multiplier = e.narrow(0, 0, len);  // e − 0 (IG), e (GI, clean SG)
-          if (method == GradientMethod::kSmoothGrad &&
-              options.smoothgrad_input == SmoothGradInput::kNoisy) {
-            multiplier = input(item);
-          }
-          scores[q].narrow(0, 0, len).add_((multiplier * grad).sum(-1) * weights[i]);
-        }));
+  }
+  auto input = [&](size_t item) {
+    const Item& w = where[item];
+    const int64_t len = targets[w.b].rows[w.q] + 1;
+    torch::Tensor x = e[w.b].narrow(0, 0, len);
+    if (method == GradientMethod::kIntegratedGradients) return x * nodes[w.i];
+    if (method == GradientMethod::kSmoothGrad) {
+      return x + noise[w.b][w.i].narrow(0, 0, len).to(x.device());
+    }
+    return x;
+  };
+  items.input = input;
+  const absl::Status computed = GradientsOfTargets(
+      fn, items, options.max_batch_tokens,
+      [&](size_t item, const torch::Tensor& grad, float) {
+        const Item& w = where[item];
+        const int64_t len = targets[w.b].rows[w.q] + 1;
+        torch::Tensor multiplier = e[w.b].narrow(0, 0, len);  // e − 0 (IG), e (GI, clean SG)
+        if (method == GradientMethod::kSmoothGrad &&
+            options.smoothgrad_input == SmoothGradInput::kNoisy) {
+          multiplier = input(item);
+        }
+        scores[w.b][w.q].narrow(0, 0, len).add_((multiplier * grad).sum(-1) * weights[w.i]);
+      },
+      options.cancel);
+  if (!absl::IsCancelled(computed)) RETURN_IF_ERROR(computed);
+  for (int64_t b = 0; b < batch; ++b) {
+    // Partial scores of a cancelled sequence are never reported.
+    if (!scores[b].defined() || options.cancel.IsCancelled(b)) continue;
+    const SequenceTargets& st = targets[b];
+    const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
     std::vector<float> base(Q, 0.0f);
     if (method == GradientMethod::kIntegratedGradients) base = BaselineLogits(model, st);
-    torch::Tensor cpu = scores.to(torch::kCPU).contiguous();
+    torch::Tensor cpu = scores[b].to(torch::kCPU).contiguous();
     torch::Tensor sums = cpu.to(torch::kFloat64).sum(1);
     double gap = 0.0;
     for (int64_t q = 0; q < Q; ++q) {
@@ -102,7 +131,7 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Meth
           std::abs(sums[q].item<double>() - (f - base[q])) / std::max(std::abs(f), 1e-12);
       gap = std::max(gap, g);
     }
-    AttributionResult r = NewResult(name, -1, static_cast<int64_t>(b));
+    AttributionResult r = NewResult(name, -1, b);
     r.rows = st.rows;
     r.columns = n;
     r.matrix.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
@@ -111,7 +140,7 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Meth
     r.explained_logits = st.logits;
     if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
   }
-  return absl::OkStatus();
+  return options.cancel.CheckAny(batch);
 }
 
 absl::Status Validate(const GradientMethodOptions& o) {
@@ -185,13 +214,15 @@ void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
 
 absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn, Method name,
                                 const torch::Tensor& ids, const torch::Tensor& lengths,
-                                const RowSelection& rows, std::optional<int64_t> target_token,
-                                int64_t max_batch_tokens, const ResultCallback& callback) {
+                                const std::vector<RowSelection>& rows,
+                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
+                                const ResultCallback& callback, const Cancellation& cancel) {
   if (max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
   ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
                    ResolveTargets(model, ids, lengths, rows, target_token));
   GradientMethodOptions o;
   o.max_batch_tokens = max_batch_tokens;
+  o.cancel = cancel;
   return RunMethod(model, fn, name, GradientMethod::kGradientXInput, o, ids.to(torch::kCPU),
                    targets, callback);
 }
@@ -200,8 +231,10 @@ absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
                               const torch::Tensor& lengths, const GradientMethodOptions& options,
                               const ResultCallback& callback) {
   RETURN_IF_ERROR(Validate(options));
-  ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
-                   ResolveTargets(model, ids, lengths, options.rows, options.target_token));
+  ASSIGN_OR_RETURN(
+      std::vector<SequenceTargets> targets,
+      ResolveTargets(model, ids, lengths, SequenceRows(options.rows, options.sequence_rows),
+                     options.target_token));
   const EmbeddingLogitFn fn = ModelLogitFn(model);
   torch::Tensor ids_cpu = ids.to(torch::kCPU);
   for (GradientMethod m : options.methods) {

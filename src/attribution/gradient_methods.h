@@ -5,10 +5,11 @@
 //                         nodes α_i, weights w_i: Riemann midpoint or Gauss–Legendre on [0, 1]
 //   SmoothGrad            R_s = mean_i Σ_k m_i[s,k] ∂f/∂e[s,k](e + ε_i), ε_i ~ N(0, σ²) absolute
 //                         (m_i = e + ε_i: Captum NoiseTunnel over InputXGradient; or m_i = e)
-// One graph per row; rows (and IG steps / SmoothGrad samples) are batch elements of one
-// forward/backward. Entries s > t are exactly 0. approx_error = max over rows of the completeness
-// gap |Σ_s R_s − (f(x) − f(baseline))| / |f(x)| (baseline 0 for IG, none for the others).
-// Equations and choices: docs/methods.md. The same driver runs MambaLRP (mamba_lrp.h).
+// One graph per row; the rows, IG steps and SmoothGrad samples of every sequence of the batch are
+// batch elements of shared forward/backward passes (packed to a token budget). Entries s > t are
+// exactly 0. approx_error = max over rows of the completeness gap |Σ_s R_s − (f(x) − f(baseline))|
+// / |f(x)| (baseline 0 for IG, none for the others). Equations and choices: docs/methods.md. The
+// same driver runs MambaLRP (mamba_lrp.h).
 #ifndef MAMBA_EXPLAIN_ATTRIBUTION_GRADIENT_METHODS_H_
 #define MAMBA_EXPLAIN_ATTRIBUTION_GRADIENT_METHODS_H_
 
@@ -23,6 +24,7 @@
 #include "attribution/attribution_types.h"
 #include "attribution/methods.h"
 #include "attribution/targets.h"
+#include "common/cancellation.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -36,6 +38,8 @@ absl::StatusOr<GradientMethod> GradientMethodOf(Method method);
 struct GradientMethodOptions {
   std::vector<GradientMethod> methods = {GradientMethod::kGradientXInput};
   RowSelection rows;
+  // When not empty: one selection per sequence of the batch (replaces `rows`).
+  std::vector<RowSelection> sequence_rows;
   std::optional<int64_t> target_token;  // unset = the predicted next token at each row
   int ig_steps = 30;
   IgQuadrature ig_quadrature = IgQuadrature::kGaussLegendre;  // Captum's default
@@ -43,7 +47,12 @@ struct GradientMethodOptions {
   double smoothgrad_sigma = 0.15;  // absolute, in embedding units
   SmoothGradInput smoothgrad_input = SmoothGradInput::kNoisy;
   uint64_t seed = 0;
-  int64_t max_batch_tokens = 8192;  // padded positions per forward/backward batch
+  // Padded positions per forward/backward batch: items (sequence, row, step or sample) of every
+  // sequence are packed together, an item costing its length t + 1.
+  int64_t max_batch_tokens = 8192;
+  // Checked before each forward/backward batch: a cancelled sequence's remaining items are not
+  // computed and it gets no result; CANCELLED when every sequence is cancelled.
+  Cancellation cancel;
 };
 
 // Nodes α_i ∈ (0, 1) and weights (Σ w_i = 1) of the m-point rule.
@@ -61,12 +70,20 @@ absl::StatusOr<std::vector<AttributionResult>> ExplainGradients(
     const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
     const GradientMethodOptions& options);
 
+// `sequence_rows` when given (one per sequence), else `rows` for every sequence.
+inline std::vector<RowSelection> SequenceRows(const RowSelection& rows,
+                                              const std::vector<RowSelection>& sequence_rows) {
+  return sequence_rows.empty() ? std::vector<RowSelection>{rows} : sequence_rows;
+}
+
 // Gradient×Input of `fn` (any EmbeddingLogitFn, e.g. MambaLRP's modified forward), reported as
-// `method`.
+// `method`; `rows` has one selection per sequence, or one for all.
 absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn& fn, Method method,
                                 const torch::Tensor& ids, const torch::Tensor& lengths,
-                                const RowSelection& rows, std::optional<int64_t> target_token,
-                                int64_t max_batch_tokens, const ResultCallback& callback);
+                                const std::vector<RowSelection>& rows,
+                                std::optional<int64_t> target_token, int64_t max_batch_tokens,
+                                const ResultCallback& callback,
+                                const Cancellation& cancel = Cancellation());
 
 }  // namespace mamba_explain
 

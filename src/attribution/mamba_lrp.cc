@@ -148,8 +148,9 @@ absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
   EmbeddingLogitFn fn = [&model, rules](const torch::Tensor& x, const torch::Tensor& lens) {
     return RelevanceForward(model, x, lens, rules);
   };
-  return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths, options.rows,
-                            options.target_token, options.max_batch_tokens, callback);
+  return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths,
+                            SequenceRows(options.rows, options.sequence_rows), options.target_token,
+                            options.max_batch_tokens, callback, options.cancel);
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainMambaLrp(const MambaModel& model,

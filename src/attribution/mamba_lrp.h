@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
 #include "attribution/methods.h"
+#include "common/cancellation.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -34,8 +35,10 @@ absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const to
 struct MambaLrpOptions {
   LrpRules rules;
   RowSelection rows;
-  std::optional<int64_t> target_token;  // unset = the predicted next token at each row
+  std::vector<RowSelection> sequence_rows;  // when not empty: one per sequence (replaces rows)
+  std::optional<int64_t> target_token;      // unset = the predicted next token at each row
   int64_t max_batch_tokens = 8192;
+  Cancellation cancel;  // as GradientMethodOptions::cancel
 };
 
 // One "mamba-lrp" result per sequence (layer −1; rows, targets, explained logits; approx_error =

@@ -13,6 +13,12 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
                                                             const torch::Tensor& lengths,
                                                             const RowSelection& selection,
                                                             std::optional<int64_t> target_token) {
+  return ResolveTargets(model, ids, lengths, std::vector<RowSelection>{selection}, target_token);
+}
+
+absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
+    const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
+    const std::vector<RowSelection>& selections, std::optional<int64_t> target_token) {
   const int64_t vocab = model.config().vocab_size;
   if (target_token.has_value() && (*target_token < 0 || *target_token >= vocab)) {
     return absl::InvalidArgumentError(
@@ -22,6 +28,10 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
     return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
   }
   const int64_t batch = ids.size(0), L = ids.size(1);
+  if (selections.size() != 1 && static_cast<int64_t>(selections.size()) != batch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(selections.size(), " row selections for ", batch, " sequences"));
+  }
   ForwardOptions fwd;
   fwd.compute_logits = false;
   torch::NoGradGuard no_grad;
@@ -31,6 +41,7 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
   std::vector<SequenceTargets> result(batch);
   for (int64_t b = 0; b < batch; ++b) {
     SequenceTargets& st = result[b];
+    const RowSelection& selection = selections.size() == 1 ? selections[0] : selections[b];
     st.length = lens[b].item<int64_t>();
     ASSIGN_OR_RETURN(st.rows, ResolveRows(selection, st.length, b));
     torch::Tensor index = torch::tensor(st.rows, torch::kLong).to(model.device());
@@ -65,28 +76,39 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
 }
 
 absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
-                                int64_t max_batch_tokens, const GradientSink& sink) {
+                                int64_t max_batch_tokens, const GradientSink& sink,
+                                const Cancellation& cancel) {
   torch::AutoGradMode grad_mode(true);
   const size_t count_all = items.lengths.size();
+  auto sequence_of = [&](size_t i) -> int64_t {
+    return items.sequences.empty() ? 0 : items.sequences[i];
+  };
   for (size_t i0 = 0; i0 < count_all;) {
-    // Greedy packing: grow the batch while (items × longest) stays within the budget.
-    size_t i1 = i0 + 1;
-    int64_t longest = items.lengths[i0];
-    while (i1 < count_all) {
+    // Greedy packing of the items still wanted: grow the batch while (items × longest) stays
+    // within the budget. The check runs once per batch, so cancelling costs at most one batch.
+    std::vector<size_t> chosen;
+    int64_t longest = 0;
+    size_t i1 = i0;
+    for (; i1 < count_all; ++i1) {
+      if (cancel.IsCancelled(sequence_of(i1))) continue;
       const int64_t next = std::max(longest, items.lengths[i1]);
-      if (static_cast<int64_t>(i1 - i0 + 1) * next > max_batch_tokens) break;
+      if (!chosen.empty() && static_cast<int64_t>(chosen.size() + 1) * next > max_batch_tokens) {
+        break;
+      }
       longest = next;
-      ++i1;
+      chosen.push_back(i1);
     }
-    const int64_t count = static_cast<int64_t>(i1 - i0);
+    i0 = i1;
+    if (chosen.empty()) break;
+    const int64_t count = static_cast<int64_t>(chosen.size());
     torch::Tensor x;  // [count, longest, D], zero padding (never reaches real positions)
     std::vector<int64_t> lens(count), toks(count);
     for (int64_t k = 0; k < count; ++k) {
-      torch::Tensor in = items.input(i0 + k).detach();
+      torch::Tensor in = items.input(chosen[k]).detach();
       if (!x.defined()) x = torch::zeros({count, longest, in.size(1)}, in.options());
       x[k].narrow(0, 0, in.size(0)).copy_(in);
-      lens[k] = items.lengths[i0 + k];
-      toks[k] = items.tokens[i0 + k];
+      lens[k] = items.lengths[chosen[k]];
+      toks[k] = items.tokens[chosen[k]];
     }
     x.requires_grad_(true);
     ASSIGN_OR_RETURN(torch::Tensor logits, fn(x, torch::tensor(lens, torch::kLong)));  // [count, V]
@@ -96,11 +118,14 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
     torch::Tensor grad = torch::autograd::grad({selected.sum()}, {x})[0];
     torch::Tensor values = selected.detach().to(torch::kCPU);
     for (int64_t k = 0; k < count; ++k) {
-      sink(i0 + k, grad[k].narrow(0, 0, lens[k]), values[k].item<float>());
+      sink(chosen[k], grad[k].narrow(0, 0, lens[k]), values[k].item<float>());
     }
-    i0 = i1;
   }
-  return absl::OkStatus();
+  for (size_t i = 0; i < count_all; ++i) {
+    if (!cancel.IsCancelled(sequence_of(i))) return absl::OkStatus();
+  }
+  return count_all == 0 ? absl::OkStatus()
+                        : absl::CancelledError("every sequence of the gradient items cancelled");
 }
 
 EmbeddingLogitFn ModelLogitFn(const MambaModel& model) {

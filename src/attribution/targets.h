@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
+#include "common/cancellation.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -36,6 +37,10 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
                                                             const torch::Tensor& lengths,
                                                             const RowSelection& selection,
                                                             std::optional<int64_t> target_token);
+// The same with a selection per sequence (`selections` has B entries, or 1 for all).
+absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
+    const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
+    const std::vector<RowSelection>& selections, std::optional<int64_t> target_token);
 
 // The explained scalar as a function of the embeddings: inputs [Bb, Lb, D] (requires grad) and
 // lengths [Bb] -> logits [Bb, V] at each element's last real position (lengths − 1).
@@ -43,11 +48,12 @@ using EmbeddingLogitFn =
     std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor&, const torch::Tensor&)>;
 
 // Work items of a gradient method: item i is an input [lengths[i], D] (made on demand by
-// `input`, so IG steps and SmoothGrad samples are never all in memory) and the token whose logit
-// it explains.
+// `input`, so IG steps and SmoothGrad samples are never all in memory), the token whose logit
+// it explains and the sequence it belongs to (for cancellation; empty = all sequence 0).
 struct GradientItems {
   std::vector<int64_t> lengths;
   std::vector<int64_t> tokens;
+  std::vector<int64_t> sequences;
   std::function<torch::Tensor(size_t)> input;
 };
 // Receives item i's gradient ∂logits[i, tokens[i]]/∂input_i ([len_i, D]) and that logit.
@@ -55,9 +61,12 @@ using GradientSink = std::function<void(size_t, const torch::Tensor&, float)>;
 
 // One backward per item, batched: items are evaluated alone (separate batch elements, padded to
 // the batch's longest), packed in order so that a batch holds at most max_batch_tokens padded
-// positions (at least one item). Errors from `fn` are returned as they are.
+// positions (at least one item). `cancel` is checked before each batch: items of cancelled
+// sequences are never computed (the sink does not see them); CANCELLED when every sequence of
+// the items is cancelled at the end. Errors from `fn` are returned as they are.
 absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
-                                int64_t max_batch_tokens, const GradientSink& sink);
+                                int64_t max_batch_tokens, const GradientSink& sink,
+                                const Cancellation& cancel = Cancellation());
 
 // The unmodified model as an EmbeddingLogitFn (Gradient×Input, IG, SmoothGrad).
 EmbeddingLogitFn ModelLogitFn(const MambaModel& model);

@@ -31,6 +31,25 @@ torch::Tensor IdsTensor(const std::vector<int32_t>& ids) {
       .view({1, static_cast<int64_t>(ids.size())});
 }
 
+// The request's sequences as one right-padded batch: ids [B, L_max] (pad id 0, a valid id whose
+// positions never reach a real one: Mamba is causal) and lengths [B].
+std::pair<torch::Tensor, torch::Tensor> PaddedBatch(const ValidatedRequest& request) {
+  const int64_t batch = static_cast<int64_t>(request.sequences.size());
+  int64_t longest = 0;
+  for (const ValidatedSequence& s : request.sequences) {
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(s.ids.size()));
+  }
+  std::vector<int64_t> flat(static_cast<size_t>(batch * longest), 0);
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int32_t>& ids = request.sequences[b].ids;
+    std::copy(ids.begin(), ids.end(), flat.begin() + b * longest);
+    lengths.push_back(static_cast<int64_t>(ids.size()));
+  }
+  return {torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest}),
+          torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64))};
+}
+
 // The LaTIM scores of every sequence in one right-padded batch (padding never reaches a real
 // position: Mamba is causal).
 absl::Status RunLatim(const MambaModel& model, const ValidatedRequest& request,
@@ -79,50 +98,43 @@ absl::Status RunLatim(const MambaModel& model, const ValidatedRequest& request,
   return ExplainLatim(model, t, l, latim, callback);
 }
 
-// The baselines of sequence `b`, in family order: gradient methods, MambaLRP, hidden attention.
-absl::Status RunBaselines(const MambaModel& model, const ValidatedRequest& request, int64_t b,
-                          const ResultCallback& callback) {
-  const ValidatedSequence& seq = request.sequences[b];
+// Rows and target tokens of sequence b, as the families take them.
+RowSelection SequenceRowSelection(const ValidatedSequence& seq) {
   RowSelection rows;
   rows.kind = RowSelection::Kind::kList;
   rows.rows = seq.rows;
   rows.tokens = seq.targets;
+  return rows;
+}
+
+// The gradient methods and MambaLRP of every sequence: each method is one run over the padded
+// batch, all (sequence, row, step or sample) items sharing forward/backward passes; each
+// sequence keeps its own rows and target tokens, and a cancelled one stops costing compute at the
+// next pass.
+absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedRequest& request,
+                                  const Cancellation& cancel, const ResultCallback& callback) {
   const ExplainParameters& p = request.params;
   GradientMethodOptions gradients;
   gradients.methods.clear();
-  MambaAttentionOptions attention;
-  attention.methods.clear();
   bool lrp = false;
   for (Method m : request.methods) {
-    switch (GetMethodInfo(m).family) {
-      case MethodFamily::kGradient: {
-        ASSIGN_OR_RETURN(GradientMethod g, GradientMethodOf(m));
-        gradients.methods.push_back(g);
-        break;
-      }
-      case MethodFamily::kMambaLrp:
-        lrp = true;
-        break;
-      case MethodFamily::kHiddenAttention: {
-        ASSIGN_OR_RETURN(HiddenAttentionMethod h, HiddenAttentionMethodOf(m));
-        attention.methods.push_back(h);
-        break;
-      }
-      case MethodFamily::kLatim:
-        break;
-      case MethodFamily::kSynthetic:
-        return absl::InvalidArgumentError(
-            absl::StrCat("method '", MethodName(m), "' is served by the synthetic backend only"));
+    const MethodFamily family = GetMethodInfo(m).family;
+    if (family == MethodFamily::kGradient) {
+      ASSIGN_OR_RETURN(GradientMethod g, GradientMethodOf(m));
+      gradients.methods.push_back(g);
+    } else if (family == MethodFamily::kMambaLrp) {
+      lrp = true;
+    } else if (family == MethodFamily::kSynthetic) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("method '", MethodName(m), "' is served by the synthetic backend only"));
     }
   }
-  // The families number their one sequence 0; report it as `b`.
-  auto relabel = [&](AttributionResult r) {
-    r.sequence = b;
-    return callback(std::move(r));
-  };
-  const torch::Tensor ids = IdsTensor(seq.ids);
+  if (gradients.methods.empty() && !lrp) return absl::OkStatus();
+  std::vector<RowSelection> rows;
+  for (const ValidatedSequence& seq : request.sequences) rows.push_back(SequenceRowSelection(seq));
+  const auto [ids, lengths] = PaddedBatch(request);
   if (!gradients.methods.empty()) {
-    gradients.rows = rows;
+    gradients.sequence_rows = rows;
     gradients.target_token = request.target_token;
     gradients.ig_steps = p.ig_steps;
     gradients.ig_quadrature = p.ig_rule;
@@ -130,25 +142,45 @@ absl::Status RunBaselines(const MambaModel& model, const ValidatedRequest& reque
     gradients.smoothgrad_sigma = p.smoothgrad_sigma;
     gradients.smoothgrad_input = p.smoothgrad_input;
     gradients.seed = p.seed;
-    RETURN_IF_ERROR(ExplainGradients(model, ids, torch::Tensor(), gradients, relabel));
+    gradients.cancel = cancel;
+    RETURN_IF_ERROR(ExplainGradients(model, ids, lengths, gradients, callback));
   }
   if (lrp) {
     MambaLrpOptions options;
     options.rules = p.lrp_rules;
-    options.rows = rows;
+    options.sequence_rows = rows;
     options.target_token = request.target_token;
-    RETURN_IF_ERROR(ExplainMambaLrp(model, ids, torch::Tensor(), options, relabel));
-  }
-  if (!attention.methods.empty()) {
-    attention.layers = request.layers;
-    attention.rows = rows;
-    attention.attention_norm = p.attention_norm;
-    attention.start_layer = p.start_layer;
-    attention.target_token = request.target_token;
-    attention.memory_budget_bytes = request.memory_budget_bytes;
-    RETURN_IF_ERROR(ExplainHiddenAttention(model, ids, torch::Tensor(), attention, relabel));
+    options.cancel = cancel;
+    RETURN_IF_ERROR(ExplainMambaLrp(model, ids, lengths, options, callback));
   }
   return absl::OkStatus();
+}
+
+// The hidden-attention methods of sequence `b` (one sequence at a time).
+absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest& request, int64_t b,
+                                const ResultCallback& callback) {
+  MambaAttentionOptions attention;
+  attention.methods.clear();
+  for (Method m : request.methods) {
+    if (GetMethodInfo(m).family != MethodFamily::kHiddenAttention) continue;
+    ASSIGN_OR_RETURN(HiddenAttentionMethod h, HiddenAttentionMethodOf(m));
+    attention.methods.push_back(h);
+  }
+  if (attention.methods.empty()) return absl::OkStatus();
+  // The family numbers its one sequence 0; report it as `b`.
+  auto relabel = [&](AttributionResult r) {
+    r.sequence = b;
+    return callback(std::move(r));
+  };
+  const ExplainParameters& p = request.params;
+  attention.layers = request.layers;
+  attention.rows = SequenceRowSelection(request.sequences[b]);
+  attention.attention_norm = p.attention_norm;
+  attention.start_layer = p.start_layer;
+  attention.target_token = request.target_token;
+  attention.memory_budget_bytes = request.memory_budget_bytes;
+  return ExplainHiddenAttention(model, IdsTensor(request.sequences[b].ids), torch::Tensor(),
+                                attention, relabel);
 }
 
 bool HasBaselines(const ValidatedRequest& request) {
@@ -224,15 +256,18 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
 }
 
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
-                             const SequenceFilter& skip) const {
+                             const Cancellation& cancel) const {
   return GuardTorch([&]() -> absl::Status {
+    const int64_t n = static_cast<int64_t>(request.sequences.size());
     RETURN_IF_ERROR(RunLatim(*model_, request, callback));
     if (!HasBaselines(request)) return absl::OkStatus();
-    for (int64_t b = 0; b < static_cast<int64_t>(request.sequences.size()); ++b) {
-      if (skip && skip(b)) continue;
-      RETURN_IF_ERROR(RunBaselines(*model_, request, b, callback));
+    const absl::Status gradients = RunGradientBaselines(*model_, request, cancel, callback);
+    if (!(absl::IsCancelled(gradients) && !cancel.CheckAny(n).ok())) RETURN_IF_ERROR(gradients);
+    for (int64_t b = 0; b < n; ++b) {
+      if (cancel.IsCancelled(b)) continue;
+      RETURN_IF_ERROR(RunHiddenAttention(*model_, request, b, callback));
     }
-    return absl::OkStatus();
+    return cancel.CheckAny(n);
   });
 }
 

@@ -1,8 +1,9 @@
 // Engine: the LibTorch-free door into a loaded model, for the CLI, the serving backend and the
 // evaluator. It owns a MambaModel and its tokenizer and speaks plain C++ types. Explain runs a
 // ValidatedRequest (explain_request.h) for one or many sequences and decides what runs batched:
-// the LaTIM scores run as one right-padded batch over every sequence, the baselines one sequence
-// at a time (their gradients batch rows, IG steps and SmoothGrad samples instead). It is the one
+// the LaTIM scores run as one right-padded batch over every sequence; so do the gradient methods
+// and MambaLRP, whose (sequence, row, step or sample) items share forward/backward passes packed
+// to a token budget; the hidden-attention methods run one sequence at a time. It is the one
 // error boundary of the attribution code: LibTorch exceptions become statuses here and nowhere
 // below. Thread-compatible: const methods may run concurrently.
 #ifndef MAMBA_EXPLAIN_EXPLAIN_ENGINE_H_
@@ -16,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
+#include "common/cancellation.h"
 #include "common/precision.h"
 #include "explain/explain_request.h"
 #include "model/config.h"
@@ -45,10 +47,6 @@ struct LogitRows {
   std::vector<float> values;  // rows × vocab
 };
 
-// True when the caller no longer wants sequence `sequence`'s results: its remaining per-sequence
-// work is skipped (results of a shared batch may still arrive and should be dropped).
-using SequenceFilter = std::function<bool(int64_t sequence)>;
-
 class Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> Load(const std::string& model_dir,
@@ -69,13 +67,17 @@ class Engine {
   // Runs `request` (validated against shape()). Results stream through `callback` with
   // AttributionResult::sequence = the index in request.sequences: first the LaTIM scores (per
   // layer, every sequence; top layer first, then ALTI-Logit at layer −1, when ALTI-Logit is
-  // asked), then per sequence the gradient methods, MambaLRP and the hidden-attention methods.
+  // asked), then each gradient method and MambaLRP for every sequence, then per sequence the
+  // hidden-attention methods.
   // Each result equals the one of the same request on that sequence alone. Returning false from
-  // the callback cancels the whole request (CANCELLED); `skip` drops one sequence's remaining
-  // baselines. Device or host out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other
-  // LibTorch errors are INTERNAL with the LibTorch message.
+  // the callback cancels the whole request (CANCELLED); `cancel` (checked between the steps of
+  // the long loops, common/cancellation.h) stops one sequence's remaining work, and the whole
+  // request (CANCELLED) once every sequence is cancelled; results of a cancelled sequence that
+  // shared a batch may still arrive and should be dropped. Device or host out-of-memory is
+  // RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL with the LibTorch
+  // message.
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
-                       const SequenceFilter& skip = nullptr) const;
+                       const Cancellation& cancel = Cancellation()) const;
   // Same, collecting every result.
   absl::StatusOr<std::vector<AttributionResult>> Explain(const ValidatedRequest& request) const;
 

@@ -218,10 +218,17 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     inputs.push_back(job->input);
     longest = std::max<int64_t>(longest, job->input.ids.size());
   }
+  // The jobs share a key, so the head's options are the batch's, except the memory budget (not
+  // in the key): the smallest one of the batch.
+  BatchOptions options = batch.front()->options;
+  for (const auto& job : batch) {
+    options.memory_budget_bytes =
+        std::min(options.memory_budget_bytes, job->options.memory_budget_bytes);
+  }
   JobBatchSink sink(batch);
   absl::Status status;
   try {
-    status = backend_->ExplainBatch(batch.front()->options, inputs, &sink);
+    status = backend_->ExplainBatch(options, inputs, &sink);
   } catch (const std::exception& e) {
     status = absl::InternalError(absl::StrCat("backend threw: ", e.what()));
   }

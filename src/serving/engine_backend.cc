@@ -84,7 +84,7 @@ class EngineBackend : public ExplainBackend {
           if (item >= 0 && item < n && !sink->IsCancelled(item)) Deliver(item, std::move(r), sink);
           return !sink->AllCancelled(n);
         },
-        [&](int64_t item) { return sink->IsCancelled(static_cast<int>(item)); });
+        Cancellation([&](int64_t item) { return sink->IsCancelled(static_cast<int>(item)); }));
     if (absl::IsCancelled(status) && sink->AllCancelled(n)) return AllCancelled();
     return status;
   }

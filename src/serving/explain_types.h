@@ -40,11 +40,12 @@ struct BatchOptions {
   std::vector<Method> methods;  // in request order, no duplicates
   std::vector<int32_t> layers;  // increasing, in [0, n_layers)
   Activation activation = Activation::kSilu;
-  Precision precision = Precision::kFp32;  // resolved compute precision
-  int64_t memory_budget_bytes = int64_t{256} << 20;
+  Precision precision = Precision::kFp32;            // resolved compute precision
+  int64_t memory_budget_bytes = int64_t{256} << 20;  // not in the key: blocking only
   ExplainParameters params;
 
-  // Equal keys <=> the options are batch-compatible.
+  // Equal keys <=> the options are batch-compatible: they agree on everything that changes a
+  // result of these methods (explain_types.cc lists it).
   std::string Key() const;
 };
 

@@ -38,6 +38,7 @@ class FakeBackend : public ExplainBackend {
       std::vector<int32_t> first_ids;
       for (const auto& in : inputs) first_ids.push_back(in.ids[0]);
       batches_.push_back(first_ids);
+      budgets_.push_back(options.memory_budget_bytes);
     }
     if (block_) release_.WaitForNotification();
     for (int32_t layer : options.layers) {
@@ -62,6 +63,10 @@ class FakeBackend : public ExplainBackend {
     absl::MutexLock lock(&mu_);
     return batches_;
   }
+  std::vector<int64_t> budgets() {
+    absl::MutexLock lock(&mu_);
+    return budgets_;
+  }
   bool block_ = false;
   absl::Notification release_;
   std::atomic<int> layers_run_{0};
@@ -70,6 +75,7 @@ class FakeBackend : public ExplainBackend {
   BackendInfo info_;
   absl::Mutex mu_;
   std::vector<std::vector<int32_t>> batches_;
+  std::vector<int64_t> budgets_;
 };
 
 class RecordingSink : public JobSink {
@@ -105,6 +111,31 @@ std::unique_ptr<ExplainJob> MakeJob(int32_t first_id, RecordingSink* sink, int p
 
 void Wait(RecordingSink& s) {
   ASSERT_TRUE(s.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+// Rows, lengths and memory budgets do not split a batch (none is in the key); the batch runs
+// with the smallest budget of its requests.
+TEST(DynamicBatcherTest, RowsLengthsAndBudgetsShareABatchWithTheSmallestBudget) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 3;
+  options.max_queue_delay = absl::Seconds(30);  // only a full batch dispatches early
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink sinks[3];
+  const int64_t budgets[3] = {int64_t{8} << 20, int64_t{2} << 20, int64_t{4} << 20};
+  for (int i = 0; i < 3; ++i) {
+    auto job = MakeJob(20 + i, &sinks[i]);
+    job->options.memory_budget_bytes = budgets[i];
+    job->input.ids.resize(3 + i, 1);  // lengths 3, 4, 5
+    job->input.target_rows = {static_cast<int32_t>(i)};
+    ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
+  }
+  for (auto& s : sinks) Wait(s);
+  ASSERT_EQ(backend.batches().size(), 1u);
+  EXPECT_EQ(backend.batches()[0].size(), 3u);
+  EXPECT_EQ(backend.budgets()[0], int64_t{2} << 20);
+  for (auto& s : sinks) EXPECT_TRUE(s.status.ok()) << s.status;
 }
 
 TEST(DynamicBatcherTest, ConcurrentCompatibleRequestsShareABatch) {

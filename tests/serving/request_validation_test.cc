@@ -134,27 +134,66 @@ TEST_F(ValidationTest, RejectsBadMethodParameters) {
   EXPECT_EQ(v.options.params.start_layer, 2);
 }
 
-// Batches never mix parameters: every field changes the key.
-TEST(BatchOptionsKey, IncludesEveryParameter) {
+// The key holds exactly what changes a result: with every engine method asked, every parameter
+// changes it; the memory budget never does (it only blocks the work).
+TEST(BatchOptionsKey, IncludesEveryParameterOfTheAskedMethods) {
   BatchOptions base;
-  std::vector<BatchOptions> variants(11, base);
+  base.methods = EngineMethods();
+  std::vector<BatchOptions> variants(12, base);
   variants[0].params.ig_steps = 4;
   variants[1].params.smoothgrad_samples = 4;
   variants[2].params.smoothgrad_sigma = 0.f;
   variants[3].params.smoothgrad_sigma = std::nextafter(0.15f, 1.f);  // all digits
   variants[4].params.seed = 1;
-  variants[5].memory_budget_bytes = 1 << 20;
+  variants[5].layers = {0};
   variants[6].params.ig_rule = IgQuadrature::kRiemannMidpoint;
   variants[7].params.smoothgrad_input = SmoothGradInput::kClean;
   variants[8].params.lrp_rules = LrpRules{false, false, false, false};
   variants[9].params.attention_norm = AttentionNorm::kRaw;
   variants[10].params.start_layer = 1;
+  variants[11].activation = Activation::kIdentity;
   std::set<std::string> keys = {base.Key()};
   BatchOptions sigma = base;
   sigma.params.smoothgrad_sigma = 0.15f;
   keys.insert(sigma.Key());
   for (const BatchOptions& v : variants) keys.insert(v.Key());
   EXPECT_EQ(keys.size(), variants.size() + 2);
+  BatchOptions budget = base;
+  budget.memory_budget_bytes = 1 << 20;
+  EXPECT_EQ(budget.Key(), base.Key());
+}
+
+// Parameters of methods that were not asked for do not split batches: LaTIM ignores the seed
+// and the baselines' parameters; Gradient×Input also ignores layers and the activation f.
+TEST(BatchOptionsKey, IgnoresParametersTheMethodsDoNotUse) {
+  BatchOptions latim;
+  latim.methods = {Method::kLatimL2};
+  BatchOptions other = latim;
+  other.params.seed = 7;
+  other.params.ig_steps = 4;
+  other.params.smoothgrad_samples = 3;
+  other.params.smoothgrad_sigma = 0.5f;
+  other.params.lrp_rules = LrpRules{false, false, false, false};
+  other.params.attention_norm = AttentionNorm::kRaw;
+  other.params.start_layer = 1;
+  other.memory_budget_bytes = 1 << 20;
+  EXPECT_EQ(latim.Key(), other.Key());
+  other.layers = {1};
+  EXPECT_NE(latim.Key(), other.Key());  // LaTIM's results depend on the layers
+  BatchOptions gxi;
+  gxi.methods = {Method::kGradientXInput};
+  BatchOptions gxi_other = gxi;
+  gxi_other.layers = {1};
+  gxi_other.activation = Activation::kRelu;
+  gxi_other.params.seed = 3;
+  EXPECT_EQ(gxi.Key(), gxi_other.Key());
+  gxi_other.precision = Precision::kBf16;
+  EXPECT_NE(gxi.Key(), gxi_other.Key());
+  BatchOptions sg;
+  sg.methods = {Method::kSmoothGrad};
+  BatchOptions sg_seed = sg;
+  sg_seed.params.seed = 1;
+  EXPECT_NE(sg.Key(), sg_seed.Key());  // the seed draws SmoothGrad's noise
 }
 
 // A backend whose info has gradient and whole-model methods (as EngineBackend's), for the budget.

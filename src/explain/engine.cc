@@ -1,6 +1,7 @@
 #include "explain/engine.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -11,10 +12,13 @@
 #include "attribution/mamba_lrp.h"
 #include "common/status_macros.h"
 #include "explain/error_boundary.h"
+#include "explain/memory_estimate.h"
 #include "mamba/mamba_model.h"
 
 #ifdef ME_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace mamba_explain {
@@ -151,6 +155,38 @@ absl::Status RunBaselines(const MambaModel& model, const ValidatedRequest& reque
   return absl::OkStatus();
 }
 
+// Sequence b of `request` as a request of its own.
+ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
+  ValidatedRequest one = request;
+  one.sequences = {request.sequences[b]};
+  return one;
+}
+
+// 90% of the device's memory less the weights: what one explanation may use when it runs alone.
+int64_t DeviceLimitBytes(const MambaModel& model) {
+  int64_t total = 0;
+  const torch::Device device = model.device();
+  if (device.is_cuda()) {
+#ifdef ME_WITH_CUDA
+    size_t free_bytes = 0, total_bytes = 0;
+    const c10::cuda::CUDAGuard guard(device);
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+      total = static_cast<int64_t>(total_bytes);
+    }
+#endif
+  } else {
+    total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  }
+  if (total <= 0) return -1;  // unknown: no limit
+  const ModelWeights& w = model.weights();
+  auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
+  int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
+  for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
+    weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
+  }
+  return std::max<int64_t>(1, total / 10 * 9 - weights);
+}
+
 bool HasBaselines(const ValidatedRequest& request) {
   for (Method m : request.methods) {
     if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
@@ -180,6 +216,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_di
   if (!tokenizer_path.empty()) {
     ASSIGN_OR_RETURN(engine->tokenizer_, Tokenizer::FromFile(tokenizer_path));
   }
+  engine->memory_limit_bytes_ = options.memory_limit_bytes != 0 ? options.memory_limit_bytes
+                                                                : DeviceLimitBytes(*engine->model_);
   return engine;
 }
 
@@ -223,10 +261,39 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
   return rows;
 }
 
+absl::Status Engine::CheckMemory(const ValidatedRequest& request) const {
+  const absl::Status whole =
+      CheckMemoryEstimate(EstimateExplainMemory(config(), request), memory_limit_bytes_);
+  if (whole.ok() || request.sequences.size() <= 1) return whole;
+  for (size_t b = 0; b < request.sequences.size(); ++b) {
+    const absl::Status alone = CheckMemoryEstimate(
+        EstimateExplainMemory(config(), OneSequence(request, b)), memory_limit_bytes_);
+    if (!alone.ok()) {
+      return absl::Status(alone.code(), absl::StrCat("sequence ", b, ": ", alone.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
                              const SequenceFilter& skip) const {
+  RETURN_IF_ERROR(CheckMemory(request));
+  // A batch that fits only one sequence at a time runs its LaTIM pass so (same results).
+  const bool one_by_one =
+      request.sequences.size() > 1 &&
+      !CheckMemoryEstimate(EstimateExplainMemory(config(), request), memory_limit_bytes_).ok();
   return GuardTorch([&]() -> absl::Status {
-    RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+    if (!one_by_one) {
+      RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+    } else {
+      for (size_t b = 0; b < request.sequences.size(); ++b) {
+        if (skip && skip(static_cast<int64_t>(b))) continue;
+        RETURN_IF_ERROR(RunLatim(*model_, OneSequence(request, b), [&](AttributionResult r) {
+          r.sequence = static_cast<int64_t>(b);
+          return callback(std::move(r));
+        }));
+      }
+    }
     if (!HasBaselines(request)) return absl::OkStatus();
     for (int64_t b = 0; b < static_cast<int64_t>(request.sequences.size()); ++b) {
       if (skip && skip(b)) continue;

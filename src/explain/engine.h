@@ -30,6 +30,9 @@ struct EngineOptions {
   Precision precision = Precision::kFp32;  // weight storage: kFp32 or kBf16
   // Tokenizer file; empty means <model_dir>/tokenizer.json when it exists, else none.
   std::string tokenizer_path;
+  // Memory one explanation may use on the device (memory_estimate.h); 0 = 90% of what the device
+  // holds (CUDA: its total memory; CPU: the host's RAM) less the weights; < 0 = no limit.
+  int64_t memory_limit_bytes = 0;
 };
 
 // Memory of the model's device held by LibTorch's caching allocator (0 on CPU).
@@ -66,13 +69,21 @@ class Engine {
   // Logits of a single sequence: every position, or only the last one.
   absl::StatusOr<LogitRows> Logits(const std::vector<int32_t>& ids, bool last_only) const;
 
+  // Bytes an explanation may use (EngineOptions::memory_limit_bytes resolved; ≤ 0: no limit).
+  int64_t memory_limit_bytes() const { return memory_limit_bytes_; }
+  // OK when `request`'s memory estimate (memory_estimate.h) fits memory_limit_bytes(), each of
+  // its sequences alone when the batch as a whole does not; else RESOURCE_EXHAUSTED.
+  absl::Status CheckMemory(const ValidatedRequest& request) const;
+
   // Runs `request` (validated against shape()). Results stream through `callback` with
   // AttributionResult::sequence = the index in request.sequences: first the LaTIM scores (per
   // layer, every sequence; top layer first, then ALTI-Logit at layer −1, when ALTI-Logit is
   // asked), then per sequence the gradient methods, MambaLRP and the hidden-attention methods.
   // Each result equals the one of the same request on that sequence alone. Returning false from
   // the callback cancels the whole request (CANCELLED); `skip` drops one sequence's remaining
-  // baselines. Device or host out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other
+  // baselines. Before any work the memory estimate is checked: RESOURCE_EXHAUSTED when a sequence
+  // alone does not fit; a batch that fits only sequence by sequence runs its LaTIM pass so.
+  // Device or host out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other
   // LibTorch errors are INTERNAL with the LibTorch message.
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
                        const SequenceFilter& skip = nullptr) const;
@@ -88,6 +99,7 @@ class Engine {
   Engine() = default;
   std::unique_ptr<MambaModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  int64_t memory_limit_bytes_ = 0;
 };
 
 }  // namespace mamba_explain

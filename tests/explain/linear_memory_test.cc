@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "attribution/latim.h"
+#include "common/status_macros.h"
 #include "explain/memory_estimate.h"
 #include "mamba/layer_traces.h"
 #include "mamba/mamba_model.h"
@@ -30,7 +31,7 @@ namespace {
 
 constexpr int kLayers = 8;
 constexpr int64_t kBudgetBytes = int64_t{8} << 20;  // recompute chunks and LaTIM row blocks
-constexpr int64_t kTokens = 8192;                   // N; the second child runs 4N
+constexpr int64_t kTokens = 4096;                   // N; the second child runs 4N
 
 // /proc/self/status field in bytes (kB there).
 int64_t StatusBytes(const std::string& field) {

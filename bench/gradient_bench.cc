@@ -5,7 +5,8 @@
 // rule off must equal Gradient×Input (rel. error < 1e-3) and all relevances must be finite. Each
 // timing is the median of --repeats calls after one warm-up, including the target forward pass;
 // peak = CUDA caching-allocator peak of allocated bytes (weights included). Results go to
-// docs/benchmarks.md. usage: gradient_bench [--quick] [--seq-lens 512] [--repeats 10]
+// docs/benchmarks.md; bytes/token = that peak over N (long N: --seq-lens 65536).
+// usage: gradient_bench [--quick] [--seq-lens 512] [--repeats 10]
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -125,8 +126,8 @@ int Main(int argc, char** argv) {
   std::printf("device %s%s; Mamba-1 L=%ld D=%ld E=%ld N=16 V=%ld, rows=last, batch 1\n",
               cuda ? "cuda:0" : "cpu", quick ? " (quick)" : "", (long)layers, (long)D,
               (long)(2 * D), (long)V);
-  std::printf("%-14s %6s %10s %10s %10s %11s\n", "method", "N", "median_s", "min_s", "max_s",
-              "peak_MiB");
+  std::printf("%-14s %6s %10s %10s %10s %11s %11s\n", "method", "N", "median_s", "min_s", "max_s",
+              "peak_MiB", "bytes/token");
   for (int64_t n : lens) {
     torch::manual_seed(1);
     torch::Tensor ids = torch::randint(0, V, {1, n}, torch::kLong);
@@ -164,8 +165,8 @@ int Main(int argc, char** argv) {
         s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       }
       std::sort(s.begin(), s.end());
-      std::printf("%-14s %6ld %10.4f %10.4f %10.4f %11.1f\n", name, (long)n, s[s.size() / 2],
-                  s.front(), s.back(), PeakMiB(device));
+      std::printf("%-14s %6ld %10.4f %10.4f %10.4f %11.1f %11.0f\n", name, (long)n, s[s.size() / 2],
+                  s.front(), s.back(), PeakMiB(device), PeakMiB(device) * 1048576.0 / n);
     };
     time(MethodName(Method::kGradientXInput), [&] {
       MustRun("gi", [&] { return ExplainGradients(*model, ids, torch::Tensor(), gi); });

@@ -8,7 +8,8 @@
 // the peak CUDA memory; then the W_out contraction alone at the shape of one block. Nothing is
 // timed before it is validated: the last row of every all-rows ℓ2 run must equal the last-row run,
 // and with --reference the kernels must equal the per-sequence LibTorch reference (timed too, for
-// the speed-up column). Record GPU results in docs/benchmarks.md.
+// the speed-up column). Long lengths (--seq-lens 65536,262144,1048576) run the last row only and
+// also print its peak bytes per token. Record GPU results in docs/benchmarks.md.
 // usage: latim_bench [--quick] [--reference] [--arch mamba1|mamba2|both] [--seq-lens 1024,4096]
 #include <torch/torch.h>
 
@@ -356,8 +357,11 @@ int Main(int argc, char** argv) {
             shape);
         std::fflush(stdout);
       };
-      // The traced forward pass alone (every LaTIM run includes it).
+      // The forward pass alone, untraced and with every layer's trace kept (the old LaTIM path;
+      // ≈ 1 MB per token at this shape, so only up to 64k tokens); LaTIM itself recomputes one
+      // layer's trace at a time (mamba/layer_traces.h).
       for (bool traced : {false, true}) {
+        if (traced && n > 65536) continue;
         ForwardOptions fo;
         fo.compute_logits = false;
         fo.trace = traced ? ForwardOptions::TraceLayers::kAll : ForwardOptions::TraceLayers::kNone;
@@ -377,6 +381,8 @@ int Main(int argc, char** argv) {
         last.precision = p;
         Run r = Time(**model, ids, last, reps);
         row("last", "l2", p == Precision::kBf16 ? "bf16" : "fp32", r, 0, 0);
+        std::printf("%-7s %5ld last-row peak: %.0f bytes/token (weights included)\n", name, (long)n,
+                    r.peak_mib * 1048576.0 / n);
       }
       if (n > 4096) continue;  // O(N²) output: all rows only at moderate N
       // All rows: validate first (kernels == reference at this length for every score, when

@@ -238,11 +238,10 @@ absl::Status RunLayer(const MambaModel& model, const LayerTrace& tr, int layer, 
 // w(t) and U_eff,t = U_{w(t)} ⊙ norm_f ⊙ rstd_f,t: the final RMSNorm frozen at its statistics,
 // so that Σ_l Σ_s Δ^(l)_{t,s} is the target logit minus the embedding's and the biases' direct
 // terms.
-absl::Status PrepareLogitTargets(const MambaModel& model, const Trace& trace, int64_t seq,
+absl::Status PrepareLogitTargets(const MambaModel& model, const LayerTrace& top_layer, int64_t seq,
                                  const LatimOptions& options, SequenceState& st) {
   const ModelConfig& cfg = model.config();
-  const LayerTrace* top = trace.Find(static_cast<int>(cfg.n_layers) - 1);
-  if (top == nullptr) return absl::InternalError("ALTI-Logit needs the last layer traced");
+  const LayerTrace* top = &top_layer;
   torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(top->mixer_out.device());
   torch::Tensor h = (top->residual_in[seq] + top->mixer_out[seq]).index_select(0, rows);  // [Q, D]
   torch::Tensor rstd = torch::rsqrt(h.pow(2).mean(-1, true) + cfg.norm_eps);
@@ -304,13 +303,13 @@ std::vector<int> SelectedLayers(const MambaModel& model, const LatimOptions& opt
   return layers;
 }
 
-absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
-                                const torch::Tensor& lengths_in, const LatimOptions& options,
-                                const ResultCallback& callback) {
+absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
+                                 const torch::Tensor& lengths_in, const LatimOptions& options,
+                                 const ResultCallback& callback) {
   RETURN_IF_ERROR(Validate(model, options));
-  if (trace.layers.empty()) return absl::InvalidArgumentError("empty trace");
-  const torch::Tensor& any = trace.layers.front().mixer_out;
-  const int64_t batch = any.size(0), L = any.size(1);
+  if (traces.batch() == 0) return absl::InvalidArgumentError("empty trace");
+  const int64_t batch = traces.batch(), L = traces.seq_len();
+  const torch::Device device = traces.device();
   std::vector<int64_t> lengths(batch, L);
   if (lengths_in.defined()) {
     torch::Tensor l = lengths_in.to(torch::kCPU, torch::kLong);
@@ -325,6 +324,11 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
   if ((!options.sequence_rows.empty() && options.sequence_rows.size() != size_t(batch)) ||
       (!options.sequence_targets.empty() && options.sequence_targets.size() != size_t(batch))) {
     return absl::InvalidArgumentError("per-sequence rows/targets do not match the batch size");
+  }
+  // ALTI-Logit needs the top layer first (its targets); the layer loop then starts with it.
+  LayerTrace top;
+  if (alti_logit) {
+    ASSIGN_OR_RETURN(top, traces.Layer(static_cast<int>(model.config().n_layers) - 1));
   }
   std::vector<SequenceState> states(batch);
   for (int64_t b = 0; b < batch; ++b) {
@@ -344,17 +348,12 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
     }
     std::vector<int64_t> index(st.n, -1);
     for (size_t q = 0; q < st.rows.size(); ++q) index[st.rows[q]] = static_cast<int64_t>(q);
-    st.row_index = torch::tensor(index, torch::kLong).to(any.device());
-    if (alti_logit) RETURN_IF_ERROR(PrepareLogitTargets(model, trace, b, options, st));
+    st.row_index = torch::tensor(index, torch::kLong).to(device);
+    if (alti_logit) RETURN_IF_ERROR(PrepareLogitTargets(model, top, b, options, st));
   }
 
-  auto layer_trace = [&](int l) -> absl::StatusOr<const LayerTrace*> {
-    const LayerTrace* tr = trace.Find(l);
-    if (tr == nullptr) return absl::InvalidArgumentError(absl::StrCat("layer ", l, " not traced"));
-    return tr;
-  };
   const bool batched = options.backend == LatimOptions::Backend::kKernels ||
-                       (options.backend == LatimOptions::Backend::kAuto && any.device().is_cuda());
+                       (options.backend == LatimOptions::Backend::kAuto && device.is_cuda());
   // The batched path launches layer l before it emits layer l − 1 (one layer in flight), so the
   // host's result handling overlaps the device's work.
   std::optional<LatimPendingLayer> in_flight;
@@ -378,17 +377,23 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
     return absl::OkStatus();
   };
   if (!alti_logit) {
-    for (int l : selected) {
-      ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
-      RETURN_IF_ERROR(run_layer(*tr, l, true, false));
+    for (int l : selected) {  // ascending: traces recomputed layer by layer, one at a time
+      ASSIGN_OR_RETURN(const LayerTrace tr, traces.Layer(l));
+      RETURN_IF_ERROR(run_layer(tr, l, true, false));
     }
     return flush();
   }
   // ALTI-Logit: top layer down (Horner form of eq. 8), emitting per-layer scores on the way.
   for (int l = static_cast<int>(model.config().n_layers) - 1; l >= 0; --l) {
-    ASSIGN_OR_RETURN(const LayerTrace* tr, layer_trace(l));
+    LayerTrace tr;  // the top layer's is already there; the others come one at a time
+    if (l == top.layer) {
+      tr = std::move(top);
+      top = LayerTrace();
+    } else {
+      ASSIGN_OR_RETURN(tr, traces.Layer(l));
+    }
     const bool report = per_layer && std::binary_search(selected.begin(), selected.end(), l);
-    RETURN_IF_ERROR(run_layer(*tr, l, report, true));
+    RETURN_IF_ERROR(run_layer(tr, l, report, true));
   }
   RETURN_IF_ERROR(flush());
   for (int64_t b = 0; b < batch; ++b) {
@@ -402,6 +407,17 @@ absl::Status LatimFromTraceImpl(const MambaModel& model, const Trace& trace,
 }
 
 }  // namespace
+
+LayerTracesOptions LatimTraceOptions(const LatimOptions& options) {
+  LayerTracesOptions traces;
+  // Per-layer scores run bottom-up (only the stream is kept); ALTI-Logit runs top-down and keeps
+  // every layer's input.
+  traces.order = HasScore(options.scores, LatimScore::kAltiLogit)
+                     ? LayerTracesOptions::Order::kAny
+                     : LayerTracesOptions::Order::kIncreasing;
+  traces.memory_budget_bytes = options.memory_budget_bytes;
+  return traces;
+}
 
 Method LatimScoreMethod(LatimScore score) {
   switch (score) {
@@ -426,32 +442,27 @@ absl::StatusOr<LatimScore> LatimScoreOf(Method method) {
       absl::StrCat("method '", MethodName(method), "' is not a LaTIM score"));
 }
 
+absl::Status LatimFromTraces(const MambaModel& model, LayerTraces& traces,
+                             const torch::Tensor& lengths, const LatimOptions& options,
+                             const ResultCallback& callback) {
+  torch::NoGradGuard no_grad;
+  return LatimFromTracesImpl(model, traces, lengths, options, callback);
+}
+
 absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
                             const torch::Tensor& lengths, const LatimOptions& options,
                             const ResultCallback& callback) {
-  torch::NoGradGuard no_grad;
-  return LatimFromTraceImpl(model, trace, lengths, options, callback);
+  LayerTraces traces = LayerTraces::FromTrace(trace);
+  return LatimFromTraces(model, traces, lengths, options, callback);
 }
 
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
                           const torch::Tensor& lengths, const LatimOptions& options,
                           const ResultCallback& callback) {
   RETURN_IF_ERROR(Validate(model, options));
-  ForwardOptions fwd;
-  fwd.compute_logits = false;
-  if (HasScore(options.scores, LatimScore::kAltiLogit)) {
-    fwd.trace = ForwardOptions::TraceLayers::kAll;
-  } else {
-    fwd.trace = ForwardOptions::TraceLayers::kSelected;
-    fwd.trace_layers = SelectedLayers(model, options);
-  }
-  absl::StatusOr<ForwardOutput> out;
-  {
-    torch::NoGradGuard no_grad;
-    out = model.Forward(ids, lengths, fwd);
-  }
-  RETURN_IF_ERROR(out.status());
-  return LatimFromTrace(model, out->trace, lengths, options, callback);
+  ASSIGN_OR_RETURN(LayerTraces traces,
+                   LayerTraces::Create(model, ids, lengths, LatimTraceOptions(options)));
+  return LatimFromTraces(model, traces, lengths, options, callback);
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainLatim(const MambaModel& model,

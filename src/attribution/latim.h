@@ -4,7 +4,8 @@
 // open: docs/methods.md. Guarantees: entries with s > t are exactly 0; ALTI rows sum to 1; selected
 // rows equal the same rows of the full computation; rows = {last} costs O(n·E) memory and O(n·E·N)
 // work per layer for ℓ/ALTI (ALTI-Logit needs the rows ≤ t of every layer's ALTI matrix, O(n²)).
-// Peak memory beyond the trace: ≈ max(budget, n·4·(2E + 3D) bytes) + n·4·(K + 2)·E per layer.
+// Peak memory beyond one layer's trace and the checkpoints: ≈ max(budget, n·4·(2E + 3D) bytes) +
+// n·4·(K + 2)·E per layer.
 #ifndef MAMBA_EXPLAIN_ATTRIBUTION_LATIM_H_
 #define MAMBA_EXPLAIN_ATTRIBUTION_LATIM_H_
 
@@ -20,6 +21,7 @@
 #include "attribution/methods.h"
 #include "common/precision.h"
 #include "kernels/latim_kernels.h"
+#include "mamba/layer_traces.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -56,7 +58,9 @@ struct LatimOptions {
   Backend backend = Backend::kAuto;
 };
 
-// Runs the forward pass (tracing the layers needed) and computes every requested score.
+// Runs the forward pass and computes every requested score, recomputing one layer's trace at a
+// time (mamba/layer_traces.h): memory O(B·L·D) plus one layer's trace for ℓ1/ℓ2/ALTI, and
+// O(layers·B·L·D) plus one layer's trace with ALTI-Logit.
 // ids: int64 [B, L] right-padded; lengths: int64 [B] or undefined (all L). Results stream through
 // `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer
 // order, or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
@@ -72,10 +76,19 @@ absl::StatusOr<std::vector<AttributionResult>> ExplainLatim(const MambaModel& mo
                                                             const torch::Tensor& lengths,
                                                             const LatimOptions& options);
 
+// From layer traces that can give the needed layers: ascending selected layers, or — with
+// ALTI-Logit — every layer top-down (LatimTraceOptions says which order ExplainLatim asks for).
+absl::Status LatimFromTraces(const MambaModel& model, LayerTraces& traces,
+                             const torch::Tensor& lengths, const LatimOptions& options,
+                             const ResultCallback& callback);
 // From an existing forward pass whose trace covers the needed layers (all layers for ALTI-Logit).
 absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
                             const torch::Tensor& lengths, const LatimOptions& options,
                             const ResultCallback& callback);
+
+// How ExplainLatim recomputes traces: bottom-up keeping only the residual stream, or (ALTI-Logit)
+// keeping every layer's input; chunked under options.memory_budget_bytes.
+LayerTracesOptions LatimTraceOptions(const LatimOptions& options);
 
 }  // namespace mamba_explain
 

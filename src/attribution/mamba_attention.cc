@@ -12,6 +12,7 @@
 #include "attribution/hidden_attention.h"
 #include "attribution/targets.h"
 #include "common/status_macros.h"
+#include "mamba/layer_traces.h"
 
 namespace mamba_explain {
 namespace {
@@ -208,12 +209,6 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
   if (want_rollout || want_attribution) {
     for (int l = o.start_layer; l < L; ++l) needed[l] = true;
   }
-  ForwardOptions fwd;
-  fwd.compute_logits = false;
-  fwd.trace = ForwardOptions::TraceLayers::kSelected;
-  for (int l = 0; l < L; ++l) {
-    if (needed[l]) fwd.trace_layers.push_back(l);
-  }
   std::vector<SequenceTargets> targets;
   if (want_attribution) {
     ASSIGN_OR_RETURN(targets, ResolveTargets(model, ids, lengths, o.rows, o.target_token));
@@ -227,23 +222,29 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
       ASSIGN_OR_RETURN(targets[b].rows, ResolveRows(o.rows, targets[b].length, b));
     }
   }
-  ForwardOutput out;
+  // Layer statistics of every sequence, one recomputed layer trace at a time (bottom-up).
+  std::vector<std::vector<LayerStats>> all_stats(targets.size(), std::vector<LayerStats>(L));
   {
     torch::NoGradGuard no_grad;
-    ASSIGN_OR_RETURN(out, model.Forward(ids, lengths, fwd));
+    LayerTracesOptions trace_options;
+    trace_options.memory_budget_bytes = o.memory_budget_bytes;
+    ASSIGN_OR_RETURN(LayerTraces traces, LayerTraces::Create(model, ids, lengths, trace_options));
+    for (int l = 0; l < L; ++l) {
+      if (!needed[l]) continue;
+      ASSIGN_OR_RETURN(const LayerTrace trace, traces.Layer(l));
+      for (size_t b = 0; b < targets.size(); ++b) {
+        SsmParams p = SsmParamsFromTrace(trace, model.weights().layers[l], cfg,
+                                         static_cast<int64_t>(b), targets[b].length);
+        all_stats[b][l] = Accumulate(p, o.memory_budget_bytes);
+      }
+    }
   }
   torch::Tensor ids_cpu = ids.to(torch::kCPU);
   for (size_t b = 0; b < targets.size(); ++b) {
     const SequenceTargets& st = targets[b];
     const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
     torch::NoGradGuard no_grad;
-    std::vector<LayerStats> stats(L);
-    for (int l = 0; l < L; ++l) {
-      if (!needed[l]) continue;
-      SsmParams p = SsmParamsFromTrace(*out.trace.Find(l), model.weights().layers[l], cfg,
-                                       static_cast<int64_t>(b), n);
-      stats[l] = Accumulate(p, o.memory_budget_bytes);
-    }
+    const std::vector<LayerStats>& stats = all_stats[b];
     torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(model.device());
     auto emit = [&](AttributionResult r) -> absl::Status {
       if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "mamba/checkpointed_forward.h"
 #include "mamba/mamba_ops.h"
 
 namespace mamba_explain {
@@ -131,6 +132,11 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
 EmbeddingLogitFn ModelLogitFn(const MambaModel& model) {
   return [&model](const torch::Tensor& x,
                   const torch::Tensor& lengths) -> absl::StatusOr<torch::Tensor> {
+    // Long inputs keep only each block's input and recompute the block in the backward
+    // (checkpointed_forward.h): the same gradients for one more forward pass.
+    if (DifferentiableForwardBytes(model.config(), x.size(0) * x.size(1)) > kCheckpointAboveBytes) {
+      return CheckpointedLogits(model, x, lengths, /*last_position_logits_only=*/true);
+    }
     ForwardOptions fwd;
     fwd.last_position_logits_only = true;
     ASSIGN_OR_RETURN(ForwardOutput out, model.ForwardFromEmbeddings(x, lengths, fwd));

@@ -1,6 +1,7 @@
 #include "explain/engine.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -11,10 +12,13 @@
 #include "attribution/mamba_lrp.h"
 #include "common/status_macros.h"
 #include "explain/error_boundary.h"
+#include "explain/memory_estimate.h"
 #include "mamba/mamba_model.h"
 
 #ifdef ME_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace mamba_explain {
@@ -181,6 +185,37 @@ absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest&
   attention.memory_budget_bytes = request.memory_budget_bytes;
   return ExplainHiddenAttention(model, IdsTensor(request.sequences[b].ids), torch::Tensor(),
                                 attention, relabel);
+
+// Sequence b of `request` as a request of its own.
+ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
+  ValidatedRequest one = request;
+  one.sequences = {request.sequences[b]};
+  return one;
+}
+
+// 90% of the device's memory less the weights: what one explanation may use when it runs alone.
+int64_t DeviceLimitBytes(const MambaModel& model) {
+  int64_t total = 0;
+  const torch::Device device = model.device();
+  if (device.is_cuda()) {
+#ifdef ME_WITH_CUDA
+    size_t free_bytes = 0, total_bytes = 0;
+    const c10::cuda::CUDAGuard guard(device);
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+      total = static_cast<int64_t>(total_bytes);
+    }
+#endif
+  } else {
+    total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  }
+  if (total <= 0) return -1;  // unknown: no limit
+  const ModelWeights& w = model.weights();
+  auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
+  int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
+  for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
+    weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
+  }
+  return std::max<int64_t>(1, total / 10 * 9 - weights);
 }
 
 bool HasBaselines(const ValidatedRequest& request) {
@@ -212,6 +247,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Load(const std::string& model_di
   if (!tokenizer_path.empty()) {
     ASSIGN_OR_RETURN(engine->tokenizer_, Tokenizer::FromFile(tokenizer_path));
   }
+  engine->memory_limit_bytes_ = options.memory_limit_bytes != 0 ? options.memory_limit_bytes
+                                                                : DeviceLimitBytes(*engine->model_);
   return engine;
 }
 
@@ -255,11 +292,40 @@ absl::StatusOr<LogitRows> Engine::Logits(const std::vector<int32_t>& ids, bool l
   return rows;
 }
 
+absl::Status Engine::CheckMemory(const ValidatedRequest& request) const {
+  const absl::Status whole =
+      CheckMemoryEstimate(EstimateExplainMemory(config(), request), memory_limit_bytes_);
+  if (whole.ok() || request.sequences.size() <= 1) return whole;
+  for (size_t b = 0; b < request.sequences.size(); ++b) {
+    const absl::Status alone = CheckMemoryEstimate(
+        EstimateExplainMemory(config(), OneSequence(request, b)), memory_limit_bytes_);
+    if (!alone.ok()) {
+      return absl::Status(alone.code(), absl::StrCat("sequence ", b, ": ", alone.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
                              const Cancellation& cancel) const {
+  RETURN_IF_ERROR(CheckMemory(request));
+  // A batch that fits only one sequence at a time runs its LaTIM pass so (same results).
+  const bool one_by_one =
+      request.sequences.size() > 1 &&
+      !CheckMemoryEstimate(EstimateExplainMemory(config(), request), memory_limit_bytes_).ok();
   return GuardTorch([&]() -> absl::Status {
     const int64_t n = static_cast<int64_t>(request.sequences.size());
-    RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+    if (!one_by_one) {
+      RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+    } else {
+      for (int64_t b = 0; b < n; ++b) {
+        if (cancel.IsCancelled(b)) continue;
+        RETURN_IF_ERROR(RunLatim(*model_, OneSequence(request, b), [&](AttributionResult r) {
+          r.sequence = b;
+          return callback(std::move(r));
+        }));
+      }
+    }
     if (!HasBaselines(request)) return absl::OkStatus();
     const absl::Status gradients = RunGradientBaselines(*model_, request, cancel, callback);
     if (!(absl::IsCancelled(gradients) && !cancel.CheckAny(n).ok())) RETURN_IF_ERROR(gradients);

@@ -32,6 +32,9 @@ struct EngineOptions {
   Precision precision = Precision::kFp32;  // weight storage: kFp32 or kBf16
   // Tokenizer file; empty means <model_dir>/tokenizer.json when it exists, else none.
   std::string tokenizer_path;
+  // Memory one explanation may use on the device (memory_estimate.h); 0 = 90% of what the device
+  // holds (CUDA: its total memory; CPU: the host's RAM) less the weights; < 0 = no limit.
+  int64_t memory_limit_bytes = 0;
 };
 
 // Memory of the model's device held by LibTorch's caching allocator (0 on CPU).
@@ -64,6 +67,12 @@ class Engine {
   // Logits of a single sequence: every position, or only the last one.
   absl::StatusOr<LogitRows> Logits(const std::vector<int32_t>& ids, bool last_only) const;
 
+  // Bytes an explanation may use (EngineOptions::memory_limit_bytes resolved; ≤ 0: no limit).
+  int64_t memory_limit_bytes() const { return memory_limit_bytes_; }
+  // OK when `request`'s memory estimate (memory_estimate.h) fits memory_limit_bytes(), each of
+  // its sequences alone when the batch as a whole does not; else RESOURCE_EXHAUSTED.
+  absl::Status CheckMemory(const ValidatedRequest& request) const;
+
   // Runs `request` (validated against shape()). Results stream through `callback` with
   // AttributionResult::sequence = the index in request.sequences: first the LaTIM scores (per
   // layer, every sequence; top layer first, then ALTI-Logit at layer −1, when ALTI-Logit is
@@ -73,7 +82,9 @@ class Engine {
   // the callback cancels the whole request (CANCELLED); `cancel` (checked between the steps of
   // the long loops, common/cancellation.h) stops one sequence's remaining work, and the whole
   // request (CANCELLED) once every sequence is cancelled; results of a cancelled sequence that
-  // shared a batch may still arrive and should be dropped. Device or host out-of-memory is
+  // shared a batch may still arrive and should be dropped. Before any work the memory estimate is
+  // checked: RESOURCE_EXHAUSTED when a sequence alone does not fit; a batch that fits only
+  // sequence by sequence runs its LaTIM pass so. Device or host out-of-memory is
   // RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL with the LibTorch
   // message.
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
@@ -90,6 +101,7 @@ class Engine {
   Engine() = default;
   std::unique_ptr<MambaModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  int64_t memory_limit_bytes_ = 0;
 };
 
 }  // namespace mamba_explain

@@ -45,12 +45,20 @@ std::string ShapeSummary(const SelectiveScanInputs& in) {
 }
 
 #ifdef ME_WITH_CUDA
-absl::StatusOr<torch::Tensor> RunCuda(const SelectiveScanInputs& in) {
+absl::StatusOr<torch::Tensor> RunCuda(const SelectiveScanInputs& in,
+                                      const torch::Tensor& initial_state,
+                                      torch::Tensor* final_state) {
   const c10::cuda::CUDAGuard device_guard(in.x.device());
   torch::Tensor lengths;
   if (IsPresent(in.lengths)) lengths = in.lengths.to(in.x.device()).contiguous();
   torch::Tensor out = torch::empty(in.x.sizes(), in.x.options());  // [Bt, L, E]
-  const SelectiveScanParams params = MakeSelectiveScanParams(in, lengths, out);
+  SelectiveScanParams params = MakeSelectiveScanParams(in, lengths, out);
+  torch::Tensor initial = IsPresent(initial_state) ? initial_state.contiguous() : initial_state;
+  if (final_state != nullptr) {
+    *final_state = torch::empty({in.x.size(0), in.x.size(2), in.A.size(1)},
+                                in.x.options());  // [Bt, E, N]
+  }
+  SetSelectiveScanState(initial, final_state, params);
   const cudaError_t launched = LaunchSelectiveScan(params, c10::cuda::getCurrentCUDAStream());
   const cudaError_t last = cudaGetLastError();
   const cudaError_t err = launched != cudaSuccess ? launched : last;
@@ -116,6 +124,35 @@ absl::Status ValidateSelectiveScanInputs(const SelectiveScanInputs& in) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateSelectiveScanState(const SelectiveScanInputs& in,
+                                        const torch::Tensor& initial_state) {
+  if (!IsPresent(initial_state)) return absl::OkStatus();
+  const int64_t batch = in.x.size(0), d_inner = in.x.size(2), d_state = in.A.size(1);
+  RETURN_IF_ERROR(CheckFloat("initial_state", initial_state, in.x.device(), "float32 [Bt, E, N]"));
+  if (initial_state.dim() != 3 || initial_state.size(0) != batch ||
+      initial_state.size(1) != d_inner || initial_state.size(2) != d_state) {
+    return Invalid("initial_state", initial_state,
+                   absl::StrCat("[Bt, E, N] = [", batch, ", ", d_inner, ", ", d_state, "]"));
+  }
+  return absl::OkStatus();
+}
+
+void SetSelectiveScanState(const torch::Tensor& initial_state, torch::Tensor* final_state,
+                           SelectiveScanParams& p) {
+  if (IsPresent(initial_state)) {
+    p.initial_state = initial_state.data_ptr<float>();
+    p.initial_state_batch_stride = initial_state.stride(0);
+    p.initial_state_dim_stride = initial_state.stride(1);
+    p.initial_state_state_stride = initial_state.stride(2);
+  }
+  if (final_state != nullptr) {
+    p.final_state = final_state->data_ptr<float>();
+    p.final_state_batch_stride = final_state->stride(0);
+    p.final_state_dim_stride = final_state->stride(1);
+    p.final_state_state_stride = final_state->stride(2);
+  }
+}
+
 SelectiveScanParams MakeSelectiveScanParams(const SelectiveScanInputs& in,
                                             const torch::Tensor& lengths, torch::Tensor& out) {
   SelectiveScanParams p;
@@ -163,19 +200,39 @@ SelectiveScanParams MakeSelectiveScanParams(const SelectiveScanInputs& in,
 }
 
 absl::StatusOr<torch::Tensor> SelectiveScan(const SelectiveScanInputs& inputs) {
+  return SelectiveScan(inputs, torch::Tensor(), nullptr);
+}
+
+absl::StatusOr<torch::Tensor> SelectiveScan(const SelectiveScanInputs& inputs,
+                                            const torch::Tensor& initial_state,
+                                            torch::Tensor* final_state) {
   RETURN_IF_ERROR(ValidateSelectiveScanInputs(inputs));
+  RETURN_IF_ERROR(ValidateSelectiveScanState(inputs, initial_state));
   try {
-    if (inputs.x.numel() == 0) return torch::zeros(inputs.x.sizes(), inputs.x.options());
-    if (!inputs.x.is_cuda()) return SelectiveScanReference(inputs);
+    if (inputs.x.numel() == 0) {
+      if (final_state != nullptr) {
+        *final_state = IsPresent(initial_state)
+                           ? initial_state.clone()
+                           : torch::zeros({inputs.x.size(0), inputs.x.size(2), inputs.A.size(1)},
+                                          inputs.x.options());
+      }
+      return torch::zeros(inputs.x.sizes(), inputs.x.options());
+    }
+    if (!inputs.x.is_cuda()) return SelectiveScanReference(inputs, initial_state, final_state);
 #ifdef ME_WITH_CUDA
-    if (SelectiveScanCudaSupports(inputs.B.size(3))) return RunCuda(inputs);
+    if (SelectiveScanCudaSupports(inputs.B.size(3))) {
+      return RunCuda(inputs, initial_state, final_state);
+    }
 #endif
     // CUDA inputs of a d_state without a kernel: the reference, through the CPU.
     const auto to_cpu = [](const torch::Tensor& t) { return t.defined() ? t.to(torch::kCPU) : t; };
     const SelectiveScanInputs on_cpu{to_cpu(inputs.x),      to_cpu(inputs.delta), to_cpu(inputs.A),
                                      to_cpu(inputs.B),      to_cpu(inputs.C),     to_cpu(inputs.D),
                                      to_cpu(inputs.lengths)};
-    return SelectiveScanReference(on_cpu).to(inputs.x.device());
+    torch::Tensor y =
+        SelectiveScanReference(on_cpu, to_cpu(initial_state), final_state).to(inputs.x.device());
+    if (final_state != nullptr) *final_state = final_state->to(inputs.x.device());
+    return y;
   } catch (const c10::Error& e) {
     if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("SelectiveScan failed for ", ShapeSummary(inputs), ": ",

@@ -3,7 +3,8 @@
 // channels of one (batch, group); each channel's N states are split over kLanesPerChannel adjacent
 // lanes (kStatesPerThread registers each) and y is reduced with warp shuffles. Per chunk of
 // kChunk time steps the block stages the group's B/C rows (shared by all its channels) and its
-// x/Δ columns in shared memory, scans them, and writes y (zeros past the sequence length).
+// x/Δ columns in shared memory, scans them, and writes y (zeros past the sequence length). The
+// state starts from params.initial_state when given and is stored to params.final_state when asked.
 // Includes no LibTorch header. Supported d_state: SelectiveScanCudaSupports (params header).
 #include <cuda_runtime.h>
 
@@ -65,7 +66,11 @@ __global__ void __launch_bounds__(SelectiveScanTraits<kNState>::kThreads)
   for (int k = 0; k < kStates; ++k) {
     const int n = lane + k * kLanes;
     A_regs[k] = active ? p.A[channel * p.A_dim_stride + n * p.A_state_stride] : 0.f;
-    state[k] = 0.f;
+    state[k] = (active && p.initial_state != nullptr)
+                   ? p.initial_state[batch * p.initial_state_batch_stride +
+                                     channel * p.initial_state_dim_stride +
+                                     n * p.initial_state_state_stride]
+                   : 0.f;
   }
   const float skip = (active && p.D != nullptr) ? p.D[channel * p.D_dim_stride] : 0.f;
   const int64_t length =
@@ -131,6 +136,15 @@ __global__ void __launch_bounds__(SelectiveScanTraits<kNState>::kThreads)
         out_cols[(t0 + t) * p.out_seq_stride + j * p.out_dim_stride] =
             t < live ? y_chunk[t][j] : 0.f;
       }
+    }
+  }
+  // The state after the last real step (steps past the length never touch it).
+  if (active && p.final_state != nullptr) {
+#pragma unroll
+    for (int k = 0; k < kStates; ++k) {
+      const int n = lane + k * kLanes;
+      p.final_state[batch * p.final_state_batch_stride + channel * p.final_state_dim_stride +
+                    n * p.final_state_state_stride] = state[k];
     }
   }
 }

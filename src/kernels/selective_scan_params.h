@@ -1,9 +1,11 @@
 // Plain parameters of the selective scan (mamba_reference.md §1.3 step 8, §2.3 step 6), shared by
 // the CPU reference and the CUDA kernel: sizes, strides in elements named for tensor and axis, and
-// raw fp32 pointers. Dims: Bt batch, L seq_len, E d_inner, G n_groups, N d_state; channel c reads
-// group g(c) = c / (E / G). Strides may be 0 (broadcast views) or negative; pointers are not owned.
-// No LibTorch include, so selective_scan.cu compiles without it. The kernel and its support
-// predicate below must change together.
+// raw fp32 pointers. An optional initial state h_{-1} and an optional final-state output (the state
+// after each sequence's last real step) let a long sequence be scanned chunk by chunk. Dims: Bt
+// batch, L seq_len, E d_inner, G n_groups, N d_state; channel c reads group g(c) = c / (E / G).
+// Strides may be 0 (broadcast views) or negative; pointers are not owned. No LibTorch include, so
+// selective_scan.cu compiles without it. The kernel and its support predicate below must change
+// together.
 #ifndef MAMBA_EXPLAIN_KERNELS_SELECTIVE_SCAN_PARAMS_H_
 #define MAMBA_EXPLAIN_KERNELS_SELECTIVE_SCAN_PARAMS_H_
 
@@ -35,16 +37,21 @@ struct SelectiveScanParams {
   int64_t C_batch_stride = 0, C_seq_stride = 0, C_group_stride = 0, C_state_stride = 0;
   int64_t D_dim_stride = 0;
   int64_t lengths_batch_stride = 0;
+  int64_t initial_state_batch_stride = 0, initial_state_dim_stride = 0,
+          initial_state_state_stride = 0;
+  int64_t final_state_batch_stride = 0, final_state_dim_stride = 0, final_state_state_stride = 0;
   int64_t out_batch_stride = 0, out_seq_stride = 0, out_dim_stride = 0;
 
-  const float* x = nullptr;          // [Bt, L, E]
-  const float* delta = nullptr;      // [Bt, L, E]
-  const float* A = nullptr;          // [E, N]
-  const float* B = nullptr;          // [Bt, L, G, N]
-  const float* C = nullptr;          // [Bt, L, G, N]
-  const float* D = nullptr;          // [E], or nullptr: no skip term
-  const int64_t* lengths = nullptr;  // [Bt], or nullptr: every sequence has length L
-  float* out = nullptr;              // [Bt, L, E]
+  const float* x = nullptr;              // [Bt, L, E]
+  const float* delta = nullptr;          // [Bt, L, E]
+  const float* A = nullptr;              // [E, N]
+  const float* B = nullptr;              // [Bt, L, G, N]
+  const float* C = nullptr;              // [Bt, L, G, N]
+  const float* D = nullptr;              // [E], or nullptr: no skip term
+  const int64_t* lengths = nullptr;      // [Bt], or nullptr: every sequence has length L
+  const float* initial_state = nullptr;  // [Bt, E, N] h before step 0, or nullptr: zeros
+  float* out = nullptr;                  // [Bt, L, E]
+  float* final_state = nullptr;          // [Bt, E, N] h after the last real step, or nullptr
 };
 
 // Effective length of sequence b: lengths[b] clamped to [0, L]; positions t >= it are written 0.

@@ -22,7 +22,11 @@ void ScanOneChannel(const SelectiveScanParams& p, int64_t b, int64_t c, float* s
   const float skip = p.D == nullptr ? 0.f : p.D[c * p.D_dim_stride];
   for (int64_t n = 0; n < n_state; ++n) {
     a_row[n] = p.A[c * p.A_dim_stride + n * p.A_state_stride];
-    state[n] = 0.f;
+    state[n] =
+        p.initial_state == nullptr
+            ? 0.f
+            : p.initial_state[b * p.initial_state_batch_stride + c * p.initial_state_dim_stride +
+                              n * p.initial_state_state_stride];
   }
   const float* x = p.x + b * p.x_batch_stride + c * p.x_dim_stride;
   const float* delta = p.delta + b * p.delta_batch_stride + c * p.delta_dim_stride;
@@ -45,6 +49,12 @@ void ScanOneChannel(const SelectiveScanParams& p, int64_t b, int64_t c, float* s
     out[t * p.out_seq_stride] = y + skip * xt;
   }
   for (int64_t t = length; t < p.seq_len; ++t) out[t * p.out_seq_stride] = 0.f;
+  if (p.final_state != nullptr) {
+    for (int64_t n = 0; n < n_state; ++n) {
+      p.final_state[b * p.final_state_batch_stride + c * p.final_state_dim_stride +
+                    n * p.final_state_state_stride] = state[n];
+    }
+  }
 }
 
 }  // namespace
@@ -62,8 +72,11 @@ void RunSelectiveScanReference(const SelectiveScanParams& p) {
   });
 }
 
-torch::Tensor SelectiveScanReference(const SelectiveScanInputs& inputs) {
-  const absl::Status valid = ValidateSelectiveScanInputs(inputs);
+torch::Tensor SelectiveScanReference(const SelectiveScanInputs& inputs,
+                                     const torch::Tensor& initial_state,
+                                     torch::Tensor* final_state) {
+  absl::Status valid = ValidateSelectiveScanInputs(inputs);
+  if (valid.ok()) valid = ValidateSelectiveScanState(inputs, initial_state);
   TORCH_CHECK(valid.ok(), std::string(valid.message()));
   TORCH_CHECK(inputs.x.device().is_cpu(), "SelectiveScanReference: inputs must be on the CPU");
   torch::Tensor lengths;
@@ -71,7 +84,13 @@ torch::Tensor SelectiveScanReference(const SelectiveScanInputs& inputs) {
     lengths = inputs.lengths.to(torch::kCPU);
   }
   torch::Tensor out = torch::empty(inputs.x.sizes(), inputs.x.options());  // [Bt, L, E]
-  RunSelectiveScanReference(MakeSelectiveScanParams(inputs, lengths, out));
+  SelectiveScanParams params = MakeSelectiveScanParams(inputs, lengths, out);
+  if (final_state != nullptr) {
+    *final_state = torch::empty({inputs.x.size(0), inputs.x.size(2), inputs.A.size(1)},
+                                inputs.x.options());  // [Bt, E, N]
+  }
+  SetSelectiveScanState(initial_state, final_state, params);
+  RunSelectiveScanReference(params);
   return out;
 }
 

@@ -13,8 +13,12 @@
 namespace mamba_explain {
 
 // Inputs must be valid (ValidateSelectiveScanInputs) and on the CPU; throws c10::Error otherwise.
-// Returns a new contiguous [Bt, L, E] fp32 CPU tensor.
-torch::Tensor SelectiveScanReference(const SelectiveScanInputs& inputs);
+// Returns a new contiguous [Bt, L, E] fp32 CPU tensor. The scan starts from initial_state
+// ([Bt, E, N], undefined = zeros; validated by ValidateSelectiveScanState); with `final_state`,
+// that receives the state after each sequence's last real step ([Bt, E, N]).
+torch::Tensor SelectiveScanReference(const SelectiveScanInputs& inputs,
+                                     const torch::Tensor& initial_state = torch::Tensor(),
+                                     torch::Tensor* final_state = nullptr);
 
 // The loops themselves, over host pointers; writes every element of params.out.
 void RunSelectiveScanReference(const SelectiveScanParams& params);

@@ -9,12 +9,16 @@ namespace mamba_explain {
 
 absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const ModelConfig& config,
                                                  const torch::Tensor& u,
-                                                 const torch::Tensor& lengths, LayerTrace* trace) {
+                                                 const torch::Tensor& lengths, LayerTrace* trace,
+                                                 MixerState* state) {
   const int64_t E = config.d_inner, N = config.d_state, R = config.dt_rank;
   torch::Tensor xz = Project(u, w.in_proj_w, w.in_proj_b);  // [B, L, 2E]
   torch::Tensor x_in = xz.narrow(-1, 0, E);
   torch::Tensor z = xz.narrow(-1, E, E);
-  torch::Tensor psi = CausalConv1d(x_in, w.conv_w, w.conv_b);  // [B, L, E]
+  torch::Tensor psi = state == nullptr
+                          ? CausalConv1d(x_in, w.conv_w, w.conv_b)
+                          : CausalConv1dContinued(x_in, w.conv_w, w.conv_b, state->conv_tail,
+                                                  &state->conv_tail);  // [B, L, E]
   torch::Tensor x = ApplySsmActivation(psi, config.ssm_activation);
   torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
   torch::Tensor dt_low = x_dbl.narrow(-1, 0, R);
@@ -27,9 +31,17 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   const bool needs_grad = torch::GradMode::is_enabled() &&
                           (x.requires_grad() || delta.requires_grad() || A.requires_grad() ||
                            Bm.requires_grad() || w.D.requires_grad());
-  ASSIGN_OR_RETURN(torch::Tensor y, needs_grad
-                                        ? SelectiveScanDifferentiable(scan_in, SsmGradMode::kFull)
-                                        : SelectiveScan(scan_in));  // [B, L, E]
+  torch::Tensor y;  // [B, L, E]
+  if (state != nullptr) {
+    if (needs_grad) {
+      return absl::FailedPreconditionError("a chunked (stateful) mixer runs without gradients");
+    }
+    const torch::Tensor initial = state->ssm;
+    ASSIGN_OR_RETURN(y, SelectiveScan(scan_in, initial, &state->ssm));
+  } else {
+    ASSIGN_OR_RETURN(y, needs_grad ? SelectiveScanDifferentiable(scan_in, SsmGradMode::kFull)
+                                   : SelectiveScan(scan_in));
+  }
   torch::Tensor out = Project(y * torch::silu(z), w.out_proj_w, w.out_proj_b);
   if (trace != nullptr) {
     trace->conv_in = x_in;

@@ -8,7 +8,8 @@
 namespace mamba_explain {
 
 absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const ModelConfig& config,
-                                                 const torch::Tensor& u, LayerTrace* trace) {
+                                                 const torch::Tensor& u, LayerTrace* trace,
+                                                 MixerState* state) {
   const int64_t batch = u.size(0), L = u.size(1);
   const int64_t E = config.d_inner, N = config.d_state, H = config.n_heads, P = config.head_dim;
   const int64_t G = config.n_groups, CD = config.conv_dim();
@@ -16,7 +17,10 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
   torch::Tensor z = zxbcdt.narrow(-1, 0, E);
   torch::Tensor xbc_in = zxbcdt.narrow(-1, E, CD);
   torch::Tensor dt = zxbcdt.narrow(-1, E + CD, H);
-  torch::Tensor psi = CausalConv1d(xbc_in, w.conv_w, w.conv_b);  // [B, L, CD]
+  torch::Tensor psi = state == nullptr
+                          ? CausalConv1d(xbc_in, w.conv_w, w.conv_b)
+                          : CausalConv1dContinued(xbc_in, w.conv_w, w.conv_b, state->conv_tail,
+                                                  &state->conv_tail);  // [B, L, CD]
   torch::Tensor xbc = ApplySsmActivation(psi, config.ssm_activation);
   torch::Tensor x = xbc.narrow(-1, 0, E);
   torch::Tensor Bm = xbc.narrow(-1, E, G * N).reshape({batch, L, G, N});
@@ -27,8 +31,11 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
   }
   torch::Tensor A = -torch::exp(w.A_log);  // [H]
   torch::Tensor xh = x.reshape({batch, L, H, P});
-  torch::Tensor y = SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size) +
-                    w.D.view({H, 1}) * xh;  // [B, L, H, P]
+  torch::Tensor ssd = state == nullptr
+                          ? SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size)
+                          : SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size, state->ssm,
+                                           &state->ssm);  // [B, L, H, P]
+  torch::Tensor y = ssd + w.D.view({H, 1}) * xh;          // [B, L, H, P]
   y = y.reshape({batch, L, E});
   // Gated RMSNorm, gate first then normalise (norm_before_gate = False, mamba_reference §2.3).
   torch::Tensor gated = y * torch::silu(z);

@@ -2,13 +2,16 @@
 // causal conv on xBC -> activation -> split x, B, C -> Δ = clamp(softplus(dt + dt_bias)) ->
 // chunked SSD scan + D skip -> gated RMSNorm (per group of d_inner / n_groups channels as
 // mamba_ssm trains it, or full width as HF does; config.gated_norm) -> out_proj.
-// u: [B, L, D] fp32 -> [B, L, D] fp32. Fills `trace` if given.
+// u: [B, L, D] fp32 -> [B, L, D] fp32. Fills `trace` if given. With `state`, u is a chunk that
+// continues the sequence: the conv and the SSD start from *state, which is advanced to the chunk's
+// end (padding positions of a right-padded batch advance it too; they only reach padding).
 #ifndef MAMBA_EXPLAIN_MAMBA_MAMBA2_MIXER_H_
 #define MAMBA_EXPLAIN_MAMBA_MAMBA2_MIXER_H_
 
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "mamba/mixer_state.h"
 #include "mamba/trace.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -16,7 +19,8 @@
 namespace mamba_explain {
 
 absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const ModelConfig& config,
-                                                 const torch::Tensor& u, LayerTrace* trace);
+                                                 const torch::Tensor& u, LayerTrace* trace,
+                                                 MixerState* state = nullptr);
 
 }  // namespace mamba_explain
 

@@ -8,8 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kernels/out_of_memory.h"
-#include "mamba/mamba1_mixer.h"
-#include "mamba/mamba2_mixer.h"
+#include "mamba/block_forward.h"
 #include "mamba/mamba_ops.h"
 #include "model/checkpoint.h"
 
@@ -63,21 +62,39 @@ torch::Tensor MambaModel::Embed(const torch::Tensor& ids) const {
   return torch::embedding(weights_.embedding, ids.to(device(), torch::kInt64)).to(torch::kFloat32);
 }
 
+absl::Status MambaModel::CheckIds(const torch::Tensor& ids) const {
+  if (!ids.defined() || ids.dim() != 2 || ids.size(1) == 0 || ids.size(0) == 0) {
+    return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
+  }
+  torch::Tensor ids64 = ids.to(torch::kInt64);
+  const int64_t lo = ids64.min().item<int64_t>(), hi = ids64.max().item<int64_t>();
+  if (lo < 0 || hi >= config_.vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token id ", lo < 0 ? lo : hi, " outside [0, ", config_.vocab_size, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<torch::Tensor> MambaModel::ResolveLengths(const torch::Tensor& lengths,
+                                                         int64_t batch, int64_t seq_len) {
+  torch::Tensor lens = lengths.defined() ? lengths.to(torch::kCPU, torch::kInt64)
+                                         : torch::full({batch}, seq_len,
+                                                       torch::TensorOptions().dtype(torch::kInt64));
+  if (lens.dim() != 1 || lens.size(0) != batch || lens.min().item<int64_t>() < 1 ||
+      lens.max().item<int64_t>() > seq_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lengths must be [", batch, "] with values in [1, ", seq_len, "]"));
+  }
+  return lens;
+}
+
 absl::StatusOr<ForwardOutput> MambaModel::Forward(const torch::Tensor& ids,
                                                   const torch::Tensor& lengths,
                                                   const ForwardOptions& options) const {
   try {
-    if (ids.dim() != 2 || ids.size(1) == 0) {
-      return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
-    }
-    torch::Tensor ids64 = ids.to(torch::kCPU, torch::kInt64);
-    const int64_t lo = ids64.min().item<int64_t>(), hi = ids64.max().item<int64_t>();
-    if (lo < 0 || hi >= config_.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token id ", lo < 0 ? lo : hi, " outside [0, ", config_.vocab_size, ")"));
-    }
+    RETURN_IF_ERROR(CheckIds(ids));
     torch::NoGradGuard no_grad;
-    return ForwardFromEmbeddings(Embed(ids64), lengths, options);
+    return ForwardFromEmbeddings(Embed(ids), lengths, options);
   } catch (const c10::Error& e) {
     if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
     return absl::InternalError(absl::StrCat("forward: ", e.what_without_backtrace()));
@@ -89,14 +106,7 @@ absl::StatusOr<ForwardOutput> MambaModel::ForwardFromEmbeddings(
     const ForwardOptions& options) const {
   try {
     const int64_t batch = embeddings.size(0), L = embeddings.size(1);
-    torch::Tensor lens = lengths.defined()
-                             ? lengths.to(torch::kCPU, torch::kInt64)
-                             : torch::full({batch}, L, torch::TensorOptions().dtype(torch::kInt64));
-    if (lens.dim() != 1 || lens.size(0) != batch || lens.min().item<int64_t>() < 1 ||
-        lens.max().item<int64_t>() > L) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("lengths must be [", batch, "] with values in [1, ", L, "]"));
-    }
+    ASSIGN_OR_RETURN(torch::Tensor lens, ResolveLengths(lengths, batch, L));
     std::set<int> traced;
     if (options.trace == ForwardOptions::TraceLayers::kAll) {
       for (int l = 0; l < config_.n_layers; ++l) traced.insert(l);
@@ -113,26 +123,11 @@ absl::StatusOr<ForwardOutput> MambaModel::ForwardFromEmbeddings(
     torch::Tensor h = embeddings.to(device(), torch::kFloat32);
     torch::Tensor lens_device = lens.to(device());
     for (int l = 0; l < config_.n_layers; ++l) {
-      const LayerWeights& w = weights_.layers[l];
       LayerTrace layer_trace;
       LayerTrace* trace = traced.count(l) ? &layer_trace : nullptr;
-      torch::Tensor u = RmsNorm(h, w.norm, config_.norm_eps);
-      if (weights_.precision == Precision::kBf16) {
-        // The normalised input feeds bf16 projections; round it once, as the model does.
-        u = u.to(torch::kBFloat16).to(torch::kFloat32);
-      }
-      torch::Tensor mixer_out;
-      if (config_.arch == Architecture::kMamba1) {
-        ASSIGN_OR_RETURN(mixer_out, Mamba1MixerForward(w, config_, u, lens_device, trace));
-      } else {
-        ASSIGN_OR_RETURN(mixer_out, Mamba2MixerForward(w, config_, u, trace));
-      }
-      if (trace != nullptr) {
-        layer_trace.layer = l;
-        layer_trace.residual_in = h;
-        layer_trace.normed = u;
-        out.trace.layers.push_back(std::move(layer_trace));
-      }
+      ASSIGN_OR_RETURN(torch::Tensor mixer_out,
+                       BlockBranchForward(weights_, config_, l, h, lens_device, trace, nullptr));
+      if (trace != nullptr) out.trace.layers.push_back(std::move(layer_trace));
       h = h + mixer_out;
       if (options.keep_hidden_states) out.hidden_states.push_back(h);
     }

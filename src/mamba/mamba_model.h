@@ -64,6 +64,13 @@ class MambaModel {
                                                       const torch::Tensor& lengths,
                                                       const ForwardOptions& options) const;
 
+  // INVALID_ARGUMENT unless ids is [B, L ≥ 1] with every id in [0, vocab).
+  absl::Status CheckIds(const torch::Tensor& ids) const;
+  // lengths as Forward takes them -> int64 [B] on the CPU (all L when undefined);
+  // INVALID_ARGUMENT for a wrong shape or a value outside [1, L].
+  static absl::StatusOr<torch::Tensor> ResolveLengths(const torch::Tensor& lengths, int64_t batch,
+                                                      int64_t seq_len);
+
   // Wraps weights made in memory (the trainer, tests). The caller guarantees that they match
   // `config` (as LoadModelWeights would have checked).
   static std::unique_ptr<MambaModel> FromWeights(ModelConfig config, ModelWeights weights);

@@ -1,5 +1,7 @@
 #include "mamba/mamba_ops.h"
 
+#include <vector>
+
 namespace mamba_explain {
 
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
@@ -26,6 +28,23 @@ torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w,
   for (int64_t k = 0; k + 1 < w.size(1); ++k) out = out + ConvTap(x, w, k);
   if (bias.defined()) out = out + bias;
   return out;
+}
+
+torch::Tensor CausalConv1dContinued(const torch::Tensor& x, const torch::Tensor& w,
+                                    const torch::Tensor& bias, const torch::Tensor& history,
+                                    torch::Tensor* next_history) {
+  const int64_t K = w.size(1), L = x.size(1);
+  torch::Tensor past = history;
+  if (!past.defined()) {
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape[1] = K - 1;
+    past = torch::zeros(shape, x.options());
+  }
+  torch::Tensor extended = torch::cat({past.to(x.scalar_type()), x}, 1);  // [B, K−1+L, C]
+  if (next_history != nullptr) *next_history = extended.narrow(1, L, K - 1).contiguous();
+  // Zero history and no history give the same sums (the taps of zeros add exact zeros).
+  if (!history.defined()) return CausalConv1d(x, w, bias);
+  return CausalConv1d(extended, w, bias).narrow(1, K - 1, L);
 }
 
 torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation) {

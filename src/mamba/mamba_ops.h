@@ -22,6 +22,14 @@ torch::Tensor ConvTap(const torch::Tensor& x, const torch::Tensor& w, int64_t k)
 torch::Tensor CausalConv1d(const torch::Tensor& x, const torch::Tensor& w,
                            const torch::Tensor& bias);
 
+// The same conv for a chunk that continues a sequence: `history` [B, K−1, C] holds the inputs of
+// the K−1 positions before x (undefined = sequence start: zeros). Equal, element for element, to
+// the rows of one CausalConv1d over the whole sequence. *next_history (if given) receives the last
+// K−1 inputs of history ++ x, for the chunk after this one.
+torch::Tensor CausalConv1dContinued(const torch::Tensor& x, const torch::Tensor& w,
+                                    const torch::Tensor& bias, const torch::Tensor& history,
+                                    torch::Tensor* next_history);
+
 torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation);
 
 // y = x Wᵀ (+ bias) with x cast to W's dtype; the result is fp32. bias may be undefined.

@@ -10,6 +10,13 @@ namespace mamba_explain {
 torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
                              const torch::Tensor& A, const torch::Tensor& Bm,
                              const torch::Tensor& Cm, int64_t chunk_size) {
+  return SsdChunkedScan(x, delta, A, Bm, Cm, chunk_size, torch::Tensor(), nullptr);
+}
+
+torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
+                             const torch::Tensor& A, const torch::Tensor& Bm,
+                             const torch::Tensor& Cm, int64_t chunk_size,
+                             const torch::Tensor& initial_state, torch::Tensor* final_state) {
   namespace F = torch::nn::functional;
   const int64_t batch = x.size(0), L = x.size(1), H = x.size(2), P = x.size(3);
   const int64_t G = Bm.size(2), N = Bm.size(3);
@@ -39,12 +46,18 @@ torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
   torch::Tensor states =
       torch::einsum("bclhn,bhcl,bclhp->bchpn", {Bh, decay_to_end, X});  // [b,c,h,p,n]
 
-  // 3. Inter-chunk recurrence: state entering chunk c, from a zero initial state.
+  // 3. Inter-chunk recurrence: state entering chunk c, from the initial state (zero by default).
+  //    Row nc is the state after the last position (the zero padding leaves it unchanged: Δ = 0).
   torch::Tensor chunk_totals = F::pad(a_cumsum.select(-1, Q - 1), F::PadFuncOptions({1, 0}));
   torch::Tensor chunk_decay = torch::exp(SegmentSum(chunk_totals));  // [b,h,c+1,c+1]
-  states = torch::cat({torch::zeros_like(states.narrow(1, 0, 1)), states}, 1);
-  torch::Tensor entering =
-      torch::einsum("bhzc,bchpn->bzhpn", {chunk_decay, states}).narrow(1, 0, nc);  // [b,c,h,p,n]
+  torch::Tensor start = initial_state.defined()
+                            ? initial_state.to(states.scalar_type()).unsqueeze(1)
+                            : torch::zeros_like(states.narrow(1, 0, 1));  // [b,1,h,p,n]
+  states = torch::cat({start, states}, 1);
+  torch::Tensor all_states =
+      torch::einsum("bhzc,bchpn->bzhpn", {chunk_decay, states});  // [b,c+1,h,p,n]
+  if (final_state != nullptr) *final_state = all_states.select(1, nc).contiguous();
+  torch::Tensor entering = all_states.narrow(1, 0, nc);  // [b,c,h,p,n]
 
   // 4. State -> output (off-diagonal blocks).
   torch::Tensor y_off =

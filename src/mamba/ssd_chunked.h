@@ -4,6 +4,8 @@
 // Computes y[b,t,h,:] = Σ_{s≤t} (C_t·B_s) exp(Σ_{k=s+1..t} Δ_k A_h) Δ_s x_s  (no D skip).
 // Shapes: x [B, L, H, P], delta [B, L, H], A [H], Bm/Cm [B, L, G, N] with H % G == 0 -> [B, L, H,
 // P]. Equal to the sequential recurrence up to rounding; chunk_size changes only rounding.
+// The overload with a state starts from h_{-1} = initial_state ([B, H, P, N], undefined = zeros)
+// and returns the state after position L − 1, so a long sequence can be scanned piece by piece.
 #ifndef MAMBA_EXPLAIN_MAMBA_SSD_CHUNKED_H_
 #define MAMBA_EXPLAIN_MAMBA_SSD_CHUNKED_H_
 
@@ -14,6 +16,10 @@ namespace mamba_explain {
 torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
                              const torch::Tensor& A, const torch::Tensor& Bm,
                              const torch::Tensor& Cm, int64_t chunk_size);
+torch::Tensor SsdChunkedScan(const torch::Tensor& x, const torch::Tensor& delta,
+                             const torch::Tensor& A, const torch::Tensor& Bm,
+                             const torch::Tensor& Cm, int64_t chunk_size,
+                             const torch::Tensor& initial_state, torch::Tensor* final_state);
 
 }  // namespace mamba_explain
 

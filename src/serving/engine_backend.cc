@@ -55,26 +55,15 @@ class EngineBackend : public ExplainBackend {
     return engine_->Explain(baselines, ignore);
   }
 
+  absl::Status CheckMemory(const BatchOptions& options, const ExplainInput& input) const override {
+    return engine_->CheckMemory(ToRequest(options, {input}));
+  }
+
   absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
                             BatchSink* sink) override {
     const int n = static_cast<int>(inputs.size());
     if (sink->AllCancelled(n)) return AllCancelled();
-    // Each request was validated against this model (request_validation.h) and the batch shares
-    // its options, so the batch is a validated request as it stands.
-    ValidatedRequest request;
-    request.methods = options.methods;
-    request.layers.assign(options.layers.begin(), options.layers.end());
-    request.activation = options.activation;
-    request.precision = options.precision;
-    request.memory_budget_bytes = options.memory_budget_bytes;
-    request.params = options.params;
-    for (const ExplainInput& in : inputs) {
-      ValidatedSequence seq;
-      seq.ids = in.ids;
-      seq.rows.assign(in.target_rows.begin(), in.target_rows.end());
-      seq.targets.assign(in.target_tokens.begin(), in.target_tokens.end());
-      request.sequences.push_back(std::move(seq));
-    }
+    const ValidatedRequest request = ToRequest(options, inputs);
     // Streams each result as it arrives; results of a cancelled request are dropped and its
     // baselines skipped; the whole batch stops (between results) once every request is cancelled.
     const absl::Status status = engine_->Explain(
@@ -95,6 +84,27 @@ class EngineBackend : public ExplainBackend {
   }
 
  private:
+  // Each request was validated against this model (request_validation.h) and the batch shares
+  // its options, so the batch is a validated request as it stands.
+  static ValidatedRequest ToRequest(const BatchOptions& options,
+                                    const std::vector<ExplainInput>& inputs) {
+    ValidatedRequest request;
+    request.methods = options.methods;
+    request.layers.assign(options.layers.begin(), options.layers.end());
+    request.activation = options.activation;
+    request.precision = options.precision;
+    request.memory_budget_bytes = options.memory_budget_bytes;
+    request.params = options.params;
+    for (const ExplainInput& in : inputs) {
+      ValidatedSequence seq;
+      seq.ids = in.ids;
+      seq.rows.assign(in.target_rows.begin(), in.target_rows.end());
+      seq.targets.assign(in.target_tokens.begin(), in.target_tokens.end());
+      request.sequences.push_back(std::move(seq));
+    }
+    return request;
+  }
+
   static absl::Status AllCancelled() {
     return absl::CancelledError("all requests of the batch cancelled");
   }
@@ -141,6 +151,7 @@ absl::StatusOr<std::unique_ptr<ExplainBackend>> CreateEngineBackend(
   EngineOptions engine_options;
   engine_options.device = options.device;
   ASSIGN_OR_RETURN(engine_options.precision, ParsePrecision(options.precision));
+  engine_options.memory_limit_bytes = options.memory_limit_mib << 20;
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(model_dir, engine_options));
   return std::unique_ptr<ExplainBackend>(new EngineBackend(std::move(engine), options));
 }

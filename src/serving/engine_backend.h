@@ -22,6 +22,9 @@ struct EngineBackendOptions {
   std::string device = "cpu";       // cpu | cuda | cuda:N
   std::string precision = "fp32";   // weight storage: fp32 | bf16 (ParsePrecision)
   int64_t memory_budget_mib = 256;  // LaTIM block budget unless a request asks for another
+  // Memory one request may use (EngineOptions::memory_limit_bytes): 0 = 90% of the device less
+  // the weights; < 0 = no limit. Requests over it fail with RESOURCE_EXHAUSTED before queueing.
+  int64_t memory_limit_mib = 0;
 };
 
 absl::StatusOr<std::unique_ptr<ExplainBackend>> CreateEngineBackend(

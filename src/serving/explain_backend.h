@@ -69,6 +69,11 @@ class ExplainBackend {
   virtual std::string TokenText(int32_t id) const = 0;
   // Runs a tiny batch through every supported method so the first request pays no start-up cost.
   virtual absl::Status Warmup() = 0;
+  // RESOURCE_EXHAUSTED when one validated request, alone, needs more memory than the device can
+  // give (checked before queueing, so it fails alone); default: no limit.
+  virtual absl::Status CheckMemory(const BatchOptions& options, const ExplainInput& input) const {
+    return absl::OkStatus();
+  }
   // Explains `inputs` (validated: ids < vocab, rows in range, methods supported) with `options`,
   // delivering every (method, layer) matrix of every non-cancelled item to `sink`. Returns
   // CANCELLED when it stopped early because AllCancelled() became true.

@@ -242,6 +242,8 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
   }
   out.priority = spec.priority;
   RETURN_IF_ERROR(CheckBudgets(out.options, static_cast<int64_t>(seq.rows.size()), limits));
+  // Last: whether the device could hold this request at all (it then fails alone, unqueued).
+  RETURN_IF_ERROR(backend.CheckMemory(out.options, out.input));
   return out;
 }
 

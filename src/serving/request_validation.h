@@ -3,8 +3,9 @@
 // parsed into the catalogue's types (attribution/methods.h); everything about the explanation
 // itself goes through the one explain-layer Validate (explain/explain_request.h). The first
 // problem is INVALID_ARGUMENT naming the field and value ("layers[2]=31 not in [0, 24)"),
-// RESOURCE_EXHAUSTED for requests over a limit, or FAILED_PRECONDITION for text without a
-// tokenizer. Pure functions; nothing is queued here.
+// RESOURCE_EXHAUSTED for requests over a limit (including the backend's memory estimate,
+// ExplainBackend::CheckMemory), or FAILED_PRECONDITION for text without a tokenizer. Pure
+// functions; nothing is queued here.
 #ifndef MAMBA_EXPLAIN_SERVING_REQUEST_VALIDATION_H_
 #define MAMBA_EXPLAIN_SERVING_REQUEST_VALIDATION_H_
 

@@ -360,6 +360,53 @@ TEST(SelectiveScanCudaFallbackTest, UnsupportedStateRunsReferenceOnCudaInputs) {
   EXPECT_TRUE(AllClose(y, expected, 0, 0));
 }
 
+// The kernel from an initial state with the final state out (the chunked recomputation of
+// mamba/layer_traces.h): equal to the reference from the same state, and scanning two pieces
+// with the state carried equals one scan; padded batch with a length 0.
+TEST_P(SelectiveScanCudaTest, KernelCarriesStateLikeTheReference) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const CudaCase& p = GetParam();
+  torch::manual_seed(200 + p.d_state + p.seq_len + p.batch);
+  SelectiveScanInputs in = RandomInputs(p.batch, p.seq_len, 80, p.strided ? 2 : 1, p.d_state);
+  if (p.batch > 1) {
+    std::vector<int64_t> lengths(p.batch, p.seq_len);
+    lengths[1] = (p.seq_len + 1) / 2;
+    lengths[2] = 0;
+    in.lengths = torch::tensor(lengths, torch::kLong);
+  }
+  // A transposed view: the reference reads its strides (the CUDA path makes it contiguous).
+  const torch::Tensor initial = torch::randn({p.batch, p.d_state, 80}).transpose(1, 2);
+  torch::Tensor want_final;
+  const torch::Tensor want = SelectiveScanReference(in, initial, &want_final);
+  const auto to_cuda = [](const torch::Tensor& t) { return t.defined() ? t.to(torch::kCUDA) : t; };
+  SelectiveScanInputs on_gpu{to_cuda(in.x), to_cuda(in.delta), to_cuda(in.A),      to_cuda(in.B),
+                             to_cuda(in.C), to_cuda(in.D),     to_cuda(in.lengths)};
+  const torch::Tensor initial_gpu = to_cuda(initial);
+  torch::Tensor got_final;
+  ASSERT_OK_AND_ASSIGN(const torch::Tensor got, SelectiveScan(on_gpu, initial_gpu, &got_final));
+  ASSERT_TRUE(got.is_cuda() && got_final.is_cuda());
+  EXPECT_TRUE(AllClose(got, want, 1e-4, 1e-4));
+  EXPECT_TRUE(AllClose(got_final, want_final, 1e-4, 1e-4));
+  // Two pieces, the state carried on the device.
+  const int64_t cut = p.seq_len / 3;
+  if (cut == 0) return;
+  auto piece = [&](int64_t t0, int64_t len) {
+    SelectiveScanInputs part = on_gpu;
+    part.x = on_gpu.x.narrow(1, t0, len);
+    part.delta = on_gpu.delta.narrow(1, t0, len);
+    part.B = on_gpu.B.narrow(1, t0, len);
+    part.C = on_gpu.C.narrow(1, t0, len);
+    if (on_gpu.lengths.defined()) part.lengths = (on_gpu.lengths - t0).clamp(0, len);
+    return part;
+  };
+  torch::Tensor mid, end;
+  ASSERT_OK_AND_ASSIGN(const torch::Tensor y0, SelectiveScan(piece(0, cut), initial_gpu, &mid));
+  ASSERT_OK_AND_ASSIGN(const torch::Tensor y1,
+                       SelectiveScan(piece(cut, p.seq_len - cut), mid, &end));
+  EXPECT_TRUE(AllClose(torch::cat({y0, y1}, 1), want, 1e-4, 1e-4));
+  EXPECT_TRUE(AllClose(end, want_final, 1e-4, 1e-4));
+}
+
 TEST(SelectiveScanCudaFallbackTest, RejectsMixedDevices) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   SelectiveScanInputs in = RandomInputs(1, 3, 4, 1, 16);

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "explain/engine.h"
+#include "serving/request_validation.h"
 #include "tests/status_matchers.h"
 
 namespace mamba_explain {
@@ -286,6 +287,28 @@ TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
   const absl::Status s = backend_->ExplainBatch(options, inputs, &all);
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(all.scores.size() + all.layers.size(), 1u);
+}
+
+// A request the device cannot hold fails alone at validation, before it is queued; a short one
+// on the same backend passes.
+TEST(EngineBackendMemoryTest, RequestOverTheLimitFailsAtValidation) {
+  EngineBackendOptions options;
+  options.memory_limit_mib = 4;
+  auto backend = CreateEngineBackend(Fixture("mamba1_bias_tied"), options);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  ServingLimits limits;
+  limits.max_tokens = 1 << 20;
+  ExplainSpec spec;
+  spec.model = "m";
+  spec.methods = {"latim-l2"};
+  spec.last_row = true;
+  spec.params.memory_budget_mib = 1;
+  spec.token_ids = Ids(8, 1);
+  EXPECT_TRUE(ValidateExplain(spec, **backend, limits).ok());
+  spec.token_ids = Ids(20000, 1);
+  const absl::StatusOr<ValidatedExplain> big = ValidateExplain(spec, **backend, limits);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted) << big.status();
+  EXPECT_NE(std::string(big.status().message()).find("needs about"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, EngineBackendTest,

@@ -1,0 +1,35 @@
+#include "mamba/block_forward.h"
+
+#include "common/status_macros.h"
+#include "mamba/mamba1_mixer.h"
+#include "mamba/mamba2_mixer.h"
+#include "mamba/mamba_ops.h"
+
+namespace mamba_explain {
+
+absl::StatusOr<torch::Tensor> BlockBranchForward(const ModelWeights& weights,
+                                                 const ModelConfig& config, int layer,
+                                                 const torch::Tensor& h,
+                                                 const torch::Tensor& lengths, LayerTrace* trace,
+                                                 MixerState* state) {
+  const LayerWeights& w = weights.layers[layer];
+  torch::Tensor u = RmsNorm(h, w.norm, config.norm_eps);  // [B, L, D]
+  if (weights.precision == Precision::kBf16) {
+    // The normalised input feeds bf16 projections; round it once, as the model does.
+    u = u.to(torch::kBFloat16).to(torch::kFloat32);
+  }
+  torch::Tensor mixer_out;
+  if (config.arch == Architecture::kMamba1) {
+    ASSIGN_OR_RETURN(mixer_out, Mamba1MixerForward(w, config, u, lengths, trace, state));
+  } else {
+    ASSIGN_OR_RETURN(mixer_out, Mamba2MixerForward(w, config, u, trace, state));
+  }
+  if (trace != nullptr) {
+    trace->layer = layer;
+    trace->residual_in = h;
+    trace->normed = u;
+  }
+  return mixer_out;
+}
+
+}  // namespace mamba_explain

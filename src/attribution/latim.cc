@@ -364,6 +364,7 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
     return st;
   };
   auto run_layer = [&](const LayerTrace& tr, int l, bool report, bool logit) -> absl::Status {
+    RETURN_IF_ERROR(options.cancel.CheckAny(batch));
     if (batched) {
       ASSIGN_OR_RETURN(LatimPendingLayer next,
                        LaunchLatimLayerBatched(model, tr, l, report, logit, states, options));

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
 #include "attribution/methods.h"
+#include "common/cancellation.h"
 #include "common/precision.h"
 #include "kernels/latim_kernels.h"
 #include "mamba/layer_traces.h"
@@ -56,6 +57,9 @@ struct LatimOptions {
   // how tests check the path itself); kReference: the per-sequence reference anywhere.
   enum class Backend { kAuto, kKernels, kReference };
   Backend backend = Backend::kAuto;
+  // Checked before every layer (and every row block of the batched path): CANCELLED once no
+  // sequence of the batch is wanted any more.
+  Cancellation cancel;
 };
 
 // Runs the forward pass and computes every requested score, recomputing one layer's trace at a

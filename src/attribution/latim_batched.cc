@@ -320,6 +320,7 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
   clock.Mark("prepare");
 
   for (const Block& blk : blocks) {
+    RETURN_IF_ERROR(options.cancel.CheckAny(Bt));
     const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile, S = blk.n_src;
     // One pinned host array, one asynchronous copy: [seq | pos | b (Bt for pads) | t | slot |
     // rows grouped by sequence] (Rb each).

@@ -57,8 +57,9 @@ std::pair<torch::Tensor, torch::Tensor> PaddedBatch(const ValidatedRequest& requ
 // The LaTIM scores of every sequence in one right-padded batch (padding never reaches a real
 // position: Mamba is causal).
 absl::Status RunLatim(const MambaModel& model, const ValidatedRequest& request,
-                      const ResultCallback& callback) {
+                      const Cancellation& cancel, const ResultCallback& callback) {
   LatimOptions latim;
+  latim.cancel = cancel;
   latim.scores.clear();
   for (Method m : request.methods) {
     if (GetMethodInfo(m).family != MethodFamily::kLatim) continue;
@@ -186,44 +187,44 @@ absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest&
   return ExplainHiddenAttention(model, IdsTensor(request.sequences[b].ids), torch::Tensor(),
                                 attention, relabel);
 
-// Sequence b of `request` as a request of its own.
-ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
-  ValidatedRequest one = request;
-  one.sequences = {request.sequences[b]};
-  return one;
-}
+  // Sequence b of `request` as a request of its own.
+  ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
+    ValidatedRequest one = request;
+    one.sequences = {request.sequences[b]};
+    return one;
+  }
 
-// 90% of the device's memory less the weights: what one explanation may use when it runs alone.
-int64_t DeviceLimitBytes(const MambaModel& model) {
-  int64_t total = 0;
-  const torch::Device device = model.device();
-  if (device.is_cuda()) {
+  // 90% of the device's memory less the weights: what one explanation may use when it runs alone.
+  int64_t DeviceLimitBytes(const MambaModel& model) {
+    int64_t total = 0;
+    const torch::Device device = model.device();
+    if (device.is_cuda()) {
 #ifdef ME_WITH_CUDA
-    size_t free_bytes = 0, total_bytes = 0;
-    const c10::cuda::CUDAGuard guard(device);
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
-      total = static_cast<int64_t>(total_bytes);
-    }
+      size_t free_bytes = 0, total_bytes = 0;
+      const c10::cuda::CUDAGuard guard(device);
+      if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+        total = static_cast<int64_t>(total_bytes);
+      }
 #endif
-  } else {
-    total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+    } else {
+      total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+    }
+    if (total <= 0) return -1;  // unknown: no limit
+    const ModelWeights& w = model.weights();
+    auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
+    int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
+    for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
+      weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
+    }
+    return std::max<int64_t>(1, total / 10 * 9 - weights);
   }
-  if (total <= 0) return -1;  // unknown: no limit
-  const ModelWeights& w = model.weights();
-  auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
-  int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
-  for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
-    weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
-  }
-  return std::max<int64_t>(1, total / 10 * 9 - weights);
-}
 
-bool HasBaselines(const ValidatedRequest& request) {
-  for (Method m : request.methods) {
-    if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
+  bool HasBaselines(const ValidatedRequest& request) {
+    for (Method m : request.methods) {
+      if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
+    }
+    return false;
   }
-  return false;
-}
 
 }  // namespace
 
@@ -316,14 +317,15 @@ absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallba
   return GuardTorch([&]() -> absl::Status {
     const int64_t n = static_cast<int64_t>(request.sequences.size());
     if (!one_by_one) {
-      RETURN_IF_ERROR(RunLatim(*model_, request, callback));
+      RETURN_IF_ERROR(RunLatim(*model_, request, cancel, callback));
     } else {
       for (int64_t b = 0; b < n; ++b) {
         if (cancel.IsCancelled(b)) continue;
-        RETURN_IF_ERROR(RunLatim(*model_, OneSequence(request, b), [&](AttributionResult r) {
-          r.sequence = b;
-          return callback(std::move(r));
-        }));
+        RETURN_IF_ERROR(RunLatim(*model_, OneSequence(request, b), cancel.ForSequence(b),
+                                 [&](AttributionResult r) {
+                                   r.sequence = b;
+                                   return callback(std::move(r));
+                                 }));
       }
     }
     if (!HasBaselines(request)) return absl::OkStatus();

@@ -38,8 +38,8 @@ void ExpectSame(const std::vector<AttributionResult>& got,
                 const std::vector<AttributionResult>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
-    SCOPED_TRACE(testing::Message()
-                 << MethodName(want[i].method) << " layer " << want[i].layer << " seq " << want[i].sequence);
+    SCOPED_TRACE(testing::Message() << MethodName(want[i].method) << " layer " << want[i].layer
+                                    << " seq " << want[i].sequence);
     ASSERT_EQ(got[i].method, want[i].method);
     ASSERT_EQ(got[i].layer, want[i].layer);
     ASSERT_EQ(got[i].sequence, want[i].sequence);
@@ -94,6 +94,39 @@ TEST_P(LatimBatchedTest, EqualsReferencePath) {
     o.scores = {LatimScore::kL2, LatimScore::kAlti};
     ExpectSame(RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kKernels),
                RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kReference));
+  }
+}
+
+// Cancellation is checked before every layer (and row block): a batch whose sequences are all
+// cancelled stops with CANCELLED, having streamed only the layers finished before; one wanted
+// sequence keeps the batch going.
+TEST_P(LatimBatchedTest, CancelledBetweenLayers) {
+  ASSERT_OK_AND_ASSIGN(auto ref, me_testing::LoadHfReference(GetParam()));
+  LoadOptions lo;
+  lo.device = TestDevice();
+  ASSERT_OK_AND_ASSIGN(auto model, MambaModel::Load(me_testing::FixtureDir(GetParam()), lo));
+  torch::Tensor lengths = torch::tensor({21, 13}, torch::kLong);
+  for (LatimOptions::Backend backend :
+       {LatimOptions::Backend::kKernels, LatimOptions::Backend::kReference}) {
+    LatimOptions o;
+    o.backend = backend;
+    int layers_seen = 0;
+    // Both sequences are cancelled once the first layer's results have been handed out.
+    o.cancel = Cancellation([&](int64_t) { return layers_seen > 0; });
+    const absl::Status st = ExplainLatim(*model, ref.input_ids.to(model->device()), lengths, o,
+                                         [&](AttributionResult r) {
+                                           if (r.sequence == 1) ++layers_seen;
+                                           return true;
+                                         });
+    EXPECT_TRUE(absl::IsCancelled(st)) << st;
+    EXPECT_GE(layers_seen, 1);
+    EXPECT_LT(layers_seen, static_cast<int>(model->config().n_layers));
+    // One sequence still wanted: the batch runs to the end.
+    o.cancel = Cancellation([](int64_t b) { return b == 0; });
+    EXPECT_TRUE(
+        ExplainLatim(*model, ref.input_ids.to(model->device()), lengths, o, [](AttributionResult) {
+          return true;
+        }).ok());
   }
 }
 

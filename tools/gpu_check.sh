@@ -3,6 +3,8 @@
 # GPU-host recipe (kept outside this repository) prescribes. Logs go to $OUT when set.
 #   source .device/env.sh && bash tools/gpu_check.sh [ctest args...]
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 || { tail -50 "$out/cmake.log"; exit 1; }
 cmake --build build-gpu -j16 >"$out/build.log" 2>&1 || { grep -E "error|Error" -A3 "$out/build.log" | head -80; exit 1; }

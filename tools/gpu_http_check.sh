@@ -7,6 +7,8 @@
 # Needs the build with libcpp-httplib-dev (add it and libcpp-httplib0.11 to the host's packages).
 #   source .device/env.sh && bash tools/gpu_http_check.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 B=${B:-./build-gpu}
 out=$(mktemp -d)
 mkdir -p "$out/repo" && cp -r models/copy-mamba1-silu "$out/repo/copy"

@@ -4,6 +4,8 @@
 # Logs under $OUT when set.
 #   source .device/env.sh && bash tools/gpu_latim_check.sh [latim_bench args...]
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
   { tail -50 "$out/cmake.log"; exit 1; }

@@ -8,6 +8,8 @@
 # leaves the others' numbers; about 7 minutes in all. Logs under $OUT (default /tmp).
 #   source .device/env.sh && bash tools/gpu_longctx_check.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
   { tail -50 "$out/cmake.log"; exit 1; }

@@ -6,6 +6,8 @@
 # without --metrics_required keeps serving when the exposer fails. Output under $OUT.
 #   source .device/env.sh && bash tools/gpu_metrics_probe.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS >"$out/cmake.log" 2>&1 ||
   { tail -50 "$out/cmake.log"; exit 1; }

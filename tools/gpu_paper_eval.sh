@@ -5,6 +5,8 @@
 # the gRPC client (issue 5's GPU run). Everything small lands in $OUT/paper_results.tgz.
 #   source .device/env.sh && bash tools/gpu_paper_eval.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 B=./build-gpu
 t0=$(date +%s)

@@ -7,6 +7,8 @@
 # paper's 5 000 x 256 and each run stops at TRAIN_MINUTES with a loadable checkpoint.
 #   source .device/env.sh && bash tools/gpu_paper_train.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}
 t0=$(date +%s)
 cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_TESTS=OFF >"$out/cmake.log" 2>&1 ||

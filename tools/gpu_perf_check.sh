@@ -12,6 +12,8 @@
 # per level), WARMUP (2 s), EXTRA (more perf flags, e.g. "--top-k 16").
 #   source .device/env.sh && bash tools/gpu_perf_check.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 out=${OUT:-/tmp}/perf
 mkdir -p "$out"
 B=./build-gpu

@@ -6,6 +6,8 @@
 # ("null context when constructing CivetServer"); run it there with METRICS_PORT=-1.
 #   source .device/env.sh && bash tools/gpu_serve_check.sh
 set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
 B=./build-gpu
 # The service on the GPU: a paper-scale model and the committed demo model.
 repo=$(mktemp -d)

@@ -323,7 +323,7 @@ int Main(int argc, char** argv) {
     for (int64_t n0 : lens) {
       const int64_t n = quick ? std::min<int64_t>(n0, 128) : n0;
       torch::Tensor ids = torch::randint(0, s.vocab, {1, n}, torch::kLong).to(device);
-      if (cuda) {
+      if (cuda && n <= 4096) {  // the block holds n²·E bf16 values
         // The contribution kernel alone on one random layer of this shape, every row of one
         // sequence in one block: time per layer and its bound (bf16 stores of u over the square
         // block at the measured copy bandwidth, and the FMAs of M at the fp32 FMA peak).

@@ -10,7 +10,8 @@
 //                             sticky token labels, hover values, selected row, colour bar), the
 //                             text saliency of one row, methods side by side, the explained
 //                             token/logit, approximation error or completeness gap per result,
-//                             word-level aggregation of subword tokens, PNG export
+//                             word-level aggregation of subword tokens, PNG (heatmap) and SVG
+//                             (text saliency of a row) export
 //
 // Sign convention everywhere: red = positive contribution (raises the target), blue = negative;
 // white = 0; grey = not computed (right of the diagonal, or dropped by sparsification).
@@ -269,6 +270,9 @@
       this.pngBtn = el('button', 'mx-png', 'PNG');
       this.pngBtn.title = 'download the whole heatmap as PNG';
       bar.appendChild(this.pngBtn);
+      this.svgBtn = el('button', 'mx-svg', 'SVG');
+      this.svgBtn.title = 'download the text saliency of the selected row as SVG (vector, for papers)';
+      bar.appendChild(this.svgBtn);
       root.appendChild(bar);
       this.info = root.appendChild(el('div', 'mx-info'));
       // Heatmap: a canvas the size of the box, under a transparent scroller whose spacer has the
@@ -302,6 +306,7 @@
       this.scaleBox.addEventListener('change', () => { this.rowScale = this.scaleBox.checked; this.refresh(); });
       this.zoomIn.addEventListener('input', () => { this.zoom = Number(this.zoomIn.value); this.refresh(); });
       this.pngBtn.addEventListener('click', () => this.exportPng());
+      this.svgBtn.addEventListener('click', () => this.download(this.rowSvg(), 'image/svg+xml', '.svg'));
       this.scroller.addEventListener('scroll', () => this.drawHeat());
       this.scroller.addEventListener('mousemove', ev => this.hover(ev));
       this.scroller.addEventListener('mouseleave', () => { this.tip.style.display = 'none'; });
@@ -711,6 +716,45 @@
         const v = s[key];
         tr.insertCell().textContent = typeof v === 'number' ? fmt(v) : typeof v === 'object' ? JSON.stringify(v) : String(v);
       }
+    }
+
+    // The selected row's text saliency as an SVG document: one coloured box per source token (or
+    // word), wrapped at 1 000 px, with the method, layer and scale in a caption.
+    rowSvg() {
+      const r = this.current();
+      const k = r ? r.rows.indexOf(this.sel.pos) : -1;
+      if (k < 0) return '';
+      const w = this.rowOf(r, k), s = this.rowMax(w), last = this.colOfPos(r.rows[k]);
+      const esc = t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      const ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = '13px monospace';
+      const parts = [];
+      let x = 0, y = 24;
+      for (let c = 0; c <= last; ++c) {
+        const v = this.valueAt(w, c);
+        const text = this.colLabel(c);
+        const width = Math.ceil(ctx.measureText(text).width) + 4;
+        if (x + width > 1000) { x = 0; y += 20; }
+        parts.push('<rect x="' + x + '" y="' + (y - 13) + '" width="' + width + '" height="17" fill="' +
+                   (v === undefined ? '#fff' : color(v, s)) + '"' + (c === last ? ' stroke="#000"' : '') + '/>' +
+                   '<text x="' + (x + 2) + '" y="' + y + '">' + esc(text) + '</text>');
+        x += width + 1;
+      }
+      const caption = r.method + ', layer ' + r.layer + ', row ' + this.sel.pos + ' (' + this.x.label(this.sel.pos) +
+                      '); red +, blue -, scale \u00b1' + fmt(s);
+      return '<svg xmlns="http://www.w3.org/2000/svg" width="1000" height="' + (y + 16) +
+             '" font-family="monospace" font-size="13"><text x="0" y="10" font-size="10">' + esc(caption) +
+             '</text><g transform="translate(0,8)">' + parts.join('') + '</g></svg>';
+    }
+
+    download(content, type, ext) {
+      const r = this.current();
+      if (!r || !content) return;
+      const a = document.createElement('a');
+      a.download = r.method + '_layer' + r.layer + '_row' + this.sel.pos + ext;
+      a.href = URL.createObjectURL(new Blob([content], {type}));
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
     }
 
     // The whole heatmap (not only the visible part) at the current cell size, at most 8 192 px

@@ -238,12 +238,15 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
     torch::NoGradGuard no_grad;
     std::vector<LayerStats> stats(L);
-    for (int l = 0; l < L; ++l) {
-      if (!needed[l]) continue;
+    bool cancelled = false;
+    for (int l = 0; l < L && !cancelled; ++l) {
+      cancelled = o.cancel.IsCancelled(static_cast<int64_t>(b));
+      if (!needed[l] || cancelled) continue;
       SsmParams p = SsmParamsFromTrace(*out.trace.Find(l), model.weights().layers[l], cfg,
                                        static_cast<int64_t>(b), n);
       stats[l] = Accumulate(p, o.memory_budget_bytes);
     }
+    if (cancelled) continue;  // no result from partial statistics
     torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(model.device());
     auto emit = [&](AttributionResult r) -> absl::Status {
       if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
@@ -291,7 +294,7 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
       RETURN_IF_ERROR(emit(std::move(r)));
     }
   }
-  return absl::OkStatus();
+  return o.cancel.CheckAny(static_cast<int64_t>(targets.size()));
 }
 
 }  // namespace

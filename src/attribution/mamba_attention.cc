@@ -231,8 +231,10 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     ASSIGN_OR_RETURN(LayerTraces traces, LayerTraces::Create(model, ids, lengths, trace_options));
     for (int l = 0; l < L; ++l) {
       if (!needed[l]) continue;
+      RETURN_IF_ERROR(o.cancel.CheckAny(static_cast<int64_t>(targets.size())));
       ASSIGN_OR_RETURN(const LayerTrace trace, traces.Layer(l));
       for (size_t b = 0; b < targets.size(); ++b) {
+        if (o.cancel.IsCancelled(static_cast<int64_t>(b))) continue;
         SsmParams p = SsmParamsFromTrace(trace, model.weights().layers[l], cfg,
                                          static_cast<int64_t>(b), targets[b].length);
         all_stats[b][l] = Accumulate(p, o.memory_budget_bytes);
@@ -245,6 +247,7 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
     torch::NoGradGuard no_grad;
     const std::vector<LayerStats>& stats = all_stats[b];
+    if (o.cancel.IsCancelled(static_cast<int64_t>(b))) continue;  // no result from partial statistics
     torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(model.device());
     auto emit = [&](AttributionResult r) -> absl::Status {
       if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");
@@ -292,7 +295,7 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
       RETURN_IF_ERROR(emit(std::move(r)));
     }
   }
-  return absl::OkStatus();
+  return o.cancel.CheckAny(static_cast<int64_t>(targets.size()));
 }
 
 }  // namespace

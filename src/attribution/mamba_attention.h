@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
 #include "attribution/methods.h"
+#include "common/cancellation.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -41,6 +42,9 @@ struct MambaAttentionOptions {
   std::optional<int64_t> target_token;  // mamba-attribution; unset = predicted next token
   int64_t memory_budget_bytes = int64_t{256} << 20;  // α blocks
   int64_t max_batch_tokens = 8192;                   // mamba-attribution backward batches
+  // Checked before each layer's α blocks of a sequence: a cancelled sequence stops there and
+  // gets no further result; CANCELLED when every sequence is cancelled.
+  Cancellation cancel;
 };
 
 // ids [B, L] right-padded, lengths [B] or undefined. Per sequence: mamba-attention results per

@@ -161,9 +161,10 @@ absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedReques
   return absl::OkStatus();
 }
 
-// The hidden-attention methods of sequence `b` (one sequence at a time).
+// The hidden-attention methods of sequence `b` (one sequence at a time; `cancel` is renumbered
+// to it).
 absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest& request, int64_t b,
-                                const ResultCallback& callback) {
+                                const Cancellation& cancel, const ResultCallback& callback) {
   MambaAttentionOptions attention;
   attention.methods.clear();
   for (Method m : request.methods) {
@@ -184,6 +185,7 @@ absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest&
   attention.start_layer = p.start_layer;
   attention.target_token = request.target_token;
   attention.memory_budget_bytes = request.memory_budget_bytes;
+  attention.cancel = cancel;
   return ExplainHiddenAttention(model, IdsTensor(request.sequences[b].ids), torch::Tensor(),
                                 attention, relabel);
 
@@ -333,7 +335,10 @@ absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallba
     if (!(absl::IsCancelled(gradients) && !cancel.CheckAny(n).ok())) RETURN_IF_ERROR(gradients);
     for (int64_t b = 0; b < n; ++b) {
       if (cancel.IsCancelled(b)) continue;
-      RETURN_IF_ERROR(RunHiddenAttention(*model_, request, b, callback));
+      const absl::Status status =
+          RunHiddenAttention(*model_, request, b, cancel.ForSequence(b), callback);
+      if (absl::IsCancelled(status) && cancel.IsCancelled(b)) continue;
+      RETURN_IF_ERROR(status);
     }
     return cancel.CheckAny(n);
   });

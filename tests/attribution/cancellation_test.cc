@@ -111,12 +111,14 @@ TEST(Cancellation, IntegratedGradientsStopsInsideTheStepLoop) {
   EXPECT_EQ(results, 0);
 }
 
-// An engine batch of three sequences: cancelling sequence 1 drops only its baselines.
+// An engine batch of three sequences: cancelling sequence 1 drops only its baselines (gradient,
+// MambaLRP and hidden-attention families).
 TEST(Cancellation, EngineBatchDropsOnlyTheCancelledSequence) {
   auto engine = Engine::Load(FixtureDir("mamba1_bias_tied"), EngineOptions());
   ASSERT_OK(engine.status());
   ExplainRequest request;
-  request.methods = {Method::kIntegratedGradients, Method::kMambaLrp};
+  request.methods = {Method::kIntegratedGradients, Method::kMambaLrp, Method::kMambaAttention,
+                     Method::kRollout};
   request.rows.kind = RowSelection::Kind::kLast;
   request.params.ig_steps = 8;
   ASSERT_OK_AND_ASSIGN(ValidatedRequest batch,

@@ -203,8 +203,41 @@ std::vector<int64_t> ParseList(const std::string& v) {
   return out;
 }
 
+// A random traced layer of shape `s` (one sequence of n positions) for timing the kernels.
+LatimLayerTensors RandomContribLayer(const Shape& s, int64_t n, torch::Device device) {
+  auto o = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const int64_t E = 2 * s.d_model, U = s.mamba2 ? s.heads : E;
+  LatimLayerTensors in;
+  in.mamba2 = s.mamba2;
+  in.head_dim = s.mamba2 ? s.head_dim : 1;
+  in.delta = torch::softplus(torch::randn({1, n, U}, o) - 3.0);
+  in.A = s.mamba2 ? -(torch::rand({U}, o) * 8 + 0.5) : -(torch::rand({E, s.d_state}, o) * 8 + 0.5);
+  in.B = torch::randn({1, n, 1, s.d_state}, o);
+  in.C = torch::randn({1, n, 1, s.d_state}, o);
+  in.D = torch::randn({U}, o);
+  in.x_in = torch::randn({1, n, E}, o);
+  in.conv_w = torch::randn({E, 4}, o);
+  in.conv_b = torch::randn({E}, o);
+  in.gain = torch::randn({1, n, E}, o);
+  MakeCumDelta(in);
+  MakeTaps(in);
+  return in;
+}
+
+// Every row of one sequence of n positions, padded to whole tiles.
+LatimRowBlock AllRowsBlock(int64_t n, torch::Device device) {
+  const int64_t rb = (n + kLatimRowTile - 1) / kLatimRowTile * kLatimRowTile;
+  torch::Tensor pos = torch::arange(rb, torch::kInt);
+  pos.masked_fill_(pos >= n, -1);
+  LatimRowBlock block;
+  block.row_seq = torch::zeros({rb}, torch::kInt).to(device);
+  block.row_pos = pos.to(device);
+  block.n_src = n;
+  return block;
+}
+
 int Main(int argc, char** argv) {
-  bool quick = false, reference = false;
+  bool quick = false, reference = false, contrib_only = false;
   std::string arch = "both";
   std::vector<int64_t> lens = {1024, 4096};
   int reps = 3;
@@ -214,6 +247,8 @@ int Main(int argc, char** argv) {
       quick = true;
     } else if (a == "--reference") {
       reference = true;
+    } else if (a == "--contrib-only") {
+      contrib_only = true;
     } else if (a == "--arch" && i + 1 < argc) {
       arch = argv[++i];
     } else if (a == "--reps" && i + 1 < argc) {
@@ -223,7 +258,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: latim_bench [--quick] [--reference] [--arch mamba1|mamba2|both] "
-                   "[--seq-lens 1024,4096] [--reps 3]\n");
+                   "[--seq-lens 1024,4096] [--reps 3] [--contrib-only]\n");
       return 2;
     }
   }
@@ -288,6 +323,27 @@ int Main(int argc, char** argv) {
     for (int64_t n0 : lens) {
       const int64_t n = quick ? std::min<int64_t>(n0, 128) : n0;
       torch::Tensor ids = torch::randint(0, s.vocab, {1, n}, torch::kLong).to(device);
+      if (cuda) {
+        // The contribution kernel alone on one random layer of this shape, every row of one
+        // sequence in one block: time per layer and its bound (bf16 stores of u over the square
+        // block at the measured copy bandwidth, and the FMAs of M at the fp32 FMA peak).
+        LatimLayerTensors in = RandomContribLayer(s, n, device);
+        LatimRowBlock block = AllRowsBlock(n, device);
+        const int64_t rb = block.row_pos.size(0);
+        torch::Tensor sum;
+        const double t =
+            TimeFn(device, 3, [&] { LatimContributions(in, block, torch::kBFloat16, &sum); });
+        const double store_bound = 2.0 * rb * n * E / copy_bw;
+        const double fma = 0.5 * n * (n + 1) * E * (m2 ? 4.0 : s.d_state + 4.0);
+        const double fma_bound = fma / (peak_fp32 / 2);
+        std::printf(
+            "%-7s %5ld contribution kernel [%ld x %ld x %ld] bf16: %.2f ms per layer "
+            "(x%.1f of the store bound %.2f ms, x%.1f of the FMA bound %.2f ms)\n",
+            name, (long)n, (long)rb, (long)n, (long)E, t * 1e3, t / store_bound, store_bound * 1e3,
+            t / fma_bound, fma_bound * 1e3);
+        std::fflush(stdout);
+      }
+      if (contrib_only) continue;
       // FLOP bound of all rows: the W_out contraction over every causal pair (eqs. 22/25).
       const double pairs = 0.5 * n * (n + 1);
       const double flop_all = 2.0 * pairs * E * D * s.layers;

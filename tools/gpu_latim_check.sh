@@ -13,8 +13,9 @@ cmake --build build-gpu -j16 --target latim_kernels_test latim_batched_test lati
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 (cd build-gpu && ctest --output-on-failure -R 'latim_(kernels|batched|gpu)_test' 2>&1 |
   tee "$out/ctest.log" | tail -40)
-./build-gpu/latim_kernels_test --gtest_filter='*Gemm*' 2>&1 | grep "rel err"
-./build-gpu/latim_batched_test --gtest_filter='*Precision*' 2>&1 | grep "Spearman"
+bin() { find build-gpu -type f -name "$1" -perm -u+x | head -1; }
+"$(bin latim_kernels_test)" --gtest_filter='*Gemm*' 2>&1 | grep "rel err"
+"$(bin latim_batched_test)" --gtest_filter='*Precision*' 2>&1 | grep "Spearman"
 ./build-gpu/latim_bench "$@" 2>&1 | tee "$out/latim_bench.log"
 if [ "${PROFILE:-0}" = 1 ]; then
   # Stage times of the batched path (device synchronised between stages) and, for one large

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -353,9 +354,22 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
 
   const bool batched = options.backend == LatimOptions::Backend::kKernels ||
                        (options.backend == LatimOptions::Backend::kAuto && device.is_cuda());
+  // The batched path launches layer l before it emits layer l − 1 (one layer in flight), so the
+  // host's result handling overlaps the device's work.
+  std::optional<LatimPendingLayer> in_flight;
+  auto flush = [&]() -> absl::Status {
+    if (!in_flight) return absl::OkStatus();
+    absl::Status st = EmitLatimLayerBatched(*in_flight, options.scores, states, callback);
+    in_flight.reset();
+    return st;
+  };
   auto run_layer = [&](const LayerTrace& tr, int l, bool report, bool logit) -> absl::Status {
     if (batched) {
-      return RunLatimLayerBatched(model, tr, l, report, logit, states, options, callback);
+      ASSIGN_OR_RETURN(LatimPendingLayer next,
+                       LaunchLatimLayerBatched(model, tr, l, report, logit, states, options));
+      RETURN_IF_ERROR(flush());
+      in_flight = std::move(next);
+      return absl::OkStatus();
     }
     for (int64_t b = 0; b < batch; ++b) {
       RETURN_IF_ERROR(RunLayer(model, tr, l, report, logit, b, states[b], options, callback));
@@ -367,7 +381,7 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
       ASSIGN_OR_RETURN(const LayerTrace tr, traces.Layer(l));
       RETURN_IF_ERROR(run_layer(tr, l, true, false));
     }
-    return absl::OkStatus();
+    return flush();
   }
   // ALTI-Logit: top layer down (Horner form of eq. 8), emitting per-layer scores on the way.
   for (int l = static_cast<int>(model.config().n_layers) - 1; l >= 0; --l) {
@@ -381,6 +395,7 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
     const bool report = per_layer && std::binary_search(selected.begin(), selected.end(), l);
     RETURN_IF_ERROR(run_layer(tr, l, report, true));
   }
+  RETURN_IF_ERROR(flush());
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];
     const double err = st.logit_err_den > 0 ? std::sqrt(st.logit_err_num / st.logit_err_den) : 0.0;

@@ -17,6 +17,11 @@
 #include "common/status_macros.h"
 #include "kernels/latim_kernels.h"
 
+#ifdef ME_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#endif
+
 namespace mamba_explain {
 namespace {
 
@@ -110,9 +115,9 @@ struct Block {
 };
 
 // Packs tiles (sorted by their last row) into blocks: each block holds at most `max_pairs`
-// (row, source) pairs unless one tile alone needs more, and stops growing once more than a fifth
-// of its pairs would lie above the diagonal (unless it is still small), so that the triangular
-// work is not paid twice.
+// (row, source) pairs unless one tile alone needs more, and stops growing once more than a
+// sixteenth of its pairs would lie above the diagonal (unless it is still small), so that the
+// triangular work is not paid twice.
 std::vector<Block> PackBlocks(std::vector<Tile> tiles,
                               const std::vector<std::vector<int64_t>>& compute_rows,
                               int64_t max_pairs) {
@@ -129,7 +134,7 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
     const int64_t rows = static_cast<int64_t>(cur.tiles.size() + 1) * kLatimRowTile;
     const int64_t pairs = rows * n_src;
     const bool fits =
-        pairs <= max_pairs && (pairs <= kSmallPairs || 5 * (pairs - live - tile_live) <= pairs);
+        pairs <= max_pairs && (pairs <= kSmallPairs || 16 * (pairs - live - tile_live) <= pairs);
     if (!cur.tiles.empty() && !fits) {
       blocks.push_back(std::move(cur));
       cur = Block();
@@ -141,6 +146,36 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
   }
   if (!cur.tiles.empty()) blocks.push_back(std::move(cur));
   return blocks;
+}
+
+// A host vector on `device` without a host-side wait: staged in pinned memory and copied
+// asynchronously on the current stream (a pageable copy would wait for the stream).
+torch::Tensor ToDeviceAsync(const std::vector<int64_t>& v, torch::Device device) {
+  const bool cuda = device.is_cuda();
+  torch::Tensor h = torch::empty({static_cast<int64_t>(v.size())},
+                                 torch::TensorOptions().dtype(torch::kLong).pinned_memory(cuda));
+  std::copy(v.begin(), v.end(), h.data_ptr<int64_t>());
+  return cuda ? h.to(device, /*non_blocking=*/true) : h;
+}
+
+// A device tensor's host copy, enqueued without waiting (valid after the pending layer's wait).
+torch::Tensor ToHostAsync(const torch::Tensor& t) {
+  if (!t.defined() || !t.is_cuda()) return t;
+  torch::Tensor h = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(true));
+  return h.copy_(t, /*non_blocking=*/true);
+}
+
+// Blocks until the work enqueued so far on `device`'s current stream is done (nothing on the CPU).
+std::function<void()> MakeWait(torch::Device device) {
+#ifdef ME_WITH_CUDA
+  if (device.is_cuda()) {
+    auto event = std::make_shared<at::cuda::CUDAEvent>();
+    event->record(at::cuda::getCurrentCUDAStream(device.index()));
+    return [event] { event->synchronize(); };
+  }
+#endif
+  (void)device;
+  return nullptr;
 }
 
 }  // namespace
@@ -209,10 +244,11 @@ absl::Status EmitLatimLayerScores(const std::vector<LatimScore>& scores,
   return absl::OkStatus();
 }
 
-absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr, int layer,
-                                  bool report_layer, bool alti_logit,
-                                  std::vector<LatimSequenceState>& states,
-                                  const LatimOptions& options, const ResultCallback& callback) {
+absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& model,
+                                                          const LayerTrace& tr, int layer,
+                                                          bool report_layer, bool alti_logit,
+                                                          std::vector<LatimSequenceState>& states,
+                                                          const LatimOptions& options) {
   const ModelConfig& cfg = model.config();
   const LayerWeights& weights = model.weights().layers[layer];
   const int64_t E = cfg.d_inner, D = cfg.d_model, Bt = static_cast<int64_t>(states.size());
@@ -395,49 +431,83 @@ absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr,
   }
 
   // Decomposition error per sequence over its reported rows: ‖Σ_s T_t(x_s) − (y_t − b)‖ / ‖y_t‖.
-  std::vector<int64_t> slot_b(slots, Bt), slot_t(slots, 0);
+  std::vector<int64_t> slot_bt(2 * slots);  // [b | t] per slot
+  for (int64_t k = 0; k < slots; ++k) {
+    slot_bt[k] = Bt;
+    slot_bt[slots + k] = 0;
+  }
   for (int64_t b = 0; b < Bt; ++b) {
     for (size_t q = 0; q < states[b].rows.size(); ++q) {
-      slot_b[b * q_max + q] = b;
-      slot_t[b * q_max + q] = states[b].rows[q];
+      slot_bt[b * q_max + q] = b;
+      slot_bt[slots + b * q_max + q] = states[b].rows[q];
     }
   }
-  torch::Tensor sb = torch::tensor(slot_b, torch::kLong).to(in.gain.device());
-  torch::Tensor st_idx = torch::tensor(slot_t, torch::kLong).to(in.gain.device());
+  torch::Tensor bt_dev = ToDeviceAsync(slot_bt, in.gain.device());
+  torch::Tensor sb = bt_dev.narrow(0, 0, slots), st_idx = bt_dev.narrow(0, slots, slots);
   torch::Tensor out_rows = mixer_out.index({sb.clamp_max(Bt - 1), st_idx});  // [slots, D]
   torch::Tensor diff = sum_rows - (out_rows - bias_out);
-  torch::Tensor err_num = torch::zeros({Bt + 1}, f32).index_add_(0, sb, diff.pow(2).sum(-1));
-  torch::Tensor err_den = torch::zeros({Bt + 1}, f32).index_add_(0, sb, out_rows.pow(2).sum(-1));
-  // Results cross to the host through pinned buffers (one copy per score and layer).
-  auto to_host = [&](const torch::Tensor& t) {
-    if (!t.defined()) return torch::Tensor();
-    if (!t.is_cuda()) return t;
-    torch::Tensor h = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(true));
-    return h.copy_(t);
-  };
-  torch::Tensor num = err_num.to(torch::kCPU, torch::kDouble);
-  torch::Tensor den = err_den.to(torch::kCPU, torch::kDouble);
-  torch::Tensor l1_h = to_host(l1), l2_h = to_host(l2), alti_h = to_host(alti);
+  torch::Tensor err = torch::zeros({2, Bt + 1}, f32);
+  err[0].index_add_(0, sb, diff.pow(2).sum(-1));
+  err[1].index_add_(0, sb, out_rows.pow(2).sum(-1));
+  if (alti_logit) {
+    // The rollout stays on the device: the next layer (below) may be launched at once.
+    for (int64_t b = 0; b < Bt; ++b) {
+      LatimSequenceState& st = states[b];
+      const int64_t Q = static_cast<int64_t>(st.rows.size());
+      torch::Tensor delta_b = logit_delta.narrow(0, b * q_max, Q).narrow(1, 0, st.n);
+      st.rollout = rollout_next[b].defined() ? rollout_next[b].add_(delta_b) : delta_b.clone();
+    }
+  }
+  // Results cross to the host through pinned buffers, asynchronously (one copy per score).
+  LatimPendingLayer pending;
+  pending.layer = layer;
+  pending.alti_logit = alti_logit;
+  pending.q_max = q_max;
+  pending.host.l1 = ToHostAsync(l1);
+  pending.host.l2 = ToHostAsync(l2);
+  pending.host.alti = ToHostAsync(alti);
+  pending.err = ToHostAsync(err);
+  pending.wait = MakeWait(in.gain.device());
   clock.Mark("to host");
+  return pending;
+}
+
+absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
+                                   const std::vector<LatimScore>& scores,
+                                   std::vector<LatimSequenceState>& states,
+                                   const ResultCallback& callback) {
+  if (pending.wait) pending.wait();
+  StageClock clock(torch::kCPU);
+  const int64_t Bt = static_cast<int64_t>(states.size()), q_max = pending.q_max;
+  torch::Tensor err = pending.err.to(torch::kDouble);
   for (int64_t b = 0; b < Bt; ++b) {
     LatimSequenceState& st = states[b];
     const int64_t Q = static_cast<int64_t>(st.rows.size());
-    const double en = num[b].item<double>(), ed = den[b].item<double>();
-    const double err = ed > 0 ? std::sqrt(en / ed) : 0.0;
+    const double en = err[0][b].item<double>(), ed = err[1][b].item<double>();
+    const double e = ed > 0 ? std::sqrt(en / ed) : 0.0;
     LatimLayerScores mats;
-    if (want_l1) mats.l1 = l1_h.narrow(0, b * q_max, Q);
-    if (want_l2) mats.l2 = l2_h.narrow(0, b * q_max, Q);
-    if (want_alti) mats.alti = alti_h.narrow(0, b * q_max, Q);
-    RETURN_IF_ERROR(EmitLatimLayerScores(scores, mats, layer, b, st.rows, st.n, err, callback));
-    if (alti_logit) {
-      torch::Tensor delta_b = logit_delta.narrow(0, b * q_max, Q).narrow(1, 0, st.n);
-      st.rollout = rollout_next[b].defined() ? rollout_next[b].add_(delta_b) : delta_b.clone();
+    if (pending.host.l1.defined()) mats.l1 = pending.host.l1.narrow(0, b * q_max, Q);
+    if (pending.host.l2.defined()) mats.l2 = pending.host.l2.narrow(0, b * q_max, Q);
+    if (pending.host.alti.defined()) mats.alti = pending.host.alti.narrow(0, b * q_max, Q);
+    RETURN_IF_ERROR(
+        EmitLatimLayerScores(scores, mats, pending.layer, b, st.rows, st.n, e, callback));
+    if (pending.alti_logit) {
       st.logit_err_num += en;
       st.logit_err_den += ed;
     }
   }
   clock.Mark("emit");
   return absl::OkStatus();
+}
+
+absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr, int layer,
+                                  bool report_layer, bool alti_logit,
+                                  std::vector<LatimSequenceState>& states,
+                                  const LatimOptions& options, const ResultCallback& callback) {
+  ASSIGN_OR_RETURN(
+      LatimPendingLayer pending,
+      LaunchLatimLayerBatched(model, tr, layer, report_layer, alti_logit, states, options));
+  return EmitLatimLayerBatched(pending, options.scores, states, callback);
 }
 
 }  // namespace mamba_explain

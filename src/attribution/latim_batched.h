@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,8 +64,32 @@ absl::Status EmitLatimLayerScores(const std::vector<LatimScore>& scores,
                                   const std::vector<int64_t>& rows, int64_t columns, double err,
                                   const ResultCallback& callback);
 
-// One layer for every sequence of the batch (see the file comment). report_layer: emit this
-// layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout.
+// One layer's results on their way to the host: every device op and copy of the layer is
+// enqueued, nothing waited for, so that the next layer's work can be launched before this one is
+// emitted (the host's result handling overlaps the device's next layer).
+struct LatimPendingLayer {
+  int layer = 0;
+  bool alti_logit = false;
+  int64_t q_max = 0;      // rows per sequence slot in the host matrices
+  LatimLayerScores host;  // [Bt·q_max + 1, L] fp32 on the host per reported score
+  torch::Tensor err;  // [2, Bt + 1] fp64 host: Σ‖Σ_s T − (y − b)‖², Σ‖y − b‖²
+  std::function<void()> wait;  // blocks until the host tensors hold their values, or null
+};
+
+// Enqueues one layer for every sequence of the batch (see the file comment). report_layer: emit
+// this layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout
+// (on the device, so the next layer may be launched at once).
+absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& model,
+                                                          const LayerTrace& trace, int layer,
+                                                          bool report_layer, bool alti_logit,
+                                                          std::vector<LatimSequenceState>& states,
+                                                          const LatimOptions& options);
+// Waits for a launched layer and streams its results (and accumulates ALTI-Logit's error).
+absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
+                                   const std::vector<LatimScore>& scores,
+                                   std::vector<LatimSequenceState>& states,
+                                   const ResultCallback& callback);
+// Launch + Emit of one layer.
 absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& trace, int layer,
                                   bool report_layer, bool alti_logit,
                                   std::vector<LatimSequenceState>& states,

@@ -28,7 +28,7 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
                                  torch::ScalarType dtype, torch::Tensor* u_sum) {
 #ifdef ME_WITH_CUDA
   const int64_t N = in.B.size(3), K = in.conv_w.size(1);
-  if (in.gain.is_cuda() && LatimContribCudaSupports(N, K)) {
+  if (in.gain.is_cuda() && LatimContribCudaSupports(in.mamba2, N, K)) {
     const c10::cuda::CUDAGuard guard(in.gain.device());
     const int64_t Rb = block.row_pos.size(0), E = in.gain.size(2);
     TORCH_CHECK(Rb % kLatimRowTile == 0, "LatimContributions: rows not a multiple of the tile");

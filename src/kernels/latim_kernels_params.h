@@ -20,7 +20,7 @@
 namespace mamba_explain {
 
 // Rows per tile of a row block (one sequence per tile).
-constexpr int kLatimRowTile = 8;
+constexpr int kLatimRowTile = 16;
 
 // The additive f of LaTIM eq. 19 applied to each conv tap (codes fixed: the CUDA side switches on
 // them). attribution/latim.cc maps its AdditiveActivation onto these.
@@ -79,9 +79,10 @@ struct LatimPairScoreParams {
   float* dist = nullptr;             // [Rb, S] ‖y_t − T'_t(x_s)‖₁, or nullptr
 };
 
-// Shapes the contribution kernel takes (d_state ≤ 256, d_conv ≤ 4); others run on the reference.
-constexpr bool LatimContribCudaSupports(int64_t d_state, int64_t d_conv) {
-  return d_state >= 1 && d_state <= 256 && d_conv >= 1 && d_conv <= 4;
+// Shapes the contribution kernel takes (Mamba-1 d_state ≤ 64, Mamba-2 d_state ≤ 256; d_conv ≤ 4);
+// others run on the reference.
+constexpr bool LatimContribCudaSupports(bool mamba2, int64_t d_state, int64_t d_conv) {
+  return d_state >= 1 && d_state <= (mamba2 ? 256 : 64) && d_conv >= 1 && d_conv <= 4;
 }
 
 #ifdef ME_WITH_CUDA

@@ -188,45 +188,46 @@ absl::Status RunHiddenAttention(const MambaModel& model, const ValidatedRequest&
   attention.cancel = cancel;
   return ExplainHiddenAttention(model, IdsTensor(request.sequences[b].ids), torch::Tensor(),
                                 attention, relabel);
+}
 
-  // Sequence b of `request` as a request of its own.
-  ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
-    ValidatedRequest one = request;
-    one.sequences = {request.sequences[b]};
-    return one;
-  }
+// Sequence b of `request` as a request of its own.
+ValidatedRequest OneSequence(const ValidatedRequest& request, size_t b) {
+  ValidatedRequest one = request;
+  one.sequences = {request.sequences[b]};
+  return one;
+}
 
-  // 90% of the device's memory less the weights: what one explanation may use when it runs alone.
-  int64_t DeviceLimitBytes(const MambaModel& model) {
-    int64_t total = 0;
-    const torch::Device device = model.device();
-    if (device.is_cuda()) {
+// 90% of the device's memory less the weights: what one explanation may use when it runs alone.
+int64_t DeviceLimitBytes(const MambaModel& model) {
+  int64_t total = 0;
+  const torch::Device device = model.device();
+  if (device.is_cuda()) {
 #ifdef ME_WITH_CUDA
-      size_t free_bytes = 0, total_bytes = 0;
-      const c10::cuda::CUDAGuard guard(device);
-      if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
-        total = static_cast<int64_t>(total_bytes);
-      }
+    size_t free_bytes = 0, total_bytes = 0;
+    const c10::cuda::CUDAGuard guard(device);
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+      total = static_cast<int64_t>(total_bytes);
+    }
 #endif
-    } else {
-      total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
-    }
-    if (total <= 0) return -1;  // unknown: no limit
-    const ModelWeights& w = model.weights();
-    auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
-    int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
-    for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
-      weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
-    }
-    return std::max<int64_t>(1, total / 10 * 9 - weights);
+  } else {
+    total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   }
+  if (total <= 0) return -1;  // unknown: no limit
+  const ModelWeights& w = model.weights();
+  auto bytes = [](const torch::Tensor& t) -> int64_t { return t.defined() ? t.nbytes() : 0; };
+  int64_t weights = bytes(w.embedding) + (w.lm_head_tied ? 0 : bytes(w.lm_head));
+  for (const LayerWeights& l : w.layers) {  // the projections; the rest is a rounding error
+    weights += bytes(l.in_proj_w) + bytes(l.x_proj_w) + bytes(l.dt_proj_w) + bytes(l.out_proj_w);
+  }
+  return std::max<int64_t>(1, total / 10 * 9 - weights);
+}
 
-  bool HasBaselines(const ValidatedRequest& request) {
-    for (Method m : request.methods) {
-      if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
-    }
-    return false;
+bool HasBaselines(const ValidatedRequest& request) {
+  for (Method m : request.methods) {
+    if (GetMethodInfo(m).family != MethodFamily::kLatim) return true;
   }
+  return false;
+}
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include "eval/flip_curve.h"
 #include "eval/line_plot_svg.h"
 #include "eval/tasks/copy_task.h"
+#include "eval/tasks/recall_task.h"
 #include "explain/explain_request.h"
 
 namespace mamba_explain {
@@ -26,11 +27,8 @@ struct Entry {
 bool IsPerLayer(Method m) { return GetMethodInfo(m).scope == MethodScope::kPerLayer; }
 
 absl::Status ValidateOptions(const Engine& engine, const InputFlippingOptions& o) {
-  if (o.task == "recall") {
-    return absl::UnimplementedError("task 'recall' is not built yet (issue 16 item 2)");
-  }
-  if (o.task != "copy") {
-    return absl::InvalidArgumentError(absl::StrCat("unknown task '", o.task, "' (copy)"));
+  if (o.task != "copy" && o.task != "recall") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown task '", o.task, "' (copy, recall)"));
   }
   if (o.samples < 1 || o.steps < 1 || o.length < 1) {
     return absl::InvalidArgumentError(absl::StrCat("samples=", o.samples, ", steps=", o.steps,
@@ -40,6 +38,9 @@ absl::Status ValidateOptions(const Engine& engine, const InputFlippingOptions& o
   if (vocab <= kCopyFirstContent) {
     return absl::InvalidArgumentError(
         absl::StrCat("vocab_size=", vocab, " leaves no content tokens"));
+  }
+  if (o.task == "recall") {
+    RETURN_IF_ERROR(MakeRecallVocab(RecallSpec{o.length, o.keys, vocab}).status());
   }
   if (o.baseline_token < 0 || o.baseline_token >= vocab) {
     return absl::InvalidArgumentError(
@@ -112,6 +113,32 @@ double Std(const std::vector<double>& v) {
   return std::sqrt(s / v.size());
 }
 
+// The explained prefixes of the task: each ends at its explained position t.
+//   copy: t = L+1+i (predicts s_i), i uniform per sample from `rng`;
+//   recall: t = the query position (predicts the gold value).
+absl::StatusOr<std::vector<std::vector<int32_t>>> TaskPrefixes(const Engine& engine,
+                                                               const InputFlippingOptions& o,
+                                                               std::mt19937_64& rng) {
+  std::vector<std::vector<int32_t>> prefixes;
+  const int64_t vocab = engine.config().vocab_size;
+  if (o.task == "recall") {
+    ASSIGN_OR_RETURN(std::vector<RecallSample> samples,
+                     MakeRecallSamples(RecallSpec{o.length, o.keys, vocab}, o.samples, o.seed));
+    for (const RecallSample& r : samples) {
+      prefixes.emplace_back(r.ids.begin(), r.ids.begin() + r.query_pos + 1);
+    }
+    return prefixes;
+  }
+  const int L = o.length;
+  ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> samples,
+                   MakeCopySamples(o.samples, L, vocab, o.seed));
+  for (const std::vector<int32_t>& ids : samples) {
+    const int i = std::uniform_int_distribution<int>(0, L - 1)(rng);
+    prefixes.emplace_back(ids.begin(), ids.begin() + L + 2 + i);
+  }
+  return prefixes;
+}
+
 nlohmann::json Number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
@@ -130,9 +157,6 @@ absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
   InputFlippingReport report;
   report.options = o;
   report.n_layers = static_cast<int>(engine.config().n_layers);
-  const int L = o.length;
-  ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> samples,
-                   MakeCopySamples(o.samples, L, engine.config().vocab_size, o.seed));
 
   // The entries, in options order, per-layer methods expanded.
   std::vector<Entry> entries;
@@ -160,12 +184,11 @@ absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
   }
 
   std::mt19937_64 rng(o.seed);
+  ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> samples, TaskPrefixes(engine, o, rng));
   double sum_features = 0, sum_logit = 0, sum_prob = 0;
   for (size_t s = 0; s < samples.size(); ++s) {
-    // Explain t = L+1+i (predicts s_i) on the prefix 0..t.
-    const int i = std::uniform_int_distribution<int>(0, L - 1)(rng);
-    const int64_t t = L + 1 + i;
-    std::vector<int32_t> ids(samples[s].begin(), samples[s].begin() + t + 1);
+    const std::vector<int32_t>& ids = samples[s];
+    const int64_t t = static_cast<int64_t>(ids.size()) - 1;  // the explained position
     std::vector<int64_t> features;
     for (int64_t p = 1; p < t; ++p) features.push_back(p);
     ASSIGN_OR_RETURN(std::vector<int> schedule,

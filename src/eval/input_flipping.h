@@ -20,6 +20,8 @@
 // Task "copy": copy samples (eval/tasks/copy_task.h, seed 4242 = the held-out set), t = L+1+i
 // with i drawn per sample, so t predicts s_i. Baseline token: BOS (id 0), the task's one token
 // without content (the copy vocabulary has no UNK/PAD; a content id would be evidence itself).
+// Task "recall" (eval/tasks/recall_task.h, k = `keys` pairs among distractors in `length` context
+// tokens): t = the query key's position, which predicts the gold value.
 // Deterministic for a given model, device and options. Not thread-safe per call.
 #ifndef MAMBA_EXPLAIN_EVAL_INPUT_FLIPPING_H_
 #define MAMBA_EXPLAIN_EVAL_INPUT_FLIPPING_H_
@@ -41,8 +43,9 @@ constexpr char kRandomMethod[] = "random";
 std::vector<std::string> AllFlipMethods();
 
 struct InputFlippingOptions {
-  std::string task = "copy";  // copy (recall: not yet)
-  int length = 16;            // copy: source string length L
+  std::string task = "copy";  // copy | recall
+  int length = 16;            // copy: source string length L; recall: context tokens
+  int keys = 1;               // recall: key–value pairs in the context
   int samples = 32;
   uint64_t seed = 4242;  // samples, explained positions, random scores, SmoothGrad noise
   std::vector<std::string> methods = AllFlipMethods();
@@ -78,9 +81,9 @@ struct InputFlippingReport {
   std::vector<MethodFlipping> methods;  // options.methods order, per-layer ones expanded
 };
 
-// INVALID_ARGUMENT for bad options (unknown task or method, samples/steps < 1, a length that does
-// not fit the vocabulary, baseline token out of range); UNIMPLEMENTED for task "recall" (not yet
-// built); errors of the Engine pass through.
+// INVALID_ARGUMENT for bad options (unknown task or method, samples/steps < 1, a length or key
+// count that does not fit the vocabulary, baseline token out of range); errors of the Engine pass
+// through.
 absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
                                                           const InputFlippingOptions& options);
 

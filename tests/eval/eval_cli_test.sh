@@ -26,10 +26,16 @@ python3 "$src/tests/eval/check_eval_outputs.py" "$tmp/out.json" "$tmp/png"
 # flip: every method (per-layer maps at each layer) and the random control, curves of K+1 points,
 # SVG plots that parse as XML.
 "$bin" --help | grep -q "mamba-explain-eval flip"
-if "$bin" flip --model-dir "$src/models/copy-mamba1-silu" --task recall > /dev/null 2> "$tmp/err"
-then
-  echo "FAIL: flip --task recall accepted before it exists"; exit 1
+# The copy models' vocabulary (16) has 4 key ids: 5 keys cannot fit.
+if "$bin" flip --model-dir "$src/models/copy-mamba1-silu" --task recall --keys 5 > /dev/null \
+     2> "$tmp/err"; then
+  echo "FAIL: flip --task recall --keys 5 accepted on a 16-token vocabulary"; exit 1
 fi
+grep -q "key ids" "$tmp/err"
+"$bin" flip --model-dir "$src/models/copy-mamba1-silu" --task recall --keys 2 --length 24 \
+  --samples 2 --steps 4 --methods grad-x-input,random --json "$tmp/recall.json" > /dev/null \
+  2> /dev/null
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["options"]["task"]=="recall" and [m["name"] for m in j["methods"]]==["grad-x-input","random"], j["methods"]' "$tmp/recall.json"
 "$bin" flip --model-dir "$src/models/copy-mamba1-silu" --samples 2 --steps 4 --ig-steps 2 \
   --sg-samples 2 --json "$tmp/flip.json" --markdown "$tmp/flip.md" --plot-dir "$tmp/svg" \
   > "$tmp/flip_stdout.md" 2> "$tmp/flip_progress"

@@ -35,16 +35,17 @@ constexpr char kUsage[] =
     "  explained with integrated-gradients and smoothgrad (default: all).\n"
     "  Details: docs/faithfulness.md\n"
     "\n"
-    "usage: mamba-explain-eval flip --model-dir DIR [--task copy] [--length 16] [--samples 32]\n"
-    "         [--methods all|a,b,c] [--steps 16] [--seed 4242] [--baseline-token 0]\n"
-    "         [--device cpu|cuda] [--ig-steps 30] [--sg-samples 30] [--activation silu]\n"
-    "         [--json OUT.json] [--markdown OUT.md] [--plot-dir DIR]\n"
+    "usage: mamba-explain-eval flip --model-dir DIR [--task copy|recall] [--length 16] [--keys 1]\n"
+    "         [--samples 32] [--methods all|a,b,c] [--steps 16] [--seed 4242]\n"
+    "         [--baseline-token 0] [--device cpu|cuda] [--ig-steps 30] [--sg-samples 30]\n"
+    "         [--activation silu] [--json OUT.json] [--markdown OUT.md] [--plot-dir DIR]\n"
     "  Input flipping (MambaLRP section 5.3): replaces the input tokens by the baseline token\n"
     "  (default 0 = BOS) most- and least-relevant first in K steps and reports, per method,\n"
     "  dA_F = area(LeRF) - area(MoRF) of the target logit / clean logit (also raw logit and\n"
     "  probability) and the curves. Methods: the ones above (per-layer maps at every layer,\n"
     "  as name@layer) and 'random' (the control). --plot-dir writes SVG curves.\n"
-    "  Details: docs/faithfulness.md\n";
+    "  --task recall: --keys key-value pairs among distractors in --length context tokens\n"
+    "  (the query position is explained). Details: docs/faithfulness.md\n";
 
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
@@ -105,14 +106,15 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
 absl::Status RunFlip(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(
       CliArgs args,
-      CliArgs::Parse(argv, FlagSpec{{"model-dir", "task", "length", "samples", "seed", "methods",
-                                     "steps", "baseline-token", "device", "ig-steps", "sg-samples",
-                                     "activation", "json", "markdown", "plot-dir"},
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "task", "length", "keys", "samples", "seed",
+                                     "methods", "steps", "baseline-token", "device", "ig-steps",
+                                     "sg-samples", "activation", "json", "markdown", "plot-dir"},
                                     {}}));
   InputFlippingOptions o;
   ASSIGN_OR_RETURN(const std::string model_dir, args.Require("model-dir"));
   o.task = args.Get("task", o.task);
   RETURN_IF_ERROR(args.GetInt("length", o.length));
+  RETURN_IF_ERROR(args.GetInt("keys", o.keys));
   RETURN_IF_ERROR(args.GetInt("samples", o.samples));
   RETURN_IF_ERROR(args.GetInt("steps", o.steps));
   RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));

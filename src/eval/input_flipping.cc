@@ -42,7 +42,7 @@ absl::Status ValidateOptions(const Engine& engine, const InputFlippingOptions& o
   if (o.task == "recall") {
     RETURN_IF_ERROR(MakeRecallVocab(RecallSpec{o.length, o.keys, vocab}).status());
   }
-  if (o.baseline_token < 0 || o.baseline_token >= vocab) {
+  if (o.baseline_token >= vocab) {
     return absl::InvalidArgumentError(
         absl::StrCat("baseline token ", o.baseline_token, " out of range [0, ", vocab, ")"));
   }
@@ -157,6 +157,16 @@ absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
   InputFlippingReport report;
   report.options = o;
   report.n_layers = static_cast<int>(engine.config().n_layers);
+  report.baseline_token = o.baseline_token;
+  if (report.baseline_token < 0) {
+    if (o.task == "recall") {
+      ASSIGN_OR_RETURN(RecallVocab v,
+                       MakeRecallVocab(RecallSpec{o.length, o.keys, engine.config().vocab_size}));
+      report.baseline_token = v.filler_first;
+    } else {
+      report.baseline_token = static_cast<int32_t>(kCopyFirstContent);
+    }
+  }
 
   // The entries, in options order, per-layer methods expanded.
   std::vector<Entry> entries;
@@ -241,9 +251,9 @@ absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
       }
       std::vector<double> morf, lerf, morf_p, lerf_p;
       RETURN_IF_ERROR(FlipCurve(engine, ids, features, MostRelevantFirst(relevance[e]), schedule,
-                                token, o.baseline_token, morf, morf_p));
+                                token, report.baseline_token, morf, morf_p));
       RETURN_IF_ERROR(FlipCurve(engine, ids, features, LeastRelevantFirst(relevance[e]), schedule,
-                                token, o.baseline_token, lerf, lerf_p));
+                                token, report.baseline_token, lerf, lerf_p));
       ASSIGN_OR_RETURN(double raw, DeltaAreaFlipping(lerf, morf));
       ASSIGN_OR_RETURN(double prob, DeltaAreaFlipping(lerf_p, morf_p));
       entry.deltas_raw.push_back(raw);
@@ -294,7 +304,7 @@ nlohmann::json FlipReportToJson(const InputFlippingReport& report) {
                   {"samples", o.samples},
                   {"seed", o.seed},
                   {"steps", o.steps},
-                  {"baseline_token", o.baseline_token},
+                  {"baseline_token", report.baseline_token},
                   {"ig_steps", o.ig_steps},
                   {"sg_samples", o.sg_samples},
                   {"activation", o.activation},
@@ -332,8 +342,8 @@ std::string FlipReportToMarkdown(const InputFlippingReport& report) {
       "Mean features per sample %.1f; clean target logit %.3f, probability %.4f.\n\n"
       "| method | ΔA_F (logit / clean logit) | ± std | ΔA_F raw logit | ΔA_F probability |\n"
       "|---|---|---|---|---|\n",
-      o.model_name, o.task, o.length, o.samples, o.steps, o.baseline_token, report.mean_features,
-      report.mean_clean_logit, report.mean_clean_prob);
+      o.model_name, o.task, o.length, o.samples, o.steps, report.baseline_token,
+      report.mean_features, report.mean_clean_logit, report.mean_clean_prob);
   for (const MethodFlipping& m : report.methods) {
     absl::StrAppendFormat(&md, "| %s | %.3f | %.3f | %.3f | %.3f |\n", m.name, m.delta_af,
                           m.delta_af_std, m.delta_af_raw, m.delta_af_prob);

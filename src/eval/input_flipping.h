@@ -18,8 +18,11 @@
 // aggregation for them (docs/methods.md), so none is invented. "random" is the control: i.i.d.
 // uniform scores per sample (seeded), whose expected ΔA_F is 0.
 // Task "copy": copy samples (eval/tasks/copy_task.h, seed 4242 = the held-out set), t = L+1+i
-// with i drawn per sample, so t predicts s_i. Baseline token: BOS (id 0), the task's one token
-// without content (the copy vocabulary has no UNK/PAD; a content id would be evidence itself).
+// with i drawn per sample, so t predicts s_i.
+// Baseline (replacement) token, `baseline_token` < 0 = the task's default: copy → id 2, the first
+// content id (flipping s_j then leaves a well-formed string whose copy of s_i is unchanged for
+// j ≠ i, while BOS in mid-sequence is out of distribution: on the committed models one BOS breaks
+// the copy whatever is flipped, docs/faithfulness.md); recall → the first filler (distractor) id.
 // Task "recall" (eval/tasks/recall_task.h, k = `keys` pairs among distractors in `length` context
 // tokens): t = the query key's position, which predicts the gold value.
 // Deterministic for a given model, device and options. Not thread-safe per call.
@@ -49,8 +52,8 @@ struct InputFlippingOptions {
   int samples = 32;
   uint64_t seed = 4242;  // samples, explained positions, random scores, SmoothGrad noise
   std::vector<std::string> methods = AllFlipMethods();
-  int steps = 16;              // K
-  int32_t baseline_token = 0;  // BOS
+  int steps = 16;               // K
+  int32_t baseline_token = -1;  // < 0: the task's default (above)
   int ig_steps = 30;
   int sg_samples = 30;
   std::string activation = "silu";  // LaTIM's additive f
@@ -74,6 +77,7 @@ struct MethodFlipping {
 
 struct InputFlippingReport {
   InputFlippingOptions options;
+  int32_t baseline_token = 0;  // resolved
   int n_layers = 0;
   double mean_features = 0;     // features per sample
   double mean_clean_logit = 0;  // f_c(x)

@@ -36,7 +36,7 @@ class FlipTest : public ::testing::Test {
     if (engine_ == nullptr) return;
     InputFlippingOptions o;
     o.samples = kSamples;
-    o.steps = 8;
+    o.steps = kSteps;
     o.methods = {"grad-x-input", "latim-alti-logit", "latim-l2", "random"};
     absl::StatusOr<InputFlippingReport> r = EvaluateInputFlipping(*engine_, o);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -46,7 +46,8 @@ class FlipTest : public ::testing::Test {
     delete report_;
     delete engine_;
   }
-  static constexpr int kSamples = 32;
+  static constexpr int kSamples = 24;
+  static constexpr int kSteps = 16;
   static Engine* engine_;
   static InputFlippingReport* report_;
 };
@@ -62,8 +63,8 @@ TEST_F(FlipTest, EntriesPerLayerAndCurveShapes) {
   for (const MethodFlipping& m : report_->methods) {
     EXPECT_EQ(m.count, kSamples) << m.name;
     for (const FlipCurves* c : {&m.logit, &m.logit_raw, &m.prob}) {
-      ASSERT_EQ(c->morf.size(), 9u) << m.name;
-      ASSERT_EQ(c->lerf.size(), 9u) << m.name;
+      ASSERT_EQ(c->morf.size(), static_cast<size_t>(kSteps + 1)) << m.name;
+      ASSERT_EQ(c->lerf.size(), static_cast<size_t>(kSteps + 1)) << m.name;
       // Nothing flipped / everything flipped: the same input in both orders.
       EXPECT_DOUBLE_EQ(c->morf.front(), c->lerf.front()) << m.name;
       EXPECT_NEAR(c->morf.back(), c->lerf.back(), 1e-9) << m.name;
@@ -72,6 +73,7 @@ TEST_F(FlipTest, EntriesPerLayerAndCurveShapes) {
     EXPECT_NEAR(m.logit_raw.morf.front(), report_->mean_clean_logit, 1e-4) << m.name;
   }
   EXPECT_GT(report_->mean_clean_prob, 0.9);  // the model copies
+  EXPECT_EQ(report_->baseline_token, 2);     // the copy task's default
 }
 
 TEST_F(FlipTest, RandomControlIsNearZeroAndARealMethodIsClearlyPositive) {
@@ -99,8 +101,8 @@ TEST_F(FlipTest, JsonHoldsDeltaAndCurvesPerMethod) {
   ASSERT_EQ(j["methods"].size(), report_->methods.size());
   for (const nlohmann::json& m : j["methods"]) {
     EXPECT_TRUE(m["delta_af"].is_number()) << m["name"];
-    EXPECT_EQ(m["curves"]["logit"]["morf"].size(), 9u);
-    EXPECT_EQ(m["curves"]["logit"]["lerf"].size(), 9u);
+    EXPECT_EQ(m["curves"]["logit"]["morf"].size(), static_cast<size_t>(kSteps + 1));
+    EXPECT_EQ(m["curves"]["logit"]["lerf"].size(), static_cast<size_t>(kSteps + 1));
   }
   EXPECT_NE(FlipReportToMarkdown(*report_).find("| random |"), std::string::npos);
 }

@@ -93,8 +93,8 @@ absl::StatusOr<InputFlippingReport> EvaluateInputFlipping(const Engine& engine,
 
 nlohmann::json FlipReportToJson(const InputFlippingReport& report);
 std::string FlipReportToMarkdown(const InputFlippingReport& report);
-// One SVG per curve kind ("logit", "prob"): MoRF solid and LeRF dashed per method, written as
-// <dir>/<model>_flip_<kind>.svg. Returns the paths.
+// Two SVGs of the normalised logit curves, one per order, every method a line (random dashed):
+// <dir>/<model>_flip_morf.svg and <dir>/<model>_flip_lerf.svg. Returns the paths.
 absl::StatusOr<std::vector<std::string>> WriteFlipPlots(const InputFlippingReport& report,
                                                         const std::string& dir);
 

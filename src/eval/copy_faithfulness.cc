@@ -1,7 +1,5 @@
 #include "eval/copy_faithfulness.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,27 +17,6 @@ namespace mamba_explain {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Same stream as the trainer's EvaluateCopyModel (chunks of 256 from one CPU generator), so for
-// equal seeds both see the same samples.
-absl::StatusOr<std::vector<std::vector<int32_t>>> MakeSamples(int samples, int length,
-                                                              int64_t vocab, uint64_t seed) {
-  try {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    std::vector<std::vector<int32_t>> out;
-    while (static_cast<int>(out.size()) < samples) {
-      const int n = std::min(256, samples - static_cast<int>(out.size()));
-      torch::Tensor ids = MakeCopyBatch(n, length, vocab, gen).ids.contiguous();  // [n, T]
-      const int64_t* p = ids.data_ptr<int64_t>();
-      for (int b = 0; b < n; ++b) {
-        out.emplace_back(p + b * ids.size(1), p + (b + 1) * ids.size(1));
-      }
-    }
-    return out;
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("copy samples: ", e.what_without_backtrace()));
-  }
-}
 
 // Per-layer results (the catalogue's scope), e.g. latim-l2; the others are one layer −1 map.
 bool IsPerLayerMethod(const std::string& m) {
@@ -251,8 +228,9 @@ absl::StatusOr<CopyFaithfulnessReport> EvaluateCopyFaithfulness(
   CopyFaithfulnessReport report;
   report.options = options;
   report.n_layers = static_cast<int>(engine.config().n_layers);
-  ASSIGN_OR_RETURN(std::vector<std::vector<int32_t>> samples,
-                   MakeSamples(options.samples, length, engine.config().vocab_size, options.seed));
+  ASSIGN_OR_RETURN(
+      std::vector<std::vector<int32_t>> samples,
+      MakeCopySamples(options.samples, length, engine.config().vocab_size, options.seed));
   const auto t0 = Clock::now();
   RETURN_IF_ERROR(CopyAccuracy(engine, samples, length, report));
   Progress(options, absl::StrFormat("copy accuracy: token %.4f, sequence %.4f",

@@ -22,4 +22,43 @@ grep -q "latim-l9" "$tmp/err"
 grep -q "| latim-l2 |" "$tmp/stdout.md"
 cmp "$tmp/stdout.md" "$tmp/out.md"
 python3 "$src/tests/eval/check_eval_outputs.py" "$tmp/out.json" "$tmp/png"
+
+# flip: every method (per-layer maps at each layer) and the random control, curves of K+1 points,
+# SVG plots that parse as XML.
+"$bin" --help | grep -q "mamba-explain-eval flip"
+# The copy models' vocabulary (16) has 4 key ids: 5 keys cannot fit.
+if "$bin" flip --model-dir "$src/models/copy-mamba1-silu" --task recall --keys 5 > /dev/null \
+     2> "$tmp/err"; then
+  echo "FAIL: flip --task recall --keys 5 accepted on a 16-token vocabulary"; exit 1
+fi
+grep -q "key ids" "$tmp/err"
+"$bin" flip --model-dir "$src/models/copy-mamba1-silu" --task recall --keys 2 --length 24 \
+  --samples 2 --steps 4 --methods grad-x-input,random --json "$tmp/recall.json" > /dev/null \
+  2> /dev/null
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["options"]["task"]=="recall" and [m["name"] for m in j["methods"]]==["grad-x-input","random"], j["methods"]' "$tmp/recall.json"
+"$bin" flip --model-dir "$src/models/copy-mamba1-silu" --samples 2 --steps 4 --ig-steps 2 \
+  --sg-samples 2 --json "$tmp/flip.json" --markdown "$tmp/flip.md" --plot-dir "$tmp/svg" \
+  > "$tmp/flip_stdout.md" 2> "$tmp/flip_progress"
+cmp "$tmp/flip_stdout.md" "$tmp/flip.md"
+python3 - "$tmp/flip.json" "$tmp/svg" <<'PY'
+import json, os, sys, xml.etree.ElementTree as ET
+j = json.load(open(sys.argv[1]))
+names = [m["name"] for m in j["methods"]]
+want = ["latim-l1@0", "latim-l1@1", "latim-l2@0", "latim-l2@1", "latim-alti@0", "latim-alti@1",
+        "latim-alti-logit", "grad-x-input", "integrated-gradients", "smoothgrad", "mamba-lrp",
+        "mamba-attention@0", "mamba-attention@1", "rollout", "mamba-attribution", "random"]
+if names != want: sys.exit(f"FAIL: flip methods {names}")
+for m in j["methods"]:
+    if not isinstance(m["delta_af"], float): sys.exit(f"FAIL: {m['name']} delta_af")
+    for kind in ("logit", "logit_raw", "prob"):
+        for order in ("morf", "lerf"):
+            if len(m["curves"][kind][order]) != 5: sys.exit(f"FAIL: {m['name']} {kind} {order}")
+svgs = sorted(os.listdir(sys.argv[2]))
+if svgs != ["copy-mamba1-silu_flip_lerf.svg", "copy-mamba1-silu_flip_morf.svg"]:
+    sys.exit(f"FAIL: svgs {svgs}")
+for f in svgs:
+    root = ET.parse(os.path.join(sys.argv[2], f)).getroot()
+    if len(root.findall("{http://www.w3.org/2000/svg}polyline")) != len(want):
+        sys.exit(f"FAIL: {f} polylines")
+PY
 echo "eval_cli_test: OK"

@@ -1,6 +1,7 @@
 // mamba-explain-eval: faithfulness evaluations of the attribution methods (docs/faithfulness.md).
-// One task so far, the copying task of LaTIM §4.1 (Table 2). Progress goes to stderr, the
-// Markdown tables to stdout; --json / --markdown also write them to files.
+// `copy`: the copying task of LaTIM §4.1 (Table 2); `flip`: input-flipping perturbation
+// faithfulness (MambaLRP §5.3). Progress goes to stderr, the Markdown tables to stdout; --json /
+// --markdown also write them to files.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "common/status_macros.h"
 #include "eval/copy_faithfulness.h"
 #include "eval/faithfulness_report.h"
+#include "eval/input_flipping.h"
 #include "explain/engine.h"
 
 namespace mamba_explain {
@@ -31,13 +33,34 @@ constexpr char kUsage[] =
     "  latim-alti-logit, grad-x-input, integrated-gradients, smoothgrad, mamba-lrp,\n"
     "  mamba-attention, rollout, mamba-attribution. --grad-samples caps the samples\n"
     "  explained with integrated-gradients and smoothgrad (default: all).\n"
-    "  Details: docs/faithfulness.md\n";
+    "  Details: docs/faithfulness.md\n"
+    "\n"
+    "usage: mamba-explain-eval flip --model-dir DIR [--task copy|recall] [--length 16] [--keys 1]\n"
+    "         [--samples 32] [--methods all|a,b,c] [--steps 32] [--seed 4242]\n"
+    "         [--baseline-token ID] [--device cpu|cuda] [--ig-steps 30] [--sg-samples 30]\n"
+    "         [--activation silu] [--json OUT.json] [--markdown OUT.md] [--plot-dir DIR]\n"
+    "  Input flipping (MambaLRP section 5.3): replaces the input tokens by the baseline token\n"
+    "  (default: copy 2, the first content id; recall the first filler id) most- and\n"
+    "  least-relevant first in K steps and reports, per method,\n"
+    "  dA_F = area(LeRF) - area(MoRF) of the target logit / clean logit (also raw logit and\n"
+    "  probability) and the curves. Methods: the ones above (per-layer maps at every layer,\n"
+    "  as name@layer) and 'random' (the control). --plot-dir writes SVG curves.\n"
+    "  --task recall: --keys key-value pairs among distractors in --length context tokens\n"
+    "  (the query position is explained). Details: docs/faithfulness.md\n";
 
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
   if (!out) return absl::PermissionDeniedError(absl::StrCat(flag, ": cannot write ", path));
   return absl::OkStatus();
+}
+
+std::string ModelName(const std::string& model_dir) {
+  std::string name = std::filesystem::path(model_dir).lexically_normal().filename().string();
+  if (name.empty()) {  // "dir/" normalises to an empty file name
+    name = std::filesystem::path(model_dir).lexically_normal().parent_path().filename().string();
+  }
+  return name;
 }
 
 absl::Status RunCopy(const std::vector<std::string>& argv) {
@@ -64,11 +87,7 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
   o.activation = args.Get("activation", o.activation);
   o.heatmap_dir = args.Get("heatmap-dir");
-  o.model_name = std::filesystem::path(model_dir).lexically_normal().filename().string();
-  if (o.model_name.empty()) {  // "dir/" normalises to an empty file name
-    o.model_name =
-        std::filesystem::path(model_dir).lexically_normal().parent_path().filename().string();
-  }
+  o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 
   EngineOptions engine_options;
@@ -82,6 +101,53 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   }
   if (args.Has("markdown"))
     RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  return absl::OkStatus();
+}
+
+absl::Status RunFlip(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "task", "length", "keys", "samples", "seed",
+                                     "methods", "steps", "baseline-token", "device", "ig-steps",
+                                     "sg-samples", "activation", "json", "markdown", "plot-dir"},
+                                    {}}));
+  InputFlippingOptions o;
+  ASSIGN_OR_RETURN(const std::string model_dir, args.Require("model-dir"));
+  o.task = args.Get("task", o.task);
+  RETURN_IF_ERROR(args.GetInt("length", o.length));
+  RETURN_IF_ERROR(args.GetInt("keys", o.keys));
+  RETURN_IF_ERROR(args.GetInt("samples", o.samples));
+  RETURN_IF_ERROR(args.GetInt("steps", o.steps));
+  RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));
+  RETURN_IF_ERROR(args.GetInt("sg-samples", o.sg_samples));
+  int baseline = o.baseline_token;
+  RETURN_IF_ERROR(args.GetInt("baseline-token", baseline));
+  o.baseline_token = baseline;
+  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
+    return absl::InvalidArgumentError("--seed must be a non-negative integer");
+  }
+  const std::string methods = args.Get("methods", "all");
+  if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
+  o.activation = args.Get("activation", o.activation);
+  o.model_name = ModelName(model_dir);
+  o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+
+  EngineOptions engine_options;
+  engine_options.device = args.Get("device", "cpu");
+  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(InputFlippingReport report, EvaluateInputFlipping(*engine, o));
+  const std::string markdown = FlipReportToMarkdown(report);
+  std::cout << markdown;
+  if (args.Has("json")) {
+    RETURN_IF_ERROR(WriteText(args.Get("json"), FlipReportToJson(report).dump(1) + "\n", "--json"));
+  }
+  if (args.Has("markdown")) {
+    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  }
+  if (args.Has("plot-dir")) {
+    ASSIGN_OR_RETURN(std::vector<std::string> plots, WriteFlipPlots(report, args.Get("plot-dir")));
+    for (const std::string& p : plots) std::cerr << "plot " << p << std::endl;
+  }
   return absl::OkStatus();
 }
 
@@ -102,11 +168,12 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (command != "copy") {
+  if (command != "copy" && command != "flip") {
     std::cerr << "unknown command '" << command << "'\n" << mamba_explain::kUsage;
     return 2;
   }
-  const absl::Status status = mamba_explain::RunCopy(args);
+  const absl::Status status =
+      command == "copy" ? mamba_explain::RunCopy(args) : mamba_explain::RunFlip(args);
   if (!status.ok()) {
     std::cerr << "error: " << status << "\n";
     return 1;

@@ -1,5 +1,11 @@
 #include "eval/tasks/copy_task.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
 namespace mamba_explain {
 
 CopyBatch MakeCopyBatch(int64_t batch, int64_t length, int64_t vocab, torch::Generator& gen) {
@@ -15,6 +21,25 @@ CopyBatch MakeCopyBatch(int64_t batch, int64_t length, int64_t vocab, torch::Gen
   const int64_t sep_pos = CopySeparatorPosition(length);
   b.targets.narrow(1, sep_pos, length).copy_(source);
   return b;
+}
+
+absl::StatusOr<std::vector<std::vector<int32_t>>> MakeCopySamples(int samples, int64_t length,
+                                                                  int64_t vocab, uint64_t seed) {
+  try {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    std::vector<std::vector<int32_t>> out;
+    while (static_cast<int>(out.size()) < samples) {
+      const int n = std::min(256, samples - static_cast<int>(out.size()));
+      torch::Tensor ids = MakeCopyBatch(n, length, vocab, gen).ids.contiguous();  // [n, T]
+      const int64_t* p = ids.data_ptr<int64_t>();
+      for (int b = 0; b < n; ++b) {
+        out.emplace_back(p + b * ids.size(1), p + (b + 1) * ids.size(1));
+      }
+    }
+    return out;
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("copy samples: ", e.what_without_backtrace()));
+  }
 }
 
 }  // namespace mamba_explain

@@ -13,6 +13,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace mamba_explain {
 
@@ -28,6 +31,12 @@ struct CopyBatch {
 
 // Seeded and device-independent: the same generator state gives the same batch.
 CopyBatch MakeCopyBatch(int64_t batch, int64_t length, int64_t vocab, torch::Generator& gen);
+
+// `samples` whole samples as token ids, drawn in chunks of 256 from one CPU generator seeded with
+// `seed`: the stream of the trainer's EvaluateCopyModel, so for equal seeds both see the same
+// samples (the evaluators' held-out sets). LibTorch errors become INTERNAL.
+absl::StatusOr<std::vector<std::vector<int32_t>>> MakeCopySamples(int samples, int64_t length,
+                                                                  int64_t vocab, uint64_t seed);
 
 // Index of the first copy position (the SEP token) and helpers for the gold interactions.
 inline int64_t CopySeparatorPosition(int64_t length) { return length + 1; }

@@ -80,6 +80,10 @@ ABSL_FLAG(int64_t, memory_budget_mib, 256,
           "Engine: LaTIM row/channel block budget per batch (MiB) unless a request sets "
           "parameters.memory_budget_mib (at most --max_memory_budget_mib).");
 ABSL_FLAG(int, max_memory_budget_mib, 4096, "Largest parameters.memory_budget_mib accepted.");
+ABSL_FLAG(int64_t, memory_limit_mib, 0,
+          "Memory one request may use, from the engine's estimate made before any work: requests "
+          "over it fail alone with RESOURCE_EXHAUSTED before queueing. 0 = 90% of the device "
+          "less the weights; -1 = no limit.");
 ABSL_FLAG(int, max_batch_size, 8, "Most requests in one batch.");
 ABSL_FLAG(int64_t, max_batch_tokens, 16384,
           "Most padded tokens (batch size x longest sequence) in one batch.");
@@ -209,6 +213,7 @@ absl::Status ValidateFlags() {
       {"max_gradient_rows", absl::GetFlag(FLAGS_max_gradient_rows), 1, int64_t{1} << 40},
       {"memory_budget_mib", absl::GetFlag(FLAGS_memory_budget_mib), 1, 1 << 20},
       {"max_memory_budget_mib", absl::GetFlag(FLAGS_max_memory_budget_mib), 1, 1 << 20},
+      {"memory_limit_mib", absl::GetFlag(FLAGS_memory_limit_mib), -1, int64_t{1} << 30},
       {"max_receive_message_bytes", absl::GetFlag(FLAGS_max_receive_message_bytes), 1024,
        INT32_MAX},
       {"max_send_message_bytes", absl::GetFlag(FLAGS_max_send_message_bytes), 1 << 20, INT32_MAX},
@@ -282,6 +287,7 @@ int Serve() {
     options.device = absl::GetFlag(FLAGS_device);
     options.precision = absl::GetFlag(FLAGS_precision);
     options.memory_budget_mib = absl::GetFlag(FLAGS_memory_budget_mib);
+    options.memory_limit_mib = absl::GetFlag(FLAGS_memory_limit_mib);
     registry_options.factory = [options](const std::string&, const std::string& dir) {
       return CreateEngineBackend(dir, options);
     };

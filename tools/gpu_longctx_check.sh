@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Long-context explanations on the GPU host (issue 18): builds the engine, the chunked-scan and
-# layer-trace tests and the benchmarks (LibTorch 2.11 + CUDA, ../shared/gpu recipe), runs the
+# layer-trace tests and the benchmarks (LibTorch 2.11 + CUDA, the GPU host's recipe), runs the
 # tests (the CUDA scan from an initial state against the reference included), then the last row
 # of LaTIM(ℓ2) on random 130m-shaped models (24 layers; Mamba-1 and Mamba-2) at N = 65 536,
 # 262 144 and 1 048 576 (time, peak CUDA memory, bytes per token), and Gradient×Input / MambaLRP

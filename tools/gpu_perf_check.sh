@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU host: serving throughput of issue 11's target table with `mamba-explain perf`. Builds the
-# server and client (build-gpu, ../shared/gpu recipe), makes random 130m-shaped Mamba-1 and
+# server and client (build-gpu, the GPU host's recipe), makes random 130m-shaped Mamba-1 and
 # Mamba-2 checkpoints with HF transformers (24 layers, d_model 768, GPT-NeoX vocabulary; HF's
 # own initialisation, seed 0), starts two mamba-explaind on CUDA serving both (the default
 # --max_batch_size 32 and --max_batch_size 1), then per model runs 128-token requests:

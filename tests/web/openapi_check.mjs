@@ -117,9 +117,9 @@ try {
   const cfg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests/fixtures/mamba1_bias_tied/config.json')));
   cfg.num_hidden_layers = 12;
   fs.writeFileSync(path.join(srepo, 'deep/config.json'), JSON.stringify(cfg));
-  // A tokenizer for Tokenize's 200: one committed in models/ when there is one, else the shared one.
+  // A tokenizer for Tokenize's 200: one committed in models/ when there is one, else data/'s.
   const tokenizer = [...fs.readdirSync(path.join(repoRoot, 'models')).map(d => path.join(repoRoot, 'models', d, 'tokenizer.json')),
-                     path.join(process.env.ME_SHARED_DIR || path.join(repoRoot, '../shared'), 'data/gpt-neox-20b-tokenizer.json')]
+                     path.join(repoRoot, 'data/gpt-neox-20b-tokenizer.json')]
                     .find(p => fs.existsSync(p));
   if (tokenizer) fs.copyFileSync(tokenizer, path.join(srepo, 'deep/tokenizer.json'));
 

@@ -225,6 +225,13 @@ absl::Status Tokenizer::Impl::LoadModel(const Json& model) {
     vocab[token] = static_cast<int32_t>(id.get<int64_t>());
     max_id = std::max(max_id, vocab[token]);
   }
+  // The id → token table is dense: ids that leave gaps far larger than the vocabulary would make
+  // a huge table from a small file (real vocabularies number their tokens 0..n−1).
+  if (static_cast<int64_t>(max_id) >= static_cast<int64_t>(vocab.size()) + 65536) {
+    return InvalidField(
+        source, "model.vocab",
+        absl::StrCat("ids are not dense: largest id ", max_id, " for ", vocab.size(), " tokens"));
+  }
   id_to_token.assign(max_id + 1, std::string());
   id_known.assign(max_id + 1, false);
   for (const auto& [token, id] : vocab) {

@@ -345,6 +345,8 @@ TEST(TinyTokenizerTest, MalformedFilesAreInvalidArgument) {
       {"merged token unknown", [](Json& j) { j["model"]["merges"].push_back("c a"); },
        "model.merges[4]"},
       {"dropout", [](Json& j) { j["model"]["dropout"] = 0.1; }, "model.dropout"},
+      // Found by tokenizer_fuzz: one huge id made a 2^31-entry id table.
+      {"sparse vocab ids", [](Json& j) { j["model"]["vocab"]["zz"] = 2000000000; }, "not dense"},
       {"subword prefix", [](Json& j) { j["model"]["continuing_subword_prefix"] = "##"; },
        "model.continuing_subword_prefix"},
       {"normalizer",

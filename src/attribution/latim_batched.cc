@@ -501,14 +501,4 @@ absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
   return absl::OkStatus();
 }
 
-absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& tr, int layer,
-                                  bool report_layer, bool alti_logit,
-                                  std::vector<LatimSequenceState>& states,
-                                  const LatimOptions& options, const ResultCallback& callback) {
-  ASSIGN_OR_RETURN(
-      LatimPendingLayer pending,
-      LaunchLatimLayerBatched(model, tr, layer, report_layer, alti_logit, states, options));
-  return EmitLatimLayerBatched(pending, options.scores, states, callback);
-}
-
 }  // namespace mamba_explain

@@ -89,12 +89,6 @@ absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
                                    const std::vector<LatimScore>& scores,
                                    std::vector<LatimSequenceState>& states,
                                    const ResultCallback& callback);
-// Launch + Emit of one layer.
-absl::Status RunLatimLayerBatched(const MambaModel& model, const LayerTrace& trace, int layer,
-                                  bool report_layer, bool alti_logit,
-                                  std::vector<LatimSequenceState>& states,
-                                  const LatimOptions& options, const ResultCallback& callback);
-
 // With the environment variable ME_LATIM_PROFILE=1 the batched path synchronises the device after
 // each stage and accumulates its wall time (for bench/latim_bench; off by default, no cost then).
 // Returns "stage: ms, ..." since the last call and resets.

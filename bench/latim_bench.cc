@@ -237,7 +237,7 @@ LatimRowBlock AllRowsBlock(int64_t n, torch::Device device) {
 }
 
 int Main(int argc, char** argv) {
-  bool quick = false, reference = false, contrib_only = false;
+  bool quick = false, reference = false, contrib_only = false, model_bf16 = false;
   std::string arch = "both";
   std::vector<int64_t> lens = {1024, 4096};
   int reps = 3;
@@ -253,12 +253,19 @@ int Main(int argc, char** argv) {
       arch = argv[++i];
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::stoi(argv[++i]);
+    } else if (a == "--model-precision" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      if (v != "fp32" && v != "bf16") {
+        std::fprintf(stderr, "--model-precision takes fp32 or bf16\n");
+        return 2;
+      }
+      model_bf16 = v == "bf16";
     } else if (a == "--seq-lens" && i + 1 < argc) {
       lens = ParseList(argv[++i]);
     } else {
       std::fprintf(stderr,
                    "usage: latim_bench [--quick] [--reference] [--arch mamba1|mamba2|both] "
-                   "[--seq-lens 1024,4096] [--reps 3] [--contrib-only]\n");
+                   "[--seq-lens 1024,4096] [--reps 3] [--contrib-only] [--model-precision fp32|bf16]\n");
       return 2;
     }
   }
@@ -283,6 +290,7 @@ int Main(int argc, char** argv) {
   big = big2 = ga = gb = ga16 = gb16 = torch::Tensor();
   std::printf("measured peaks: bf16 GEMM %.0f TFLOP/s, tf32 %.0f, fp32 %.1f; copy %.0f GB/s\n",
               peak_bf16 / 1e12, peak_tf32 / 1e12, peak_fp32 / 1e12, copy_bw / 1e9);
+  std::printf("model weights: %s\n", model_bf16 ? "bf16" : "fp32");
   std::printf("%-7s %5s %-5s %-13s %-5s %9s %9s %9s %7s %9s %9s  %s\n", "arch", "N", "rows",
               "scores", "prec", "time_ms", "bound_ms", "x_bound", "peakGiB", "max_err", "vs_ref",
               "shape");
@@ -309,6 +317,9 @@ int Main(int argc, char** argv) {
     }
     LoadOptions lo;
     lo.device = device;
+    // The weights' precision decides the forward's GEMMs (TF32 stays off for fp32 weights); the
+    // prec column is LaTIM's own precision.
+    lo.precision = model_bf16 ? Precision::kBf16 : Precision::kFp32;
     auto model = MambaModel::Load(dir, lo);
     std::system(("rm -rf " + dir).c_str());
     if (!model.ok()) {

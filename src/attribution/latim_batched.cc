@@ -368,41 +368,57 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
     rb.n_src = S;
     clock.Mark("plan");
 
-    torch::Tensor u_sum;                                          // [Rb, E] fp32
-    torch::Tensor u = LatimContributions(in, rb, dtype, &u_sum);  // [Rb, S, E]
-    clock.Mark("contributions");
+    // A block too large for the budget holds one tile alone (a long row): its sources are then
+    // taken in windows, so u and T scale with the window, not with N. ALTI needs y_t (all
+    // sources) before any pair score, so it keeps one window.
+    const int64_t window =
+        need_alti || Rb * S <= max_pairs ? S : std::max<int64_t>(max_pairs / Rb, kLatimRowTile);
+    // Scores of the window's T (pair scores, scattered at its columns).
+    auto score = [&](const torch::Tensor& u, int64_t s0, int64_t n, const torch::Tensor& y,
+                     const torch::Tensor& resid) {
+      torch::Tensor T = LatimGemm(u.view({Rb * n, E}), w_out_lp, options.precision, torch::kFloat32)
+                            .view({Rb, n, D});
+      clock.Mark("w_out gemm");
+      LatimPairScores ps = ComputeLatimPairScores(T, rb.row_pos, y, resid, want_l1 && any_reported,
+                                                  want_l2 && any_reported, need_alti, s0);
+      clock.Mark("pair scores");
+      if (want_l1 && any_reported) l1.narrow(1, s0, n).index_copy_(0, slot, ps.l1);
+      if (want_l2 && any_reported) l2.narrow(1, s0, n).index_copy_(0, slot, ps.l2);
+      clock.Mark("scatter");
+      return ps;
+    };
+    torch::Tensor u_sum;   // [Rb, E] fp32, Σ over every window
+    torch::Tensor u_alti;  // the one window's u, scored once y_t is known
+    for (int64_t s0 = 0; s0 < S; s0 += window) {
+      rb.src_begin = s0;
+      rb.n_src = std::min(window, S - s0);
+      const int64_t n = rb.n_src;
+      torch::Tensor part_sum;
+      torch::Tensor u = LatimContributions(in, rb, dtype, &part_sum);  // [Rb, n, E]
+      u_sum = u_sum.defined() ? u_sum.add_(part_sum) : part_sum;
+      clock.Mark("contributions");
+      if (alti_logit && any_reported) {
+        // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
+        torch::Tensor ut = u_tilde.index_select(0, slot).unsqueeze(-1);  // [Rb, E, 1]
+        torch::Tensor d = torch::bmm(u, ut).squeeze(-1).to(torch::kFloat32);
+        logit_delta.narrow(1, s0, n).index_copy_(0, slot, d);
+      }
+      // T in fp32 in every mode: bf16 rounds u once, not T as well (the ALTI distances and the
+      // ranks of near-equal norms keep fp32 resolution).
+      if (need_t && need_alti) u_alti = u;
+      if (need_t && !need_alti) score(u, s0, n, torch::Tensor(), torch::Tensor());
+    }
     // Σ_s T_t(x_s) [Rb, D] in fp32 in every mode: it is small, and ALTI's y_t and the
     // decomposition error hang on it.
     torch::Tensor sum_t = LatimGemm(u_sum, w_out, Precision::kFp32);
     if (any_reported) sum_rows.index_copy_(0, slot, sum_t);
-    if (alti_logit && any_reported) {
-      // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
-      torch::Tensor ut = u_tilde.index_select(0, slot).unsqueeze(-1);  // [Rb, E, 1]
-      torch::Tensor d = torch::bmm(u, ut).squeeze(-1).to(torch::kFloat32);
-      logit_delta.narrow(1, 0, S).index_copy_(0, slot, d);
-    }
     clock.Mark("sum+err+logit");
-    if (!need_t) continue;
-    // T in fp32 in every mode: bf16 rounds u once, not T as well (the ALTI distances and the
-    // ranks of near-equal norms keep fp32 resolution).
-    torch::Tensor T = LatimGemm(u.view({Rb * S, E}), w_out_lp, options.precision, torch::kFloat32)
-                          .view({Rb, S, D});
-    clock.Mark("w_out gemm");
-    torch::Tensor resid, y;
-    if (need_alti) {
-      // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
-      resid = residual.index({b_idx.clamp_max(Bt - 1), t_idx});  // [Rb, D]
-      y = resid + sum_t;
-    }
-    LatimPairScores ps = ComputeLatimPairScores(T, rb.row_pos, y, resid, want_l1 && any_reported,
-                                                want_l2 && any_reported, need_alti);
-    T = torch::Tensor();
-    u = torch::Tensor();
-    clock.Mark("pair scores");
-    if (want_l1 && any_reported) l1.narrow(1, 0, S).index_copy_(0, slot, ps.l1);
-    if (want_l2 && any_reported) l2.narrow(1, 0, S).index_copy_(0, slot, ps.l2);
-    clock.Mark("scatter");
     if (!need_alti) continue;
+    // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
+    torch::Tensor resid = residual.index({b_idx.clamp_max(Bt - 1), t_idx});  // [Rb, D]
+    torch::Tensor y = resid + sum_t;
+    LatimPairScores ps = score(u_alti, 0, S, y, resid);
+    u_alti = torch::Tensor();
     torch::Tensor sources = torch::arange(S, i64).unsqueeze(0);
     torch::Tensor pos = rb.row_pos.to(torch::kLong).unsqueeze(1);
     torch::Tensor causal = ((sources <= pos) & (pos >= 0)).to(torch::kFloat32);  // [Rb, S]

@@ -74,6 +74,7 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
     p.gain = F32(gain);
     p.taps = F32(taps);
     p.rows = Rb;
+    p.src_begin = block.src_begin;
     p.n_src = block.n_src;
     p.row_seq = seq.data_ptr<int32_t>();
     p.row_pos = pos.data_ptr<int32_t>();
@@ -130,7 +131,8 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precisio
 
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
                                        const torch::Tensor& y, const torch::Tensor& resid,
-                                       bool want_l1, bool want_l2, bool want_dist) {
+                                       bool want_l1, bool want_l2, bool want_dist,
+                                       int64_t src_begin) {
 #ifdef ME_WITH_CUDA
   if (T.is_cuda() && (T.scalar_type() == torch::kFloat || T.scalar_type() == torch::kBFloat16)) {
     const c10::cuda::CUDAGuard guard(T.device());
@@ -151,6 +153,7 @@ LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tens
     LatimPairScoreParams p;
     p.rows = Rb;
     p.n_src = S;
+    p.src_begin = src_begin;
     p.d_model = D;
     p.T = t.data_ptr();
     p.t_type = T.scalar_type() == torch::kBFloat16 ? kLatimOutBf16 : kLatimOutF32;
@@ -164,7 +167,7 @@ LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tens
     return out;
   }
 #endif
-  return ComputeLatimPairScoresRef(T, row_pos, y, resid, want_l1, want_l2, want_dist);
+  return ComputeLatimPairScoresRef(T, row_pos, y, resid, want_l1, want_l2, want_dist, src_begin);
 }
 
 }  // namespace mamba_explain

@@ -136,10 +136,10 @@ __global__ void __launch_bounds__(M1Geometry<kNs>::kThreads,
   const int tid = threadIdx.x, lane = tid % kLanes, warp = tid / kLanes;
   const int64_t tile = blockIdx.x;
   const int64_t c0 = static_cast<int64_t>(blockIdx.y) * kLanes, c = c0 + lane;
-  const int64_t E = p.d_inner, L = p.seq_len, S = p.n_src;
+  const int64_t E = p.d_inner, L = p.seq_len, S = p.src_begin + p.n_src;  // S: sources' end
   const int N = static_cast<int>(p.d_state);
   const bool live = c < E;
-  const int64_t src_begin = static_cast<int64_t>(blockIdx.z) * span;
+  const int64_t src_begin = p.src_begin + static_cast<int64_t>(blockIdx.z) * span;
   if (src_begin >= S) return;
   const int64_t src_end = src_begin + span < S ? src_begin + span : S;
   const RowTile rt = ReadTile(p, tile);
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(M1Geometry<kNs>::kThreads,
   for (int j = 0; j < kRpt; ++j) {
     const int64_t i = tile * kTile + warp + kWarps * j;
     t[j] = p.row_pos[i];
-    out_row[j] = i * S * E + c;
+    out_row[j] = (i * p.n_src - p.src_begin) * E + c;
   }
   // Sources past the tile's last row are zero for every row.
   const int64_t live_end = rt.t_max + 1 < src_end ? rt.t_max + 1 : src_end;
@@ -362,11 +362,11 @@ static_assert(kTile == 2 * kM2Warps, "two rows per thread");
 // diagonal or pads).
 __device__ __forceinline__ void ZeroSources(const LatimContribParams& p, const int64_t (&i)[2],
                                             int64_t s0, int64_t c) {
-  const int64_t S = p.n_src, E = p.d_inner;
+  const int64_t S = p.src_begin + p.n_src, E = p.d_inner;
   const int n_s = static_cast<int>((s0 + kSrc < S ? s0 + kSrc : S) - s0);
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
-    const int64_t base = (i[rr] * S + s0) * E + c;
+    const int64_t base = (i[rr] * p.n_src + s0 - p.src_begin) * E + c;
     for (int sl = 0; sl < n_s; ++sl) Store(p.out, p.out_type, base + sl * E, 0.0f);
   }
 }
@@ -379,14 +379,14 @@ __device__ __forceinline__ void ZeroSources(const LatimContribParams& p, const i
 __device__ __forceinline__ void Epilogue(const LatimContribParams& p, const float (&m)[2][kWin],
                                          const int64_t (&i)[2], const int (&t)[2], int64_t seq,
                                          int64_t s0, int64_t c, const float* tp) {
-  const int64_t S = p.n_src, E = p.d_inner, L = p.seq_len;
+  const int64_t S = p.src_begin + p.n_src, E = p.d_inner, L = p.seq_len;
   const int n_s = static_cast<int>((s0 + kSrc < S ? s0 + kSrc : S) - s0);
   float gain[2], total[2] = {0.0f, 0.0f};
   int64_t out_base[2];
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
     gain[rr] = t[rr] >= 0 ? p.gain[(seq * L + t[rr]) * E + c] : 0.0f;
-    out_base[rr] = (i[rr] * S + s0) * E + c;
+    out_base[rr] = (i[rr] * p.n_src + s0 - p.src_begin) * E + c;
   }
   const int last[2] = {t[0] - static_cast<int>(s0), t[1] - static_cast<int>(s0)};
 #pragma unroll
@@ -430,7 +430,7 @@ __global__ void __launch_bounds__(kM2Threads, 2)
     Mamba2ContribKernel(const LatimContribParams p, int64_t heads_per_split) {
   extern __shared__ __align__(16) float smem[];
   const int tid = threadIdx.x, lane = tid % kLanes, warp = tid / kLanes;
-  const int64_t tile = blockIdx.x, s0 = static_cast<int64_t>(blockIdx.y) * kSrc;
+  const int64_t tile = blockIdx.x, s0 = p.src_begin + static_cast<int64_t>(blockIdx.y) * kSrc;
   const int64_t E = p.d_inner, L = p.seq_len, G = p.n_groups, P = p.head_dim, H = p.units;
   const int N = static_cast<int>(p.d_state), ld = N + 1;
   const int64_t h_begin = static_cast<int64_t>(blockIdx.z) * heads_per_split;
@@ -531,7 +531,7 @@ __global__ void LatimPairScoresKernel(const LatimPairScoreParams p) {
   const int lane = threadIdx.x % 32;
   const int64_t pair = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
   if (pair >= p.rows * p.n_src) return;
-  const int64_t i = pair / p.n_src, s = pair % p.n_src, D = p.d_model;
+  const int64_t i = pair / p.n_src, s = p.src_begin + pair % p.n_src, D = p.d_model;
   const int t = p.row_pos[i];
   float l1 = 0.0f, l2 = 0.0f, dist = 0.0f;
   if (t >= 0 && s <= t) {
@@ -605,8 +605,8 @@ cudaError_t LaunchMamba1States(const LatimContribParams& p, cudaStream_t stream)
 
 cudaError_t LaunchLatimContributions(const LatimContribParams& p, cudaStream_t stream) {
   if (!LatimContribCudaSupports(p.mamba2, p.d_state, p.d_conv) || p.rows % kTile != 0 ||
-      p.rows <= 0 || p.n_src <= 0 || p.head_dim <= 0 || p.n_groups <= 0 ||
-      p.units % p.n_groups != 0 || p.taps == nullptr || (p.mamba2 && p.n_groups > 16)) {
+      p.rows <= 0 || p.n_src <= 0 || p.src_begin < 0 || p.src_begin + p.n_src > p.seq_len ||
+      p.head_dim <= 0 || p.n_groups <= 0 || p.units % p.n_groups != 0 || p.taps == nullptr || (p.mamba2 && p.n_groups > 16)) {
     return cudaErrorInvalidValue;
   }
   if (p.mamba2) {
@@ -638,7 +638,9 @@ cudaError_t LaunchLatimContributions(const LatimContribParams& p, cudaStream_t s
 }
 
 cudaError_t LaunchLatimPairScores(const LatimPairScoreParams& p, cudaStream_t stream) {
-  if (p.rows <= 0 || p.n_src <= 0 || p.d_model <= 0) return cudaErrorInvalidValue;
+  if (p.rows <= 0 || p.n_src <= 0 || p.src_begin < 0 || p.d_model <= 0) {
+    return cudaErrorInvalidValue;
+  }
   constexpr int kWarps = 8;
   const int64_t pairs = p.rows * p.n_src;
   const unsigned blocks = static_cast<unsigned>((pairs + kWarps - 1) / kWarps);

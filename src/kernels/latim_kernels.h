@@ -44,15 +44,19 @@ void MakeCumDelta(LatimLayerTensors& layer);
 void MakeTaps(LatimLayerTensors& layer);
 
 // A block of target rows: row_seq/row_pos int32 [Rb] (Rb a multiple of kLatimRowTile; each tile of
-// kLatimRowTile rows belongs to one sequence, ascending, pads = −1 last), sources [0, n_src).
+// kLatimRowTile rows belongs to one sequence, ascending, pads = −1 last), sources
+// [src_begin, src_begin + n_src): the whole causal range from 0, or a window of it when a long
+// row is computed piece by piece (the memory of u and T then scales with the window, not N).
 struct LatimRowBlock {
   torch::Tensor row_seq;
   torch::Tensor row_pos;
   int64_t n_src = 0;
+  int64_t src_begin = 0;
 };
 
-// u [Rb, n_src, E] in `dtype` (kFloat or kBFloat16); zero where s > t and on pad rows. When
-// u_sum is given it receives Σ_s u_{t←s} [Rb, E] in fp32 (summed before any bf16 rounding).
+// u [Rb, n_src, E] in `dtype` (kFloat or kBFloat16), u[:, j] for source src_begin + j; zero where
+// s > t and on pad rows. When u_sum is given it receives Σ_s u_{t←s} [Rb, E] over the window in
+// fp32 (summed before any bf16 rounding).
 torch::Tensor LatimContributions(const LatimLayerTensors& layer, const LatimRowBlock& block,
                                  torch::ScalarType dtype, torch::Tensor* u_sum = nullptr);
 torch::Tensor LatimContributionsRef(const LatimLayerTensors& layer, const LatimRowBlock& block,
@@ -64,18 +68,21 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& layer, const LatimR
 torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precision precision,
                         c10::optional<torch::ScalarType> out_dtype = c10::nullopt);
 
-// Per-pair scores of T [Rb, S, D]: ‖T‖₁, ‖T‖₂ and ‖y_t − T'_t(x_s)‖₁ with T' adding resid on the
-// diagonal s = t (eq. 6). Each output [Rb, S] fp32 is computed only when asked for (else
-// undefined); zero where s > t and on pad rows. y/resid: [Rb, D] fp32, needed for dist.
+// Per-pair scores of T [Rb, S, D] (T[:, j] for source src_begin + j): ‖T‖₁, ‖T‖₂ and
+// ‖y_t − T'_t(x_s)‖₁ with T' adding resid on the diagonal s = t (eq. 6). Each output [Rb, S] fp32
+// is computed only when asked for (else undefined); zero where s > t and on pad rows. y/resid:
+// [Rb, D] fp32, needed for dist.
 struct LatimPairScores {
   torch::Tensor l1, l2, dist;
 };
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
                                        const torch::Tensor& y, const torch::Tensor& resid,
-                                       bool want_l1, bool want_l2, bool want_dist);
+                                       bool want_l1, bool want_l2, bool want_dist,
+                                       int64_t src_begin = 0);
 LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T, const torch::Tensor& row_pos,
                                           const torch::Tensor& y, const torch::Tensor& resid,
-                                          bool want_l1, bool want_l2, bool want_dist);
+                                          bool want_l1, bool want_l2, bool want_dist,
+                                          int64_t src_begin = 0);
 
 }  // namespace mamba_explain
 

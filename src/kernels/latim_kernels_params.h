@@ -7,7 +7,8 @@
 //
 // A "row block" is a flat list of Rb target rows (sequence, position); rows come in tiles of
 // kLatimRowTile consecutive entries that all belong to one sequence and ascend (pads = −1). Every
-// row of a block sees the same source range [0, n_src); entries with s > t are written as 0.
+// row of a block sees the same source range [src_begin, src_begin + n_src) (a window of the sources
+// when a long row is cut into pieces); entries with s > t are written as 0.
 #ifndef MAMBA_EXPLAIN_KERNELS_LATIM_KERNELS_PARAMS_H_
 #define MAMBA_EXPLAIN_KERNELS_LATIM_KERNELS_PARAMS_H_
 
@@ -58,10 +59,11 @@ struct LatimContribParams {
 
   // The row block.
   int64_t rows = 0;                  // Rb, a multiple of kLatimRowTile
-  int64_t n_src = 0;                 // sources [0, n_src) of every row
+  int64_t src_begin = 0;             // sources [src_begin, src_begin + n_src) of every row
+  int64_t n_src = 0;
   const int32_t* row_seq = nullptr;  // [Rb] sequence of each row
   const int32_t* row_pos = nullptr;  // [Rb] position t of each row, −1 for a pad
-  void* out = nullptr;               // [Rb, n_src, E] u_{t←s}, out_type
+  void* out = nullptr;               // [Rb, n_src, E] u_{t←s} at s − src_begin, out_type
   int out_type = kLatimOutF32;
   float* u_sum = nullptr;  // [Rb, E] zeroed; Σ_s u_{t←s} is added (fp32), or nullptr
 };
@@ -69,6 +71,7 @@ struct LatimContribParams {
 // The per-pair norms of T_t(x_s) = W_out u_{t←s} (eqs. 22/25) and the ALTI distance (eq. 6).
 struct LatimPairScoreParams {
   int64_t rows = 0, n_src = 0, d_model = 0;  // Rb, S, D
+  int64_t src_begin = 0;                     // T[:, j] is source src_begin + j
   const void* T = nullptr;                   // [Rb, S, D], t_type
   int t_type = kLatimOutF32;
   const int32_t* row_pos = nullptr;  // [Rb] position t of each row, −1 for a pad

@@ -70,14 +70,15 @@ void MakeTaps(LatimLayerTensors& layer) {
 torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowBlock& block,
                                     torch::ScalarType dtype, torch::Tensor* u_sum) {
   const int64_t Rb = block.row_pos.size(0), S = block.n_src, E = in.gain.size(2);
-  const int64_t K = in.conv_w.size(1);
+  const int64_t K = in.conv_w.size(1), s0 = block.src_begin;
   torch::Tensor rows = block.row_pos.to(torch::kCPU, torch::kLong);
   torch::Tensor seqs = block.row_seq.to(torch::kCPU, torch::kLong);
   torch::Tensor out = torch::zeros({Rb, S, E}, in.gain.options());
   for (int64_t i = 0; i < Rb; ++i) {
     const int64_t t = rows[i].item<int64_t>();
-    if (t < 0) continue;
-    TORCH_CHECK(t < S, "LatimContributionsRef: row ", t, " beyond n_src ", S);
+    if (t < s0) continue;  // pads, and rows whose sources all lie past the window
+    TORCH_CHECK(s0 >= 0 && t < in.gain.size(1), "LatimContributionsRef: row ", t,
+                " or window start ", s0, " outside the sequence");
     const int64_t b = seqs[i].item<int64_t>(), n = t + 1;
     torch::Tensor m = HiddenAttentionRow(in, b, t);  // [n, E]
     torch::Tensor x = in.x_in[b].narrow(0, 0, n);    // [n, E]
@@ -90,7 +91,9 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowB
       v.narrow(0, 0, len).add_(m.narrow(0, k, len) *
                                ApplyTap(phi, in.activation).narrow(0, 0, len));
     }
-    out[i].narrow(0, 0, n).copy_(v * in.gain[b][t].unsqueeze(0));
+    // The window's part of the row: sources [s0, min(t + 1, s0 + S)).
+    const int64_t width = std::min(n, s0 + S) - s0;
+    out[i].narrow(0, 0, width).copy_((v * in.gain[b][t].unsqueeze(0)).narrow(0, s0, width));
   }
   if (u_sum != nullptr) *u_sum = out.sum(1);
   return out.to(dtype);
@@ -98,11 +101,12 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowB
 
 LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T_in, const torch::Tensor& row_pos,
                                           const torch::Tensor& y, const torch::Tensor& resid,
-                                          bool want_l1, bool want_l2, bool want_dist) {
+                                          bool want_l1, bool want_l2, bool want_dist,
+                                          int64_t src_begin) {
   torch::Tensor T = T_in.to(torch::kFloat32);
   const int64_t S = T.size(1);
-  torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);  // [Rb, 1]
-  torch::Tensor s = torch::arange(S, t.options()).unsqueeze(0);         // [1, S]
+  torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);               // [Rb, 1]
+  torch::Tensor s = torch::arange(src_begin, src_begin + S, t.options()).unsqueeze(0);  // [1, S]
   torch::Tensor mask = ((s <= t) & (t >= 0)).to(torch::kFloat32);       // [Rb, S]
   LatimPairScores out;
   if (want_l1) out.l1 = T.abs().sum(-1) * mask;

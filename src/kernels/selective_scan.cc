@@ -59,6 +59,20 @@ absl::StatusOr<torch::Tensor> RunCuda(const SelectiveScanInputs& in,
                                 in.x.options());  // [Bt, E, N]
   }
   SetSelectiveScanState(initial, final_state, params);
+  // Time splits when the channel blocks alone would leave SMs idle (scratch lives until the
+  // kernels that read it have run: the caching allocator reuses it only in stream order).
+  torch::Tensor split_state, split_delta;
+  const int64_t splits = SelectiveScanSplits(params);
+  if (splits > 1) {
+    params.split_len = (params.seq_len + splits - 1) / splits;
+    params.n_splits = (params.seq_len + params.split_len - 1) / params.split_len;
+    split_state = torch::empty({params.n_splits - 1, params.batch, params.d_inner, params.d_state},
+                               in.x.options());
+    split_delta =
+        torch::empty({params.n_splits - 1, params.batch, params.d_inner}, in.x.options());
+    params.split_state = split_state.data_ptr<float>();
+    params.split_delta = split_delta.data_ptr<float>();
+  }
   const cudaError_t launched = LaunchSelectiveScan(params, c10::cuda::getCurrentCUDAStream());
   const cudaError_t last = cudaGetLastError();
   const cudaError_t err = launched != cudaSuccess ? launched : last;

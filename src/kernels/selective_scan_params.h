@@ -52,6 +52,17 @@ struct SelectiveScanParams {
   const float* initial_state = nullptr;  // [Bt, E, N] h before step 0, or nullptr: zeros
   float* out = nullptr;                  // [Bt, L, E]
   float* final_state = nullptr;          // [Bt, E, N] h after the last real step, or nullptr
+
+  // Time splits (CUDA only; set by the launcher's caller from SelectiveScanSplits): with
+  // n_splits > 1 the sequence is cut into pieces of split_len steps scanned in parallel. A first
+  // pass scans each piece but the last from a zero state into split_state and sums its Δ into
+  // split_delta; the second pass starts piece k from the state the pieces before it hand on,
+  // h = exp(A·ΣΔ_j)·h + h_j for j < k (exact, since the scan is linear in h), and writes y. This
+  // fills the GPU when batch × channel blocks alone would leave most SMs idle (batch 1, long L).
+  int64_t n_splits = 1;
+  int64_t split_len = 0;
+  float* split_state = nullptr;  // [n_splits − 1, Bt, E, N] scratch
+  float* split_delta = nullptr;  // [n_splits − 1, Bt, E] scratch
 };
 
 // Effective length of sequence b: lengths[b] clamped to [0, L]; positions t >= it are written 0.
@@ -66,8 +77,12 @@ constexpr bool SelectiveScanCudaSupports(int64_t d_state) {
 }
 
 #ifdef ME_WITH_CUDA
+// How many time splits the launch of `params` (sizes filled in) should use on the current device:
+// 1 unless its channel blocks leave most SMs idle and the sequence is long enough to cut.
+int64_t SelectiveScanSplits(const SelectiveScanParams& params);
 // Enqueues the scan on `stream`; all pointers are device pointers. Returns the launch error
-// (cudaErrorInvalidValue for an unsupported d_state or an E not divisible by G).
+// (cudaErrorInvalidValue for an unsupported d_state, an E not divisible by G, or splits without
+// their scratch).
 cudaError_t LaunchSelectiveScan(const SelectiveScanParams& params, cudaStream_t stream);
 #endif
 

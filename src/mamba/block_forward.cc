@@ -13,11 +13,10 @@ absl::StatusOr<torch::Tensor> BlockBranchForward(const ModelWeights& weights,
                                                  const torch::Tensor& lengths, LayerTrace* trace,
                                                  MixerState* state) {
   const LayerWeights& w = weights.layers[layer];
-  torch::Tensor u = RmsNorm(h, w.norm, config.norm_eps);  // [B, L, D]
-  if (weights.precision == Precision::kBf16) {
-    // The normalised input feeds bf16 projections; round it once, as the model does.
-    u = u.to(torch::kBFloat16).to(torch::kFloat32);
-  }
+  // The normalised input feeds bf16 projections in bf16 checkpoints; round it once, as the model
+  // does.
+  torch::Tensor u = BlockRmsNorm(h, w.norm, config.norm_eps,
+                                 weights.precision == Precision::kBf16);  // [B, L, D]
   torch::Tensor mixer_out;
   if (config.arch == Architecture::kMamba1) {
     ASSIGN_OR_RETURN(mixer_out, Mamba1MixerForward(w, config, u, lengths, trace, state));

@@ -135,9 +135,13 @@ absl::Status LayerTraces::RunLayer(int layer, const torch::Tensor& h, LayerTrace
       continue;
     }
     for (torch::Tensor LayerTrace::*field : kChunkFields) {
-      const torch::Tensor& part = chunk.*field;
+      torch::Tensor& part = chunk.*field;
       if (!part.defined()) continue;
       torch::Tensor& whole = (*trace).*field;
+      if (len == seq_len_) {  // one chunk: its tensors are the whole layer's, nothing to copy
+        whole = std::move(part);
+        continue;
+      }
       if (!whole.defined()) {
         std::vector<int64_t> shape = part.sizes().vec();
         shape[1] = seq_len_;

@@ -15,11 +15,11 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   torch::Tensor xz = Project(u, w.in_proj_w, w.in_proj_b);  // [B, L, 2E]
   torch::Tensor x_in = xz.narrow(-1, 0, E);
   torch::Tensor z = xz.narrow(-1, E, E);
-  torch::Tensor psi = state == nullptr
-                          ? CausalConv1d(x_in, w.conv_w, w.conv_b)
-                          : CausalConv1dContinued(x_in, w.conv_w, w.conv_b, state->conv_tail,
-                                                  &state->conv_tail);  // [B, L, E]
-  torch::Tensor x = ApplySsmActivation(psi, config.ssm_activation);
+  const ConvActivation conv =
+      CausalConvActivated(x_in, w.conv_w, w.conv_b, config.ssm_activation,
+                          state == nullptr ? nullptr : &state->conv_tail);
+  const torch::Tensor& psi = conv.pre;  // [B, L, E]
+  const torch::Tensor& x = conv.act;
   torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
   torch::Tensor dt_low = x_dbl.narrow(-1, 0, R);
   torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();             // [B, L, 1, N]

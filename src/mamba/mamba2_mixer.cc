@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "common/status_macros.h"
+#include "kernels/mixer_ops.h"
+#include "kernels/selective_scan.h"
 #include "mamba/mamba_ops.h"
 #include "mamba/ssd_chunked.h"
 
@@ -17,11 +20,11 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
   torch::Tensor z = zxbcdt.narrow(-1, 0, E);
   torch::Tensor xbc_in = zxbcdt.narrow(-1, E, CD);
   torch::Tensor dt = zxbcdt.narrow(-1, E + CD, H);
-  torch::Tensor psi = state == nullptr
-                          ? CausalConv1d(xbc_in, w.conv_w, w.conv_b)
-                          : CausalConv1dContinued(xbc_in, w.conv_w, w.conv_b, state->conv_tail,
-                                                  &state->conv_tail);  // [B, L, CD]
-  torch::Tensor xbc = ApplySsmActivation(psi, config.ssm_activation);
+  const ConvActivation conv =
+      CausalConvActivated(xbc_in, w.conv_w, w.conv_b, config.ssm_activation,
+                          state == nullptr ? nullptr : &state->conv_tail);
+  const torch::Tensor& psi = conv.pre;  // [B, L, CD]
+  const torch::Tensor& xbc = conv.act;
   torch::Tensor x = xbc.narrow(-1, 0, E);
   torch::Tensor Bm = xbc.narrow(-1, E, G * N).reshape({batch, L, G, N});
   torch::Tensor Cm = xbc.narrow(-1, E + G * N, G * N).reshape({batch, L, G, N});
@@ -30,19 +33,46 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
     delta = delta.clamp(config.time_step_min, config.time_step_max);
   }
   torch::Tensor A = -torch::exp(w.A_log);  // [H]
-  torch::Tensor xh = x.reshape({batch, L, H, P});
-  torch::Tensor ssd = state == nullptr
-                          ? SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size)
-                          : SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size, state->ssm,
-                                           &state->ssm);  // [B, L, H, P]
-  torch::Tensor y = ssd + w.D.view({H, 1}) * xh;          // [B, L, H, P]
-  y = y.reshape({batch, L, E});
+  torch::Tensor y;  // [B, L, E]
+  if (FusedMixerOpsApply(x) && SelectiveScanCudaSupports(N)) {
+    // Inference on CUDA: the SSD is the selective scan with A and Δ constant over a head's P
+    // channels (mamba_reference §2.3), one kernel instead of the chunked form's ~40 LibTorch ops.
+    const SelectiveScanInputs scan_in{x,
+                                      delta.repeat_interleave(P, -1),                  // [B, L, E]
+                                      A.repeat_interleave(P).unsqueeze(1).expand({E, N}),  // [E, N]
+                                      Bm,
+                                      Cm,
+                                      w.D.repeat_interleave(P),  // [E]
+                                      torch::Tensor()};
+    if (state == nullptr) {
+      ASSIGN_OR_RETURN(y, SelectiveScan(scan_in));
+    } else {
+      const torch::Tensor initial =
+          state->ssm.defined() ? state->ssm.reshape({batch, E, N}) : torch::Tensor();
+      torch::Tensor final_state;
+      ASSIGN_OR_RETURN(y, SelectiveScan(scan_in, initial, &final_state));
+      state->ssm = final_state.view({batch, H, P, N});
+    }
+  } else {
+    torch::Tensor xh = x.reshape({batch, L, H, P});
+    torch::Tensor ssd = state == nullptr
+                            ? SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size)
+                            : SsdChunkedScan(xh, delta, A, Bm, Cm, config.chunk_size, state->ssm,
+                                             &state->ssm);  // [B, L, H, P]
+    y = (ssd + w.D.view({H, 1}) * xh).reshape({batch, L, E});
+  }
   // Gated RMSNorm, gate first then normalise (norm_before_gate = False, mamba_reference §2.3).
-  torch::Tensor gated = y * torch::silu(z);
   const int64_t group = config.norm_group_size();
-  torch::Tensor grouped = gated.view({batch, L, E / group, group});
-  torch::Tensor rstd = torch::rsqrt(grouped.pow(2).mean(-1) + config.norm_eps);  // [B, L, E/group]
-  torch::Tensor normed = (grouped * rstd.unsqueeze(-1)).view({batch, L, E}) * w.gated_norm;
+  torch::Tensor normed, rstd;  // [B, L, E], [B, L, E/group]
+  if (FusedMixerOpsApply(y)) {
+    FusedGatedNormOutputs norm = FusedGatedRmsNorm(y, z, w.gated_norm, group, config.norm_eps);
+    normed = norm.out;
+    rstd = norm.rstd;
+  } else {
+    torch::Tensor grouped = (y * torch::silu(z)).view({batch, L, E / group, group});
+    rstd = torch::rsqrt(grouped.pow(2).mean(-1) + config.norm_eps);
+    normed = (grouped * rstd.unsqueeze(-1)).view({batch, L, E}) * w.gated_norm;
+  }
   torch::Tensor out = Project(normed, w.out_proj_w, w.out_proj_b);
   if (trace != nullptr) {
     trace->conv_in = xbc_in;

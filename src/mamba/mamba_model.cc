@@ -131,7 +131,7 @@ absl::StatusOr<ForwardOutput> MambaModel::ForwardFromEmbeddings(
       h = h + mixer_out;
       if (options.keep_hidden_states) out.hidden_states.push_back(h);
     }
-    out.final_hidden = RmsNorm(h, weights_.norm_f, config_.norm_eps);
+    out.final_hidden = BlockRmsNorm(h, weights_.norm_f, config_.norm_eps, /*round_bf16=*/false);
     if (options.compute_logits) {
       torch::Tensor head_in = out.final_hidden;
       if (options.last_position_logits_only) {

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "kernels/mixer_ops.h"
+
 namespace mamba_explain {
 
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
@@ -55,6 +57,43 @@ torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activatio
       return x;
   }
   return x;
+}
+
+torch::Tensor BlockRmsNorm(const torch::Tensor& h, const torch::Tensor& weight, double eps,
+                           bool round_bf16) {
+  if (FusedMixerOpsApply(h)) return FusedRmsNorm(h, weight, eps, round_bf16);
+  torch::Tensor u = RmsNorm(h, weight, eps);
+  return round_bf16 ? u.to(torch::kBFloat16).to(torch::kFloat32) : u;
+}
+
+ConvActivation CausalConvActivated(const torch::Tensor& x, const torch::Tensor& w,
+                                   const torch::Tensor& bias, SsmActivation activation,
+                                   torch::Tensor* conv_tail) {
+  ConvActivation out;
+  if (!FusedMixerOpsApply(x)) {
+    out.pre = conv_tail == nullptr ? CausalConv1d(x, w, bias)
+                                   : CausalConv1dContinued(x, w, bias, *conv_tail, conv_tail);
+    out.act = ApplySsmActivation(out.pre, activation);
+    return out;
+  }
+  const bool silu = activation == SsmActivation::kSilu;
+  const torch::Tensor history = conv_tail == nullptr ? torch::Tensor() : *conv_tail;
+  FusedConvOutputs fused = FusedCausalConv(x, w, bias, history, silu);
+  if (conv_tail != nullptr) {
+    const int64_t K = w.size(1), L = x.size(1);
+    if (L >= K - 1) {
+      *conv_tail = x.narrow(1, L - (K - 1), K - 1).contiguous();
+    } else {
+      std::vector<int64_t> shape = x.sizes().vec();
+      shape[1] = K - 1;
+      const torch::Tensor past =
+          history.defined() ? history.to(x.scalar_type()) : torch::zeros(shape, x.options());
+      *conv_tail = torch::cat({past, x}, 1).narrow(1, L, K - 1).contiguous();
+    }
+  }
+  out.pre = fused.pre;
+  out.act = fused.act;
+  return out;
 }
 
 torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias) {

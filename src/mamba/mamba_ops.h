@@ -32,6 +32,24 @@ torch::Tensor CausalConv1dContinued(const torch::Tensor& x, const torch::Tensor&
 
 torch::Tensor ApplySsmActivation(const torch::Tensor& x, SsmActivation activation);
 
+// The inference forward's entry points: the same results through one fused CUDA launch
+// (kernels/mixer_ops.h) where FusedMixerOpsApply, else through the reference ops above.
+//
+// RMSNorm of a block input, rounded through bf16 when round_bf16 (bf16 checkpoints feed their
+// projections in bf16).
+torch::Tensor BlockRmsNorm(const torch::Tensor& h, const torch::Tensor& weight, double eps,
+                           bool round_bf16);
+struct ConvActivation {
+  torch::Tensor pre;  // ψ = conv(x) + bias
+  torch::Tensor act;  // f(ψ)
+};
+// The mixer's causal conv and SSM activation. conv_tail null: x starts its sequence and no tail
+// is kept. Otherwise *conv_tail holds the K−1 inputs before x (undefined = zeros) on entry and
+// the last K−1 inputs of that history ++ x on return (CausalConv1dContinued's next_history).
+ConvActivation CausalConvActivated(const torch::Tensor& x, const torch::Tensor& w,
+                                   const torch::Tensor& bias, SsmActivation activation,
+                                   torch::Tensor* conv_tail);
+
 // y = x Wᵀ (+ bias) with x cast to W's dtype; the result is fp32. bias may be undefined.
 torch::Tensor Project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
 

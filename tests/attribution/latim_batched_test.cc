@@ -1,7 +1,8 @@
 // The batched LaTIM path (latim_batched.h; the decomposition kernels on CUDA, their references on
 // the CPU) equals the per-sequence reference path for every score, layer and fixture: padded
 // batches, all / last / listed / per-sequence rows, layer subsets, f ∈ {silu, identity, relu}, a
-// budget so small that every block is one tile. And the fast precisions rank sources like fp32 on
+// budget so small that every block is one tile (and, without ALTI, a row's sources come in
+// windows). And the fast precisions rank sources like fp32 on
 // the committed trained models (rows of ≥ 64 sources: Spearman ≥ 0.999, 0.998 for ALTI, compared
 // over the sources fp32 does not clamp to 0 with ≤ 1e-3 of the row's mass on those; top-10 overlap
 // ≥ 0.9 per row and ≥ 0.95 on average). Runs on CUDA when present, else on the CPU.
@@ -92,6 +93,10 @@ TEST_P(LatimBatchedTest, EqualsReferencePath) {
                RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kReference));
     // Per-layer scores alone take the path without ALTI-Logit's rollout.
     o.scores = {LatimScore::kL2, LatimScore::kAlti};
+    ExpectSame(RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kKernels),
+               RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kReference));
+    // Without ALTI a row over the budget takes its sources in windows (here of 16).
+    o.scores = {LatimScore::kL1, LatimScore::kL2};
     ExpectSame(RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kKernels),
                RunLatim(*model, ref.input_ids, lengths, o, LatimOptions::Backend::kReference));
   }

@@ -137,6 +137,26 @@ void CheckContributions(const Shape& s, const std::vector<std::vector<int64_t>>&
   PoisonAllocator(cuda);
   torch::Tensor got16 = LatimContributions(in, block, torch::kBFloat16);
   EXPECT_TRUE(AllClose(got16, ref, 1e-3 * scale, 1e-2)) << "bf16";
+  // A window of the sources (a long row taken piece by piece): the same values at its columns,
+  // and Σ over the window only.
+  if (block.n_src >= 3) {
+    const int64_t s0 = block.n_src / 3, n = std::max<int64_t>(block.n_src / 2, 1);
+    LatimRowBlock window = block, window_cpu = block_cpu;
+    window.src_begin = window_cpu.src_begin = s0;
+    window.n_src = window_cpu.n_src = n;
+    const torch::Tensor want = ref.narrow(1, s0, n);
+    torch::Tensor ref_win_sum;
+    EXPECT_TRUE(AllClose(
+        LatimContributionsRef(ToDouble(in), window_cpu, torch::kFloat64, &ref_win_sum), want, 0,
+        0))
+        << "reference window";
+    PoisonAllocator(cuda);
+    torch::Tensor win_sum;
+    torch::Tensor win = LatimContributions(in, window, torch::kFloat32, &win_sum);
+    EXPECT_TRUE(AllClose(win, want, 2e-5 * scale, 1e-4)) << "window " << s0 << "+" << n;
+    EXPECT_TRUE(AllClose(win_sum, ref_win_sum, 1e-4 * ref_sum.abs().max().item<double>(), 1e-4))
+        << "window Σ_s u";
+  }
 }
 
 class LatimKernelsTest : public ::testing::Test {
@@ -232,6 +252,12 @@ TEST_F(LatimKernelsTest, PairScores) {
     EXPECT_TRUE(AllClose(got.l1, ref.l1, 1e-4, 1e-5));
     EXPECT_TRUE(AllClose(got.l2, ref.l2, 1e-4, 1e-5));
     EXPECT_TRUE(AllClose(got.dist, ref.dist, 1e-4, 1e-5));
+    // A window of the sources: T's columns are sources s0, s0 + 1, ...
+    const int64_t s0 = 17, n = 20;
+    LatimPairScores win = ComputeLatimPairScores(Tt.narrow(1, s0, n), block.row_pos, y, resid,
+                                                 true, true, true, s0);
+    EXPECT_TRUE(AllClose(win.l1, ref.l1.narrow(1, s0, n), 1e-4, 1e-5));
+    EXPECT_TRUE(AllClose(win.dist, ref.dist.narrow(1, s0, n), 1e-4, 1e-5));
     LatimPairScores only = ComputeLatimPairScores(Tt, block.row_pos, y, resid, false, true, false);
     EXPECT_FALSE(only.l1.defined());
     EXPECT_FALSE(only.dist.defined());

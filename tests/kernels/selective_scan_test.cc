@@ -339,6 +339,11 @@ std::vector<CudaCase> CudaCases() {
   }
   cases.push_back({32, 300, 3, false});
   cases.push_back({256, 300, 3, true});
+  // Long enough for the kernel to cut the time axis into pieces (few channel blocks).
+  cases.push_back({16, 5000, 1, false});
+  cases.push_back({16, 5000, 3, true});
+  cases.push_back({128, 5000, 1, true});
+  cases.push_back({64, 2600, 3, false});
   return cases;
 }
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# GPU host, one call: the fused inference forward (kernels/mixer_ops.h, the time-split selective
+# scan, Mamba-2 on the scan kernel). Builds the CUDA tests and latim_bench, runs the kernel and
+# forward tests against their references, then times the forward and LaTIM at N = 1024 with fp32
+# and bf16 weights and the last row at N = 65 536 and (Mamba-2) 1 048 576. Each stage has its own timeout. Logs under $OUT.
+#   source .device/env.sh && bash tools/gpu_forward_check.sh
+set -uo pipefail
+# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
+[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
+out=${OUT:-/tmp}
+t0=$(date +%s)
+stamp() { echo "[$(($(date +%s) - t0)) s] $*"; }
+cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
+  { tail -50 "$out/cmake.log"; exit 1; }
+tests="mixer_ops_test selective_scan_test forward_gpu_test layer_traces_test latim_kernels_test latim_gpu_test latim_batched_test latim_test hf_parity_test"
+cmake --build build-gpu -j16 --target $tests latim_bench >"$out/build.log" 2>&1 ||
+  { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+stamp "built"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+(cd build-gpu && timeout 200 ctest --output-on-failure \
+  -R "^($(echo $tests | tr ' ' '|'))\$" 2>&1 | tee "$out/ctest.log" |
+  grep -E "tests passed|Failed|FAILED|Test +#|worst|Expected|Which is")
+stamp "tests"
+for prec in fp32 bf16; do
+  timeout 120 ./build-gpu/latim_bench --seq-lens 1024 --reps 2 --model-precision $prec 2>&1 |
+    tee "$out/latim_bench_1024_$prec.log" | grep -vE "^ +stages"
+  stamp "bench 1024 $prec"
+done
+for arch in mamba2 mamba1; do
+  timeout 60 ./build-gpu/latim_bench --arch $arch --seq-lens 65536 --reps 1 --model-precision bf16 \
+    2>&1 | tee "$out/latim_bench_${arch}_65536.log" | grep -E "forward|last|failed|MISMATCH"
+done
+stamp "long context 65536"
+timeout 120 ./build-gpu/latim_bench --arch mamba2 --seq-lens 1048576 --reps 1 --model-precision bf16 \
+  2>&1 | tee "$out/latim_bench_mamba2_1048576.log" | grep -E "forward|last|failed|MISMATCH|memory"
+stamp "done"

@@ -394,6 +394,8 @@ int Main(int argc, char** argv) {
         row("last", "l2", p == Precision::kBf16 ? "bf16" : "fp32", r, 0, 0);
         std::printf("%-7s %5ld last-row peak: %.0f bytes/token (weights included)\n", name, (long)n,
                     r.peak_mib * 1048576.0 / n);
+        const std::string profile = LatimBatchedProfile();
+        if (!profile.empty()) std::printf("    stages (all runs): %s\n", profile.c_str());
       }
       if (n > 4096) continue;  // O(N²) output: all rows only at moderate N
       // All rows: validate first (kernels == reference at this length for every score, when

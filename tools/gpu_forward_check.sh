@@ -3,7 +3,7 @@
 # scan, Mamba-2 on the scan kernel). Builds the CUDA tests and latim_bench, runs the kernel and
 # forward tests against their references, then times the forward and LaTIM at N = 1024 with fp32
 # and bf16 weights and the last row at N = 65 536 and (Mamba-2) 1 048 576. Each stage has its own timeout. Logs under $OUT.
-#   source .device/env.sh && bash tools/gpu_forward_check.sh
+#   source .device/env.sh && [PRECISIONS="fp32 bf16"] [PROFILE=1] bash tools/gpu_forward_check.sh
 set -uo pipefail
 # The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
 [ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
@@ -21,11 +21,17 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   -R "^($(echo $tests | tr ' ' '|'))\$" 2>&1 | tee "$out/ctest.log" |
   grep -E "tests passed|Failed|FAILED|Test +#|worst|Expected|Which is")
 stamp "tests"
-for prec in fp32 bf16; do
+for prec in ${PRECISIONS:-fp32 bf16}; do
   timeout 120 ./build-gpu/latim_bench --seq-lens 1024 --reps 2 --model-precision $prec 2>&1 |
     tee "$out/latim_bench_1024_$prec.log" | grep -vE "^ +stages"
   stamp "bench 1024 $prec"
 done
+if [ "${PROFILE:-0}" = 1 ]; then
+  # Stage times of the batched LaTIM path (device synchronised between stages).
+  ME_LATIM_PROFILE=1 timeout 90 ./build-gpu/latim_bench --seq-lens 1024 --reps 1 \
+    --model-precision bf16 2>&1 | tee "$out/latim_profile.log" | grep -E "stages|last|forward"
+  stamp "profile"
+fi
 for arch in mamba2 mamba1; do
   timeout 60 ./build-gpu/latim_bench --arch $arch --seq-lens 65536 --reps 1 --model-precision bf16 \
     2>&1 | tee "$out/latim_bench_${arch}_65536.log" | grep -E "forward|last|failed|MISMATCH"

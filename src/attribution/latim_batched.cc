@@ -373,17 +373,30 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
     // sources) before any pair score, so it keeps one window.
     const int64_t window =
         need_alti || Rb * S <= max_pairs ? S : std::max<int64_t>(max_pairs / Rb, kLatimRowTile);
+
+    // A block of few real rows (a last row pads its tile with 15) contracts only those: the
+    // W_out GEMM and T shrink by the padding (ALTI keeps the block's shape for its row algebra).
+    const int64_t n_real = seq_begin[Bt];
+    const bool compact = !need_alti && 2 * n_real <= Rb;
+    const int64_t R = compact ? n_real : Rb;
+    torch::Tensor keep, pos_kept = rb.row_pos, slot_kept = slot;
+    if (compact) {
+      keep = grouped.narrow(0, 0, n_real);  // the real rows
+      pos_kept = rb.row_pos.index_select(0, keep);
+      slot_kept = slot.index_select(0, keep);
+    }
     // Scores of the window's T (pair scores, scattered at its columns).
-    auto score = [&](const torch::Tensor& u, int64_t s0, int64_t n, const torch::Tensor& y,
+    auto score = [&](const torch::Tensor& u_block, int64_t s0, int64_t n, const torch::Tensor& y,
                      const torch::Tensor& resid) {
-      torch::Tensor T = LatimGemm(u.view({Rb * n, E}), w_out_lp, options.precision, torch::kFloat32)
-                            .view({Rb, n, D});
+      const torch::Tensor u = compact ? u_block.index_select(0, keep) : u_block;
+      torch::Tensor T = LatimGemm(u.view({R * n, E}), w_out_lp, options.precision, torch::kFloat32)
+                            .view({R, n, D});
       clock.Mark("w_out gemm");
-      LatimPairScores ps = ComputeLatimPairScores(T, rb.row_pos, y, resid, want_l1 && any_reported,
+      LatimPairScores ps = ComputeLatimPairScores(T, pos_kept, y, resid, want_l1 && any_reported,
                                                   want_l2 && any_reported, need_alti, s0);
       clock.Mark("pair scores");
-      if (want_l1 && any_reported) l1.narrow(1, s0, n).index_copy_(0, slot, ps.l1);
-      if (want_l2 && any_reported) l2.narrow(1, s0, n).index_copy_(0, slot, ps.l2);
+      if (want_l1 && any_reported) l1.narrow(1, s0, n).index_copy_(0, slot_kept, ps.l1);
+      if (want_l2 && any_reported) l2.narrow(1, s0, n).index_copy_(0, slot_kept, ps.l2);
       clock.Mark("scatter");
       return ps;
     };

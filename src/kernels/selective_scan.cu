@@ -248,7 +248,7 @@ static_assert(SelectiveScanCudaSupports(16) && SelectiveScanCudaSupports(32) &&
 
 int64_t SelectiveScanSplits(const SelectiveScanParams& p) {
   // Pieces shorter than this spend more on the hand-over than they gain.
-  constexpr int64_t kMinSplitLen = 256;
+  constexpr int64_t kMinSplitLen = 128;
   if (p.batch <= 0 || p.n_groups <= 0 || p.d_inner % p.n_groups != 0 ||
       !SelectiveScanCudaSupports(p.d_state) || p.seq_len < 2 * kMinSplitLen) {
     return 1;
@@ -261,7 +261,9 @@ int64_t SelectiveScanSplits(const SelectiveScanParams& p) {
   const int64_t per_block = ChannelsPerBlock(p.d_state);
   const int64_t blocks =
       (p.d_inner / p.n_groups + per_block - 1) / per_block * p.n_groups * p.batch;
-  const int64_t target = 4 * static_cast<int64_t>(sms);  // blocks that keep every SM busy
+  // Each piece is a sequential chain of steps; many short pieces (several blocks per SM) keep the
+  // chains short, and the hand-over costs one read of the earlier pieces' states.
+  const int64_t target = 16 * static_cast<int64_t>(sms);
   if (2 * blocks >= target) return 1;
   int64_t splits = std::min((target + blocks - 1) / blocks, p.seq_len / kMinSplitLen);
   splits = std::min(splits, 65535 / p.batch);

@@ -6,17 +6,11 @@
 # under its own timeout so one that fails or runs long leaves the others' results. Logs under $OUT.
 #   source .device/env.sh && bash tools/gpu_all_check.sh
 set -uo pipefail
-# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
-[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
-out=${OUT:-/tmp}
-t0=$(date +%s)
-stamp() { echo "[$(($(date +%s) - t0)) s] $*"; }
-cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
-  { tail -50 "$out/cmake.log"; exit 1; }
+source "$(dirname "$0")/gpu_lib.sh"
+gpu_configure -DME_BUILD_BENCH=ON
 grep -E "HTTP gateway|CUDA kernels" "$out/cmake.log"
-cmake --build build-gpu -j16 --target mamba-explaind mamba-explain metrics_probe \
-  selective_scan_test layer_traces_test latim_kernels_test latim_gpu_test latim_bench \
-  >"$out/build.log" 2>&1 || { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+gpu_build mamba-explaind mamba-explain metrics_probe selective_scan_test layer_traces_test \
+  latim_kernels_test latim_gpu_test latim_bench
 stamp "built"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 git rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /'

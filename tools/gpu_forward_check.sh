@@ -5,16 +5,11 @@
 # and bf16 weights and the last row at N = 65 536 and (Mamba-2) 1 048 576. Each stage has its own timeout. Logs under $OUT.
 #   source .device/env.sh && [PRECISIONS="fp32 bf16"] [PROFILE=1] bash tools/gpu_forward_check.sh
 set -uo pipefail
-# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
-[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
-out=${OUT:-/tmp}
-t0=$(date +%s)
-stamp() { echo "[$(($(date +%s) - t0)) s] $*"; }
-cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
-  { tail -50 "$out/cmake.log"; exit 1; }
+source "$(dirname "$0")/gpu_lib.sh"
+gpu_configure -DME_BUILD_BENCH=ON
 tests="mixer_ops_test selective_scan_test forward_gpu_test layer_traces_test latim_kernels_test latim_gpu_test latim_batched_test latim_test hf_parity_test"
-cmake --build build-gpu -j16 --target $tests latim_bench >"$out/build.log" 2>&1 ||
-  { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+# shellcheck disable=SC2086  # a list of targets
+gpu_build $tests latim_bench
 stamp "built"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 (cd build-gpu && timeout 200 ctest --output-on-failure \

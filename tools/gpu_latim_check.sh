@@ -4,14 +4,9 @@
 # Logs under $OUT when set.
 #   source .device/env.sh && bash tools/gpu_latim_check.sh [latim_bench args...]
 set -uo pipefail
-# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
-[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
-out=${OUT:-/tmp}
-cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
-  { tail -50 "$out/cmake.log"; exit 1; }
-cmake --build build-gpu -j16 --target latim_kernels_test latim_batched_test latim_gpu_test \
-  latim_test latim_bench >"$out/build.log" 2>&1 ||
-  { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+source "$(dirname "$0")/gpu_lib.sh"
+gpu_configure -DME_BUILD_BENCH=ON
+gpu_build latim_kernels_test latim_batched_test latim_gpu_test latim_test latim_bench
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 (cd build-gpu && ctest --output-on-failure -R 'latim_(kernels|batched|gpu)_test' 2>&1 |
   tee "$out/ctest.log" | tail -40)

@@ -8,14 +8,10 @@
 # leaves the others' numbers; about 7 minutes in all. Logs under $OUT (default /tmp).
 #   source .device/env.sh && bash tools/gpu_longctx_check.sh
 set -uo pipefail
-# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
-[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
-out=${OUT:-/tmp}
-cmake -S . -B build-gpu -G Ninja $DEVICE_CMAKE_ARGS -DME_BUILD_BENCH=ON >"$out/cmake.log" 2>&1 ||
-  { tail -50 "$out/cmake.log"; exit 1; }
-cmake --build build-gpu -j16 --target selective_scan_test layer_traces_test latim_test \
-  latim_gpu_test latim_batched_test memory_estimate_test latim_bench gradient_bench \
-  >"$out/build.log" 2>&1 || { grep -E "error|Error" -A5 "$out/build.log" | head -80; exit 1; }
+source "$(dirname "$0")/gpu_lib.sh"
+gpu_configure -DME_BUILD_BENCH=ON
+gpu_build selective_scan_test layer_traces_test latim_test latim_gpu_test latim_batched_test \
+  memory_estimate_test latim_bench gradient_bench
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 (cd build-gpu && timeout 180 ctest --output-on-failure \
   -R '^(selective_scan_test|layer_traces_test|latim_test|latim_gpu_test|latim_batched_test|memory_estimate_test)$' \

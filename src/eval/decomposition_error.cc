@@ -137,10 +137,14 @@ nlohmann::json DecompositionReportToJson(const DecompositionErrorReport& report)
   const DecompositionErrorOptions& o = report.options;
   nlohmann::json j;
   j["task"] = "decomposition";
-  j["options"] = {{"model", o.model_name},   {"task", o.task},
-                  {"length", o.length},      {"keys", o.keys},
-                  {"samples", o.samples},    {"seed", o.seed},
-                  {"activations", o.activations}, {"bins", o.bins},
+  j["options"] = {{"model", o.model_name},
+                  {"task", o.task},
+                  {"length", o.length},
+                  {"keys", o.keys},
+                  {"samples", o.samples},
+                  {"seed", o.seed},
+                  {"activations", o.activations},
+                  {"bins", o.bins},
                   {"rows", o.last_row_only ? "last" : "all"}};
   j["n_layers"] = report.n_layers;
   j["tokens"] = report.tokens;

@@ -42,7 +42,7 @@ std::vector<std::pair<int, int>> LayerBins(int n_layers, int bins);
 struct DecompositionErrorReport {
   DecompositionErrorOptions options;
   int n_layers = 0;
-  int64_t tokens = 0;                                     // per sample
+  int64_t tokens = 0;                                           // per sample
   std::map<std::string, std::vector<MetricSummary>> per_layer;  // f → per layer over samples
   std::vector<std::pair<int, int>> bins;
   std::map<std::string, std::vector<double>> binned;  // f → per bin

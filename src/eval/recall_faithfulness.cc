@@ -79,8 +79,8 @@ void Progress(const RecallFaithfulnessOptions& o, const std::string& line) {
 }
 
 // Accuracy, gold probability and the wrong-answer split of one sample.
-void ScoreAnswer(const LogitRows& logits, const RecallSample& s, RecallKeysReport& r,
-                 int& correct, int& first_correct, int& other_correct, double& gold_prob) {
+void ScoreAnswer(const LogitRows& logits, const RecallSample& s, RecallKeysReport& r, int& correct,
+                 int& first_correct, int& other_correct, double& gold_prob) {
   const float* row = &logits.values[s.query_pos * logits.vocab];
   const int64_t predicted = std::max_element(row, row + logits.vocab) - row;
   const int32_t gold = s.ids[s.query_pos + 1];
@@ -112,7 +112,7 @@ void ScoreAnswer(const LogitRows& logits, const RecallSample& s, RecallKeysRepor
 }  // namespace
 
 absl::StatusOr<RecallRowScores> ScoreRecallRow(const std::vector<float>& row,
-                                              const RecallSample& sample) {
+                                               const RecallSample& sample) {
   const int64_t T = static_cast<int64_t>(sample.ids.size());
   if (static_cast<int64_t>(row.size()) != T || T < 5) {
     return absl::InvalidArgumentError(
@@ -204,8 +204,8 @@ absl::StatusOr<RecallFaithfulnessReport> EvaluateRecallFaithfulness(
       RETURN_IF_ERROR(engine.Explain(validated, [&](AttributionResult r) {
         if (r.rows.size() != 1 || r.rows[0] != s.query_pos ||
             r.columns != static_cast<int64_t>(s.ids.size())) {
-          row_status = absl::InternalError(absl::StrCat(MethodName(r.method), " layer ", r.layer,
-                                                        ": not the query row"));
+          row_status = absl::InternalError(
+              absl::StrCat(MethodName(r.method), " layer ", r.layer, ": not the query row"));
           return false;
         }
         std::vector<float> row(r.matrix.begin(), r.matrix.begin() + r.columns);
@@ -219,15 +219,15 @@ absl::StatusOr<RecallFaithfulnessReport> EvaluateRecallFaithfulness(
       }));
       RETURN_IF_ERROR(row_status);
       if ((si + 1) % 16 == 0 || si + 1 == o.samples) {
-        Progress(o, absl::StrFormat("keys %d: explained %d/%d samples (%.1f s)", k, si + 1,
-                                    o.samples, std::chrono::duration<double>(Clock::now() - t0)
-                                                   .count()));
+        Progress(o,
+                 absl::StrFormat("keys %d: explained %d/%d samples (%.1f s)", k, si + 1, o.samples,
+                                 std::chrono::duration<double>(Clock::now() - t0).count()));
       }
     }
     kr.accuracy = static_cast<double>(correct) / o.samples;
-    kr.gold_first_accuracy =
-        kr.gold_first_samples > 0 ? static_cast<double>(first_correct) / kr.gold_first_samples
-                                  : kNan;
+    kr.gold_first_accuracy = kr.gold_first_samples > 0
+                                 ? static_cast<double>(first_correct) / kr.gold_first_samples
+                                 : kNan;
     kr.other_accuracy =
         kr.other_samples > 0 ? static_cast<double>(other_correct) / kr.other_samples : kNan;
     kr.gold_probability = gold_prob / o.samples;
@@ -300,11 +300,16 @@ nlohmann::json RecallReportToJson(const RecallFaithfulnessReport& report) {
   const RecallFaithfulnessOptions& o = report.options;
   nlohmann::json j;
   j["task"] = "recall";
-  j["options"] = {{"model", o.model_name},     {"length", o.length},
-                  {"keys", o.keys},            {"samples", o.samples},
-                  {"seed", o.seed},            {"grad_samples", o.grad_samples},
-                  {"ig_steps", o.ig_steps},    {"sg_samples", o.sg_samples},
-                  {"activation", o.activation}, {"methods", o.methods}};
+  j["options"] = {{"model", o.model_name},
+                  {"length", o.length},
+                  {"keys", o.keys},
+                  {"samples", o.samples},
+                  {"seed", o.seed},
+                  {"grad_samples", o.grad_samples},
+                  {"ig_steps", o.ig_steps},
+                  {"sg_samples", o.sg_samples},
+                  {"activation", o.activation},
+                  {"methods", o.methods}};
   j["n_layers"] = report.n_layers;
   nlohmann::json by_keys = nlohmann::json::array();
   for (const RecallKeysReport& k : report.by_keys) {
@@ -318,18 +323,18 @@ nlohmann::json RecallReportToJson(const RecallFaithfulnessReport& report) {
                          {"best", LayerJson(m.layers[m.best])},
                          {"layers", layers}});
     }
-    by_keys.push_back({{"keys", k.keys},
-                       {"samples", k.samples},
-                       {"accuracy", k.accuracy},
-                       {"gold_first", {{"samples", k.gold_first_samples},
-                                       {"accuracy", Number(k.gold_first_accuracy)}}},
-                       {"not_first", {{"samples", k.other_samples},
-                                      {"accuracy", Number(k.other_accuracy)}}},
-                       {"gold_probability", k.gold_probability},
-                       {"wrong_not_first", k.wrong_not_first},
-                       {"wrong_first_value", k.wrong_first_value},
-                       {"wrong_other_value", k.wrong_other_value},
-                       {"methods", methods}});
+    by_keys.push_back(
+        {{"keys", k.keys},
+         {"samples", k.samples},
+         {"accuracy", k.accuracy},
+         {"gold_first",
+          {{"samples", k.gold_first_samples}, {"accuracy", Number(k.gold_first_accuracy)}}},
+         {"not_first", {{"samples", k.other_samples}, {"accuracy", Number(k.other_accuracy)}}},
+         {"gold_probability", k.gold_probability},
+         {"wrong_not_first", k.wrong_not_first},
+         {"wrong_first_value", k.wrong_first_value},
+         {"wrong_other_value", k.wrong_other_value},
+         {"methods", methods}});
   }
   j["by_keys"] = by_keys;
   return j;
@@ -340,8 +345,9 @@ std::string RecallReportToMarkdown(const RecallFaithfulnessReport& report) {
   std::string md = absl::StrFormat(
       "## Recall faithfulness: %s (context %d, %d samples per key count, seed %d)\n\n",
       o.model_name, o.length, o.samples, o.seed);
-  md += "| keys | accuracy | gold first (n) | not first (n) | p(gold) | wrong, not first: "
-        "first value / other value / none |\n|---|---|---|---|---|---|\n";
+  md +=
+      "| keys | accuracy | gold first (n) | not first (n) | p(gold) | wrong, not first: "
+      "first value / other value / none |\n|---|---|---|---|---|---|\n";
   for (const RecallKeysReport& k : report.by_keys) {
     md += absl::StrFormat("| %d | %.4f | %s (%d) | %s (%d) | %.3f | %d: %d / %d / %d |\n", k.keys,
                           k.accuracy, Cell(k.gold_first_accuracy, "%.4f"), k.gold_first_samples,
@@ -354,15 +360,17 @@ std::string RecallReportToMarkdown(const RecallFaithfulnessReport& report) {
         "\n### %d key%s: gold = the value token (AUC / AP / R@K), the key–value pair (pair AP); "
         "first-key bias on the %d samples whose gold pair is not first\n\n",
         k.keys, k.keys == 1 ? "" : "s", k.other_samples);
-    md += "| method | best layer | AUC | AP | R@K | pair AP | gold share | first share | "
-          "other share | P(first > gold) | samples |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+    md +=
+        "| method | best layer | AUC | AP | R@K | pair AP | gold share | first share | "
+        "other share | P(first > gold) | samples "
+        "|\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const RecallMethodFaithfulness& m : k.methods) {
       const RecallLayerFaithfulness& l = m.layers[m.best];
       md += absl::StrFormat("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", m.method,
                             LayerName(l.layer), Cell(l.auc.mean), Cell(l.ap.mean),
-                            Cell(l.recall_at_k.mean), Cell(l.pair_ap.mean),
-                            Cell(l.gold_share.mean), Cell(l.first_share.mean),
-                            Cell(l.other_share.mean), Cell(l.first_over_gold.mean), m.samples);
+                            Cell(l.recall_at_k.mean), Cell(l.pair_ap.mean), Cell(l.gold_share.mean),
+                            Cell(l.first_share.mean), Cell(l.other_share.mean),
+                            Cell(l.first_over_gold.mean), m.samples);
     }
   }
   double harmonic = 0;

@@ -35,10 +35,10 @@
 namespace mamba_explain {
 
 struct RecallFaithfulnessOptions {
-  int length = 64;                   // context tokens n between BOS and SEP (T = n + 4)
+  int length = 64;                    // context tokens n between BOS and SEP (T = n + 4)
   std::vector<int> keys = {1, 2, 4};  // key counts, each evaluated on its own samples
-  int samples = 64;                  // per key count
-  uint64_t seed = 4242;              // held out: the trainer uses RecallTrainSeed streams
+  int samples = 64;                   // per key count
+  uint64_t seed = 4242;               // held out: the trainer uses RecallTrainSeed streams
   std::vector<std::string> methods = AllFaithfulnessMethods();
   int grad_samples = -1;  // integrated-gradients / smoothgrad on the first N samples per k
   int ig_steps = 30;
@@ -60,7 +60,7 @@ struct RecallRowScores {
 // `row` = the explained row's scores over all T positions. INVALID_ARGUMENT if the row length
 // is not the sample's length; a non-finite score gives NaN metrics.
 absl::StatusOr<RecallRowScores> ScoreRecallRow(const std::vector<float>& row,
-                                              const RecallSample& sample);
+                                               const RecallSample& sample);
 
 struct RecallLayerFaithfulness {
   int layer = -1;
@@ -82,7 +82,7 @@ struct RecallKeysReport {
   int gold_first_samples = 0;
   double gold_first_accuracy = 0;  // NaN when no sample
   int other_samples = 0;
-  double other_accuracy = 0;  // NaN when no sample
+  double other_accuracy = 0;    // NaN when no sample
   double gold_probability = 0;  // mean softmax probability of the gold value at t
   int wrong_not_first = 0;      // wrong answers whose gold pair is not first
   int wrong_first_value = 0;    // … of which the answer is the first pair's value

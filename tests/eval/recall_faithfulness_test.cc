@@ -154,8 +154,8 @@ TEST(DecompositionErrorTest, IdentityIsExactOnTheIdentityModelAndBinsAverageLaye
     EXPECT_GT(r.per_layer["silu"][l].mean, 1e-3) << l;
     EXPECT_GT(r.per_layer["relu"][l].mean, 1e-3) << l;
   }
-  EXPECT_NEAR(r.binned["silu"][0],
-              (r.per_layer["silu"][0].mean + r.per_layer["silu"][1].mean) / 2, 1e-12);
+  EXPECT_NEAR(r.binned["silu"][0], (r.per_layer["silu"][0].mean + r.per_layer["silu"][1].mean) / 2,
+              1e-12);
   nlohmann::json j = DecompositionReportToJson(r);
   EXPECT_EQ(j["per_layer"]["relu"].size(), 2u);
   EXPECT_NE(DecompositionReportToMarkdown(r).find("| layers 0–1 |"), std::string::npos);

@@ -3,12 +3,17 @@
 //     --head-dim P --vocab V --length L --steps S --batch B --lr LR --warmup W --seed S
 //     --activation silu|identity --mimetic-layer I --device cpu|cuda --max-minutes M --resume]
 //   mamba-explain-train eval-copy --model-dir DIR --length L [--samples N --seed S --device D]
+//   mamba-explain-train recall ... (= copy --task recall; --length = context tokens, --keys 1,2,4)
+//   mamba-explain-train eval-recall --model-dir DIR --length N [--keys 1,2,4 --samples N --seed S
+//     --device D]
+#include <cmath>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -17,15 +22,45 @@
 namespace mamba_explain {
 namespace {
 
-void PrintEval(const CopyEvalResult& r) {
-  std::cout << nlohmann::json{{"token_accuracy", r.token_accuracy},
-                              {"sequence_accuracy", r.sequence_accuracy},
-                              {"loss", r.loss}}
-                   .dump()
-            << "\n";
+nlohmann::json Number(double v) {
+  return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
 
-absl::Status RunCopy(const std::vector<std::string>& argv) {
+void PrintEval(const CopyEvalResult& r) {
+  nlohmann::json j{{"token_accuracy", r.token_accuracy},
+                   {"sequence_accuracy", r.sequence_accuracy},
+                   {"loss", r.loss}};
+  if (!r.recall.empty()) {
+    nlohmann::json by_keys = nlohmann::json::array();
+    for (const RecallKeysAccuracy& a : r.recall) {
+      by_keys.push_back({{"keys", a.keys},
+                         {"samples", a.samples},
+                         {"accuracy", a.accuracy},
+                         {"gold_first_samples", a.gold_first_samples},
+                         {"gold_first_accuracy", Number(a.gold_first_accuracy)},
+                         {"other_samples", a.other_samples},
+                         {"other_accuracy", Number(a.other_accuracy)},
+                         {"loss", a.loss}});
+    }
+    j["recall"] = by_keys;
+  }
+  std::cout << j.dump() << "\n";
+}
+
+absl::StatusOr<std::vector<int>> ParseKeys(const std::string& text) {
+  std::vector<int> keys;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int k = 0;
+    if (!absl::SimpleAtoi(part, &k) || k < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--keys '", text, "': positive integers"));
+    }
+    keys.push_back(k);
+  }
+  if (keys.empty()) return absl::InvalidArgumentError("--keys: at least one key count");
+  return keys;
+}
+
+absl::Status RunCopy(const std::vector<std::string>& argv, const std::string& default_task) {
   ASSIGN_OR_RETURN(
       CliArgs args,
       CliArgs::Parse(
@@ -33,10 +68,14 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
                           "vocab",    "length",       "steps",       "batch",      "lr",
                           "warmup",   "weight-decay", "seed",        "activation", "mimetic-layer",
                           "device",   "out",          "max-minutes", "log-every",  "eval-samples",
-                          "clip-norm"},
+                          "clip-norm", "task",         "keys"},
                          {"resume", "tf32"}}));
   CopyTrainOptions o;
   ASSIGN_OR_RETURN(o.out_dir, args.Require("out"));
+  o.task = args.Get("task", default_task);
+  if (args.Has("keys")) {
+    ASSIGN_OR_RETURN(o.keys, ParseKeys(args.Get("keys")));
+  }
   const std::string arch = args.Get("arch", "mamba1");
   if (arch == "mamba1") {
     o.arch = Architecture::kMamba1;
@@ -80,6 +119,24 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   return absl::OkStatus();
 }
 
+absl::Status RunEvalRecall(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "keys", "samples", "seed",
+                                                  "device"},
+                                                 {}}));
+  ASSIGN_OR_RETURN(std::string dir, args.Require("model-dir"));
+  int length = 0, samples = 1024, seed = 4242;
+  RETURN_IF_ERROR(args.GetInt("length", length));
+  RETURN_IF_ERROR(args.GetInt("samples", samples));
+  RETURN_IF_ERROR(args.GetInt("seed", seed));
+  if (length < 2) return absl::InvalidArgumentError("--length is required (context tokens)");
+  ASSIGN_OR_RETURN(std::vector<int> keys, ParseKeys(args.Get("keys", "1,2,4")));
+  ASSIGN_OR_RETURN(CopyEvalResult r, EvaluateRecallModel(dir, length, keys, samples, seed,
+                                                         args.Get("device", "cpu")));
+  PrintEval(r);
+  return absl::OkStatus();
+}
+
 absl::Status RunEvalCopy(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(
       CliArgs args,
@@ -103,6 +160,8 @@ int main(int argc, char** argv) {
   const std::string usage =
       "usage: mamba-explain-train copy --out DIR [--arch mamba1|mamba2 ...]\n"
       "       mamba-explain-train eval-copy --model-dir DIR --length L\n"
+      "       mamba-explain-train recall --out DIR --length N [--keys 1,2,4 ...] (copy flags)\n"
+      "       mamba-explain-train eval-recall --model-dir DIR --length N [--keys 1,2,4]\n"
       "(see tools/train_main.cc and models/README.md for every flag)\n";
   if (argc < 2) {
     std::cerr << usage;
@@ -111,10 +170,12 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   absl::Status status;
-  if (command == "copy") {
-    status = mamba_explain::RunCopy(args);
+  if (command == "copy" || command == "recall") {
+    status = mamba_explain::RunCopy(args, command);
   } else if (command == "eval-copy") {
     status = mamba_explain::RunEvalCopy(args);
+  } else if (command == "eval-recall") {
+    status = mamba_explain::RunEvalRecall(args);
   } else {
     std::cerr << usage;
     return 2;

@@ -61,4 +61,36 @@ for f in svgs:
     if len(root.findall("{http://www.w3.org/2000/svg}polyline")) != len(want):
         sys.exit(f"FAIL: {f} polylines")
 PY
+# recall: per key count, accuracy split by gold-first and per-method retrieval metrics.
+"$bin" --help | grep -q "mamba-explain-eval recall"
+if "$bin" recall --model-dir "$src/models/copy-mamba1-silu" --length 12 --keys 5 > /dev/null \
+     2> "$tmp/err"; then
+  echo "FAIL: recall --keys 5 accepted on a 16-token vocabulary"; exit 1
+fi
+grep -q "key ids" "$tmp/err"
+"$bin" recall --model-dir "$src/models/copy-mamba2-silu" --length 12 --keys 1,2,4 --samples 3 \
+  --methods latim-l2,latim-alti-logit,mamba-lrp --json "$tmp/recall_eval.json" \
+  --markdown "$tmp/recall_eval.md" > "$tmp/recall_stdout.md" 2> /dev/null
+cmp "$tmp/recall_stdout.md" "$tmp/recall_eval.md"
+python3 - "$tmp/recall_eval.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["task"] == "recall" and [k["keys"] for k in j["by_keys"]] == [1, 2, 4], j["by_keys"]
+for k in j["by_keys"]:
+    assert k["gold_first"]["samples"] + k["not_first"]["samples"] == 3
+    assert [m["method"] for m in k["methods"]] == ["latim-l2", "latim-alti-logit", "mamba-lrp"]
+    for m in k["methods"]:
+        for key in ("auc", "ap", "r_at_k", "pair_ap", "first_share", "first_over_gold"):
+            assert key in m["best"], (m["method"], key)
+PY
+# decomposition: per layer and binned, every f.
+"$bin" decomposition --model-dir "$src/models/copy-mamba1-identity" --length 16 --samples 2 \
+  --bins 2 --json "$tmp/decomp.json" > /dev/null 2> /dev/null
+python3 - "$tmp/decomp.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["bins"] == [[0, 0], [1, 1]], j["bins"]
+assert sorted(j["per_layer"]) == ["identity", "relu", "silu"]
+assert all(v < 1e-5 for v in j["binned"]["identity"]), j["binned"]
+PY
 echo "eval_cli_test: OK"

@@ -1,6 +1,8 @@
 // mamba-explain-eval: faithfulness evaluations of the attribution methods (docs/faithfulness.md).
 // `copy`: the copying task of LaTIM §4.1 (Table 2); `flip`: input-flipping perturbation
-// faithfulness (MambaLRP §5.3). Progress goes to stderr, the Markdown tables to stdout; --json /
+// faithfulness (MambaLRP §5.3); `recall`: retrieval with known evidence (LaTIM §4.3 passkey /
+// associative recall, issue 16); `decomposition`: LaTIM's decomposition error per layer and
+// binned layer range for several additive f (LaTIM §4.4). Progress goes to stderr, the Markdown tables to stdout; --json /
 // --markdown also write them to files.
 #include <filesystem>
 #include <fstream>
@@ -14,8 +16,10 @@
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "eval/copy_faithfulness.h"
+#include "eval/decomposition_error.h"
 #include "eval/faithfulness_report.h"
 #include "eval/input_flipping.h"
+#include "eval/recall_faithfulness.h"
 #include "explain/engine.h"
 
 namespace mamba_explain {
@@ -46,7 +50,24 @@ constexpr char kUsage[] =
     "  probability) and the curves. Methods: the ones above (per-layer maps at every layer,\n"
     "  as name@layer) and 'random' (the control). --plot-dir writes SVG curves.\n"
     "  --task recall: --keys key-value pairs among distractors in --length context tokens\n"
-    "  (the query position is explained). Details: docs/faithfulness.md\n";
+    "  (the query position is explained). Details: docs/faithfulness.md\n"
+    "\n"
+    "usage: mamba-explain-eval recall --model-dir DIR --length N [--keys 1,2,4] [--samples 64]\n"
+    "         [--seed 4242] [--methods all|a,b,c] [--device cpu|cuda] [--grad-samples N]\n"
+    "         [--ig-steps 30] [--sg-samples 30] [--activation silu] [--json OUT.json]\n"
+    "         [--markdown OUT.md]\n"
+    "  Retrieval with known evidence: per key count, the model's accuracy at the query\n"
+    "  position (split by whether the gold pair comes first), and per method the AUC, AP and\n"
+    "  R@K of the query row over the N context positions against the gold value position,\n"
+    "  the AP against the gold key+value, and the first-key bias (attribution mass on the first\n"
+    "  pair vs the gold pair when the gold pair is not first). Details: docs/faithfulness.md\n"
+    "\n"
+    "usage: mamba-explain-eval decomposition --model-dir DIR [--task random|copy|recall]\n"
+    "         [--length 256] [--keys 2] [--samples 8] [--seed 4242]\n"
+    "         [--activations silu,relu,identity] [--bins 4] [--rows all|last]\n"
+    "         [--device cpu|cuda] [--json OUT.json] [--markdown OUT.md]\n"
+    "  LaTIM's relative decomposition error (latim-l2) per layer and per binned layer range\n"
+    "  for each additive f, on random ids (default), copy or recall samples.\n";
 
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
@@ -151,6 +172,105 @@ absl::Status RunFlip(const std::vector<std::string>& argv) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<int>> ParseKeyList(const std::string& text) {
+  std::vector<int> keys;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    int k = 0;
+    if (!absl::SimpleAtoi(part, &k) || k < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--keys '", text, "': positive integers"));
+    }
+    keys.push_back(k);
+  }
+  if (keys.empty()) return absl::InvalidArgumentError("--keys: at least one key count");
+  return keys;
+}
+
+absl::Status RunRecall(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "keys", "samples", "seed", "methods",
+                                     "device", "grad-samples", "ig-steps", "sg-samples",
+                                     "activation", "json", "markdown"},
+                                    {}}));
+  RecallFaithfulnessOptions o;
+  ASSIGN_OR_RETURN(const std::string model_dir, args.Require("model-dir"));
+  ASSIGN_OR_RETURN(const std::string length, args.Require("length"));
+  if (!absl::SimpleAtoi(length, &o.length)) {
+    return absl::InvalidArgumentError("--length must be an integer");
+  }
+  if (args.Has("keys")) {
+    ASSIGN_OR_RETURN(o.keys, ParseKeyList(args.Get("keys")));
+  }
+  RETURN_IF_ERROR(args.GetInt("samples", o.samples));
+  RETURN_IF_ERROR(args.GetInt("grad-samples", o.grad_samples));
+  RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));
+  RETURN_IF_ERROR(args.GetInt("sg-samples", o.sg_samples));
+  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
+    return absl::InvalidArgumentError("--seed must be a non-negative integer");
+  }
+  const std::string methods = args.Get("methods", "all");
+  if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
+  o.activation = args.Get("activation", o.activation);
+  o.model_name = ModelName(model_dir);
+  o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+  EngineOptions engine_options;
+  engine_options.device = args.Get("device", "cpu");
+  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(RecallFaithfulnessReport report, EvaluateRecallFaithfulness(*engine, o));
+  const std::string markdown = RecallReportToMarkdown(report);
+  std::cout << markdown;
+  if (args.Has("json")) {
+    RETURN_IF_ERROR(
+        WriteText(args.Get("json"), RecallReportToJson(report).dump(1) + "\n", "--json"));
+  }
+  if (args.Has("markdown")) {
+    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunDecomposition(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "task", "length", "keys", "samples", "seed",
+                                     "activations", "bins", "rows", "device", "json", "markdown"},
+                                    {}}));
+  DecompositionErrorOptions o;
+  ASSIGN_OR_RETURN(const std::string model_dir, args.Require("model-dir"));
+  o.task = args.Get("task", o.task);
+  RETURN_IF_ERROR(args.GetInt("length", o.length));
+  RETURN_IF_ERROR(args.GetInt("keys", o.keys));
+  RETURN_IF_ERROR(args.GetInt("samples", o.samples));
+  RETURN_IF_ERROR(args.GetInt("bins", o.bins));
+  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
+    return absl::InvalidArgumentError("--seed must be a non-negative integer");
+  }
+  if (args.Has("activations")) {
+    o.activations = absl::StrSplit(args.Get("activations"), ',', absl::SkipEmpty());
+  }
+  const std::string rows = args.Get("rows", "all");
+  if (rows != "all" && rows != "last") {
+    return absl::InvalidArgumentError(absl::StrCat("--rows '", rows, "' (all, last)"));
+  }
+  o.last_row_only = rows == "last";
+  o.model_name = ModelName(model_dir);
+  o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
+  EngineOptions engine_options;
+  engine_options.device = args.Get("device", "cpu");
+  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(DecompositionErrorReport report, EvaluateDecompositionError(*engine, o));
+  const std::string markdown = DecompositionReportToMarkdown(report);
+  std::cout << markdown;
+  if (args.Has("json")) {
+    RETURN_IF_ERROR(WriteText(args.Get("json"), DecompositionReportToJson(report).dump(1) + "\n",
+                              "--json"));
+  }
+  if (args.Has("markdown")) {
+    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 }  // namespace mamba_explain
 
@@ -168,12 +288,19 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (command != "copy" && command != "flip") {
+  absl::Status status;
+  if (command == "copy") {
+    status = mamba_explain::RunCopy(args);
+  } else if (command == "flip") {
+    status = mamba_explain::RunFlip(args);
+  } else if (command == "recall") {
+    status = mamba_explain::RunRecall(args);
+  } else if (command == "decomposition") {
+    status = mamba_explain::RunDecomposition(args);
+  } else {
     std::cerr << "unknown command '" << command << "'\n" << mamba_explain::kUsage;
     return 2;
   }
-  const absl::Status status =
-      command == "copy" ? mamba_explain::RunCopy(args) : mamba_explain::RunFlip(args);
   if (!status.ok()) {
     std::cerr << "error: " << status << "\n";
     return 1;

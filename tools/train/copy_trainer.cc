@@ -7,14 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "eval/tasks/copy_task.h"
+#include "eval/tasks/recall_task.h"
 #include "mamba/mamba_model.h"
 #include "nlohmann/json.hpp"
 #include "tools/train/model_writer.h"
+#include "tools/train/recall_batch.h"
 #include "tools/train/weight_init.h"
 
 namespace mamba_explain {
@@ -92,6 +95,71 @@ absl::StatusOr<CopyEvalResult> Evaluate(const MambaModel& model, int length, int
   return total;
 }
 
+// Per key count: argmax at each query position against the gold value, split by gold_first.
+absl::StatusOr<CopyEvalResult> EvaluateRecall(const MambaModel& model, int context,
+                                              const std::vector<int>& keys, int64_t vocab,
+                                              int samples, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  CopyEvalResult total;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  int64_t all_correct = 0, all_samples = 0;
+  double all_loss = 0;
+  for (int k : keys) {
+    ASSIGN_OR_RETURN(std::vector<RecallSample> data,
+                     MakeRecallSamples(RecallSpec{context, k, vocab}, samples, seed));
+    RecallKeysAccuracy acc;
+    acc.keys = k;
+    acc.samples = samples;
+    int correct = 0, first_correct = 0, other_correct = 0;
+    for (int done = 0; done < samples;) {
+      const int n = std::min(256, samples - done);
+      std::vector<RecallSample> chunk(data.begin() + done, data.begin() + done + n);
+      CopyBatch batch = RecallSamplesToBatch(chunk);
+      ForwardOptions options;
+      ASSIGN_OR_RETURN(ForwardOutput out, model.ForwardFromEmbeddings(
+                                              model.Embed(batch.ids.to(model.device())),
+                                              torch::Tensor(), options));
+      const int64_t V = out.logits.size(-1);
+      acc.loss += torch::nn::functional::cross_entropy(
+                      out.logits.reshape({-1, V}), batch.targets.to(model.device()).reshape({-1}),
+                      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100))
+                      .item<double>() *
+                  n;
+      torch::Tensor predicted = out.logits.argmax(-1).to(torch::kCPU).contiguous();  // [n, T]
+      const int64_t T = predicted.size(1);
+      const int64_t* p = predicted.data_ptr<int64_t>();
+      for (int b = 0; b < n; ++b) {
+        const RecallSample& s = chunk[b];
+        const bool ok = p[b * T + s.query_pos] == s.ids[s.query_pos + 1];
+        correct += ok;
+        if (s.gold_first) {
+          ++acc.gold_first_samples;
+          first_correct += ok;
+        } else {
+          ++acc.other_samples;
+          other_correct += ok;
+        }
+      }
+      done += n;
+    }
+    acc.accuracy = static_cast<double>(correct) / samples;
+    acc.gold_first_accuracy = acc.gold_first_samples > 0
+                                  ? static_cast<double>(first_correct) / acc.gold_first_samples
+                                  : nan;
+    acc.other_accuracy =
+        acc.other_samples > 0 ? static_cast<double>(other_correct) / acc.other_samples : nan;
+    all_loss += acc.loss;
+    acc.loss /= samples;
+    all_correct += correct;
+    all_samples += samples;
+    total.recall.push_back(acc);
+  }
+  total.token_accuracy = all_samples > 0 ? static_cast<double>(all_correct) / all_samples : nan;
+  total.sequence_accuracy = total.token_accuracy;
+  total.loss = all_samples > 0 ? all_loss / all_samples : nan;
+  return total;
+}
+
 double LearningRate(const CopyTrainOptions& o, int step) {
   // Linear warmup to lr, then lr·sqrt(warmup/step) (inverse square root).
   const double s = std::max(1, step);
@@ -109,10 +177,35 @@ absl::StatusOr<CopyEvalResult> EvaluateCopyModel(const std::string& model_dir, i
   return Evaluate(*model, length, static_cast<int>(model->config().vocab_size), samples, seed);
 }
 
+absl::StatusOr<CopyEvalResult> EvaluateRecallModel(const std::string& model_dir, int context,
+                                                   const std::vector<int>& keys, int samples,
+                                                   uint64_t seed, const std::string& device) {
+  if (samples < 1 || keys.empty()) {
+    return absl::InvalidArgumentError("eval-recall: samples ≥ 1 and at least one key count");
+  }
+  try {
+    LoadOptions load;
+    ASSIGN_OR_RETURN(load.device, ParseDevice(device));
+    ASSIGN_OR_RETURN(auto model, MambaModel::Load(model_dir, load));
+    return EvaluateRecall(*model, context, keys, model->config().vocab_size, samples, seed);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("eval-recall: ", e.what_without_backtrace()));
+  }
+}
+
 absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
   if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
   if (o.vocab <= 2 || o.length < 1 || o.steps < 1 || o.batch < 1) {
     return absl::InvalidArgumentError("vocab > 2, length ≥ 1, steps ≥ 1, batch ≥ 1 required");
+  }
+  if (o.task != "copy" && o.task != "recall") {
+    return absl::InvalidArgumentError(absl::StrCat("--task '", o.task, "' (copy, recall)"));
+  }
+  if (o.task == "recall") {
+    if (o.keys.empty()) return absl::InvalidArgumentError("--keys: at least one key count");
+    for (int k : o.keys) {
+      RETURN_IF_ERROR(MakeRecallVocab(RecallSpec{o.length, k, o.vocab}).status());
+    }
   }
   if (o.arch == Architecture::kMamba2 && (2 * o.d_model) % o.head_dim != 0) {
     return absl::InvalidArgumentError("--head-dim must divide 2·d_model");
@@ -158,9 +251,10 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
     auto save = [&](int step) -> absl::Status {
       nlohmann::json extra;
       extra["training"] = {
-          {"task", "copy"},     {"length", o.length}, {"step", step},
+          {"task", o.task},     {"length", o.length}, {"step", step},
           {"steps", o.steps},   {"batch", o.batch},   {"lr", o.lr},
           {"warmup", o.warmup}, {"seed", o.seed},     {"mimetic_layer", o.mimetic_layer}};
+      if (o.task == "recall") extra["training"]["keys"] = o.keys;
       RETURN_IF_ERROR(WriteModelDirectory(o.out_dir, config, weights, extra));
       torch::save(optimizer, optimizer_path);
       std::ofstream(state_path) << nlohmann::json{{"step", step}}.dump() << "\n";
@@ -173,7 +267,12 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       }
-      CopyBatch batch = MakeCopyBatch(o.batch, o.length, o.vocab, gen);
+      CopyBatch batch;
+      if (o.task == "recall") {
+        ASSIGN_OR_RETURN(batch, MakeRecallBatch(o.batch, o.length, o.keys, o.vocab, step, o.seed));
+      } else {
+        batch = MakeCopyBatch(o.batch, o.length, o.vocab, gen);
+      }
       const bool log_step = step % o.log_every == 0 || step == o.steps;
       ASSIGN_OR_RETURN(StepResult r, RunBatch(*model, batch, log_step));
       optimizer.zero_grad();
@@ -191,8 +290,8 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
                               {"minutes", minutes()}}
                    .dump()
             << std::endl;
-        std::cerr << absl::StrFormat("step %6d/%d  loss %.4f  copy acc %.4f  lr %.2e  %.1f min\n",
-                                     step, o.steps, loss, r.token_accuracy, lr, minutes());
+        std::cerr << absl::StrFormat("step %6d/%d  loss %.4f  %s acc %.4f  lr %.2e  %.1f min\n",
+                                     step, o.steps, loss, o.task, r.token_accuracy, lr, minutes());
       }
       if (o.max_minutes > 0 && minutes() >= o.max_minutes && step < o.steps) {
         RETURN_IF_ERROR(save(step));
@@ -202,6 +301,10 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
       }
     }
     RETURN_IF_ERROR(save(step));
+    if (o.task == "recall") {
+      return EvaluateRecall(*model, o.length, o.keys, o.vocab, o.eval_samples,
+                            o.seed + kEvalSeedOffset);
+    }
     return Evaluate(*model, o.length, o.vocab, o.eval_samples, o.seed + kEvalSeedOffset);
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("training: ", e.what_without_backtrace()));

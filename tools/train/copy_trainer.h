@@ -1,5 +1,6 @@
-// Trains a Mamba-1 or Mamba-2 model on the copying task (copy_task.h) through our own forward
-// pass with LibTorch autograd: AdamW, linear warmup then inverse-square-root decay, gradient
+// Trains a Mamba-1 or Mamba-2 model on the copying task (copy_task.h) or the recall task
+// (recall_task.h: key–value pairs among distractors, the query's value is the one target;
+// recall_batch.h) through our own forward pass with LibTorch autograd: AdamW, linear warmup then inverse-square-root decay, gradient
 // clipping at 1, optional mimetic initialisation of one layer. Writes the model directory
 // (HF format), a JSON-lines training log, and a resumable checkpoint (optimizer state + step).
 // Runs are deterministic for a given seed and device.
@@ -7,6 +8,7 @@
 #define MAMBA_EXPLAIN_TOOLS_TRAIN_COPY_TRAINER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "model/config.h"
@@ -14,13 +16,15 @@
 namespace mamba_explain {
 
 struct CopyTrainOptions {
+  std::string task = "copy";  // copy | recall
   Architecture arch = Architecture::kMamba1;
   int n_layers = 2;
   int d_model = 64;
   int d_state = 16;
   int head_dim = 16;  // Mamba-2
   int vocab = 32;
-  int length = 20;  // source string length
+  int length = 20;  // copy: source string length; recall: context tokens between BOS and SEP
+  std::vector<int> keys = {1, 2, 4};  // recall: key counts, mixed within every batch
   int steps = 1000;
   int batch = 64;
   double lr = 7e-4;
@@ -39,10 +43,24 @@ struct CopyTrainOptions {
   bool tf32 = false;       // TF32 tensor cores for training matmuls (CUDA; speed over bit-exactness)
 };
 
-struct CopyEvalResult {
-  double token_accuracy = 0;     // over every copied token
-  double sequence_accuracy = 0;  // whole copy correct
+// Recall accuracy (argmax at the query position = the gold value) for one key count, split by
+// whether the queried pair is the first in the context (LaTIM Table 4's first-key split).
+struct RecallKeysAccuracy {
+  int keys = 0;
+  int samples = 0;
+  double accuracy = 0;
+  int gold_first_samples = 0;
+  double gold_first_accuracy = 0;  // NaN when no sample has the gold pair first
+  int other_samples = 0;
+  double other_accuracy = 0;  // gold pair not first; NaN when none
   double loss = 0;
+};
+
+struct CopyEvalResult {
+  double token_accuracy = 0;     // over every copied token (recall: every answer)
+  double sequence_accuracy = 0;  // whole copy correct (recall: = token_accuracy)
+  double loss = 0;
+  std::vector<RecallKeysAccuracy> recall;  // recall task: one entry per key count
 };
 
 // Trains (or resumes) and writes out_dir. Returns the held-out evaluation of the final model.
@@ -53,6 +71,13 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& options);
 absl::StatusOr<CopyEvalResult> EvaluateCopyModel(const std::string& model_dir, int length,
                                                  int samples, uint64_t seed,
                                                  const std::string& device);
+
+// The recall model's accuracy per key count on `samples` samples per count, drawn with
+// MakeRecallSamples(RecallSpec{context, k, vocab}, samples, seed) — the stream of
+// `mamba-explain-eval recall` for the same seed.
+absl::StatusOr<CopyEvalResult> EvaluateRecallModel(const std::string& model_dir, int context,
+                                                   const std::vector<int>& keys, int samples,
+                                                   uint64_t seed, const std::string& device);
 
 }  // namespace mamba_explain
 

@@ -77,6 +77,7 @@ if(CPP_HTTPLIB_FOUND)
   add_library(me_http_gateway STATIC
     server/http_status.cc
     server/http_explain_stream.cc
+    server/http_cors.cc
     server/http_gateway.cc)
   target_link_libraries(me_http_gateway PUBLIC me_proto me_web_assets absl::synchronization
     absl::time absl::strings nlohmann_json::nlohmann_json PkgConfig::CPP_HTTPLIB)

@@ -329,6 +329,36 @@ void HttpGateway::Route() {
         });
   });
 
+  // CORS (server/http_cors.h). OPTIONS on any path: a browser's preflight gets the policy's
+  // answer; a plain OPTIONS (no Origin) learns the methods.
+  const CorsPolicy cors = options_.cors;
+  server.Options(R"(.*)", [cors](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("Origin");
+    if (origin.empty() || !req.has_header("Access-Control-Request-Method")) {
+      res.status = 204;
+      res.set_header("Allow", "GET, POST, OPTIONS");
+      return;
+    }
+    const CorsPolicy::Preflight answer =
+        cors.Answer(origin, req.get_header_value("Access-Control-Request-Method"),
+                    req.get_header_value("Access-Control-Request-Headers"));
+    if (answer.status != 204) {
+      return ReplyError(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, answer.error), res);
+    }
+    res.status = 204;
+    for (const auto& [name, value] : answer.headers) res.set_header(name, value);
+  });
+  // Every other response (errors and streams included; httplib calls this before it writes the
+  // headers) to a request from an allowed origin.
+  if (cors.enabled()) {
+    server.set_post_routing_handler([cors](const httplib::Request& req, httplib::Response& res) {
+      if (req.method == "OPTIONS") return;  // the preflight handler set its own
+      for (const auto& [name, value] : cors.ResponseHeaders(req.get_header_value("Origin"))) {
+        res.set_header(name, value);
+      }
+    });
+  }
+
   // Unknown paths and library-level errors (413 body too large, 400 bad request line) get the
   // same JSON error body as the API's own errors.
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {

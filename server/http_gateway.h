@@ -9,7 +9,8 @@
 // (bearer-token auth from the Authorization header, drain, validation, limits, batching, metrics)
 // and the gRPC status maps to the HTTP status (http_status.h). TLS/mTLS use the gRPC server's
 // certificate, key and client CA. A client that disconnects cancels its Explain call: the HTTP
-// thread writes keep-alives while it waits, and a failed write cancels the gRPC call.
+// thread writes keep-alives while it waits, and a failed write cancels the gRPC call. CORS
+// (preflight OPTIONS, Access-Control-* headers) for the origins in options.cors only.
 // Thread-safe; the channel must stay usable until Stop() returns.
 #ifndef MAMBA_EXPLAIN_SERVER_HTTP_GATEWAY_H_
 #define MAMBA_EXPLAIN_SERVER_HTTP_GATEWAY_H_
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "mamba_explain/v1/explain.grpc.pb.h"
+#include "server/http_cors.h"
 
 namespace httplib {
 class Server;
@@ -48,6 +50,9 @@ struct HttpGatewayOptions {
   size_t max_buffered_bytes = 4 << 20;
   // How long a connection may take to send its request.
   absl::Duration read_timeout = absl::Seconds(10);
+  // Origins other than the gateway's own whose pages may call the API (--http_cors_origins,
+  // server/http_cors.h); none by default.
+  CorsPolicy cors;
 };
 
 class HttpGateway {

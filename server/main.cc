@@ -55,6 +55,11 @@ ABSL_FLAG(std::string, http_host, "", "Address of the HTTP gateway; empty: the -
 ABSL_FLAG(int, http_threads, 16,
           "Connections the HTTP gateway serves at once (an Explain stream holds one while it "
           "runs).");
+ABSL_FLAG(std::string, http_cors_origins, "",
+          "Web origins other than the gateway's own whose pages may call the HTTP API "
+          "(CORS: preflight OPTIONS answered, Access-Control-Allow-Origin on responses), comma "
+          "separated, each http(s)://host[:port] as browsers send it; * allows any. Default: "
+          "none (the console at / is same-origin and needs none).");
 ABSL_FLAG(std::string, metrics_address, "127.0.0.1",
           "Address of the Prometheus endpoint. Loopback by default: /metrics is unauthenticated. "
           "In Kubernetes pass the pod IP (env POD_IP from status.podIP: "
@@ -231,6 +236,11 @@ absl::Status ValidateFlags() {
           absl::StrCat("--", r.name, "=", r.value, " not in [", r.min, ", ", r.max, "]"));
     }
   }
+#ifdef ME_WITH_HTTP
+  if (auto cors = CorsPolicy::Parse(absl::GetFlag(FLAGS_http_cors_origins)); !cors.ok()) {
+    return cors.status();
+  }
+#endif
   return absl::OkStatus();
 }
 
@@ -394,6 +404,7 @@ int Serve() {
     http.threads = absl::GetFlag(FLAGS_http_threads);
     http.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_receive_message_bytes));
     http.max_buffered_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_stream_buffer_bytes));
+    http.cors = *CorsPolicy::Parse(absl::GetFlag(FLAGS_http_cors_origins));  // ValidateFlags
     grpc::ChannelArguments channel_args;
     channel_args.SetMaxReceiveMessageSize(-1);  // the server's own send limit applies
     channel_args.SetMaxSendMessageSize(-1);     // and its receive limit

@@ -116,12 +116,19 @@ async function manifests(out, files) {
     const ports = Object.fromEntries(c.ports.map((p) => [p.name, p.containerPort]));
     check(`${overlay}: --port is the grpc containerPort`, Number(flags.port) === ports.grpc);
     check(`${overlay}: --metrics_port is the metrics containerPort`, Number(flags.metrics_port) === ports.metrics);
+    check(`${overlay}: --http_port is the http containerPort (HTTP gateway)`,
+      ports.http > 0 && Number(flags.http_port) === ports.http, `${flags.http_port} vs ${ports.http}`);
+    check(`${overlay}: HTTP gateway on every interface of the pod`,
+      (flags.http_host ?? flags.host) === "0.0.0.0", flags.http_host ?? flags.host);
     check(`${overlay}: serves plaintext for the kubelet's gRPC probes`, flags.plaintext === "true");
     check(`${overlay}: readiness waits for every model`, flags.readiness === "all");
     for (const [kind, probe] of [["startup", c.startupProbe], ["readiness", c.readinessProbe], ["liveness", c.livenessProbe]]) {
       check(`${overlay}: ${kind} probe is gRPC on the grpc port`, probe?.grpc?.port === ports.grpc);
       if (probe?.grpc?.service) refs.probeServices.push(probe.grpc.service);
     }
+    check(`${overlay}: no probe on the HTTP gateway (busy streams would fail it)`,
+      [c.startupProbe, c.readinessProbe, c.livenessProbe].every((p) =>
+        !p?.httpGet && p?.tcpSocket?.port !== ports.http && p?.tcpSocket?.port !== "http"));
     check(`${overlay}: readiness probe on mamba_explain.v1.Explainer`,
       c.readinessProbe.grpc.service === "mamba_explain.v1.Explainer");
     check(`${overlay}: liveness probe on the process ("")`, !c.livenessProbe.grpc.service);
@@ -144,6 +151,11 @@ async function manifests(out, files) {
     check(`${overlay}: Service ports have appProtocol`, svc.spec.ports.every((p) => p.appProtocol));
     check(`${overlay}: Service grpc port h2c`,
       svc.spec.ports.some((p) => p.name === "grpc" && p.targetPort === "grpc" && p.appProtocol === "kubernetes.io/h2c"));
+    check(`${overlay}: Service http port targets the gateway's containerPort`,
+      svc.spec.ports.some((p) => p.name === "http" && p.targetPort === "http" && p.port === ports.http &&
+        p.appProtocol === "http"));
+    check(`${overlay}: every Service targetPort names a containerPort`,
+      svc.spec.ports.every((p) => p.targetPort in ports), JSON.stringify(svc.spec.ports.map((p) => p.targetPort)));
     const podLabels = dep.spec.template.metadata.labels;
     const sel = (m) => Object.entries(m).every(([k, v]) => podLabels[k] === v);
     check(`${overlay}: Service, PDB, NetworkPolicy select the pods`,
@@ -151,8 +163,13 @@ async function manifests(out, files) {
       sel(byKind.NetworkPolicy[0].spec.podSelector.matchLabels) && sel(dep.spec.selector.matchLabels));
     const np = byKind.NetworkPolicy[0];
     const npPorts = np.spec.ingress.flatMap((r) => r.ports.map((p) => p.port)).sort();
-    check(`${overlay}: NetworkPolicy opens exactly the grpc and metrics ports`,
-      JSON.stringify(npPorts) === JSON.stringify([ports.grpc, ports.metrics].sort()));
+    check(`${overlay}: NetworkPolicy opens exactly the grpc, http and metrics ports`,
+      JSON.stringify(npPorts) === JSON.stringify([ports.grpc, ports.http, ports.metrics].sort()), JSON.stringify(npPorts));
+    const clientRule = np.spec.ingress.find((r) => r.from.some((f) => f.podSelector?.matchLabels?.["mamba-explain-client"] === "true"));
+    const clientPorts = (clientRule?.ports ?? []).map((p) => p.port);
+    check(`${overlay}: NetworkPolicy admits clients to gRPC and the HTTP gateway, not to /metrics`,
+      clientPorts.includes(ports.grpc) && clientPorts.includes(ports.http) && !clientPorts.includes(ports.metrics),
+      JSON.stringify(clientPorts));
     const sm = byKind.ServiceMonitor[0];
     check(`${overlay}: ServiceMonitor selects the Service's labels and its metrics port`,
       Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v) &&
@@ -242,6 +259,18 @@ async function manifests(out, files) {
   }
   const ignore = fs.readFileSync(path.join(repo, ".dockerignore"), "utf8");
   check(".dockerignore starts from nothing (*) and admits the sources", /^\*$/m.test(ignore) && /^!src\/$/m.test(ignore));
+  // Every COPY from the build context names something .dockerignore admits (after "*", only the
+  // "!path" lines) and that exists: a source left out fails the image build at that step.
+  const admitted = [...ignore.matchAll(/^!(\S+?)\/?$/gm)].map((m) => m[1]);
+  for (const file of ["Dockerfile", "Dockerfile.gpu"]) {
+    const df = fs.readFileSync(path.join(repo, file), "utf8");
+    const sources = [...df.matchAll(/^COPY (?!.*--from=)(?:--\S+ )*(.+) \S+$/gm)]
+      .flatMap((m) => m[1].split(/\s+/)).map((s) => s.replace(/^\.\//, "").replace(/\/$/, ""));
+    const missing = sources.filter((s) => !admitted.some((a) => s === a || s.startsWith(a + "/")) ||
+      !fs.existsSync(path.join(repo, s)));
+    check(`${file}: every COPY source (${sources.length}) is in the build context (.dockerignore)`,
+      sources.length > 0 && missing.length === 0, missing.join(" "));
+  }
   refs.flags = [...new Set(refs.flags)].sort();
   refs.metrics = [...new Set(refs.metrics)].sort();
   refs.probeServices = [...new Set(refs.probeServices)].sort();

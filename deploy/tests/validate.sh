@@ -7,7 +7,8 @@
 #  3. `promtool check rules` and `promtool test rules` (deploy/tests/alerts_test.yaml) on the
 #     PrometheusRule's groups;
 #  4. cross-checks against the real server: each overlay's exact args start mamba-explaind (device
-#     forced to cpu, ports and paths local), the probes' gRPC services answer SERVING, --help
+#     forced to cpu, ports and paths local), the probes' gRPC services answer SERVING, the HTTP
+#     gateway the manifests expose answers with the bearer token (401 without), --help
 #     documents every flag used, and every metric that the rules, the adapter rule and the
 #     dashboard name is in a live /metrics scrape after one Explain; --readiness=all|any.
 # usage: validate.sh MAMBA_EXPLAIND MAMBA_EXPLAIN
@@ -64,7 +65,8 @@ local_args() {
   node -e '
     const refs = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const local = {model_repository: process.argv[3], auth_tokens_file: process.argv[4],
-      host: "127.0.0.1", port: "0", metrics_address: "127.0.0.1", metrics_port: "0", device: "cpu"};
+      host: "127.0.0.1", port: "0", metrics_address: "127.0.0.1", metrics_port: "0", device: "cpu",
+      http_host: "127.0.0.1", http_port: "0"};
     for (const a of refs.args[process.argv[2]]) {
       const m = /^--([a-z_0-9]+)=/.exec(a);
       console.log(m && m[1] in local ? `--${m[1]}=${local[m[1]]}` : a);
@@ -86,6 +88,18 @@ for overlay in "${overlays[@]}"; do
   if $client_bin explain $S --model m1 --ids 1,2,3,4 --method latim-l2 --quiet \
       --json "$tmp/$name.json" >/dev/null 2>"$tmp/err"; then ok "$name: Explain with the bearer token"
   else bad "$name: Explain: $(cat "$tmp/err")"; fi
+  # The HTTP gateway the overlay turns on (--http_port, the Service's and NetworkPolicy's http
+  # port): it listens, requires the same token and answers the same service.
+  hport=$(sed -n 's/.*http_port=\([-0-9]*\).*/\1/p' "$tmp/$name.log" | head -1)
+  hexpect=$(node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1])); console.log(r.ports[process.argv[2]].http ? "on" : "off")' "$out/refs.json" "$name")
+  if [ "$hexpect" = on ] && [ "${hport:--1}" -gt 0 ]; then
+    code=$(curl -sS -o "$tmp/h.json" -w '%{http_code}' -H "Authorization: Bearer validate-token" \
+      "http://127.0.0.1:$hport/v1/models")
+    noauth=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/v1/models")
+    if [ "$code" = 200 ] && grep -q '"m1"' "$tmp/h.json" && [ "$noauth" = 401 ]; then
+      ok "$name: HTTP gateway (--http_port) serves /v1/models with the token, 401 without"
+    else bad "$name: HTTP gateway: $code / $noauth $(head -c 200 "$tmp/h.json")"; fi
+  else bad "$name: HTTP gateway: overlay ${hexpect}, server http_port=${hport:-none}"; fi
   curl -fsS "http://127.0.0.1:${!mport_var}/metrics" >"$out/metrics-$name.txt" ||
     bad "$name: /metrics scrape"
 done

@@ -86,13 +86,14 @@ install -m 0755 "$build/mamba-explaind" "$build/mamba-explain" "$root/usr/local/
 # Hard links where the tree is on the same filesystem (the same bytes, instant), else copies.
 put() { cp -al "$@" 2>/dev/null || cp -a "$@"; }
 
-site=$(python3 -c 'import torch, os; print(os.path.dirname(os.path.dirname(torch.__file__)))' 2>/dev/null || true)
-if [ -n "$site" ]; then
+read -r site torch_version < <(python3 -c 'import torch, os
+print(os.path.dirname(os.path.dirname(torch.__file__)), torch.__version__)' 2>/dev/null) || true
+if [ -n "${site:-}" ]; then
   put "$site"/torch/lib/*.so* "$root/opt/libtorch/lib/"
   for d in "$site"/nvidia/*/lib "$site"/nvidia/*/*/lib; do
     [ -d "$d" ] && compgen -G "$d/*.so*" >/dev/null && put "$d"/*.so* "$root/opt/libtorch/lib/"
   done
-  log "LibTorch $(python3 -c 'import torch; print(torch.__version__)') + NVIDIA wheel libraries from $site: $(ls "$root/opt/libtorch/lib" | wc -l) files in /opt/libtorch/lib"
+  log "LibTorch $torch_version + NVIDIA wheel libraries from $site: $(ls "$root/opt/libtorch/lib" | wc -l) files in /opt/libtorch/lib"
 else
   log "no PyTorch here: LibTorch comes with the OS closure (a CPU dry run, DEVICE=cpu)"
 fi

@@ -209,6 +209,8 @@ else
 fi
 
 section "server"
+# The GPU's device nodes as uid 65534 sees them (the container runtime passes the same ones).
+[ "$device" = cuda ] && ls -l /dev/nvidia* 2>&1 | awk '{print "device node:", $1, $NF}'
 slog=$root/tmp/server.log
 # The image's CMD with loopback addresses and free ports (printed by the server), and the HTTP
 # gateway the manifests turn on. Started without a shell in between (env, chroot and the loader

@@ -8,12 +8,9 @@
 # build-gpu already built, ~1 minute of it the tree and the server.
 #   source .device/env.sh && bash tools/gpu_rootfs_check.sh
 set -uo pipefail
-# The carried Debian packages live under /opt/deb (.device/env.sh); their .pc files say /usr.
-[ -d /opt/deb ] && export PKG_CONFIG_SYSROOT_DIR=/opt/deb
-out=${OUT:-/tmp}
+source "$(dirname "$0")/gpu_lib.sh"  # sysroot of /opt/deb, $out, stamp, gpu_configure
 B=${B:-build-gpu}
 logf=$out/gpu_rootfs.log
-t0=$(date +%s)
 {
   echo "gpu_rootfs_check: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo +dirty)"
   command -v nvidia-smi >/dev/null &&
@@ -24,10 +21,9 @@ t0=$(date +%s)
     echo "build: reusing $B (configured earlier; CUDA architectures $(sed -n 's/^CMAKE_CUDA_ARCHITECTURES:[A-Z]*=//p' "$B/CMakeCache.txt"))"
   else
     echo "build: configuring $B with \$DEVICE_CMAKE_ARGS"
-    cmake -S . -B "$B" -G Ninja $DEVICE_CMAKE_ARGS >"$out/rootfs_cmake.log" 2>&1 ||
-      { tail -40 "$out/rootfs_cmake.log"; exit 1; }
-    grep -E "HTTP gateway|CUDA kernels" "$out/rootfs_cmake.log"
-    rm -f "$out/rootfs_cmake.log"
+    [ "$B" = build-gpu ] || { echo "B=$B does not exist (only build-gpu is configured here)"; exit 1; }
+    gpu_configure
+    grep -E "HTTP gateway|CUDA kernels" "$out/cmake.log"
   fi
   if ! timeout "${BUILD_LIMIT:-420}" cmake --build "$B" -j"$(nproc)" --target mamba-explaind mamba-explain \
       >/tmp/rootfs_build.log 2>&1; then

@@ -21,7 +21,7 @@ if (x.error) fail('error: ' + JSON.stringify(x.error));
 if (x.ids.length !== ids.length) fail(`ids: ${x.ids.length} of ${ids.length}`);
 for (let i = 0; i < ids.length; ++i) if (x.ids[i] !== ids[i]) fail(`id ${i}: ${x.ids[i]} != ${ids[i]}`);
 if (x.tokens.length !== ids.length) fail(`tokens: ${x.tokens.length} of ${ids.length}`);
-if (x.results.length !== 3 || !x.results.every(r => r.done && r.entries[0].c.length === 8)) {
+if (x.results.length === 0 || !x.results.every(r => r.done && r.entries[0].c.length === 8)) {
   fail('results: ' + x.results.map(r => `${r.method}/${r.layer} done=${r.done}`).join(', '));
 }
 console.log(`view: ${events} events, ${x.ids.length} ids, ${x.results.length} results`);

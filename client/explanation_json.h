@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "attribution/methods.h"
+#include "common/status_macros.h"
 #include "mamba_explain/v1/explain.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -29,6 +30,8 @@ inline const char* PayloadName(const v1::ExplainResponse& r) {
       return "token_scores";
     case v1::ExplainResponse::kSummary:
       return "summary";
+    case v1::ExplainResponse::kInputTokens:
+      return "input_tokens";
     default:
       return "unknown";
   }
@@ -47,8 +50,13 @@ class ExplanationBuilder {
         out_["model"] = header_.model();
         out_["request_id"] = header_.request_id();
         out_["architecture"] = header_.architecture();
-        out_["ids"] = std::vector<int32_t>(header_.token_ids().begin(), header_.token_ids().end());
-        out_["tokens"] = std::vector<std::string>(header_.tokens().begin(), header_.tokens().end());
+        if (header_.token_ids_size() != header_.tokens_size() ||
+            header_.token_ids_size() > header_.num_columns()) {
+          return absl::DataLossError(absl::StrCat(
+              "the header has ", header_.token_ids_size(), " ids and ", header_.tokens_size(),
+              " token strings for ", header_.num_columns(), " positions"));
+        }
+        if (tokens_complete()) SetInput();  // else InputTokens messages follow
         out_["methods"] =
             std::vector<std::string>(header_.methods().begin(), header_.methods().end());
         out_["layers"] = std::vector<int32_t>(header_.layers().begin(), header_.layers().end());
@@ -58,12 +66,17 @@ class ExplanationBuilder {
         out_["results"] = nlohmann::json::array();
         return absl::OkStatus();
       }
+      case v1::ExplainResponse::kInputTokens:
+        return AddInputTokens(r.input_tokens());
       case v1::ExplainResponse::kLayerResult:
+        RETURN_IF_ERROR(CheckInputComplete("layer result"));
         return AddLayer(r.layer_result());
       case v1::ExplainResponse::kTokenScores:
+        RETURN_IF_ERROR(CheckInputComplete("token scores"));
         return AddTokenScores(r.token_scores());
       case v1::ExplainResponse::kSummary: {
         if (!have_header_) return absl::DataLossError("summary before the header");
+        RETURN_IF_ERROR(CheckInputComplete("summary"));
         const v1::Summary& s = r.summary();
         nlohmann::json j;
         j["queue_ms"] = s.queue_ms();
@@ -100,9 +113,40 @@ class ExplanationBuilder {
         [&](const nlohmann::json& a, const nlohmann::json& b) { return key(a) < key(b); });
   }
   nlohmann::json& json() { return out_; }
+  // The header, with the ids and token strings of any InputTokens messages appended.
   const v1::Header& header() const { return header_; }
 
  private:
+  // Long inputs: the header holds the first ids, InputTokens messages the rest (explain.proto).
+  bool tokens_complete() const { return header_.token_ids_size() == header_.num_columns(); }
+
+  absl::Status CheckInputComplete(const char* what) const {
+    if (!have_header_ || tokens_complete()) return absl::OkStatus();
+    return absl::DataLossError(absl::StrCat(what, " after ", header_.token_ids_size(), " of the ",
+                                            header_.num_columns(), " input tokens"));
+  }
+
+  void SetInput() {
+    out_["ids"] = std::vector<int32_t>(header_.token_ids().begin(), header_.token_ids().end());
+    out_["tokens"] = std::vector<std::string>(header_.tokens().begin(), header_.tokens().end());
+  }
+
+  absl::Status AddInputTokens(const v1::InputTokens& t) {
+    if (!have_header_) return absl::DataLossError("input tokens before the header");
+    if (tokens_complete()) return absl::DataLossError("input tokens after the whole input");
+    if (t.offset() != header_.token_ids_size() || t.token_ids_size() != t.tokens_size() ||
+        t.token_ids_size() > header_.num_columns() - header_.token_ids_size()) {
+      return absl::DataLossError(
+          absl::StrCat("input tokens at offset ", t.offset(), " (", t.token_ids_size(), " ids, ",
+                       t.tokens_size(), " strings) do not continue the ", header_.token_ids_size(),
+                       " of ", header_.num_columns(), " received"));
+    }
+    header_.mutable_token_ids()->Add(t.token_ids().begin(), t.token_ids().end());
+    header_.mutable_tokens()->Add(t.tokens().begin(), t.tokens().end());
+    if (tokens_complete()) SetInput();
+    return absl::OkStatus();
+  }
+
   absl::Status AddLayer(const v1::LayerResult& l) {
     if (!have_header_) return absl::DataLossError("layer result before the header");
     const std::string key = absl::StrCat(l.method(), "/", l.layer());

@@ -120,6 +120,10 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
         line["layer"] = response.token_scores().layer();
         line["rows"] = response.token_scores().target_rows_size();
       }
+      if (response.has_input_tokens()) {
+        line["offset"] = response.input_tokens().offset();
+        line["ids"] = response.input_tokens().token_ids_size();
+      }
       if (response.has_summary()) line["batch_size"] = response.summary().batch_size();
       *stream_log << line.dump() << "\n" << std::flush;
     }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -195,8 +197,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError("deadline passed before the request was queued");
     }
-    v1::ExplainResponse header_response;
-    v1::Header* h = header_response.mutable_header();
+    v1::Header header;
+    v1::Header* h = &header;
     h->set_request_id(
         request.request_id().empty()
             ? absl::StrCat("req-", service_->NextRequestId())
@@ -205,10 +207,6 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     h->set_model(request.model());
     h->set_architecture(info.architecture);
     h->set_n_layers(info.n_layers);
-    for (int32_t id : validated.input.ids) {
-      h->add_token_ids(id);
-      h->add_tokens(entry->backend->TokenText(id));
-    }
     for (Method m : validated.options.methods) h->add_methods(MethodName(m));
     h->mutable_layers()->Add(validated.options.layers.begin(), validated.options.layers.end());
     h->mutable_target_rows()->Add(validated.input.target_rows.begin(),
@@ -220,14 +218,31 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     h->set_precision(PrecisionToProto(validated.options.precision));
     h->set_activation(ActivationToProto(validated.options.activation));
 
-    // The proto promises messages <= 1 MiB; ids and token strings grow with the input.
-    ASSIGN_OR_RETURN(grpc::ByteBuffer header_message, Serialize(header_response));
-    const size_t header_bytes = header_message.Length();
-    if (header_bytes > service_->options().max_message_payload_bytes) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the Header of this input would be ", header_bytes, " bytes, more than ",
-                       service_->options().max_message_payload_bytes, "; send fewer tokens"));
+    // The proto promises messages <= 1 MiB, and ids and token strings grow with the input: what
+    // does not fit in the Header follows it in InputTokens messages. They are all queued now,
+    // before the job, so they precede every result (the stream buffer may hold more than its
+    // limit for a moment; the first result then waits for the client to read them).
+    const size_t max_bytes = service_->options().max_message_payload_bytes;
+    std::vector<std::string> token_text;
+    token_text.reserve(validated.input.ids.size());
+    for (int32_t id : validated.input.ids) token_text.push_back(entry->backend->TokenText(id));
+    ASSIGN_OR_RETURN(std::vector<v1::ExplainResponse> first_messages,
+                     HeaderMessages(header, validated.input.ids, token_text, max_bytes));
+    token_text = std::vector<std::string>();
+    std::vector<grpc::ByteBuffer> serialized;
+    serialized.reserve(first_messages.size());
+    size_t first_bytes = 0;
+    for (const v1::ExplainResponse& m : first_messages) {
+      ASSIGN_OR_RETURN(grpc::ByteBuffer buffer, Serialize(m));
+      if (buffer.Length() > max_bytes) {  // HeaderMessages' bound is exact or over; never here
+        return absl::InternalError(
+            absl::StrCat(m.has_header() ? "the Header" : "an InputTokens message", " of ",
+                         buffer.Length(), " bytes, more than ", max_bytes));
+      }
+      first_bytes += buffer.Length();
+      serialized.push_back(std::move(buffer));
     }
+    first_messages.clear();
     deadline_ = deadline;
 
     auto job = std::make_unique<ExplainJob>();
@@ -238,8 +253,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     job->sink = this;
     {
       absl::MutexLock lock(&mu_);
-      pending_bytes_ += header_bytes;
-      pending_.push_back(std::move(header_message));
+      pending_bytes_ += first_bytes;
+      for (grpc::ByteBuffer& b : serialized) pending_.push_back(std::move(b));
     }
     RETURN_IF_ERROR(entry->batcher->Enqueue(std::move(job)));
     Advance();

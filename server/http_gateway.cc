@@ -133,6 +133,9 @@ std::string StreamEvent(const v1::ExplainResponse& message, bool ndjson) {
     case v1::ExplainResponse::kSummary:
       name = "summary";
       break;
+    case v1::ExplainResponse::kInputTokens:  // a long input's ids beyond the header's
+      name = "inputTokens";
+      break;
     default:
       break;
   }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace mamba_explain {
 namespace {
@@ -32,7 +33,75 @@ absl::StatusOr<std::string> MergeChoice(const std::string& field, const std::str
       absl::StrCat("parameters.", field, "_choice=", static_cast<int>(choice), " unknown"));
 }
 
+// Wire bytes of a length-delimited field (field number < 16: one tag byte) of `payload` bytes.
+size_t DelimitedBytes(size_t payload) {
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(payload) + payload;
+}
+
+// Appends ids[*next ..] and their token strings to the two repeated fields while the enclosing
+// ExplainResponse stays within max_bytes: `fixed` is the serialized size of the message's other
+// fields. The sizes are upper bounds (a packed field's header is counted even when it ends up
+// empty), so the message may come out a few bytes smaller, never larger.
+void FillTokens(const std::vector<int32_t>& ids, const std::vector<std::string>& tokens,
+                size_t fixed, size_t max_bytes, size_t* next,
+                google::protobuf::RepeatedField<int32_t>* id_field,
+                google::protobuf::RepeatedPtrField<std::string>* token_field) {
+  const size_t begin = *next;
+  size_t id_bytes = 0;
+  size_t token_bytes = 0;
+  for (; *next < ids.size(); ++*next) {
+    const size_t id_b =
+        google::protobuf::io::CodedOutputStream::VarintSize32SignExtended(ids[*next]);
+    const size_t token_b = DelimitedBytes(tokens[*next].size());
+    const size_t inner = fixed + DelimitedBytes(id_bytes + id_b) + token_bytes + token_b;
+    if (DelimitedBytes(inner) > max_bytes) break;
+    id_bytes += id_b;
+    token_bytes += token_b;
+  }
+  id_field->Add(ids.begin() + begin, ids.begin() + *next);
+  token_field->Reserve(static_cast<int>(*next - begin));
+  for (size_t i = begin; i < *next; ++i) token_field->Add()->assign(tokens[i]);
+}
+
 }  // namespace
+
+absl::StatusOr<std::vector<v1::ExplainResponse>> HeaderMessages(
+    const v1::Header& header, const std::vector<int32_t>& ids,
+    const std::vector<std::string>& tokens, size_t max_bytes) {
+  if (ids.size() != tokens.size()) {
+    return absl::InternalError(
+        absl::StrCat("HeaderMessages: ", ids.size(), " ids but ", tokens.size(), " token strings"));
+  }
+  std::vector<v1::ExplainResponse> out(1);
+  v1::Header* h = out[0].mutable_header();
+  *h = header;
+  h->clear_token_ids();
+  h->clear_tokens();
+  const size_t fixed = h->ByteSizeLong();
+  if (DelimitedBytes(fixed) > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the Header of this request would be ", DelimitedBytes(fixed),
+                     " bytes without its tokens, more than ", max_bytes, " (target_rows has ",
+                     h->target_rows_size(), " entries); ask for fewer rows"));
+  }
+  size_t next = 0;
+  FillTokens(ids, tokens, fixed, max_bytes, &next, h->mutable_token_ids(), h->mutable_tokens());
+  while (next < ids.size()) {
+    v1::ExplainResponse response;
+    v1::InputTokens* t = response.mutable_input_tokens();
+    t->set_offset(static_cast<int32_t>(next));
+    const size_t before = next;
+    FillTokens(ids, tokens, t->ByteSizeLong(), max_bytes, &next, t->mutable_token_ids(),
+               t->mutable_tokens());
+    if (next == before) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the text of token ", ids[next], " at position ", next, " is ", tokens[next].size(),
+          " bytes, more than ", max_bytes, " fit in one message"));
+    }
+    out.push_back(std::move(response));
+  }
+  return out;
+}
 
 absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& r) {
   ExplainSpec spec;

@@ -7,6 +7,8 @@
 #define MAMBA_EXPLAIN_SERVER_PROTO_CONVERT_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +38,16 @@ struct LayerSendStats {
 std::vector<v1::ExplainResponse> LayerMessages(const LayerMatrix& matrix,
                                                const SparsityPolicy& policy, size_t max_bytes,
                                                LayerSendStats* stats);
+
+// The first messages of an Explain stream: `header` (every field but token_ids and tokens) with
+// as many leading `ids` and their `tokens` (same length) as fit, then, when some do not, the
+// InputTokens messages carrying the rest in order. Every serialized ExplainResponse is at most
+// max_bytes. A short input gives exactly the one Header the server always sent. RESOURCE_EXHAUSTED
+// when the Header's other fields alone (e.g. a very long target_rows list) or a single token
+// string do not fit.
+absl::StatusOr<std::vector<v1::ExplainResponse>> HeaderMessages(
+    const v1::Header& header, const std::vector<int32_t>& ids,
+    const std::vector<std::string>& tokens, size_t max_bytes);
 
 // The TokenScores messages of one method's per-target scores, split by rows so that each payload
 // stays within max_bytes (a single larger row gets a message of its own); every message repeats

@@ -65,14 +65,26 @@
       return r;
     }
 
-    // One ExplainResponse in the proto3 JSON mapping ({"header": ...} | {"layerResult": ...} |
-    // {"tokenScores": ...} | {"summary": ...}); snake_case field names are accepted too.
+    // One ExplainResponse in the proto3 JSON mapping ({"header": ...} | {"inputTokens": ...} |
+    // {"layerResult": ...} | {"tokenScores": ...} | {"summary": ...}); snake_case field names are
+    // accepted too. A long input's ids and token strings continue in inputTokens events after
+    // the header (explain.proto); they are appended at their offset.
     addEvent(ev) {
       const pick = (o, camel, snake) => (o[camel] !== undefined ? o[camel] : o[snake]);
       const arr = (o, camel, snake) => pick(o, camel, snake) || [];
       const h = ev.header, l = pick(ev, 'layerResult', 'layer_result');
       const t = pick(ev, 'tokenScores', 'token_scores'), s = ev.summary;
-      if (h) {
+      const it = pick(ev, 'inputTokens', 'input_tokens');
+      if (it) {
+        const offset = num(it.offset || 0), ids = arr(it, 'tokenIds', 'token_ids');
+        if (offset !== this.ids.length) {
+          this.error = {status: 'DATA_LOSS', message: 'input tokens at offset ' + offset +
+                        ' after ' + this.ids.length + ' ids'};
+        } else {
+          for (const id of ids) this.ids.push(num(id));
+          for (const tok of it.tokens || []) this.tokens.push(tok);
+        }
+      } else if (h) {
         this.meta = {model: h.model, architecture: h.architecture,
                      nLayers: pick(h, 'nLayers', 'n_layers'),
                      requestId: pick(h, 'requestId', 'request_id'), precision: h.precision,

@@ -4,12 +4,16 @@
 #include "attribution/mamba_lrp.h"
 
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "attribution/gradient_methods.h"
 #include "common/status_macros.h"
+#include "kernels/out_of_memory.h"
 #include "kernels/selective_scan.h"
 #include "kernels/selective_scan_autograd.h"
+#include "mamba/checkpointed_forward.h"
 #include "mamba/mamba_ops.h"
 #include "mamba/ssd_chunked.h"
 
@@ -108,11 +112,80 @@ torch::Tensor Mamba2Block(const LayerWeights& w, const ModelConfig& config, cons
   return Project(normed, w.out_proj_w, w.out_proj_b);
 }
 
-}  // namespace
+// Block `layer`'s branch of the relevance forward (its norm and mixer): the residual stream after
+// the block is h + branch.
+absl::StatusOr<torch::Tensor> RelevanceBranch(const MambaModel& model, int64_t layer,
+                                              const torch::Tensor& h, const torch::Tensor& lens,
+                                              const LrpRules& rules) {
+  const ModelConfig& config = model.config();
+  const LayerWeights& w = model.weights().layers[layer];
+  torch::Tensor u = Norm(h, w.norm, config.norm_eps, rules.norm_constant);
+  if (model.weights().precision == Precision::kBf16) {
+    u = u.to(torch::kBFloat16).to(torch::kFloat32);
+  }
+  if (config.arch == Architecture::kMamba1) return Mamba1Block(w, config, u, lens, rules);
+  return Mamba2Block(w, config, u, rules);
+}
 
-absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
-                                               const torch::Tensor& lengths,
-                                               const LrpRules& rules) {
+// LrpRules through an autograd context's saved data (IValues hold integers, not structs).
+int64_t RuleBits(const LrpRules& r) {
+  return (r.silu_identity ? 1 : 0) | (r.ssm_constant ? 2 : 0) | (r.gate_half ? 4 : 0) |
+         (r.norm_constant ? 8 : 0);
+}
+LrpRules RulesFromBits(int64_t bits) {
+  LrpRules r;
+  r.silu_identity = (bits & 1) != 0;
+  r.ssm_constant = (bits & 2) != 0;
+  r.gate_half = (bits & 4) != 0;
+  r.norm_constant = (bits & 8) != 0;
+  return r;
+}
+
+torch::Tensor BranchOrThrow(const MambaModel& model, int64_t layer, const torch::Tensor& h,
+                            const torch::Tensor& lens, const LrpRules& rules) {
+  absl::StatusOr<torch::Tensor> out = RelevanceBranch(model, layer, h, lens, rules);
+  TORCH_CHECK(out.ok(), "block ", layer, ": ", std::string(out.status().message()));
+  return *std::move(out);
+}
+
+// h -> h + branch(h) of the relevance forward, saving only h; the backward rebuilds the block's
+// graph, detach rules included, from it (the pattern of mamba/checkpointed_forward.cc). The
+// forward runs without a graph, so Mamba-1 scans with the plain kernel there and with the
+// differentiable one in the recomputation: equal values (the relevance forward test).
+class CheckpointedRelevanceBlock : public torch::autograd::Function<CheckpointedRelevanceBlock> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor h,
+                               torch::Tensor lens, int64_t layer, int64_t model_address,
+                               int64_t rule_bits) {
+    ctx->save_for_backward({h, lens});
+    ctx->saved_data["layer"] = layer;
+    ctx->saved_data["model"] = model_address;  // the model outlives the graph (caller's contract)
+    ctx->saved_data["rules"] = rule_bits;
+    torch::NoGradGuard no_grad;
+    const auto* model = reinterpret_cast<const MambaModel*>(model_address);
+    return h + BranchOrThrow(*model, layer, h, lens, RulesFromBits(rule_bits));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const torch::autograd::variable_list saved = ctx->get_saved_variables();
+    const int64_t layer = ctx->saved_data["layer"].toInt();
+    const auto* model = reinterpret_cast<const MambaModel*>(ctx->saved_data["model"].toInt());
+    const LrpRules rules = RulesFromBits(ctx->saved_data["rules"].toInt());
+    torch::Tensor h = saved[0].detach().requires_grad_(true);
+    torch::Tensor out;
+    {
+      torch::AutoGradMode grad_mode(true);
+      out = h + BranchOrThrow(*model, layer, h, saved[1], rules);
+    }
+    torch::Tensor dh = torch::autograd::grad({out}, {h}, {grad_out[0]})[0];
+    return {dh, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+absl::StatusOr<torch::Tensor> RelevanceForwardImpl(const MambaModel& model, const torch::Tensor& x,
+                                                   const torch::Tensor& lengths,
+                                                   const LrpRules& rules, bool checkpointed) {
   const ModelConfig& config = model.config();
   const ModelWeights& weights = model.weights();
   const int64_t batch = x.size(0), L = x.size(1);
@@ -122,16 +195,19 @@ absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const to
           : torch::full({batch}, L,
                         torch::TensorOptions().dtype(torch::kLong).device(model.device()));
   torch::Tensor h = x.to(model.device(), torch::kFloat32);
+  const int64_t address = reinterpret_cast<int64_t>(&model);
   for (int l = 0; l < config.n_layers; ++l) {
-    const LayerWeights& w = weights.layers[l];
-    torch::Tensor u = Norm(h, w.norm, config.norm_eps, rules.norm_constant);
-    if (weights.precision == Precision::kBf16) u = u.to(torch::kBFloat16).to(torch::kFloat32);
-    torch::Tensor out;
-    if (config.arch == Architecture::kMamba1) {
-      ASSIGN_OR_RETURN(out, Mamba1Block(w, config, u, lens, rules));
-    } else {
-      out = Mamba2Block(w, config, u, rules);
+    if (checkpointed) {
+      try {
+        h = CheckpointedRelevanceBlock::apply(h, lens, l, address, RuleBits(rules));
+      } catch (const c10::Error& e) {
+        if (IsOutOfMemory(e)) throw;  // for the explain layer's boundary
+        return absl::InternalError(
+            absl::StrCat("checkpointed relevance forward: ", e.what_without_backtrace()));
+      }
+      continue;
     }
+    ASSIGN_OR_RETURN(torch::Tensor out, RelevanceBranch(model, l, h, lens, rules));
     h = h + out;
   }
   torch::Tensor index = (lens - 1).view({batch, 1, 1}).expand({batch, 1, h.size(2)});
@@ -141,11 +217,32 @@ absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const to
                  torch::Tensor());
 }
 
+}  // namespace
+
+absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
+                                               const torch::Tensor& lengths,
+                                               const LrpRules& rules) {
+  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/false);
+}
+
+absl::StatusOr<torch::Tensor> CheckpointedRelevanceForward(const MambaModel& model,
+                                                           const torch::Tensor& x,
+                                                           const torch::Tensor& lengths,
+                                                           const LrpRules& rules) {
+  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/true);
+}
+
 absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
                              const torch::Tensor& lengths, const MambaLrpOptions& options,
                              const ResultCallback& callback) {
   const LrpRules rules = options.rules;
   EmbeddingLogitFn fn = [&model, rules](const torch::Tensor& x, const torch::Tensor& lens) {
+    // Long inputs keep only each block's input and recompute the block in the backward, as the
+    // plain gradient methods do (attribution/targets.cc): the same relevances for one more
+    // forward pass.
+    if (DifferentiableForwardBytes(model.config(), x.size(0) * x.size(1)) > kCheckpointAboveBytes) {
+      return CheckpointedRelevanceForward(model, x, lens, rules);
+    }
     return RelevanceForward(model, x, lens, rules);
   };
   return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths,

@@ -31,6 +31,15 @@ namespace mamba_explain {
 // at each sequence's last real position. Differentiable when the embeddings require grad.
 absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
                                                const torch::Tensor& lengths, const LrpRules& rules);
+// The same logits with activation checkpointing per block (mamba/checkpointed_forward.h): each
+// block runs without a graph and keeps only its input; the backward recomputes one block's
+// relevance graph at a time. Same values and gradients, memory O(layers·B·L·D) plus one block's
+// activations instead of every block's. ExplainMambaLrp uses it past kCheckpointAboveBytes of
+// plain activations. `model` must outlive the graph.
+absl::StatusOr<torch::Tensor> CheckpointedRelevanceForward(const MambaModel& model,
+                                                           const torch::Tensor& x,
+                                                           const torch::Tensor& lengths,
+                                                           const LrpRules& rules);
 
 struct MambaLrpOptions {
   LrpRules rules;

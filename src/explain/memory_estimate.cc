@@ -72,9 +72,10 @@ MemoryEstimate Baselines(const ModelConfig& c, const ValidatedRequest& r,
   bool gradients = false, full_graph = false, attention = false;
   for (Method m : r.methods) {
     const MethodFamily f = GetMethodInfo(m).family;
-    gradients |= f == MethodFamily::kGradient;
-    // MambaLRP's rule forward and Mamba-Attribution's layer gradients keep the whole graph.
-    full_graph |= f == MethodFamily::kMambaLrp || m == Method::kMambaAttribution;
+    // MambaLRP's rule forward checkpoints like the gradient methods (attribution/mamba_lrp.cc);
+    // Mamba-Attribution's layer gradients keep the whole graph.
+    gradients |= f == MethodFamily::kGradient || f == MethodFamily::kMambaLrp;
+    full_graph |= m == Method::kMambaAttribution;
     attention |= f == MethodFamily::kHiddenAttention;
   }
   // Autograd keeps every layer's activations of one forward/backward batch, or — for the

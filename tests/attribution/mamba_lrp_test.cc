@@ -144,6 +144,32 @@ TEST_P(MambaLrpTest, SelectedRowsEqualFullRows) {
   }
 }
 
+// Activation checkpointing (what ExplainMambaLrp switches to at long N) changes neither the
+// logits nor the relevances: Gradient×Input of each sequence's explained logit, every rule set,
+// a right-padded batch, against the plain relevance forward's graph.
+TEST_P(MambaLrpTest, CheckpointedEqualsPlain) {
+  auto model = Load(GetParam());
+  ASSERT_NE(model, nullptr);
+  torch::Tensor ids = Ids(GetParam());
+  torch::Tensor lengths = torch::tensor({21, 13}, torch::kLong);
+  for (const LrpRules& rules : kRuleSets) {
+    torch::Tensor relevance[2], logits[2];
+    for (int checkpointed = 0; checkpointed < 2; ++checkpointed) {
+      torch::Tensor x = model->Embed(ids).detach().requires_grad_(true);
+      ASSERT_OK_AND_ASSIGN(torch::Tensor out,
+                           checkpointed ? CheckpointedRelevanceForward(*model, x, lengths, rules)
+                                        : RelevanceForward(*model, x, lengths, rules));
+      torch::Tensor target = out.detach().argmax(1, /*keepdim=*/true);
+      out.gather(1, target).sum().backward();
+      relevance[checkpointed] = (x.grad() * x).sum(-1).detach();
+      logits[checkpointed] = out.detach();
+    }
+    EXPECT_TRUE(AllClose(logits[1], logits[0], 1e-5, 1e-4)) << LrpRulesName(rules);
+    EXPECT_TRUE(AllClose(relevance[1], relevance[0], 1e-5, 1e-4)) << LrpRulesName(rules);
+    EXPECT_GT(relevance[0].abs().max().item<double>(), 0.0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, MambaLrpTest,
                          ::testing::Values("mamba1_bias_tied", "mamba1_nobias_untied", "mamba2_g1",
                                            "mamba2_g2_bias"));

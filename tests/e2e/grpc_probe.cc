@@ -8,8 +8,10 @@
 //       Explain N token ids (1, 2, ...) densely, read the Header, print "stalling", read nothing
 //       for S seconds, then cancel (--cancel) or read the rest; prints messages/bytes and status.
 //   grpc_probe echo    --server A [--model M] [--model_bytes N] [--request_id_bytes N]
-//                      [--method_bytes N] [--lrp_bytes N] [--token T]
-//       One Explain with long client strings; prints code, message length and the Header's size.
+//                      [--method_bytes N] [--lrp_bytes N] [--ids N] [--last] [--token T]
+//       One Explain with long client strings (or many ids; --last: the last row only); prints
+//       code, message length, the Header's size and, when a long input's ids continue in
+//       InputTokens messages, their count, the ids received and the largest message.
 //   grpc_probe raw     --server A --rpc /pkg.Service/Method --hex BYTES [--token T]
 //       Sends BYTES (hex) as the request of a unary (or, for Explain, streaming) RPC.
 //   grpc_probe models  --server A [--token T]
@@ -20,6 +22,7 @@
 #include <grpcpp/impl/codegen/client_unary_call.h>
 #include <grpcpp/impl/codegen/sync_stream.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -120,16 +123,37 @@ int Echo(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub)
   if (lrp_bytes > 0) request.mutable_parameters()->set_lrp_rules(std::string(lrp_bytes, 'r'));
   const long id_bytes = GetInt(f, "request_id_bytes", 0);
   if (id_bytes > 0) request.set_request_id(std::string(id_bytes, 'i'));
+  if (f.count("last")) request.set_row_selection(v1::ROW_SELECTION_LAST);
   grpc::ClientContext ctx;
   SetToken(f, &ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto reader = stub->Explain(&ctx, request);
   v1::ExplainResponse response;
+  long input_messages = 0, ids_received = 0, max_bytes = 0;
+  bool ids_match = true;
   while (reader->Read(&response)) {
+    max_bytes = std::max(max_bytes, static_cast<long>(response.ByteSizeLong()));
     if (response.has_header()) {
       std::cout << "header_bytes=" << response.ByteSizeLong()
                 << " request_id_bytes=" << response.header().request_id().size() << std::endl;
+      for (int32_t id : response.header().token_ids()) {
+        ids_match = ids_match && ids_received < ids && id == request.token_ids(ids_received);
+        ++ids_received;
+      }
     }
+    if (response.has_input_tokens()) {
+      ++input_messages;
+      ids_match = ids_match && response.input_tokens().offset() == ids_received;
+      for (int32_t id : response.input_tokens().token_ids()) {
+        ids_match = ids_match && ids_received < ids && id == request.token_ids(ids_received);
+        ++ids_received;
+      }
+    }
+  }
+  if (input_messages > 0) {
+    std::cout << "input_tokens_messages=" << input_messages << " ids_received=" << ids_received
+              << " ids_match=" << (ids_match ? 1 : 0) << " max_message_bytes=" << max_bytes
+              << std::endl;
   }
   PrintStatus(reader->Finish());
   return 0;

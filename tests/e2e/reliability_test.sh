@@ -140,12 +140,15 @@ check_echo "1 MiB lrp_rules" 3 --lrp_bytes 1048576
 if [ "$(field code "$tmp/rid.out")" = 0 ] && [ "$(field request_id_bytes "$tmp/rid.out")" -le 128 ]; then
   ok "1 MiB request_id is echoed truncated ($(field request_id_bytes "$tmp/rid.out") bytes)"
 else bad "request_id echo: $(cat "$tmp/rid.out")"; fi
-# 200 000 ids: the Header (ids and their token strings) would pass the proto's 1 MiB promise.
-"$probe_bin" echo $P --ids 200000 >"$tmp/big.out" 2>&1
-hb=$(field header_bytes "$tmp/big.out")
-if [ "$(field code "$tmp/big.out")" = 8 ] && [ -z "$hb" ]; then
-  ok "a Header over 1 MiB is refused with RESOURCE_EXHAUSTED"
-else bad "big header: $(head -c 300 "$tmp/big.out")"; fi
+# 200 000 ids: their ids and token strings (~1.6 MB) pass the proto's 1 MiB promise for one
+# message, so the Header carries the first ones and InputTokens messages the rest.
+"$probe_bin" echo $P --ids 200000 --last >"$tmp/big.out" 2>&1
+if [ "$(field code "$tmp/big.out")" = 0 ] && [ "$(field ids_received "$tmp/big.out")" = 200000 ] &&
+  [ "$(field ids_match "$tmp/big.out")" = 1 ] && [ "$(field header_bytes "$tmp/big.out")" -le 1048576 ] &&
+  [ "$(field max_message_bytes "$tmp/big.out")" -le 1048576 ] &&
+  [ "$(field input_tokens_messages "$tmp/big.out")" -ge 1 ]; then
+  ok "200 000 ids: Header + $(field input_tokens_messages "$tmp/big.out") InputTokens messages, each <= 1 MiB"
+else bad "big input: $(head -c 300 "$tmp/big.out")"; fi
 "$probe_bin" tokenize $P --model deep --text_bytes 5000 >"$tmp/tok.out" 2>&1
 if [ "$(field code "$tmp/tok.out")" = 8 ] && grep -q max_text_bytes "$tmp/tok.out"; then
   ok "Tokenize of text over --max_text_bytes -> RESOURCE_EXHAUSTED before tokenizing"

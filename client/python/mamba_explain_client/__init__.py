@@ -120,6 +120,28 @@ class _Assembler:
         self.header: Optional[Header] = None
         self._pending: Dict[tuple, Result] = {}
         self._scores_key: Optional[tuple] = None
+        # A long input's ids and token strings arrive in the Header and the InputTokens messages
+        # that follow it (explain.proto); the Header is yielded once they are all there.
+        self._num_columns = 0
+        self._ids: List[int] = []
+        self._tokens: List[str] = []
+        self._input_complete = True
+
+    def _add_input(self, offset: int, ids, tokens) -> List[object]:
+        if offset != len(self._ids) or len(ids) != len(tokens) or \
+                len(self._ids) + len(ids) > self._num_columns:
+            raise ExplainError("DATA_LOSS", f"input tokens at offset {offset} ({len(ids)} ids, "
+                               f"{len(tokens)} strings) do not continue the {len(self._ids)} of "
+                               f"{self._num_columns} received")
+        self._ids.extend(ids)
+        self._tokens.extend(tokens)
+        if len(self._ids) < self._num_columns:
+            return []
+        self._input_complete = True
+        self.header.ids = np.array(self._ids, np.int32)
+        self.header.tokens = self._tokens
+        self._ids, self._tokens = [], []
+        return [self.header]
 
     def _new_matrix(self, l) -> Result:
         h = self.header
@@ -132,17 +154,27 @@ class _Assembler:
         if kind != "token_scores" and self._scores_key is not None:
             out.append(self._pending.pop(self._scores_key))
             self._scores_key = None
+        if kind not in ("header", "input_tokens") and not self._input_complete:
+            raise ExplainError("DATA_LOSS", f"{kind} before the input's {self._num_columns} "
+                               f"tokens were complete ({len(self._ids)} received)")
         if kind == "header":
             h = resp.header
             self.header = Header(
                 model=h.model, architecture=h.architecture, n_layers=h.n_layers,
-                ids=np.array(h.token_ids, np.int32), tokens=list(h.tokens),
+                ids=np.zeros(0, np.int32), tokens=[],
                 methods=list(h.methods), layers=list(h.layers),
                 target_rows=np.array(h.target_rows, np.int32),
                 target_tokens=np.array(h.target_tokens, np.int32),
                 precision=pb.Precision.Name(h.precision),
                 activation=pb.Activation.Name(h.activation), request_id=h.request_id)
-            out.append(self.header)
+            self._num_columns = h.num_columns
+            self._input_complete = False
+            out.extend(self._add_input(0, h.token_ids, h.tokens))
+        elif kind == "input_tokens":
+            if self.header is None or self._input_complete:
+                raise ExplainError("DATA_LOSS", "input tokens outside a long input's header")
+            t = resp.input_tokens
+            out.extend(self._add_input(t.offset, t.token_ids, t.tokens))
         elif kind == "layer_result":
             l = resp.layer_result
             key = (l.method, l.layer)
@@ -286,8 +318,9 @@ class Client:
         return r
 
     def explain_stream(self, model: str, **kwargs) -> Iterator[object]:
-        """Yields the Header, then each Result as soon as the server has sent all of it, then
-        the Summary. Keyword arguments: those of `request`."""
+        """Yields the Header (with every id and token string, also of a long input whose
+        tokens the server sends in several messages), then each Result as soon as the server
+        has sent all of it, then the Summary. Keyword arguments: those of `request`."""
         req = self.request(model, **kwargs)
         assembler = _Assembler()
         try:

@@ -25,8 +25,9 @@ ProgressReporter::ProgressReporter(const CliArgs& args) {
   enabled_ = args.Has("progress") || (tty_ && !args.Has("quiet"));
 }
 
-void ProgressReporter::Start(int total, const std::string& what) {
+void ProgressReporter::Start(int total, const std::string& what, const std::string& noun) {
   total_ = total;
+  noun_ = noun;
   done_ = 0;
   start_ = std::chrono::steady_clock::now();
   Print(what);
@@ -41,7 +42,7 @@ void ProgressReporter::Finish() {
   if (!enabled_) return;
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::cerr << (tty_ ? "\r\033[K" : "")
-            << absl::StrFormat("mamba-explain: %d/%d results in %.1f s\n", done_, total_, s)
+            << absl::StrFormat("mamba-explain: %d/%d %s in %.1f s\n", done_, total_, noun_, s)
             << std::flush;
 }
 

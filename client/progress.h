@@ -25,8 +25,9 @@ class ProgressReporter {
   explicit ProgressReporter(const CliArgs& args);
 
   bool enabled() const { return enabled_; }
-  // Starts the clock and prints "[0/total] what" (e.g. "computing").
-  void Start(int total, const std::string& what);
+  // Starts the clock and prints "[0/total] what" (e.g. "computing"); `noun` names the unit in
+  // Finish's line ("results", or "prompts" for explain --input).
+  void Start(int total, const std::string& what, const std::string& noun = "results");
   // One result done: its method and layer (-1 = whole model).
   void ResultDone(const std::string& method, int layer);
   // Ends the line with the total time.
@@ -39,6 +40,7 @@ class ProgressReporter {
   bool tty_ = false;
   int total_ = 0;
   int done_ = 0;
+  std::string noun_ = "results";
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -234,11 +234,17 @@ absl::StatusOr<nlohmann::json> ExplainJson(const CliArgs& args, const Engine& en
       ExpectedResults(MethodNames(validated.methods), static_cast<int>(validated.layers.size())),
       "computing");
   std::vector<AttributionResult> results;
-  RETURN_IF_ERROR(engine.Explain(validated, [&](AttributionResult r) {
-    progress.ResultDone(MethodName(r.method), r.layer);
-    results.push_back(std::move(r));
-    return true;
-  }));
+  RETURN_IF_ERROR(engine.Explain(
+      validated,
+      [&](AttributionResult r) {
+        progress.ResultDone(MethodName(r.method), r.layer);
+        results.push_back(std::move(r));
+        return true;
+      },
+      Cancellation(),
+      [&](Method method, int64_t done, int64_t total) {
+        progress.Step(MethodName(method), done, total);
+      }));
   progress.Finish();
   // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
   std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {

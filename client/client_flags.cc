@@ -83,6 +83,13 @@ constexpr ClientFlag kFlags[] = {
     {"progress", false, kExplain, kBoth},
     {"quiet", false, kExplain, kBoth},
     {"service", true, kHealth, kRem},
+    // Datasets, other formats, generation, contrast (dataset.h, token_refs.h).
+    {"input", true, kExplain, kBoth},
+    {"output", true, kExplain, kBoth},
+    {"format", true, kExplain, kBoth},
+    {"overwrite", false, kExplain, kBoth},
+    {"generate", true, kExplain, kBoth},
+    {"contrast-target", true, kExplain, kBoth},
 };
 
 unsigned CommandBit(const std::string& command) {

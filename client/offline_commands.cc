@@ -12,10 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/client_flags.h"
+#include "client/dataset.h"
 #include "client/explanation_meta.h"
 #include "client/html_report.h"
 #include "client/progress.h"
 #include "client/prompt_input.h"
+#include "client/token_refs.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "explain/engine.h"
@@ -219,25 +221,30 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
   return absl::OkStatus();
 }
 
-absl::Status RunExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, ClientFlagSpec("explain", ClientMode::kOffline)));
-  RETURN_IF_ERROR(CheckExplainFlags(args));
-  RETURN_IF_ERROR(CheckOutputPaths(args, {"json", "html"}));
+namespace {
+
+// One explanation of the prompt in `args` as explain's JSON (no --generate or token strings
+// left: ExplainWithOptions has applied them).
+absl::StatusOr<nlohmann::json> ExplainJson(const CliArgs& args, const Engine& engine) {
   ASSIGN_OR_RETURN(ExplainRequest request, BuildExplainRequest(args));
   ProgressReporter progress(args);
-  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
-  ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, *engine));
-  ASSIGN_OR_RETURN(ValidatedRequest validated, Validate(request, {ids}, engine->shape()));
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, engine));
+  ASSIGN_OR_RETURN(ValidatedRequest validated, Validate(request, {ids}, engine.shape()));
   progress.Start(
       ExpectedResults(MethodNames(validated.methods), static_cast<int>(validated.layers.size())),
       "computing");
   std::vector<AttributionResult> results;
-  RETURN_IF_ERROR(engine->Explain(validated, [&](AttributionResult r) {
-    progress.ResultDone(MethodName(r.method), r.layer);
-    results.push_back(std::move(r));
-    return true;
-  }));
+  RETURN_IF_ERROR(engine.Explain(
+      validated,
+      [&](AttributionResult r) {
+        progress.ResultDone(MethodName(r.method), r.layer);
+        results.push_back(std::move(r));
+        return true;
+      },
+      Cancellation(),
+      [&](Method method, int64_t done, int64_t total) {
+        progress.Step(MethodName(method), done, total);
+      }));
   progress.Finish();
   // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
   std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
@@ -248,7 +255,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   nlohmann::json out;
   out["ids"] = ids;
   out["tokens"] = nlohmann::json::array();
-  for (int32_t id : ids) out["tokens"].push_back(engine->TokenText(id));
+  for (int32_t id : ids) out["tokens"].push_back(engine.TokenText(id));
   out["results"] = nlohmann::json::array();
   for (const AttributionResult& r : results) {
     nlohmann::json m = nlohmann::json::array();
@@ -276,7 +283,53 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
                               {"matrix", std::move(m)},
                               {"approx_error", approx_error}});
   }
-  out["meta"] = OfflineMeta(args, *engine, validated);
+  out["meta"] = OfflineMeta(args, engine, validated);
+  return out;
+}
+
+// token_refs.h's hooks on the in-process engine.
+ExplainHooks OfflineHooks(const Engine& engine) {
+  ExplainHooks hooks;
+  hooks.explain_one = [&engine](const CliArgs& a) { return ExplainJson(a, engine); };
+  hooks.tokenize = [&engine](const std::string& text) -> absl::StatusOr<Tokenized> {
+    Tokenized t;
+    ASSIGN_OR_RETURN(t.ids, engine.Tokenize(text));
+    for (int32_t id : t.ids) t.tokens.push_back(engine.TokenText(id));
+    return t;
+  };
+  hooks.next_token = [&engine](const std::vector<int32_t>& ids) -> absl::StatusOr<int32_t> {
+    ASSIGN_OR_RETURN(LogitRows logits, engine.Logits(ids, /*last_only=*/true));
+    const float* last = logits.values.data() + (logits.rows - 1) * logits.vocab;
+    return static_cast<int32_t>(std::max_element(last, last + logits.vocab) - last);
+  };
+  hooks.prompt_ids = [&engine](const CliArgs& a) { return PromptIds(a, engine); };
+  hooks.token_text = [&engine](int32_t id) { return engine.TokenText(id); };
+  return hooks;
+}
+
+}  // namespace
+
+absl::Status RunExplain(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, ClientFlagSpec("explain", ClientMode::kOffline)));
+  // Everything that can be checked without the model, before it loads.
+  RETURN_IF_ERROR(CheckExplainOutputs(args));
+  std::vector<DatasetItem> items;
+  if (args.Has("input")) {
+    ASSIGN_OR_RETURN(items, ReadDataset(args));
+  } else {
+    RETURN_IF_ERROR(CheckExplainFlags(args));
+    RETURN_IF_ERROR(CheckContrastFlags(args));
+    RETURN_IF_ERROR(GenerateCount(args).status());
+    RETURN_IF_ERROR(HasTokenStrings(args).status());
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
+  const ExplainHooks hooks = OfflineHooks(*engine);
+  if (args.Has("input")) {
+    return RunDataset(args, items, [&](const CliArgs& a) { return ExplainWithOptions(a, hooks); });
+  }
+  ASSIGN_OR_RETURN(nlohmann::json out, ExplainWithOptions(args, hooks));
+  const size_t n_results = out["results"].size();
   if (args.Has("html")) {
     std::ofstream html(args.Get("html"));
     if (!html) {
@@ -287,11 +340,13 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
     html << RenderHtmlReport(out, report);
     if (!html) return absl::InternalError(absl::StrCat("writing ", args.Get("html"), " failed"));
     std::cerr << "wrote the report to " << args.Get("html") << "\n";
-    if (!args.Has("json")) return absl::OkStatus();  // --html alone: no JSON on stdout
   }
+  RETURN_IF_ERROR(WriteArrayOutput(args, out));
+  // JSON: to --json, or to stdout unless another output was asked for (--html, --format).
+  if (!args.Has("json") && (args.Has("html") || args.Has("output"))) return absl::OkStatus();
   RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
   const std::string where = args.Get("json", "-") == "-" ? "stdout" : args.Get("json");
-  std::cerr << "wrote " << CountNoun(results.size(), "result") << " to " << where << "\n";
+  std::cerr << "wrote " << CountNoun(n_results, "result") << " to " << where << "\n";
   return absl::OkStatus();
 }
 

@@ -25,10 +25,15 @@ class ProgressReporter {
   explicit ProgressReporter(const CliArgs& args);
 
   bool enabled() const { return enabled_; }
-  // Starts the clock and prints "[0/total] what" (e.g. "computing").
-  void Start(int total, const std::string& what);
+  // Starts the clock and prints "[0/total] what" (e.g. "computing"); `noun` names the unit in
+  // Finish's line ("results", or "prompts" for explain --input).
+  void Start(int total, const std::string& what, const std::string& noun = "results");
   // One result done: its method and layer (-1 = whole model).
   void ResultDone(const std::string& method, int layer);
+  // Inside a long result (offline gradient methods): `done` of `total` steps (rows × IG steps or
+  // SmoothGrad samples) of `method`, with that method's own ETA; at most one line a second
+  // (the last step always shows).
+  void Step(const std::string& method, int64_t done, int64_t total);
   // Ends the line with the total time.
   void Finish();
 
@@ -39,7 +44,10 @@ class ProgressReporter {
   bool tty_ = false;
   int total_ = 0;
   int done_ = 0;
+  std::string noun_ = "results";
   std::chrono::steady_clock::time_point start_;
+  std::string step_method_;
+  std::chrono::steady_clock::time_point last_result_, step_start_, last_step_print_;
 };
 
 }  // namespace mamba_explain

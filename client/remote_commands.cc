@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <type_traits>
@@ -18,10 +19,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "attribution/methods.h"
 #include "client/client_flags.h"
+#include "client/dataset.h"
 #include "client/explanation_json.h"
 #include "client/explanation_meta.h"
 #include "client/html_report.h"
@@ -29,6 +32,7 @@
 #include "client/prompt_input.h"
 #include "client/remote_connection.h"
 #include "client/remote_request.h"
+#include "client/token_refs.h"
 #include "common/cli_args.h"
 #include "common/file_io.h"
 #include "common/status_macros.h"
@@ -80,15 +84,9 @@ nlohmann::json RemoteMeta(const CliArgs& args, const v1::ExplainRequest& request
       {"parameters", std::move(parameters)}};
 }
 
-}  // namespace
-
-absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(
-      CliArgs args,
-      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("explain", ClientMode::kRemote))));
-  RETURN_IF_ERROR(CheckExplainFlags(args));
-  RETURN_IF_ERROR(CheckOutputPaths(args, {"json", "html", "stream-log"}));
-  ASSIGN_OR_RETURN(Connection connection, Connect(args));
+// One Explain call for the prompt in `args` (token strings and --generate already applied,
+// token_refs.h), as explain's JSON with its meta.
+absl::StatusOr<nlohmann::json> RemoteExplainJson(const CliArgs& args, const Connection& connection) {
   auto stub = v1::Explainer::NewStub(connection.channel);
   ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(args));
   grpc::ClientContext context;
@@ -160,15 +158,108 @@ absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
     }
   }
   builder.json()["meta"] = RemoteMeta(args, request, builder.header());
-  RETURN_IF_ERROR(WriteOutput(args, builder.json()));
+  return std::move(builder.json());
+}
+
+// The Tokenize RPC on --model.
+absl::StatusOr<Tokenized> RemoteTokenize(const CliArgs& args, const Connection& connection,
+                                         const std::string& text) {
+  v1::TokenizeRequest request;
+  request.set_model(args.Get("model"));
+  request.set_text(text);
+  auto stub = v1::Explainer::NewStub(connection.channel);
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::TokenizeResponse response;
+  RETURN_IF_ERROR(FromGrpc(stub->Tokenize(&context, request, &response)));
+  return Tokenized{{response.token_ids().begin(), response.token_ids().end()},
+                   {response.tokens().begin(), response.tokens().end()}};
+}
+
+// token_refs.h's hooks over the existing RPCs. The greedy next token: the proto has no logits
+// RPC, so one Explain of grad-x-input on the last row without a target reports the predicted
+// token (its TokenScores' target) — one forward and backward pass per generated token.
+ExplainHooks RemoteHooks(const CliArgs& base, const Connection& connection) {
+  ExplainHooks hooks;
+  hooks.explain_one = [&connection](const CliArgs& a) { return RemoteExplainJson(a, connection); };
+  hooks.tokenize = [&base, &connection](const std::string& text) {
+    return RemoteTokenize(base, connection, text);
+  };
+  hooks.next_token = [&base, &connection](
+                         const std::vector<int32_t>& ids) -> absl::StatusOr<int32_t> {
+    // The command's model, activation and precision; the prompt, method and rows replaced.
+    CliArgs a = base;
+    for (const char* f : {"text", "text-file", "ids-file", "input", "methods", "targets", "target",
+                          "target-tokens", "contrast-target", "generate", "layers", "top-k",
+                          "threshold", "mass", "dense", "ig-steps", "sg-samples"}) {
+      a.Erase(f);
+    }
+    a.Set("ids", absl::StrJoin(ids, ","));
+    a.Set("method", MethodName(Method::kGradientXInput));
+    a.Set("rows", "last");
+    ASSIGN_OR_RETURN(v1::ExplainRequest request, BuildRequest(a));
+    auto stub = v1::Explainer::NewStub(connection.channel);
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    std::unique_ptr<grpc::ClientReader<v1::ExplainResponse>> reader =
+        stub->Explain(&context, request);
+    v1::ExplainResponse response;
+    std::optional<int32_t> next;
+    while (reader->Read(&response)) {
+      if (response.has_token_scores() && response.token_scores().target_tokens_size() > 0) {
+        next = response.token_scores().target_tokens(0);
+      }
+    }
+    RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+    if (!next.has_value()) return absl::DataLossError("the server reported no predicted token");
+    return *next;
+  };
+  hooks.prompt_ids = [&base, &connection](const CliArgs& a) -> absl::StatusOr<std::vector<int32_t>> {
+    ASSIGN_OR_RETURN(PromptInput prompt, ReadPrompt(a));
+    if (!prompt.text.has_value()) return prompt.ids;
+    ASSIGN_OR_RETURN(Tokenized t, RemoteTokenize(base, connection, *prompt.text));
+    return t.ids;
+  };
+  // No detokenizing RPC: ExplainWithOptions takes the generated tokens' text from the
+  // explanation's "tokens"; this is only its fallback.
+  hooks.token_text = [](int32_t id) { return absl::StrCat("<", id, ">"); };
+  return hooks;
+}
+
+}  // namespace
+
+absl::Status RunRemoteExplain(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, WithConnection(ClientFlagSpec("explain", ClientMode::kRemote))));
+  RETURN_IF_ERROR(CheckExplainOutputs(args));
+  RETURN_IF_ERROR(CheckOutputPaths(args, {"stream-log"}));
+  std::vector<DatasetItem> items;
+  if (args.Has("input")) {
+    ASSIGN_OR_RETURN(items, ReadDataset(args));
+  } else {
+    RETURN_IF_ERROR(CheckExplainFlags(args));
+    RETURN_IF_ERROR(CheckContrastFlags(args));
+    RETURN_IF_ERROR(GenerateCount(args).status());
+    RETURN_IF_ERROR(HasTokenStrings(args).status());
+  }
+  ASSIGN_OR_RETURN(Connection connection, Connect(args));
+  const ExplainHooks hooks = RemoteHooks(args, connection);
+  if (args.Has("input")) {
+    return RunDataset(args, items, [&](const CliArgs& a) { return ExplainWithOptions(a, hooks); });
+  }
+  ASSIGN_OR_RETURN(nlohmann::json out, ExplainWithOptions(args, hooks));
+  RETURN_IF_ERROR(WriteArrayOutput(args, out));
+  if (args.Has("json") || !args.Has("output")) RETURN_IF_ERROR(WriteOutput(args, out));
   if (args.Has("html")) {
     std::ofstream f(args.Get("html"));
     if (!f)
       return absl::PermissionDeniedError(absl::StrCat("cannot write '", args.Get("html"), "'"));
-    f << RenderHtmlReport(builder.json());
+    f << RenderHtmlReport(out);
   }
   return absl::OkStatus();
 }
+
 
 absl::Status RunRemoteModels(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(

@@ -50,8 +50,25 @@ constexpr char kExplain[] = R"(
             [--sg-sigma 0.15] [--sg-input noisy|clean] [--seed 0]
             [--lrp-rules all|none|no-silu,no-ssm,no-gate,no-norm]
             [--attention-norm minmax|raw|abs-minmax] [--start-layer 0]
-            [--progress | --quiet]
+            [--progress | --quiet] [--format json|npz|safetensors --output FILE]
+            [--generate N] [--contrast-target ID|TOKEN]
+            [--input FILE.jsonl [--output OUT.jsonl|DIR] [--overwrite]]
             (server limits: --ig-steps <= 256, --sg-samples <= 128)
+            --target, --target-tokens and --contrast-target take ids or token strings
+            (" Paris"; one token each, the model's tokenizer; '"7"' is the string 7;
+            --target-tokens also takes a JSON list '[" Paris", 12]').
+            --format npz|safetensors: arrays per result ({method}.layer{L}|.model .matrix
+            (.data/.indices/.indptr with remote --top-k/--threshold/--mass), .scores, .rows,
+            .targets, .explained_logit), ids, tokens and an "info" JSON (meta) in --output.
+            --input: one JSON object per line {"text"|"ids", "id"?, "meta"?, overrides "rows",
+            "layers", "method", "target", "target_tokens", "contrast_target", "generate"};
+            JSONL to --output (stdout without it) or, with npz|safetensors, one file per
+            prompt in the directory --output; rerunning skips prompts already written
+            (--overwrite starts over); progress per prompt.
+            --generate N: N greedy tokens, each explained at the row that predicted it
+            (remote: one grad-x-input call per token to learn the prediction).
+            --contrast-target B: logit(target) - logit(B) for grad-x-input, integrated-gradients,
+            smoothgrad, mamba-lrp and latim-alti-logit (two runs subtracted).
             Output paths are checked before any work. Progress (per result, with total and
             ETA) goes to stderr when it is a terminal, or always with --progress.
             --target applies only to output-dependent methods (ALTI-Logit and the per-target

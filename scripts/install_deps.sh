@@ -6,6 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config python3
   libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libcpp-httplib-dev chromium openssl libssl-dev curl
+  libzip-dev  # explain --format npz (client/array_export.cc)
   prometheus  # promtool: deploy/tests/validate.sh (kubectl comes with this machine kind)
   python3-grpcio python3-protobuf python3-numpy python3-pip python3-setuptools  # client/python
   clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes (tests/fuzz, scripts/sanitize.sh)

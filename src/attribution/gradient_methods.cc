@@ -113,7 +113,9 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Meth
         }
         scores[w.b][w.q].narrow(0, 0, len).add_((multiplier * grad).sum(-1) * weights[w.i]);
       },
-      options.cancel);
+      options.cancel, [&](int64_t done, int64_t total) {
+        if (options.progress) options.progress(name, done, total);
+      });
   if (!absl::IsCancelled(computed)) RETURN_IF_ERROR(computed);
   for (int64_t b = 0; b < batch; ++b) {
     // Partial scores of a cancelled sequence are never reported.

@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct GradientMethodOptions {
   // Checked before each forward/backward batch: a cancelled sequence's remaining items are not
   // computed and it gets no result; CANCELLED when every sequence is cancelled.
   Cancellation cancel;
+  // Optional: after each forward/backward batch, the method and its items (rows × IG steps or
+  // SmoothGrad samples, over every sequence) done of the total.
+  std::function<void(Method method, int64_t done, int64_t total)> progress;
 };
 
 // Nodes α_i ∈ (0, 1) and weights (Σ w_i = 1) of the m-point rule.

@@ -78,12 +78,13 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
 
 absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
                                 int64_t max_batch_tokens, const GradientSink& sink,
-                                const Cancellation& cancel) {
+                                const Cancellation& cancel, const GradientProgress& progress) {
   torch::AutoGradMode grad_mode(true);
   const size_t count_all = items.lengths.size();
   auto sequence_of = [&](size_t i) -> int64_t {
     return items.sequences.empty() ? 0 : items.sequences[i];
   };
+  int64_t done = 0;
   for (size_t i0 = 0; i0 < count_all;) {
     // Greedy packing of the items still wanted: grow the batch while (items × longest) stays
     // within the budget. The check runs once per batch, so cancelling costs at most one batch.
@@ -121,6 +122,8 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
     for (int64_t k = 0; k < count; ++k) {
       sink(chosen[k], grad[k].narrow(0, 0, lens[k]), values[k].item<float>());
     }
+    done += count;
+    if (progress) progress(done, static_cast<int64_t>(count_all));
   }
   for (size_t i = 0; i < count_all; ++i) {
     if (!cancel.IsCancelled(sequence_of(i))) return absl::OkStatus();

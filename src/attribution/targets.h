@@ -58,15 +58,20 @@ struct GradientItems {
 };
 // Receives item i's gradient ∂logits[i, tokens[i]]/∂input_i ([len_i, D]) and that logit.
 using GradientSink = std::function<void(size_t, const torch::Tensor&, float)>;
+// Told after each forward/backward batch: items computed so far, of all items (progress of a
+// long run, e.g. IG's rows × steps; items of cancelled sequences are not counted as done).
+using GradientProgress = std::function<void(int64_t done, int64_t total)>;
 
 // One backward per item, batched: items are evaluated alone (separate batch elements, padded to
 // the batch's longest), packed in order so that a batch holds at most max_batch_tokens padded
 // positions (at least one item). `cancel` is checked before each batch: items of cancelled
 // sequences are never computed (the sink does not see them); CANCELLED when every sequence of
-// the items is cancelled at the end. Errors from `fn` are returned as they are.
+// the items is cancelled at the end. Errors from `fn` are returned as they are. `progress`, when
+// set, is told after each batch.
 absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
                                 int64_t max_batch_tokens, const GradientSink& sink,
-                                const Cancellation& cancel = Cancellation());
+                                const Cancellation& cancel = Cancellation(),
+                                const GradientProgress& progress = GradientProgress());
 
 // The unmodified model as an EmbeddingLogitFn (Gradient×Input, IG, SmoothGrad).
 EmbeddingLogitFn ModelLogitFn(const MambaModel& model);

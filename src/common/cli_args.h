@@ -33,6 +33,11 @@ class CliArgs {
   absl::Status GetInt(const std::string& flag, int& value) const;
   absl::Status GetDouble(const std::string& flag, double& value) const;
 
+  // Sets or removes a flag after parsing (a switch is set to "true"): per-prompt overrides of
+  // `explain --input`, or flags one option rewrites into others.
+  void Set(const std::string& flag, const std::string& value) { values_[flag] = value; }
+  void Erase(const std::string& flag) { values_.erase(flag); }
+
  private:
   std::map<std::string, std::string> values_;
 };

@@ -117,7 +117,8 @@ RowSelection SequenceRowSelection(const ValidatedSequence& seq) {
 // sequence keeps its own rows and target tokens, and a cancelled one stops costing compute at the
 // next pass.
 absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedRequest& request,
-                                  const Cancellation& cancel, const ResultCallback& callback) {
+                                  const Cancellation& cancel, const ResultCallback& callback,
+                                  const StepProgress& progress) {
   const ExplainParameters& p = request.params;
   GradientMethodOptions gradients;
   gradients.methods.clear();
@@ -148,6 +149,7 @@ absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedReques
     gradients.smoothgrad_input = p.smoothgrad_input;
     gradients.seed = p.seed;
     gradients.cancel = cancel;
+    gradients.progress = progress;
     RETURN_IF_ERROR(ExplainGradients(model, ids, lengths, gradients, callback));
   }
   if (lrp) {
@@ -311,7 +313,7 @@ absl::Status Engine::CheckMemory(const ValidatedRequest& request) const {
 }
 
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
-                             const Cancellation& cancel) const {
+                             const Cancellation& cancel, const StepProgress& progress) const {
   RETURN_IF_ERROR(CheckMemory(request));
   // A batch that fits only one sequence at a time runs its LaTIM pass so (same results).
   const bool one_by_one =
@@ -332,7 +334,7 @@ absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallba
       }
     }
     if (!HasBaselines(request)) return absl::OkStatus();
-    const absl::Status gradients = RunGradientBaselines(*model_, request, cancel, callback);
+    const absl::Status gradients = RunGradientBaselines(*model_, request, cancel, callback, progress);
     if (!(absl::IsCancelled(gradients) && !cancel.CheckAny(n).ok())) RETURN_IF_ERROR(gradients);
     for (int64_t b = 0; b < n; ++b) {
       if (cancel.IsCancelled(b)) continue;

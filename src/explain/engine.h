@@ -43,6 +43,10 @@ struct DeviceMemory {
   int64_t reserved = 0;  // bytes reserved by the allocator
 };
 
+// Progress inside a long result (offline CLI): the gradient methods report their items (rows ×
+// IG steps or SmoothGrad samples) done of the total after each forward/backward batch.
+using StepProgress = std::function<void(Method method, int64_t done, int64_t total)>;
+
 // Row-major logits of some positions.
 struct LogitRows {
   int64_t rows = 0;
@@ -86,9 +90,10 @@ class Engine {
   // checked: RESOURCE_EXHAUSTED when a sequence alone does not fit; a batch that fits only
   // sequence by sequence runs its LaTIM pass so. Device or host out-of-memory is
   // RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL with the LibTorch
-  // message.
+  // message. `progress`, when set, hears the gradient methods' steps (StepProgress).
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
-                       const Cancellation& cancel = Cancellation()) const;
+                       const Cancellation& cancel = Cancellation(),
+                       const StepProgress& progress = StepProgress()) const;
   // Same, collecting every result.
   absl::StatusOr<std::vector<AttributionResult>> Explain(const ValidatedRequest& request) const;
 

@@ -14,7 +14,7 @@
 #include "mamba/mixer_state.h"
 #include "mamba/trace.h"
 #include "model/config.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 namespace mamba_explain {
 

@@ -11,18 +11,19 @@ absl::StatusOr<torch::Tensor> BlockBranchForward(const ModelWeights& weights,
                                                  const ModelConfig& config, int layer,
                                                  const torch::Tensor& h,
                                                  const torch::Tensor& lengths, LayerTrace* trace,
-                                                 MixerState* state) {
+                                                 MixerState* state, const MixerRules& rules) {
   const LayerWeights& w = weights.layers[layer];
-  torch::Tensor u = RmsNorm(h, w.norm, config.norm_eps);  // [B, L, D]
+  torch::Tensor u = rules.norm_constant ? RmsNormConstantStatistic(h, w.norm, config.norm_eps)
+                                         : RmsNorm(h, w.norm, config.norm_eps);  // [B, L, D]
   if (weights.precision == Precision::kBf16) {
     // The normalised input feeds bf16 projections; round it once, as the model does.
     u = u.to(torch::kBFloat16).to(torch::kFloat32);
   }
   torch::Tensor mixer_out;
   if (config.arch == Architecture::kMamba1) {
-    ASSIGN_OR_RETURN(mixer_out, Mamba1MixerForward(w, config, u, lengths, trace, state));
+    ASSIGN_OR_RETURN(mixer_out, Mamba1MixerForward(w, config, u, lengths, trace, state, rules));
   } else {
-    ASSIGN_OR_RETURN(mixer_out, Mamba2MixerForward(w, config, u, trace, state));
+    ASSIGN_OR_RETURN(mixer_out, Mamba2MixerForward(w, config, u, trace, state, rules));
   }
   if (trace != nullptr) {
     trace->layer = layer;

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "attribution/methods.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "eval/copy_faithfulness.h"
@@ -29,11 +30,9 @@ constexpr char kUsage[] =
     "  Scores every method's source->copy block against the gold three-diagonal matrix\n"
     "  (AUC, AP, R@K; LaTIM section 4.1, Table 2), per layer, on held-out copy samples;\n"
     "  also the teacher-forced copy accuracy and the LaTIM decomposition error per layer\n"
-    "  for f in {silu, relu, identity}. Methods: latim-l1, latim-l2, latim-alti,\n"
-    "  latim-alti-logit, grad-x-input, integrated-gradients, smoothgrad, mamba-lrp,\n"
-    "  mamba-attention, rollout, mamba-attribution. --grad-samples caps the samples\n"
-    "  explained with integrated-gradients and smoothgrad (default: all).\n"
-    "  Details: docs/faithfulness.md\n"
+    "  for f in {silu, relu, identity}. Methods: the engine's (below). --grad-samples caps\n"
+    "  the samples explained with the multi-pass gradient methods (IG, SmoothGrad; default:\n"
+    "  all). Details: docs/faithfulness.md\n"
     "\n"
     "usage: mamba-explain-eval flip --model-dir DIR [--task copy|recall] [--length 16] [--keys 1]\n"
     "         [--samples 32] [--methods all|a,b,c] [--steps 32] [--seed 4242]\n"
@@ -47,6 +46,9 @@ constexpr char kUsage[] =
     "  as name@layer) and 'random' (the control). --plot-dir writes SVG curves.\n"
     "  --task recall: --keys key-value pairs among distractors in --length context tokens\n"
     "  (the query position is explained). Details: docs/faithfulness.md\n";
+
+// The usage text with the method list generated from the catalogue (attribution/methods.h).
+std::string Usage() { return absl::StrCat(kUsage, "\nmethods:\n", MethodHelp()); }
 
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
@@ -157,19 +159,19 @@ absl::Status RunFlip(const std::vector<std::string>& argv) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << mamba_explain::kUsage;
+    std::cout << mamba_explain::Usage();
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
   args.erase(args.begin());
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << mamba_explain::kUsage;
+      std::cout << mamba_explain::Usage();
       return 0;
     }
   }
   if (command != "copy" && command != "flip") {
-    std::cerr << "unknown command '" << command << "'\n" << mamba_explain::kUsage;
+    std::cerr << "unknown command '" << command << "'\n" << mamba_explain::Usage();
     return 2;
   }
   const absl::Status status =

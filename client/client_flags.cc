@@ -210,7 +210,7 @@ void WarnIfIncomplete(const std::string& method, double approx_error, int ig_ste
   if (method != MethodName(Method::kIntegratedGradients) || !(approx_error > kIgGapWarning)) {
     return;
   }
-  std::cerr << "mamba-explain: warning: integrated-gradients completeness gap " << approx_error
+  std::cerr << "mamba-explain: warning: " << method << " completeness gap " << approx_error
             << " exceeds " << kIgGapWarning << " at --ig-steps " << ig_steps
             << "; the attributions do not add up to the explained logit change. Try --ig-steps "
             << ig_steps * 4 << " (docs/methods.md, Integrated Gradients)\n";

@@ -19,8 +19,10 @@
 #include "client/perf_report.h"
 #include "client/remote_connection.h"
 #include "client/remote_request.h"
+#include "attribution/methods.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
+#include "explain/explain_request.h"
 #include "mamba_explain/v1/explain.grpc.pb.h"
 
 namespace mamba_explain {
@@ -86,7 +88,7 @@ absl::StatusOr<std::vector<v1::ExplainRequest>> RequestTemplates(const CliArgs& 
   spec.switches = kRequestSwitches;
   std::vector<v1::ExplainRequest> templates;
   for (absl::string_view entry :
-       absl::StrSplit(args.Get("method", "latim-l2"), ',', absl::SkipEmpty())) {
+       absl::StrSplit(args.Get("method", MethodName(ExplainRequest().methods.front())), ',', absl::SkipEmpty())) {
     std::vector<std::string> argv = base;
     argv.push_back("--method");
     argv.push_back(absl::StrReplaceAll(absl::StripAsciiWhitespace(entry), {{"+", ","}}));

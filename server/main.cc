@@ -13,10 +13,8 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/file_io.h"
 #include "server/explain_service.h"
 #ifdef ME_WITH_HTTP
 #include "server/http_gateway.h"
@@ -100,9 +99,9 @@ ABSL_FLAG(int64_t, max_matrix_rows, 65536,
           "Most matrix rows per request (target rows x layers, summed over the methods; "
           "whole-model methods count once); beyond: RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int64_t, max_gradient_rows, 65536,
-          "Most backward passes per request (target rows x parameters.ig_steps for "
-          "integrated-gradients, x parameters.smoothgrad_samples for smoothgrad, x 1 for "
-          "grad-x-input, mamba-lrp and mamba-attribution, summed); beyond: RESOURCE_EXHAUSTED.");
+          "Most backward passes per request (target rows x the passes of each output-dependent "
+          "method: parameters.ig_steps, parameters.smoothgrad_samples or 1, as the method "
+          "catalogue's cost model says; summed); beyond: RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, plaintext, false,
           "Serve without TLS. Required when no --tls_cert/--tls_key are given.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server.");
@@ -148,14 +147,6 @@ namespace mamba_explain {
 namespace {
 
 constexpr char kServiceName[] = "mamba_explain.v1.Explainer";
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path, "'"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials() {
   const std::string cert = absl::GetFlag(FLAGS_tls_cert);

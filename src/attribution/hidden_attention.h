@@ -11,7 +11,7 @@
 
 #include "mamba/trace.h"
 #include "model/config.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 namespace mamba_explain {
 

@@ -303,10 +303,10 @@ std::vector<int> SelectedLayers(const MambaModel& model, const LatimOptions& opt
   return layers;
 }
 
+// `options` already passed Validate (once per public call).
 absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
                                  const torch::Tensor& lengths_in, const LatimOptions& options,
                                  const ResultCallback& callback) {
-  RETURN_IF_ERROR(Validate(model, options));
   if (traces.batch() == 0) return absl::InvalidArgumentError("empty trace");
   const int64_t batch = traces.batch(), L = traces.seq_len();
   const torch::Device device = traces.device();
@@ -446,6 +446,7 @@ absl::StatusOr<LatimScore> LatimScoreOf(Method method) {
 absl::Status LatimFromTraces(const MambaModel& model, LayerTraces& traces,
                              const torch::Tensor& lengths, const LatimOptions& options,
                              const ResultCallback& callback) {
+  RETURN_IF_ERROR(Validate(model, options));
   torch::NoGradGuard no_grad;
   return LatimFromTracesImpl(model, traces, lengths, options, callback);
 }
@@ -463,7 +464,8 @@ absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
   RETURN_IF_ERROR(Validate(model, options));
   ASSIGN_OR_RETURN(LayerTraces traces,
                    LayerTraces::Create(model, ids, lengths, LatimTraceOptions(options)));
-  return LatimFromTraces(model, traces, lengths, options, callback);
+  torch::NoGradGuard no_grad;
+  return LatimFromTracesImpl(model, traces, lengths, options, callback);
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainLatim(const MambaModel& model,

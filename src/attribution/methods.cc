@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace mamba_explain {
@@ -253,6 +254,50 @@ std::string MethodHelp() {
     const MethodInfo& info = GetMethodInfo(m);
     absl::StrAppend(&out, "  ", info.name, std::string(22 - std::string(info.name).size(), ' '),
                     info.summary, "\n");
+  }
+  return out;
+}
+
+std::string MethodTableMarkdown() {
+  auto family = [](MethodFamily f) -> const char* {
+    switch (f) {
+      case MethodFamily::kLatim:
+        return "LaTIM";
+      case MethodFamily::kGradient:
+        return "gradient";
+      case MethodFamily::kMambaLrp:
+        return "MambaLRP";
+      case MethodFamily::kHiddenAttention:
+        return "hidden attention";
+      case MethodFamily::kSynthetic:
+        return "synthetic";
+    }
+    return "";
+  };
+  auto passes = [](GradientPasses p) -> const char* {
+    switch (p) {
+      case GradientPasses::kNone:
+        return "0";
+      case GradientPasses::kOne:
+        return "1";
+      case GradientPasses::kIgSteps:
+        return "ig_steps";
+      case GradientPasses::kSmoothGradSamples:
+        return "smoothgrad_samples";
+    }
+    return "";
+  };
+  std::string out =
+      "| method | family | scope | output-dependent | result | backward passes per row | "
+      "summary |\n|---|---|---|---|---|---|---|\n";
+  for (Method m : EngineMethods()) {
+    const MethodInfo& info = GetMethodInfo(m);
+    absl::StrAppend(&out, "| `", info.name, "` | ", family(info.family), " | ",
+                    info.scope == MethodScope::kPerLayer ? "per layer" : "whole model (layer -1)",
+                    " | ", info.output_dependent ? "yes" : "no", " | ",
+                    info.result_kind == ResultKind::kMatrix ? "matrix" : "token scores", " | ",
+                    passes(info.cost.gradient_passes), " | ",
+                    absl::StrReplaceAll(info.summary, {{"|", "\\|"}}), " |\n");
   }
   return out;
 }

@@ -87,6 +87,9 @@ bool HasApproxError(Method method);
 std::string MethodChoices();
 // One line per engine method: "  name  summary", for CLI help.
 std::string MethodHelp();
+// The engine methods as a Markdown table (name, family, scope, output-dependent, result, backward
+// passes per target row, summary): the table in docs/methods.md, which a test keeps equal to it.
+std::string MethodTableMarkdown();
 
 // --- Parameters -------------------------------------------------------------------------------
 // Each enum has Parse<E> (INVALID_ARGUMENT "unknown <what> '<text>' (<choices>)"), <E>Name and

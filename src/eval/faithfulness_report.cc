@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "attribution/methods.h"
 
 namespace mamba_explain {
 namespace {
@@ -96,8 +97,9 @@ std::string ReportToMarkdown(const CopyFaithfulnessReport& report) {
   }
   if (!report.decomposition_error.empty()) {
     absl::StrAppend(&md,
-                    "\nLaTIM decomposition error (latim-l2 approx_error, every row, mean over "
-                    "samples) per layer and additive f:\n\n| layer |");
+                    "\nLaTIM decomposition error (", MethodName(Method::kLatimL2),
+                    " approx_error, every row, mean over samples) per layer and additive f:\n\n"
+                    "| layer |");
     std::vector<std::string> names;
     for (const auto& [f, unused] : report.decomposition_error) names.push_back(f);
     absl::StrAppend(&md, " ", absl::StrJoin(names, " | "), " |\n|---|");

@@ -85,22 +85,8 @@ absl::Status RunLatim(const MambaModel& model, const ValidatedRequest& request,
     return ExplainLatim(model, IdsTensor(request.sequences[0].ids), torch::Tensor(), latim,
                         callback);
   }
-  const int64_t batch = static_cast<int64_t>(request.sequences.size());
-  int64_t longest = 0;
-  for (const ValidatedSequence& s : request.sequences) {
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(s.ids.size()));
-  }
-  std::vector<int64_t> flat(static_cast<size_t>(batch * longest), 0);  // pad id 0 (valid)
-  std::vector<int64_t> lengths;
-  for (int64_t b = 0; b < batch; ++b) {
-    const std::vector<int32_t>& ids = request.sequences[b].ids;
-    std::copy(ids.begin(), ids.end(), flat.begin() + b * longest);
-    lengths.push_back(static_cast<int64_t>(ids.size()));
-  }
-  torch::Tensor t =
-      torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)).view({batch, longest});
-  torch::Tensor l = torch::tensor(lengths, torch::TensorOptions().dtype(torch::kInt64));
-  return ExplainLatim(model, t, l, latim, callback);
+  const auto [ids, lengths] = PaddedBatch(request);
+  return ExplainLatim(model, ids, lengths, latim, callback);
 }
 
 // Rows and target tokens of sequence b, as the families take them.

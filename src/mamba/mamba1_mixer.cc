@@ -10,7 +10,7 @@ namespace mamba_explain {
 absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const ModelConfig& config,
                                                  const torch::Tensor& u,
                                                  const torch::Tensor& lengths, LayerTrace* trace,
-                                                 MixerState* state) {
+                                                 MixerState* state, const MixerRules& rules) {
   const int64_t E = config.d_inner, N = config.d_state, R = config.dt_rank;
   torch::Tensor xz = Project(u, w.in_proj_w, w.in_proj_b);  // [B, L, 2E]
   torch::Tensor x_in = xz.narrow(-1, 0, E);
@@ -19,7 +19,10 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
       CausalConvActivated(x_in, w.conv_w, w.conv_b, config.ssm_activation,
                           state == nullptr ? nullptr : &state->conv_tail);
   const torch::Tensor& psi = conv.pre;  // [B, L, E]
-  const torch::Tensor& x = conv.act;
+  torch::Tensor x = conv.act;
+  if (rules.silu_identity && config.ssm_activation == SsmActivation::kSilu) {
+    x = SiluIdentityRule(psi, x);
+  }
   torch::Tensor x_dbl = Project(x, w.x_proj_w, torch::Tensor());  // [B, L, R + 2N]
   torch::Tensor dt_low = x_dbl.narrow(-1, 0, R);
   torch::Tensor Bm = x_dbl.narrow(-1, R, N).unsqueeze(2).contiguous();             // [B, L, 1, N]
@@ -39,10 +42,12 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
     const torch::Tensor initial = state->ssm;
     ASSIGN_OR_RETURN(y, SelectiveScan(scan_in, initial, &state->ssm));
   } else {
-    ASSIGN_OR_RETURN(y, needs_grad ? SelectiveScanDifferentiable(scan_in, SsmGradMode::kFull)
+    // The SSM rule: Δ, A, B, C, D constant, one adjoint scan for x only.
+    const SsmGradMode mode = rules.ssm_constant ? SsmGradMode::kInputOnly : SsmGradMode::kFull;
+    ASSIGN_OR_RETURN(y, needs_grad ? SelectiveScanDifferentiable(scan_in, mode)
                                    : SelectiveScan(scan_in));
   }
-  torch::Tensor out = Project(y * torch::silu(z), w.out_proj_w, w.out_proj_b);
+  torch::Tensor out = Project(GateWithRules(y, z, rules), w.out_proj_w, w.out_proj_b);
   if (trace != nullptr) {
     trace->conv_in = x_in;
     trace->conv_pre = psi;

@@ -12,7 +12,7 @@ namespace mamba_explain {
 
 absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const ModelConfig& config,
                                                  const torch::Tensor& u, LayerTrace* trace,
-                                                 MixerState* state) {
+                                                 MixerState* state, const MixerRules& rules) {
   const int64_t batch = u.size(0), L = u.size(1);
   const int64_t E = config.d_inner, N = config.d_state, H = config.n_heads, P = config.head_dim;
   const int64_t G = config.n_groups, CD = config.conv_dim();
@@ -24,13 +24,21 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
       CausalConvActivated(xbc_in, w.conv_w, w.conv_b, config.ssm_activation,
                           state == nullptr ? nullptr : &state->conv_tail);
   const torch::Tensor& psi = conv.pre;  // [B, L, CD]
-  const torch::Tensor& xbc = conv.act;
+  torch::Tensor xbc = conv.act;
+  if (rules.silu_identity && config.ssm_activation == SsmActivation::kSilu) {
+    xbc = SiluIdentityRule(psi, xbc);
+  }
   torch::Tensor x = xbc.narrow(-1, 0, E);
   torch::Tensor Bm = xbc.narrow(-1, E, G * N).reshape({batch, L, G, N});
   torch::Tensor Cm = xbc.narrow(-1, E + G * N, G * N).reshape({batch, L, G, N});
   torch::Tensor delta = torch::softplus(dt + w.dt_bias);  // [B, L, H]
   if (config.time_step_min > 0.0 || std::isfinite(config.time_step_max)) {
     delta = delta.clamp(config.time_step_min, config.time_step_max);
+  }
+  if (rules.ssm_constant) {  // Δ (hence Ā), B, C constant
+    delta = delta.detach();
+    Bm = Bm.detach();
+    Cm = Cm.detach();
   }
   torch::Tensor A = -torch::exp(w.A_log);  // [H]
   torch::Tensor y;  // [B, L, E]
@@ -65,12 +73,14 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
   const int64_t group = config.norm_group_size();
   torch::Tensor normed, rstd;  // [B, L, E], [B, L, E/group]
   if (FusedMixerOpsApply(y)) {
+    // No gradient flows: the rules (which change gradients only) have nothing to do.
     FusedGatedNormOutputs norm = FusedGatedRmsNorm(y, z, w.gated_norm, group, config.norm_eps);
     normed = norm.out;
     rstd = norm.rstd;
   } else {
-    torch::Tensor grouped = (y * torch::silu(z)).view({batch, L, E / group, group});
+    torch::Tensor grouped = GateWithRules(y, z, rules).view({batch, L, E / group, group});
     rstd = torch::rsqrt(grouped.pow(2).mean(-1) + config.norm_eps);
+    if (rules.norm_constant) rstd = rstd.detach();
     normed = (grouped * rstd.unsqueeze(-1)).view({batch, L, E}) * w.gated_norm;
   }
   torch::Tensor out = Project(normed, w.out_proj_w, w.out_proj_b);

@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "mamba/trace.h"
 #include "model/config.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 namespace mamba_explain {
 

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include "tests/status_matchers.h"
 
 namespace mamba_explain {
@@ -190,6 +194,25 @@ TEST(MethodCatalogueTest, ParameterChoicesRoundTrip) {
   EXPECT_EQ(LrpRulesName(r), "no-ssm,no-gate");
   EXPECT_STATUS(ParseLrpRules("no-conv").status(), absl::StatusCode::kInvalidArgument,
                 "unknown lrp rule 'no-conv'");
+}
+
+// docs/methods.md carries the catalogue's table verbatim (between its two markers), so a method
+// added to the catalogue shows up in the docs, and a stale table fails here with the new one.
+TEST(MethodCatalogueTest, DocsTableIsTheCatalogue) {
+  const char* root = std::getenv("ME_SOURCE_DIR");
+  ASSERT_NE(root, nullptr) << "ME_SOURCE_DIR is set by ctest";
+  std::ifstream in(std::string(root) + "/docs/methods.md");
+  ASSERT_TRUE(in) << "docs/methods.md";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string begin = "<!-- methods table: generated from src/attribution/methods.cc -->\n";
+  const std::string end = "<!-- end of the generated methods table -->";
+  const size_t b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  EXPECT_EQ(doc.substr(b + begin.size(), e - b - begin.size()), MethodTableMarkdown())
+      << "replace the table in docs/methods.md with the one above";
 }
 
 }  // namespace

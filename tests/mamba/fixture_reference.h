@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "model/safetensors.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 #include "tests/tensor_testing.h"
 
 namespace me_testing {

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "attribution/methods.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
 #include "eval/copy_faithfulness.h"
@@ -33,11 +34,9 @@ constexpr char kUsage[] =
     "  Scores every method's source->copy block against the gold three-diagonal matrix\n"
     "  (AUC, AP, R@K; LaTIM section 4.1, Table 2), per layer, on held-out copy samples;\n"
     "  also the teacher-forced copy accuracy and the LaTIM decomposition error per layer\n"
-    "  for f in {silu, relu, identity}. Methods: latim-l1, latim-l2, latim-alti,\n"
-    "  latim-alti-logit, grad-x-input, integrated-gradients, smoothgrad, mamba-lrp,\n"
-    "  mamba-attention, rollout, mamba-attribution. --grad-samples caps the samples\n"
-    "  explained with integrated-gradients and smoothgrad (default: all).\n"
-    "  Details: docs/faithfulness.md\n"
+    "  for f in {silu, relu, identity}. Methods: the engine's (below). --grad-samples caps\n"
+    "  the samples explained with the multi-pass gradient methods (IG, SmoothGrad; default:\n"
+    "  all). Details: docs/faithfulness.md\n"
     "\n"
     "usage: mamba-explain-eval flip --model-dir DIR [--task copy|recall] [--length 16] [--keys 1]\n"
     "         [--samples 32] [--methods all|a,b,c] [--steps 32] [--seed 4242]\n"
@@ -68,6 +67,9 @@ constexpr char kUsage[] =
     "         [--device cpu|cuda] [--json OUT.json] [--markdown OUT.md]\n"
     "  LaTIM's relative decomposition error (latim-l2) per layer and per binned layer range\n"
     "  for each additive f, on random ids (default), copy or recall samples.\n";
+
+// The usage text with the method list generated from the catalogue (attribution/methods.h).
+std::string Usage() { return absl::StrCat(kUsage, "\nmethods:\n", MethodHelp()); }
 
 absl::Status WriteText(const std::string& path, const std::string& text, const char* flag) {
   std::ofstream out(path, std::ios::trunc);
@@ -277,14 +279,14 @@ absl::Status RunDecomposition(const std::vector<std::string>& argv) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << mamba_explain::kUsage;
+    std::cout << mamba_explain::Usage();
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
   args.erase(args.begin());
   for (const std::string& a : args) {
     if (a == "--help" || a == "-h") {
-      std::cout << mamba_explain::kUsage;
+      std::cout << mamba_explain::Usage();
       return 0;
     }
   }
@@ -298,7 +300,7 @@ int main(int argc, char** argv) {
   } else if (command == "decomposition") {
     status = mamba_explain::RunDecomposition(args);
   } else {
-    std::cerr << "unknown command '" << command << "'\n" << mamba_explain::kUsage;
+    std::cerr << "unknown command '" << command << "'\n" << mamba_explain::Usage();
     return 2;
   }
   if (!status.ok()) {

@@ -8,7 +8,7 @@
 
 #include "absl/status/status.h"
 #include "model/config.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 #include "nlohmann/json.hpp"
 
 namespace mamba_explain {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/config.h"
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 namespace mamba_explain {
 

@@ -5,8 +5,8 @@
 // bias presence is decided from the tensors (config.use_bias / use_conv_bias are overwritten);
 // A_log, D, dt biases, norm and conv weights are fp32 in every precision; projection and embedding
 // weights are fp32 (Precision::kFp32) or bf16 (Precision::kBf16). Checkpoint dtypes F32/F16/BF16.
-#ifndef MAMBA_EXPLAIN_MODEL_WEIGHTS_H_
-#define MAMBA_EXPLAIN_MODEL_WEIGHTS_H_
+#ifndef MAMBA_EXPLAIN_MAMBA_WEIGHTS_H_
+#define MAMBA_EXPLAIN_MAMBA_WEIGHTS_H_
 
 #include <torch/torch.h>
 
@@ -58,4 +58,4 @@ torch::ScalarType ComputeDtype(Precision precision);
 
 }  // namespace mamba_explain
 
-#endif  // MAMBA_EXPLAIN_MODEL_WEIGHTS_H_
+#endif  // MAMBA_EXPLAIN_MAMBA_WEIGHTS_H_

@@ -1,6 +1,6 @@
 // Weight loading against the config: every missing tensor, wrong shape, tie mismatch and layer
 // count mismatch is an INVALID_ARGUMENT naming the tensor; dtypes and bias detection are right.
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "model/weights.h"
+#include "mamba/weights.h"
 
 #include <string>
 #include <utility>

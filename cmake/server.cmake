@@ -129,12 +129,19 @@ if(TARGET mamba-explain)
   target_compile_definitions(mamba-explain PRIVATE ME_WITH_GRPC_CLIENT=1)
 endif()
 
-# --- metrics_probe: civetweb / prometheus-cpp start-up diagnosis (tools/metrics_probe.cc) -------
+# --- civetweb's own start-up errors: the server's log and metrics_probe (tools/metrics_probe.cc) --
 find_library(ME_CIVETWEB_LIB civetweb)
 find_path(ME_CIVETWEB_INCLUDE civetweb.h)
 if(ME_CIVETWEB_LIB AND ME_CIVETWEB_INCLUDE)
+  add_library(me_civetweb_start_error STATIC server/civetweb_start_error.cc)
+  target_include_directories(me_civetweb_start_error PUBLIC ${CMAKE_SOURCE_DIR}
+    ${ME_CIVETWEB_INCLUDE})
+  target_link_libraries(me_civetweb_start_error PUBLIC ${ME_CIVETWEB_LIB} absl::strings)
+  target_compile_options(me_civetweb_start_error PRIVATE ${ME_WARNINGS})
+  target_link_libraries(mamba-explaind PRIVATE me_civetweb_start_error)
+  target_compile_definitions(mamba-explaind PRIVATE ME_HAVE_CIVETWEB=1)
   add_executable(metrics_probe tools/metrics_probe.cc)
   target_include_directories(metrics_probe PRIVATE ${ME_CIVETWEB_INCLUDE})
-  target_link_libraries(metrics_probe PRIVATE prometheus-cpp::pull ${ME_CIVETWEB_LIB})
+  target_link_libraries(metrics_probe PRIVATE prometheus-cpp::pull me_civetweb_start_error)
   target_compile_options(metrics_probe PRIVATE ${ME_WARNINGS})
 endif()

@@ -308,7 +308,24 @@ if [ "${mport:--1}" -gt 0 ] && curl -fsS -m 10 "http://127.0.0.1:$mport/metrics"
     awk '/^mamba_explain_gpu_memory_bytes/ && $NF > 0 {f=1} END {exit !f}' "$root/tmp/metrics.txt" &&
       pass "/metrics: GPU memory in use" || fail "/metrics: no GPU memory reported"
   fi
-else fail "/metrics scrape (metrics_port=$mport)"; fi
+else
+  fail "/metrics scrape (metrics_port=$mport)"
+  # civetweb's own reason (the server only sees "null context"): tools/metrics_probe, when it was
+  # built, in the tree as the server runs, then on the host as uid 65534 and as root.
+  if [ -x "$build/metrics_probe" ]; then
+    cp "$build/metrics_probe" "$root/usr/local/bin/"
+    probe=$root/usr/local/bin/metrics_probe
+    echo "--- metrics_probe in the tree ($mode, uid 65534):"
+    inroot /usr/local/bin/metrics_probe 127.0.0.1:0 2>&1 | tail -15
+    # The same binary and libraries on the host's / (the tree's loader and library path).
+    echo "--- metrics_probe on the host's /, uid 65534:"
+    env -i "$chroot_bin" --userspec=65534:65534 --groups=65534 / "$root/lib64/ld-linux-x86-64.so.2" \
+      --inhibit-cache --library-path "$tree_path" "$probe" 127.0.0.1:0 2>&1 | tail -8
+    echo "--- metrics_probe on the host's /, uid $(id -u):"
+    env -i "$root/lib64/ld-linux-x86-64.so.2" --inhibit-cache --library-path "$tree_path" \
+      "$probe" 127.0.0.1:0 2>&1 | tail -8
+  fi
+fi
 
 section "mapped shared objects of the running server"
 maps=$(awk '$6 ~ /^\// {print $6}' /proc/$spid/maps | sort -u)

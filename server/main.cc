@@ -28,6 +28,11 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/file_io.h"
+#ifdef ME_HAVE_CIVETWEB
+#include <civetweb.h>
+
+#include "server/civetweb_start_error.h"
+#endif
 #include "server/explain_service.h"
 #ifdef ME_WITH_HTTP
 #include "server/http_gateway.h"
@@ -347,24 +352,37 @@ int Serve() {
       std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = -1;
+  // civetweb gives each connection a worker thread until its request arrives; with few threads
+  // and the default 30 s request timeout, two idle connections stall every scrape.
+  const std::vector<std::string> exposer_options = {
+      "listening_ports",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":", absl::GetFlag(FLAGS_metrics_port)),
+      "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))};
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+#ifdef ME_HAVE_CIVETWEB
+    // Initialise civetweb for plain HTTP only. Left to itself, mg_start initialises its default
+    // features, TLS among them; on the GPU host of 2026-12-02 the server's Exposer failed there
+    // ("null context"), in the image's tree and on the host, while metrics_probe, which calls
+    // mg_init_library(0) first, started civetweb and an Exposer with the same options there.
+    mg_init_library(0);
+#endif
     try {
-      // civetweb gives each connection a worker thread until its request arrives; with few
-      // threads and the default 30 s request timeout, two idle connections stall every scrape.
-      exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-          "listening_ports",
-          absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":",
-                       absl::GetFlag(FLAGS_metrics_port)),
-          "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
-          absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))});
+      exposer = std::make_unique<prometheus::Exposer>(exposer_options);
       exposer->RegisterCollectable(metrics.registry());
       exposer->RegisterCollectable(process_metrics);
       metrics_port = exposer->GetListeningPorts().front();
     } catch (const std::exception& e) {
-      // civetweb drops its reason; tools/metrics_probe finds it on the host.
       std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
                 << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
                 << ": " << e.what() << "\n";
+#ifdef ME_HAVE_CIVETWEB
+      // CivetServer drops civetweb's reason; starting civetweb directly with the same options
+      // names it (tools/metrics_probe runs the same check outside the server).
+      const std::string reason = CivetwebStartError(exposer_options);
+      std::cerr << "mamba-explaind: civetweb alone with the same options: "
+                << (reason.empty() ? std::string("starts") : reason) << "\n";
+#endif
       if (absl::GetFlag(FLAGS_metrics_required)) return 1;
       std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
                    "instead)\n";

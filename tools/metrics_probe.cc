@@ -1,11 +1,12 @@
 // metrics_probe: finds out why the Prometheus endpoint cannot start on a host, outside our
 // server. prometheus-cpp's Exposer wraps civetweb's CivetServer, whose only message on failure is
 // "null context when constructing CivetServer" (civetweb's reason is dropped). This program runs,
-// on the address given (default 127.0.0.1:0), the three layers one by one and prints what each
-// says: (1) a plain socket/bind/listen (errno), (2) civetweb's mg_start2 with the options
-// mamba-explaind uses, which returns civetweb's own error code and text, and then variants
-// (other ports, fewer threads, no request timeout) to narrow the cause, (3) prometheus::Exposer
-// as mamba-explaind builds it. Exit status 0 when the Exposer starts, 1 otherwise.
+// on the address given (default 127.0.0.1:0), the layers one by one and prints what each says:
+// (1) prometheus::Exposer as mamba-explaind builds it, before anything initialised civetweb (the
+// server's path: mg_start then initialises civetweb's default features itself), (2) a plain
+// socket/bind/listen (errno), (3) mg_init_library(0) and civetweb's mg_start2 with the server's
+// options and variants (other ports, fewer threads, no request timeout), with civetweb's own
+// error text, (4) the Exposer again. Exit status 0 when the Exposer starts both times.
 //   metrics_probe [ADDRESS:PORT]
 #include <arpa/inet.h>
 #include <civetweb.h>
@@ -13,6 +14,8 @@
 #include <prometheus/exposer.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "server/civetweb_start_error.h"
 
 #include <cerrno>
 #include <cstring>
@@ -51,31 +54,23 @@ void ProbeSocket(const std::string& host, int port) {
   close(fd);
 }
 
-// mg_start2 with `options` (name, value pairs); prints civetweb's error code and text.
-void ProbeCivetweb(const std::string& label, std::vector<std::string> options) {
-  std::vector<const char*> c_options;
-  for (const std::string& o : options) c_options.push_back(o.c_str());
-  c_options.push_back(nullptr);
-  mg_callbacks callbacks{};
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.configuration_options = c_options.data();
-  unsigned code = 0;
-  char text[512] = {0};
-  mg_error_data error{};
-  error.code = &code;
-  error.text = text;
-  error.text_buffer_size = sizeof(text);
-  errno = 0;
-  mg_context* ctx = mg_start2(&init, &error);
-  const int saved_errno = errno;
-  std::cout << "civetweb " << label << ": ";
-  if (ctx != nullptr) {
-    std::cout << "ok\n";
-    mg_stop(ctx);
-  } else {
-    std::cout << "FAILED code " << code << " '" << text << "' errno " << saved_errno << " ("
-              << std::strerror(saved_errno) << ")\n";
+// civetweb alone (mg_start2) with `options` (name, value pairs): ok, or its own error.
+void ProbeCivetweb(const std::string& label, const std::vector<std::string>& options) {
+  const std::string error = mamba_explain::CivetwebStartError(options);
+  std::cout << "civetweb " << label << ": " << (error.empty() ? "ok" : "FAILED " + error) << "\n";
+}
+
+// prometheus::Exposer as mamba-explaind builds it.
+bool ProbeExposer(const std::string& address) {
+  try {
+    prometheus::Exposer exposer(std::vector<std::string>{"listening_ports", address, "num_threads",
+                                                         "8", "request_timeout_ms", "2000"});
+    std::cout << "Exposer: ok, port " << exposer.GetListeningPorts().front() << "\n";
+    return true;
+  } catch (const std::exception& e) {
+    std::cout << "Exposer: FAILED: " << e.what() << " (errno " << errno << ": "
+              << std::strerror(errno) << ")\n";
+    return false;
   }
 }
 
@@ -88,10 +83,15 @@ int main(int argc, char** argv) {
   const int port = colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
   std::cout << "address " << address << "\n";
 
-  std::cout << "-- 1. plain socket\n";
+  // First as the server does it: nothing has initialised civetweb, so mg_start initialises its
+  // default features itself (an explicit mg_init_library below would hide a failure there).
+  std::cout << "-- 1. prometheus::Exposer, civetweb not initialised before\n";
+  const bool first = ProbeExposer(address);
+
+  std::cout << "-- 2. plain socket\n";
   ProbeSocket(host, port);
 
-  std::cout << "-- 2. civetweb " << mg_version() << " (features: IPv6 " << mg_check_feature(8)
+  std::cout << "-- 3. civetweb " << mg_version() << " (features: IPv6 " << mg_check_feature(8)
             << ", SSL " << mg_check_feature(2) << ")\n";
   std::cout << "mg_init_library(0) = " << mg_init_library(0) << "\n";
   ProbeCivetweb("as mamba-explaind",
@@ -101,15 +101,7 @@ int main(int argc, char** argv) {
   ProbeCivetweb("port only", {"listening_ports", std::to_string(port)});
   ProbeCivetweb("port 9464", {"listening_ports", host + ":9464"});
 
-  std::cout << "-- 3. prometheus::Exposer\n";
-  try {
-    prometheus::Exposer exposer(std::vector<std::string>{"listening_ports", address, "num_threads",
-                                                         "8", "request_timeout_ms", "2000"});
-    std::cout << "Exposer: ok, port " << exposer.GetListeningPorts().front() << "\n";
-  } catch (const std::exception& e) {
-    std::cout << "Exposer: FAILED: " << e.what() << " (errno " << errno << ": "
-              << std::strerror(errno) << ")\n";
-    return 1;
-  }
-  return 0;
+  std::cout << "-- 4. prometheus::Exposer after mg_init_library(0)\n";
+  const bool second = ProbeExposer(address);
+  return first && second ? 0 : 1;
 }

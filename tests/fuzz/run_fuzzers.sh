@@ -31,7 +31,9 @@ if grep -q '^ME_WITH_SERVER:BOOL=ON' "$build/CMakeCache.txt"; then
 else
   echo "request_fuzz skipped: no gRPC/protobuf development packages (ME_WITH_SERVER is OFF)"
 fi
-# FUZZ_TARGETS=a,b runs only those (e.g. a long run by hand of one target).
+# FUZZ_TARGETS=a,b runs only those (e.g. a long run by hand of one target). FUZZ_TIMEOUT (10 s) is
+# libFuzzer's per-input wall-clock limit: raise it for niced runs on a loaded machine, where a
+# starved process can spend 12 s on an input that takes milliseconds (request_fuzz, 12-02).
 if [ -n "${FUZZ_TARGETS:-}" ]; then IFS=, read -r -a targets <<<"$FUZZ_TARGETS"; fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >"$build/build.log" 2>&1 ||
   { tail -50 "$build/build.log"; exit 1; }
@@ -49,7 +51,7 @@ for t in "${targets[@]}"; do
     fi
   fi
   mkdir -p "$build/corpus/$t"
-  if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if "$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$build/crash-$t-" "$build/corpus/$t" \
     "$src/tests/fuzz/corpus/$t" >"$build/$t.log" 2>&1; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/$t.log")

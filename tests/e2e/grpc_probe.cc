@@ -5,13 +5,22 @@
 // shell test can assert on it. Not a product binary; it only links the generated stubs.
 //
 //   grpc_probe stall   --server A --model M --ids N --stall_s S [--cancel] [--deadline_s D]
-//       Explain N token ids (1, 2, ...) densely, read the Header, print "stalling", read nothing
-//       for S seconds, then cancel (--cancel) or read the rest; prints messages/bytes and status.
+//                      [--method NAME] [--id_mod V]
+//       Explain N token ids (1, 2, ... modulo V, default 90) densely, read the Header, print
+//       "stalling", read nothing for S seconds, then cancel (--cancel) or read the rest; prints
+//       messages/bytes and status.
 //   grpc_probe echo    --server A [--model M] [--model_bytes N] [--request_id_bytes N]
-//                      [--method_bytes N] [--lrp_bytes N] [--ids N] [--last] [--token T]
-//       One Explain with long client strings (or many ids; --last: the last row only); prints
-//       code, message length, the Header's size and, when a long input's ids continue in
-//       InputTokens messages, their count, the ids received and the largest message.
+//                      [--method_bytes N] [--lrp_bytes N] [--text_bytes N] [--ids N] [--last]
+//                      [--token T]
+//       One Explain with long client strings (or N bytes of text instead of ids, or many ids;
+//       --last: the last row only); prints code, message length, the Header's size and, when a
+//       long input's ids continue in InputTokens messages, their count, the ids received and the
+//       largest message.
+//   grpc_probe storm   --server A --model M --calls N --ids K [--method NAME] [--id_mod V]
+//                      [--cancel_ms_max X] [--seed S]
+//       N concurrent Explain calls of K ids; each is cancelled after a pseudo-random 0..X ms
+//       (every third gets that as its deadline instead, every fifth is read to the end); prints
+//       "calls=N ok=A cancelled=B deadline=C exhausted=E other=D".
 //   grpc_probe raw     --server A --rpc /pkg.Service/Method --hex BYTES [--token T]
 //       Sends BYTES (hex) as the request of a unary (or, for Explain, streaming) RPC.
 //   grpc_probe models  --server A [--token T]
@@ -23,6 +32,7 @@
 #include <grpcpp/impl/codegen/sync_stream.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +40,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mamba_explain/v1/explain.grpc.pb.h"
 
@@ -78,7 +89,8 @@ int Stall(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub
   v1::ExplainRequest request;
   request.set_model(Get(f, "model", "deep"));
   const long n = GetInt(f, "ids", 512);
-  for (long i = 0; i < n; ++i) request.add_token_ids(static_cast<int32_t>(1 + i % 90));
+  const long mod = GetInt(f, "id_mod", 90);
+  for (long i = 0; i < n; ++i) request.add_token_ids(static_cast<int32_t>(1 + i % (mod - 1)));
   request.add_methods(Get(f, "method", "synthetic-decay"));
   request.mutable_sparsity()->set_mode(v1::Sparsity::DENSE);
   grpc::ClientContext ctx;
@@ -115,7 +127,9 @@ int Echo(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub)
   v1::ExplainRequest request;
   const long model_bytes = GetInt(f, "model_bytes", 0);
   request.set_model(model_bytes > 0 ? std::string(model_bytes, 'm') : Get(f, "model", "deep"));
-  const long ids = GetInt(f, "ids", 2);
+  const long text_bytes = GetInt(f, "text_bytes", 0);
+  const long ids = text_bytes > 0 ? 0 : GetInt(f, "ids", 2);
+  if (text_bytes > 0) request.set_text(std::string(text_bytes, 'a'));
   for (long i = 0; i < ids; ++i) request.add_token_ids(static_cast<int32_t>(1 + i % 90));
   const long method_bytes = GetInt(f, "method_bytes", 0);
   request.add_methods(method_bytes > 0 ? std::string(method_bytes, 'x') : "synthetic-decay");
@@ -156,6 +170,60 @@ int Echo(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub)
               << std::endl;
   }
   PrintStatus(reader->Finish());
+  return 0;
+}
+
+int Storm(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub) {
+  const long calls = GetInt(f, "calls", 20);
+  const long n = GetInt(f, "ids", 16);
+  const long mod = GetInt(f, "id_mod", 90);
+  const long cancel_max = std::max(1L, GetInt(f, "cancel_ms_max", 200));
+  uint64_t state = static_cast<uint64_t>(GetInt(f, "seed", 1)) * 6364136223846793005ULL + 1;
+  std::atomic<long> ok{0}, cancelled{0}, deadline{0}, exhausted{0}, other{0};
+  std::vector<std::thread> threads;
+  for (long c = 0; c < calls; ++c) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const long delay_ms = static_cast<long>((state >> 33) % static_cast<uint64_t>(cancel_max));
+    threads.emplace_back([&, c, delay_ms] {
+      v1::ExplainRequest request;
+      request.set_model(Get(f, "model", "deep"));
+      for (long i = 0; i < n; ++i) request.add_token_ids(static_cast<int32_t>(1 + (i + c) % (mod - 1)));
+      request.add_methods(Get(f, "method", "synthetic-decay"));
+      grpc::ClientContext ctx;
+      SetToken(f, &ctx);
+      const bool by_deadline = c % 3 == 1;
+      const bool read_all = c % 5 == 4;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(by_deadline ? delay_ms : 60000));
+      auto reader = stub->Explain(&ctx, request);
+      v1::ExplainResponse response;
+      if (read_all) {
+        while (reader->Read(&response)) {
+        }
+      } else if (!by_deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        ctx.TryCancel();
+        while (reader->Read(&response)) {
+        }
+      } else {
+        while (reader->Read(&response)) {
+        }
+      }
+      const grpc::Status s = reader->Finish();
+      switch (s.error_code()) {
+        case grpc::StatusCode::OK: ++ok; break;
+        case grpc::StatusCode::CANCELLED: ++cancelled; break;
+        case grpc::StatusCode::DEADLINE_EXCEEDED: ++deadline; break;
+        case grpc::StatusCode::RESOURCE_EXHAUSTED: ++exhausted; break;  // queue full
+        default: ++other; std::cerr << "storm call " << c << ": " << s.error_code() << " "
+                                    << s.error_message().substr(0, 200) << "\n";
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::cout << "calls=" << calls << " ok=" << ok << " cancelled=" << cancelled
+            << " deadline=" << deadline << " exhausted=" << exhausted << " other=" << other
+            << std::endl;
   return 0;
 }
 
@@ -229,7 +297,7 @@ int Raw(const std::map<std::string, std::string>& f, std::shared_ptr<grpc::Chann
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: grpc_probe stall|echo|raw --server HOST:PORT ...\n";
+    std::cerr << "usage: grpc_probe stall|echo|storm|raw|models|tokenize --server HOST:PORT ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -244,6 +312,7 @@ int main(int argc, char** argv) {
   auto stub = v1::Explainer::NewStub(channel);
   if (command == "stall") return Stall(flags, stub.get());
   if (command == "echo") return Echo(flags, stub.get());
+  if (command == "storm") return Storm(flags, stub.get());
   if (command == "raw") return Raw(flags, channel);
   if (command == "models") return Models(flags, stub.get());
   if (command == "tokenize") return Tokenize(flags, stub.get());

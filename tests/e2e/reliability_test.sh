@@ -153,6 +153,12 @@ else bad "big input: $(head -c 300 "$tmp/big.out")"; fi
 if [ "$(field code "$tmp/tok.out")" = 8 ] && grep -q max_text_bytes "$tmp/tok.out"; then
   ok "Tokenize of text over --max_text_bytes -> RESOURCE_EXHAUSTED before tokenizing"
 else bad "text limit: $(cat "$tmp/tok.out")"; fi
+# Explain checks the same limit before its text reaches the tokenizer (or even the missing-tokenizer
+# check: this synthetic model has no tokenizer.json, so a tokenizer run would be FAILED_PRECONDITION).
+"$probe_bin" echo $P --model deep --text_bytes 5000 >"$tmp/etok.out" 2>&1
+if [ "$(field code "$tmp/etok.out")" = 8 ] && grep -q max_text_bytes "$tmp/etok.out"; then
+  ok "Explain of text over --max_text_bytes -> RESOURCE_EXHAUSTED before tokenizing"
+else bad "Explain text limit: $(cat "$tmp/etok.out")"; fi
 for rpc in Tokenize GetModel Explain; do
   "$probe_bin" raw $P --rpc "/mamba_explain.v1.Explainer/$rpc" --hex ffffffff >"$tmp/raw.out" 2>&1
   if [ "$(field code "$tmp/raw.out")" = 3 ] && [ "$(field message_bytes "$tmp/raw.out")" -gt 0 ]; then

@@ -1,0 +1,2 @@
+
+m"mamba-attention"rollout"mamba-attributionZ	(JrawP

@@ -1,0 +1,2 @@
+
+m"integrated-gradientsZ2riemannp

@@ -1,0 +1,2 @@
+
+m"	mamba-lrp"grad-x-inputZBno-silu,no-gate

@@ -1,0 +1,2 @@
+
+m"synthetic-decay"synthetic-logit@HR%fff?

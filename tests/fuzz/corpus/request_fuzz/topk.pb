@@ -1,0 +1,2 @@
+
+m"synthetic-decayR

@@ -29,8 +29,6 @@
 #include "absl/time/clock.h"
 #include "common/file_io.h"
 #ifdef ME_HAVE_CIVETWEB
-#include <civetweb.h>
-
 #include "server/civetweb_start_error.h"
 #endif
 #include "server/explain_service.h"
@@ -360,13 +358,6 @@ int Serve() {
       "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
       absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))};
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-#ifdef ME_HAVE_CIVETWEB
-    // Initialise civetweb for plain HTTP only. Left to itself, mg_start initialises its default
-    // features, TLS among them; on the GPU host of 2026-12-02 the server's Exposer failed there
-    // ("null context"), in the image's tree and on the host, while metrics_probe, which calls
-    // mg_init_library(0) first, started civetweb and an Exposer with the same options there.
-    mg_init_library(0);
-#endif
     try {
       exposer = std::make_unique<prometheus::Exposer>(exposer_options);
       exposer->RegisterCollectable(metrics.registry());

@@ -236,6 +236,22 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
   // Transport options.
   RETURN_IF_ERROR(ValidateSparsity(spec.sparsity));
   out.sparsity = spec.sparsity;
+  const int64_t columns = static_cast<int64_t>(out.input.ids.size());
+  if (columns > limits.max_dense_row) {
+    for (Method m : out.options.methods) {
+      const bool dense = spec.sparsity.mode == SparsityMode::kDense ||
+                         GetMethodInfo(m).result_kind == ResultKind::kTokenScores;
+      if (dense) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a dense row of ", columns, " columns (method '", MethodName(m),
+            "') does not fit one message; dense rows hold at most ", limits.max_dense_row,
+            " columns: ask for TOP_K, THRESHOLD or MASS",
+            GetMethodInfo(m).result_kind == ResultKind::kTokenScores
+                ? ", or a method with a matrix result"
+                : ""));
+      }
+    }
+  }
   if (spec.priority < 0 || spec.priority > limits.max_priority) {
     return absl::InvalidArgumentError(
         absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));

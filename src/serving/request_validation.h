@@ -52,6 +52,11 @@ struct ServingLimits {
   float max_smoothgrad_sigma = 1e3f;  // absolute, in embedding units
   int32_t max_priority = 9;
   int32_t max_memory_budget_mib = 4096;  // parameters.memory_budget_mib
+  // Longest dense row (one row of floats goes in one message; rows are not split by columns):
+  // DENSE matrices and every token-score method. 245 000 floats (≈ 957 KiB) leave room for the
+  // message's other fields under the server's 960 KiB payload bound (the proto promises 1 MiB per
+  // message). Longer inputs stream their rows as TOP_K, THRESHOLD or MASS.
+  int64_t max_dense_row = 245000;
 };
 
 // A request ready for the queue: the batch-compatible options and this request's sequence.

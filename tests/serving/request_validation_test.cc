@@ -48,6 +48,19 @@ TEST_F(ValidationTest, SortsAndDeduplicates) {
   EXPECT_EQ(v.input.target_rows, (std::vector<int32_t>{1, 3}));
 }
 
+// One dense row goes in one message: longer rows must be sparsified (TOP_K, THRESHOLD, MASS).
+TEST_F(ValidationTest, DenseRowsMustFitOneMessage) {
+  limits_.max_dense_row = 3;  // the fixture input has 4 columns
+  EXPECT_STATUS(Check(), absl::StatusCode::kInvalidArgument,
+                "a dense row of 4 columns (method 'synthetic-decay') does not fit one message");
+  spec_.sparsity.mode = SparsityMode::kTopK;
+  spec_.sparsity.top_k = 2;
+  EXPECT_OK(Check());
+  limits_.max_dense_row = 4;
+  spec_.sparsity.mode = SparsityMode::kDense;
+  EXPECT_OK(Check());
+}
+
 TEST_F(ValidationTest, RejectsEachBadField) {
   using C = absl::StatusCode;
   spec_.text = "hi";

@@ -263,9 +263,10 @@ int Main(int argc, char** argv) {
     } else if (a == "--seq-lens" && i + 1 < argc) {
       lens = ParseList(argv[++i]);
     } else {
-      std::fprintf(stderr,
-                   "usage: latim_bench [--quick] [--reference] [--arch mamba1|mamba2|both] "
-                   "[--seq-lens 1024,4096] [--reps 3] [--contrib-only] [--model-precision fp32|bf16]\n");
+      std::fprintf(
+          stderr,
+          "usage: latim_bench [--quick] [--reference] [--arch mamba1|mamba2|both] "
+          "[--seq-lens 1024,4096] [--reps 3] [--contrib-only] [--model-precision fp32|bf16]\n");
       return 2;
     }
   }

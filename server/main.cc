@@ -355,7 +355,9 @@ int Serve() {
   const std::vector<std::string> exposer_options = {
       "listening_ports",
       absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":", absl::GetFlag(FLAGS_metrics_port)),
-      "num_threads", absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)), "request_timeout_ms",
+      "num_threads",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)),
+      "request_timeout_ms",
       absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))};
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
     try {

@@ -15,14 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/civetweb_start_error.h"
-
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "server/civetweb_start_error.h"
 
 namespace {
 

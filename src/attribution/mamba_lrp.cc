@@ -45,8 +45,8 @@ LrpRules RulesFromBits(int64_t bits) {
 torch::Tensor BranchOrThrow(const MambaModel& model, int64_t layer, const torch::Tensor& h,
                             const torch::Tensor& lens, const LrpRules& rules) {
   absl::StatusOr<torch::Tensor> out =
-      BlockBranchForward(model.weights(), model.config(), static_cast<int>(layer), h, lens,
-                         nullptr, nullptr, MixerRulesOf(rules));
+      BlockBranchForward(model.weights(), model.config(), static_cast<int>(layer), h, lens, nullptr,
+                         nullptr, MixerRulesOf(rules));
   TORCH_CHECK(out.ok(), "block ", layer, ": ", std::string(out.status().message()));
   return *std::move(out);
 }

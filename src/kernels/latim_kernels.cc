@@ -111,7 +111,7 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precisio
     const cublasComputeType_t compute =
         bf16 ? CUBLAS_COMPUTE_32F
              : (precision == Precision::kFp32 ? CUBLAS_COMPUTE_32F_PEDANTIC
-                                                    : CUBLAS_COMPUTE_32F_FAST_TF32);
+                                              : CUBLAS_COMPUTE_32F_FAST_TF32);
     const float alpha = 1.0f, beta = 0.0f;
     // Row-major out[M, N] = a[M, K]·b[N, K]ᵀ is column-major outᵀ = b·aᵀ.
     const cublasStatus_t st =

@@ -606,7 +606,8 @@ cudaError_t LaunchMamba1States(const LatimContribParams& p, cudaStream_t stream)
 cudaError_t LaunchLatimContributions(const LatimContribParams& p, cudaStream_t stream) {
   if (!LatimContribCudaSupports(p.mamba2, p.d_state, p.d_conv) || p.rows % kTile != 0 ||
       p.rows <= 0 || p.n_src <= 0 || p.src_begin < 0 || p.src_begin + p.n_src > p.seq_len ||
-      p.head_dim <= 0 || p.n_groups <= 0 || p.units % p.n_groups != 0 || p.taps == nullptr || (p.mamba2 && p.n_groups > 16)) {
+      p.head_dim <= 0 || p.n_groups <= 0 || p.units % p.n_groups != 0 || p.taps == nullptr ||
+      (p.mamba2 && p.n_groups > 16)) {
     return cudaErrorInvalidValue;
   }
   if (p.mamba2) {

@@ -17,7 +17,6 @@
 
 namespace mamba_explain {
 
-
 // One traced layer of a padded batch, everything on one device. Shapes as in the params header.
 struct LatimLayerTensors {
   bool mamba2 = false;

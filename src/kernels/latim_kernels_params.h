@@ -58,8 +58,8 @@ struct LatimContribParams {
   const float* taps = nullptr;    // [Bt, L, K, E] f(φ^(k)) of eq. 19 (MakeTaps)
 
   // The row block.
-  int64_t rows = 0;                  // Rb, a multiple of kLatimRowTile
-  int64_t src_begin = 0;             // sources [src_begin, src_begin + n_src) of every row
+  int64_t rows = 0;       // Rb, a multiple of kLatimRowTile
+  int64_t src_begin = 0;  // sources [src_begin, src_begin + n_src) of every row
   int64_t n_src = 0;
   const int32_t* row_seq = nullptr;  // [Rb] sequence of each row
   const int32_t* row_pos = nullptr;  // [Rb] position t of each row, −1 for a pad

@@ -105,9 +105,9 @@ LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T_in, const torch
                                           int64_t src_begin) {
   torch::Tensor T = T_in.to(torch::kFloat32);
   const int64_t S = T.size(1);
-  torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);               // [Rb, 1]
+  torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);                  // [Rb, 1]
   torch::Tensor s = torch::arange(src_begin, src_begin + S, t.options()).unsqueeze(0);  // [1, S]
-  torch::Tensor mask = ((s <= t) & (t >= 0)).to(torch::kFloat32);       // [Rb, S]
+  torch::Tensor mask = ((s <= t) & (t >= 0)).to(torch::kFloat32);                       // [Rb, S]
   LatimPairScores out;
   if (want_l1) out.l1 = T.abs().sum(-1) * mask;
   if (want_l2) out.l2 = T.norm(2, -1) * mask;

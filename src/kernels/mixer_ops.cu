@@ -114,15 +114,13 @@ cudaError_t LaunchCausalConv(const CausalConvParams& p, cudaStream_t stream) {
       p.w == nullptr || p.pre == nullptr || (p.silu && p.act == nullptr)) {
     return cudaErrorInvalidValue;
   }
-  CausalConvKernel<<<Blocks(p.batch * p.seq_len * p.channels, kThreads), kThreads, 0, stream>>>(
-      p);
+  CausalConvKernel<<<Blocks(p.batch * p.seq_len * p.channels, kThreads), kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 
 cudaError_t LaunchGatedRmsNorm(const GatedRmsNormParams& p, cudaStream_t stream) {
   if (p.batch <= 0 || p.seq_len <= 0 || p.dim <= 0 || p.group <= 0 || p.dim % p.group != 0 ||
-      p.y == nullptr || p.z == nullptr || p.w == nullptr || p.out == nullptr ||
-      p.rstd == nullptr) {
+      p.y == nullptr || p.z == nullptr || p.w == nullptr || p.out == nullptr || p.rstd == nullptr) {
     return cudaErrorInvalidValue;
   }
   const int64_t items = p.batch * p.seq_len * (p.dim / p.group);

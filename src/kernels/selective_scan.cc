@@ -68,8 +68,7 @@ absl::StatusOr<torch::Tensor> RunCuda(const SelectiveScanInputs& in,
     params.n_splits = (params.seq_len + params.split_len - 1) / params.split_len;
     split_state = torch::empty({params.n_splits - 1, params.batch, params.d_inner, params.d_state},
                                in.x.options());
-    split_delta =
-        torch::empty({params.n_splits - 1, params.batch, params.d_inner}, in.x.options());
+    split_delta = torch::empty({params.n_splits - 1, params.batch, params.d_inner}, in.x.options());
     params.split_state = split_state.data_ptr<float>();
     params.split_delta = split_delta.data_ptr<float>();
   }

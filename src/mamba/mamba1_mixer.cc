@@ -15,9 +15,8 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   torch::Tensor xz = Project(u, w.in_proj_w, w.in_proj_b);  // [B, L, 2E]
   torch::Tensor x_in = xz.narrow(-1, 0, E);
   torch::Tensor z = xz.narrow(-1, E, E);
-  const ConvActivation conv =
-      CausalConvActivated(x_in, w.conv_w, w.conv_b, config.ssm_activation,
-                          state == nullptr ? nullptr : &state->conv_tail);
+  const ConvActivation conv = CausalConvActivated(x_in, w.conv_w, w.conv_b, config.ssm_activation,
+                                                  state == nullptr ? nullptr : &state->conv_tail);
   const torch::Tensor& psi = conv.pre;  // [B, L, E]
   torch::Tensor x = conv.act;
   if (rules.silu_identity && config.ssm_activation == SsmActivation::kSilu) {
@@ -44,8 +43,8 @@ absl::StatusOr<torch::Tensor> Mamba1MixerForward(const LayerWeights& w, const Mo
   } else {
     // The SSM rule: Δ, A, B, C, D constant, one adjoint scan for x only.
     const SsmGradMode mode = rules.ssm_constant ? SsmGradMode::kInputOnly : SsmGradMode::kFull;
-    ASSIGN_OR_RETURN(y, needs_grad ? SelectiveScanDifferentiable(scan_in, mode)
-                                   : SelectiveScan(scan_in));
+    ASSIGN_OR_RETURN(
+        y, needs_grad ? SelectiveScanDifferentiable(scan_in, mode) : SelectiveScan(scan_in));
   }
   torch::Tensor out = Project(GateWithRules(y, z, rules), w.out_proj_w, w.out_proj_b);
   if (trace != nullptr) {

@@ -20,9 +20,8 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
   torch::Tensor z = zxbcdt.narrow(-1, 0, E);
   torch::Tensor xbc_in = zxbcdt.narrow(-1, E, CD);
   torch::Tensor dt = zxbcdt.narrow(-1, E + CD, H);
-  const ConvActivation conv =
-      CausalConvActivated(xbc_in, w.conv_w, w.conv_b, config.ssm_activation,
-                          state == nullptr ? nullptr : &state->conv_tail);
+  const ConvActivation conv = CausalConvActivated(xbc_in, w.conv_w, w.conv_b, config.ssm_activation,
+                                                  state == nullptr ? nullptr : &state->conv_tail);
   const torch::Tensor& psi = conv.pre;  // [B, L, CD]
   torch::Tensor xbc = conv.act;
   if (rules.silu_identity && config.ssm_activation == SsmActivation::kSilu) {
@@ -41,12 +40,12 @@ absl::StatusOr<torch::Tensor> Mamba2MixerForward(const LayerWeights& w, const Mo
     Cm = Cm.detach();
   }
   torch::Tensor A = -torch::exp(w.A_log);  // [H]
-  torch::Tensor y;  // [B, L, E]
+  torch::Tensor y;                         // [B, L, E]
   if (FusedMixerOpsApply(x) && SelectiveScanCudaSupports(N)) {
     // Inference on CUDA: the SSD is the selective scan with A and Δ constant over a head's P
     // channels (mamba_reference §2.3), one kernel instead of the chunked form's ~40 LibTorch ops.
     const SelectiveScanInputs scan_in{x,
-                                      delta.repeat_interleave(P, -1),                  // [B, L, E]
+                                      delta.repeat_interleave(P, -1),  // [B, L, E]
                                       A.repeat_interleave(P).unsqueeze(1).expand({E, N}),  // [E, N]
                                       Bm,
                                       Cm,

@@ -242,13 +242,13 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
       const bool dense = spec.sparsity.mode == SparsityMode::kDense ||
                          GetMethodInfo(m).result_kind == ResultKind::kTokenScores;
       if (dense) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "a dense row of ", columns, " columns (method '", MethodName(m),
-            "') does not fit one message; dense rows hold at most ", limits.max_dense_row,
-            " columns: ask for TOP_K, THRESHOLD or MASS",
-            GetMethodInfo(m).result_kind == ResultKind::kTokenScores
-                ? ", or a method with a matrix result"
-                : ""));
+        return absl::InvalidArgumentError(
+            absl::StrCat("a dense row of ", columns, " columns (method '", MethodName(m),
+                         "') does not fit one message; dense rows hold at most ",
+                         limits.max_dense_row, " columns: ask for TOP_K, THRESHOLD or MASS",
+                         GetMethodInfo(m).result_kind == ResultKind::kTokenScores
+                             ? ", or a method with a matrix result"
+                             : ""));
       }
     }
   }

@@ -187,7 +187,8 @@ int Storm(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub
     threads.emplace_back([&, c, delay_ms] {
       v1::ExplainRequest request;
       request.set_model(Get(f, "model", "deep"));
-      for (long i = 0; i < n; ++i) request.add_token_ids(static_cast<int32_t>(1 + (i + c) % (mod - 1)));
+      for (long i = 0; i < n; ++i)
+        request.add_token_ids(static_cast<int32_t>(1 + (i + c) % (mod - 1)));
       request.add_methods(Get(f, "method", "synthetic-decay"));
       grpc::ClientContext ctx;
       SetToken(f, &ctx);
@@ -211,12 +212,22 @@ int Storm(const std::map<std::string, std::string>& f, v1::Explainer::Stub* stub
       }
       const grpc::Status s = reader->Finish();
       switch (s.error_code()) {
-        case grpc::StatusCode::OK: ++ok; break;
-        case grpc::StatusCode::CANCELLED: ++cancelled; break;
-        case grpc::StatusCode::DEADLINE_EXCEEDED: ++deadline; break;
-        case grpc::StatusCode::RESOURCE_EXHAUSTED: ++exhausted; break;  // queue full
-        default: ++other; std::cerr << "storm call " << c << ": " << s.error_code() << " "
-                                    << s.error_message().substr(0, 200) << "\n";
+        case grpc::StatusCode::OK:
+          ++ok;
+          break;
+        case grpc::StatusCode::CANCELLED:
+          ++cancelled;
+          break;
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+          ++deadline;
+          break;
+        case grpc::StatusCode::RESOURCE_EXHAUSTED:
+          ++exhausted;
+          break;  // queue full
+        default:
+          ++other;
+          std::cerr << "storm call " << c << ": " << s.error_code() << " "
+                    << s.error_message().substr(0, 200) << "\n";
       }
     });
   }

@@ -147,8 +147,7 @@ void CheckContributions(const Shape& s, const std::vector<std::vector<int64_t>>&
     const torch::Tensor want = ref.narrow(1, s0, n);
     torch::Tensor ref_win_sum;
     EXPECT_TRUE(AllClose(
-        LatimContributionsRef(ToDouble(in), window_cpu, torch::kFloat64, &ref_win_sum), want, 0,
-        0))
+        LatimContributionsRef(ToDouble(in), window_cpu, torch::kFloat64, &ref_win_sum), want, 0, 0))
         << "reference window";
     PoisonAllocator(cuda);
     torch::Tensor win_sum;
@@ -254,8 +253,8 @@ TEST_F(LatimKernelsTest, PairScores) {
     EXPECT_TRUE(AllClose(got.dist, ref.dist, 1e-4, 1e-5));
     // A window of the sources: T's columns are sources s0, s0 + 1, ...
     const int64_t s0 = 17, n = 20;
-    LatimPairScores win = ComputeLatimPairScores(Tt.narrow(1, s0, n), block.row_pos, y, resid,
-                                                 true, true, true, s0);
+    LatimPairScores win =
+        ComputeLatimPairScores(Tt.narrow(1, s0, n), block.row_pos, y, resid, true, true, true, s0);
     EXPECT_TRUE(AllClose(win.l1, ref.l1.narrow(1, s0, n), 1e-4, 1e-5));
     EXPECT_TRUE(AllClose(win.dist, ref.dist.narrow(1, s0, n), 1e-4, 1e-5));
     LatimPairScores only = ComputeLatimPairScores(Tt, block.row_pos, y, resid, false, true, false);
@@ -276,8 +275,7 @@ TEST_F(LatimKernelsTest, GemmPrecisions) {
   const double e32 = RelativeError(LatimGemm(x, w, Precision::kFp32), ref);
   const double etf = RelativeError(LatimGemm(x, w, Precision::kTf32), ref);
   at::globalContext().setAllowTF32CuBLAS(saved);
-  const double e16 =
-      RelativeError(LatimGemm(x.to(torch::kBFloat16), w, Precision::kBf16), ref);
+  const double e16 = RelativeError(LatimGemm(x.to(torch::kBFloat16), w, Precision::kBf16), ref);
   EXPECT_LT(e32, 1e-6);
   EXPECT_LT(etf, 2e-3);
   EXPECT_LT(e16, 1e-2);

@@ -85,8 +85,7 @@ TEST_F(MixerOpsTest, CausalConvEqualsReferenceBitForBit) {
             << at;
         // The dispatching entry point keeps the tail as the reference does.
         torch::Tensor tail = history;
-        const ConvActivation both =
-            CausalConvActivated(x, w, bias, SsmActivation::kSilu, &tail);
+        const ConvActivation both = CausalConvActivated(x, w, bias, SsmActivation::kSilu, &tail);
         EXPECT_TRUE(AllClose(both.pre, continued, 0, 0)) << at;
         if (K > 1) EXPECT_TRUE(AllClose(tail, next_ref, 0, 0)) << at;
       }
@@ -115,9 +114,9 @@ TEST_F(MixerOpsTest, RejectsWhatTheKernelsCannotTake) {
   EXPECT_THROW(FusedRmsNorm(x, Cuda(torch::randn({7})), 1e-5, false), c10::Error);
   EXPECT_THROW(FusedRmsNorm(x.to(torch::kDouble), Cuda(torch::randn({8})), 1e-5, false),
                c10::Error);
-  EXPECT_THROW(FusedCausalConv(x, Cuda(torch::randn({7, 4})), torch::Tensor(), torch::Tensor(),
-                               true),
-               c10::Error);
+  EXPECT_THROW(
+      FusedCausalConv(x, Cuda(torch::randn({7, 4})), torch::Tensor(), torch::Tensor(), true),
+      c10::Error);
   EXPECT_THROW(FusedCausalConv(x, Cuda(torch::randn({8, 4})), torch::Tensor(),
                                Cuda(torch::randn({1, 2, 8})), true),
                c10::Error);
@@ -152,8 +151,8 @@ TEST_P(FusedForwardTest, ChunkedRecomputationEqualsOnePass) {
       for (auto [name, a, b] : {std::make_tuple("conv_pre", t.conv_pre, f.conv_pre),
                                 std::make_tuple("x", t.x, f.x), std::make_tuple("y", t.y, f.y),
                                 std::make_tuple("mixer_out", t.mixer_out, f.mixer_out)}) {
-        EXPECT_TRUE(AllClose(a[0], b[0], 2e-5, 2e-5)) << name << " layer " << l << " chunk "
-                                                      << chunk;
+        EXPECT_TRUE(AllClose(a[0], b[0], 2e-5, 2e-5))
+            << name << " layer " << l << " chunk " << chunk;
         EXPECT_TRUE(AllClose(real(a), real(b), 2e-5, 2e-5)) << name << " layer " << l;
       }
     }

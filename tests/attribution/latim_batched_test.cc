@@ -135,6 +135,43 @@ TEST_P(LatimBatchedTest, CancelledBetweenLayers) {
   }
 }
 
+// Cancellation is also checked before every row block of a layer, not only between layers: a
+// run that is never cancelled consults it once per layer and once per block (three blocks per
+// layer at this budget: one tile each), and a batch cancelled right after layer 0's own check
+// stops with CANCELLED before any result is handed out.
+TEST_P(LatimBatchedTest, CancellationCheckedBeforeEveryRowBlock) {
+  ASSERT_OK_AND_ASSIGN(auto ref, me_testing::LoadHfReference(GetParam()));
+  LoadOptions lo;
+  lo.device = TestDevice();
+  ASSERT_OK_AND_ASSIGN(auto model, MambaModel::Load(me_testing::FixtureDir(GetParam()), lo));
+  torch::Tensor lengths = torch::tensor({21, 13}, torch::kLong);
+  LatimOptions o;
+  o.backend = LatimOptions::Backend::kKernels;
+  o.memory_budget_bytes = 1;  // every block is one tile: 2 tiles of sequence 0, 1 of sequence 1
+  int checks = 0;
+  o.cancel = Cancellation([&](int64_t) {
+    ++checks;
+    return false;
+  });
+  int results = 0;
+  auto count = [&](AttributionResult) {
+    ++results;
+    return true;
+  };
+  ASSERT_OK(ExplainLatim(*model, ref.input_ids.to(model->device()), lengths, o, count));
+  const int layers = static_cast<int>(model->config().n_layers);
+  EXPECT_EQ(checks, layers * (1 + 3));
+  EXPECT_EQ(results, 2 * layers);
+  // Cancelled once layer 0's own check has passed: its first row block stops the batch.
+  checks = 0;
+  results = 0;
+  o.cancel = Cancellation([&](int64_t) { return ++checks > 1; });
+  const absl::Status st =
+      ExplainLatim(*model, ref.input_ids.to(model->device()), lengths, o, count);
+  EXPECT_TRUE(absl::IsCancelled(st)) << st;
+  EXPECT_EQ(results, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, LatimBatchedTest,
                          ::testing::Values("mamba1_bias_tied", "mamba1_nobias_untied", "mamba2_g1",
                                            "mamba2_g2_bias", "mamba2_bf16"));

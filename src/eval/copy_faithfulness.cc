@@ -80,11 +80,13 @@ absl::StatusOr<std::vector<float>> CopyBlock(const AttributionResult& r, int len
   return block;
 }
 
+}  // namespace
+
 MetricSummary Summarize(const std::vector<double>& values) {
   MetricSummary s;
   double sum = 0, sum_sq = 0;
   for (double v : values) {
-    if (std::isnan(v)) continue;
+    if (!std::isfinite(v)) continue;
     sum += v;
     sum_sq += v * v;
     ++s.count;
@@ -97,6 +99,8 @@ MetricSummary Summarize(const std::vector<double>& values) {
   s.std = std::sqrt(std::max(0.0, sum_sq / s.count - s.mean * s.mean));
   return s;
 }
+
+namespace {
 
 struct Accumulator {
   std::vector<double> auc, ap, recall_at_k;

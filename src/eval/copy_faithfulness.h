@@ -54,6 +54,11 @@ struct MetricSummary {
   int count = 0;   // instances with a defined value
 };
 
+// Mean and population standard deviation of `values`, counting only the finite ones (an instance
+// whose metric is undefined carries NaN); mean = std = NaN when none is. Shared by the copy, recall
+// and decomposition-error evaluations.
+MetricSummary Summarize(const std::vector<double>& values);
+
 struct LayerFaithfulness {
   int layer = -1;
   MetricSummary auc, ap, recall_at_k;

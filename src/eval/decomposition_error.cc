@@ -46,24 +46,6 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> MakeInputs(const Decomposition
       absl::StrCat("unknown task '", o.task, "' (random, copy, recall)"));
 }
 
-MetricSummary Summarize(const std::vector<double>& values) {
-  MetricSummary s;
-  double sum = 0, sum_sq = 0;
-  for (double v : values) {
-    if (!std::isfinite(v)) continue;
-    sum += v;
-    sum_sq += v * v;
-    ++s.count;
-  }
-  if (s.count == 0) {
-    s.mean = s.std = kNan;
-    return s;
-  }
-  s.mean = sum / s.count;
-  s.std = std::sqrt(std::max(0.0, sum_sq / s.count - s.mean * s.mean));
-  return s;
-}
-
 nlohmann::json Number(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }

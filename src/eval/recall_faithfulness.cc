@@ -24,24 +24,6 @@ bool IsStepMultiplied(const std::string& m) {
   return passes == GradientPasses::kIgSteps || passes == GradientPasses::kSmoothGradSamples;
 }
 
-MetricSummary Summarize(const std::vector<double>& values) {
-  MetricSummary s;
-  double sum = 0, sum_sq = 0;
-  for (double v : values) {
-    if (std::isnan(v)) continue;
-    sum += v;
-    sum_sq += v * v;
-    ++s.count;
-  }
-  if (s.count == 0) {
-    s.mean = s.std = kNan;
-    return s;
-  }
-  s.mean = sum / s.count;
-  s.std = std::sqrt(std::max(0.0, sum_sq / s.count - s.mean * s.mean));
-  return s;
-}
-
 struct Accumulator {
   std::vector<double> auc, ap, recall_at_k, pair_ap, gold_share, first_share, other_share,
       first_over_gold;

@@ -2,7 +2,8 @@
 // `copy`: the copying task of LaTIM §4.1 (Table 2); `flip`: input-flipping perturbation
 // faithfulness (MambaLRP §5.3); `recall`: retrieval with known evidence (LaTIM §4.3 passkey /
 // associative recall, issue 16); `decomposition`: LaTIM's decomposition error per layer and
-// binned layer range for several additive f (LaTIM §4.4). Progress goes to stderr, the Markdown tables to stdout; --json /
+// binned layer range for several additive f (LaTIM §4.4). Progress goes to stderr, the Markdown
+// tables to stdout; --json /
 // --markdown also write them to files.
 #include <filesystem>
 #include <fstream>
@@ -86,6 +87,26 @@ std::string ModelName(const std::string& model_dir) {
   return name;
 }
 
+// The engine of --model-dir on --device (cpu unless given).
+absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args,
+                                                   const std::string& model_dir) {
+  EngineOptions engine_options;
+  engine_options.device = args.Get("device", "cpu");
+  return Engine::Load(model_dir, engine_options);
+}
+
+// Every subcommand's output: the Markdown report on stdout, and the --json / --markdown files
+// when asked.
+absl::Status EmitReport(const CliArgs& args, const std::string& markdown,
+                        const nlohmann::json& json) {
+  std::cout << markdown;
+  if (args.Has("json")) RETURN_IF_ERROR(WriteText(args.Get("json"), json.dump(1) + "\n", "--json"));
+  if (args.Has("markdown")) {
+    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunCopy(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(
       CliArgs args,
@@ -113,17 +134,10 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 
-  EngineOptions engine_options;
-  engine_options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(auto engine, LoadEngine(args, model_dir));
   ASSIGN_OR_RETURN(CopyFaithfulnessReport report, EvaluateCopyFaithfulness(*engine, o));
   const std::string markdown = ReportToMarkdown(report);
-  std::cout << markdown;
-  if (args.Has("json")) {
-    RETURN_IF_ERROR(WriteText(args.Get("json"), ReportToJson(report).dump(1) + "\n", "--json"));
-  }
-  if (args.Has("markdown"))
-    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
+  RETURN_IF_ERROR(EmitReport(args, markdown, ReportToJson(report)));
   return absl::OkStatus();
 }
 
@@ -155,18 +169,10 @@ absl::Status RunFlip(const std::vector<std::string>& argv) {
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
 
-  EngineOptions engine_options;
-  engine_options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(auto engine, LoadEngine(args, model_dir));
   ASSIGN_OR_RETURN(InputFlippingReport report, EvaluateInputFlipping(*engine, o));
   const std::string markdown = FlipReportToMarkdown(report);
-  std::cout << markdown;
-  if (args.Has("json")) {
-    RETURN_IF_ERROR(WriteText(args.Get("json"), FlipReportToJson(report).dump(1) + "\n", "--json"));
-  }
-  if (args.Has("markdown")) {
-    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
-  }
+  RETURN_IF_ERROR(EmitReport(args, markdown, FlipReportToJson(report)));
   if (args.Has("plot-dir")) {
     ASSIGN_OR_RETURN(std::vector<std::string> plots, WriteFlipPlots(report, args.Get("plot-dir")));
     for (const std::string& p : plots) std::cerr << "plot " << p << std::endl;
@@ -188,12 +194,11 @@ absl::StatusOr<std::vector<int>> ParseKeyList(const std::string& text) {
 }
 
 absl::Status RunRecall(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(
-      CliArgs args,
-      CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "keys", "samples", "seed", "methods",
-                                     "device", "grad-samples", "ig-steps", "sg-samples",
-                                     "activation", "json", "markdown"},
-                                    {}}));
+  ASSIGN_OR_RETURN(CliArgs args,
+                   CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "keys", "samples", "seed",
+                                                  "methods", "device", "grad-samples", "ig-steps",
+                                                  "sg-samples", "activation", "json", "markdown"},
+                                                 {}}));
   RecallFaithfulnessOptions o;
   ASSIGN_OR_RETURN(const std::string model_dir, args.Require("model-dir"));
   ASSIGN_OR_RETURN(const std::string length, args.Require("length"));
@@ -215,19 +220,10 @@ absl::Status RunRecall(const std::vector<std::string>& argv) {
   o.activation = args.Get("activation", o.activation);
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
-  EngineOptions engine_options;
-  engine_options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(auto engine, LoadEngine(args, model_dir));
   ASSIGN_OR_RETURN(RecallFaithfulnessReport report, EvaluateRecallFaithfulness(*engine, o));
   const std::string markdown = RecallReportToMarkdown(report);
-  std::cout << markdown;
-  if (args.Has("json")) {
-    RETURN_IF_ERROR(
-        WriteText(args.Get("json"), RecallReportToJson(report).dump(1) + "\n", "--json"));
-  }
-  if (args.Has("markdown")) {
-    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
-  }
+  RETURN_IF_ERROR(EmitReport(args, markdown, RecallReportToJson(report)));
   return absl::OkStatus();
 }
 
@@ -257,19 +253,10 @@ absl::Status RunDecomposition(const std::vector<std::string>& argv) {
   o.last_row_only = rows == "last";
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
-  EngineOptions engine_options;
-  engine_options.device = args.Get("device", "cpu");
-  ASSIGN_OR_RETURN(auto engine, Engine::Load(model_dir, engine_options));
+  ASSIGN_OR_RETURN(auto engine, LoadEngine(args, model_dir));
   ASSIGN_OR_RETURN(DecompositionErrorReport report, EvaluateDecompositionError(*engine, o));
   const std::string markdown = DecompositionReportToMarkdown(report);
-  std::cout << markdown;
-  if (args.Has("json")) {
-    RETURN_IF_ERROR(WriteText(args.Get("json"), DecompositionReportToJson(report).dump(1) + "\n",
-                              "--json"));
-  }
-  if (args.Has("markdown")) {
-    RETURN_IF_ERROR(WriteText(args.Get("markdown"), markdown, "--markdown"));
-  }
+  RETURN_IF_ERROR(EmitReport(args, markdown, DecompositionReportToJson(report)));
   return absl::OkStatus();
 }
 

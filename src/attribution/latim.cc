@@ -330,6 +330,8 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
   if (alti_logit) {
     ASSIGN_OR_RETURN(top, traces.Layer(static_cast<int>(model.config().n_layers) - 1));
   }
+  const bool batched = options.backend == LatimOptions::Backend::kKernels ||
+                       (options.backend == LatimOptions::Backend::kAuto && device.is_cuda());
   std::vector<SequenceState> states(batch);
   for (int64_t b = 0; b < batch; ++b) {
     SequenceState& st = states[b];
@@ -346,17 +348,18 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
     } else {
       ASSIGN_OR_RETURN(st.rows, ResolveRows(options.rows, st.n, b));
     }
-    std::vector<int64_t> index(st.n, -1);
-    for (size_t q = 0; q < st.rows.size(); ++q) index[st.rows[q]] = static_cast<int64_t>(q);
-    st.row_index = torch::tensor(index, torch::kLong).to(device);
+    if (!batched) {  // the per-sequence reference's row lookup (the batched path plans its own)
+      std::vector<int64_t> index(st.n, -1);
+      for (size_t q = 0; q < st.rows.size(); ++q) index[st.rows[q]] = static_cast<int64_t>(q);
+      st.row_index = torch::tensor(index, torch::kLong).to(device);
+    }
     if (alti_logit) RETURN_IF_ERROR(PrepareLogitTargets(model, top, b, options, st));
   }
 
-  const bool batched = options.backend == LatimOptions::Backend::kKernels ||
-                       (options.backend == LatimOptions::Backend::kAuto && device.is_cuda());
   // The batched path launches layer l before it emits layer l − 1 (one layer in flight), so the
   // host's result handling overlaps the device's work.
   std::optional<LatimPendingLayer> in_flight;
+  LatimPlanCache plans;
   auto flush = [&]() -> absl::Status {
     if (!in_flight) return absl::OkStatus();
     absl::Status st = EmitLatimLayerBatched(*in_flight, options.scores, states, callback);
@@ -367,7 +370,7 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
     RETURN_IF_ERROR(options.cancel.CheckAny(batch));
     if (batched) {
       ASSIGN_OR_RETURN(LatimPendingLayer next,
-                       LaunchLatimLayerBatched(model, tr, l, report, logit, states, options));
+                       LaunchLatimLayerBatched(model, tr, l, report, logit, states, options, plans));
       RETURN_IF_ERROR(flush());
       in_flight = std::move(next);
       return absl::OkStatus();

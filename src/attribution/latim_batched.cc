@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <tuple>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -81,24 +83,23 @@ LatimLayerTensors PrepareBatchedLayer(const LayerTrace& tr, const LayerWeights& 
   in.mamba2 = cfg.arch == Architecture::kMamba2;
   in.head_dim = in.mamba2 ? cfg.head_dim : 1;
   in.activation = TapCode(f);
-  in.delta = f32(tr.delta).contiguous();  // [Bt, L, U]
-  MakeCumDelta(in);
   in.A = -torch::exp(f32(w.A_log));
   in.B = f32(tr.B).contiguous();
   in.C = f32(tr.C).contiguous();
   in.D = f32(w.D).contiguous();
-  // Only the x channels of the conv are decomposed (for Mamba-2, B and C belong to M).
-  in.x_in = f32(tr.conv_in).narrow(2, 0, E);
-  in.conv_w = f32(w.conv_w.narrow(0, 0, E)).reshape({E, -1}).contiguous();  // [E, K]
-  if (w.conv_b.defined()) in.conv_b = f32(w.conv_b.narrow(0, 0, E)).contiguous();
-  torch::Tensor gain = torch::silu(f32(tr.gate));  // [Bt, L, E]
+  // Only the x channels of the conv are decomposed (for Mamba-2, B and C belong to M); Mamba-2's
+  // gated RMSNorm is frozen at the forward's statistics and grouping (eqs. 24–25).
+  LatimTraceTensors trace;
+  trace.delta = tr.delta;
+  trace.x_in = tr.conv_in.narrow(2, 0, E);
+  trace.gate = tr.gate;
+  trace.conv_w = w.conv_w.narrow(0, 0, E).reshape({E, -1});
+  if (w.conv_b.defined()) trace.conv_b = w.conv_b.narrow(0, 0, E);
   if (in.mamba2) {
-    // Gated RMSNorm frozen at the forward's statistics and grouping (eqs. 24–25).
-    torch::Tensor rstd = f32(tr.norm_rstd);
-    gain = gain * rstd.repeat_interleave(E / rstd.size(2), 2) * f32(w.gated_norm);
+    trace.norm_rstd = tr.norm_rstd;
+    trace.gated_norm = w.gated_norm;
   }
-  in.gain = gain.contiguous();
-  if (in.gain.is_cuda()) MakeTaps(in);  // the kernels read them; the reference makes its own
+  MakeLatimInputs(trace, in);
   return in;
 }
 
@@ -148,14 +149,132 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
   return blocks;
 }
 
-// A host vector on `device` without a host-side wait: staged in pinned memory and copied
-// asynchronously on the current stream (a pageable copy would wait for the stream).
-torch::Tensor ToDeviceAsync(const std::vector<int64_t>& v, torch::Device device) {
-  const bool cuda = device.is_cuda();
-  torch::Tensor h = torch::empty({static_cast<int64_t>(v.size())},
-                                 torch::TensorOptions().dtype(torch::kLong).pinned_memory(cuda));
-  std::copy(v.begin(), v.end(), h.data_ptr<int64_t>());
-  return cuda ? h.to(device, /*non_blocking=*/true) : h;
+}  // namespace
+
+// See latim_batched.h (LatimPlanCache).
+struct LatimBlockPlan {
+  struct BlockIndex {
+    int64_t rows = 0, n_src = 0;  // Rb, S
+    int64_t n_real = 0;           // rows that are not pads
+    bool any_reported = false;    // some row is reported (else the block only feeds ALTI-Logit)
+    bool compact = false;         // contract only the real rows (few real rows, no ALTI)
+    std::vector<int64_t> seq_begin;   // [Bt + 1]: rows of sequence b are grouped[seq_begin[b]..)
+    torch::Tensor row_seq, row_pos;   // int32 [Rb] (pads: position −1)
+    torch::Tensor b_idx, t_idx;       // int64 [Rb] (pads: 0, 0)
+    torch::Tensor slot;               // int64 [Rb] output slot, the trash slot if not reported
+    torch::Tensor grouped;            // int64 [Rb] real rows grouped by sequence, then 0s
+    torch::Tensor keep;               // int64 [n_real] = grouped[:n_real]
+    torch::Tensor pos_kept, slot_kept;  // row_pos / slot of the rows contracted
+  };
+  int64_t q_max = 1;
+  std::vector<BlockIndex> blocks;
+  torch::Tensor slot_b, slot_t;  // int64 [slots]: sequence (Bt for unused slots) and row
+};
+
+namespace {
+
+// Plans the row blocks of a layer for `states` (see PackBlocks): all index arrays are made on the
+// host and cross to the device in one asynchronous copy.
+std::shared_ptr<const LatimBlockPlan> MakeBlockPlan(const std::vector<LatimSequenceState>& states,
+                                                    const LatimLayerPlan& lp, int64_t max_pairs,
+                                                    bool need_alti, torch::Device device) {
+  auto plan = std::make_shared<LatimBlockPlan>();
+  const int64_t Bt = static_cast<int64_t>(states.size());
+  std::vector<std::vector<int64_t>> compute_rows(Bt);
+  std::vector<std::vector<int64_t>> report_index(Bt);  // [n] → position in rows, or −1
+  std::vector<Tile> tiles;
+  for (int64_t b = 0; b < Bt; ++b) {
+    const LatimSequenceState& st = states[b];
+    plan->q_max = std::max<int64_t>(plan->q_max, st.rows.size());
+    compute_rows[b] = LatimComputeRows(st.rows, lp);
+    report_index[b].assign(st.n, -1);
+    for (size_t q = 0; q < st.rows.size(); ++q) report_index[b][st.rows[q]] = q;
+    const int64_t count = static_cast<int64_t>(compute_rows[b].size());
+    for (int64_t k = 0; k < count; k += kLatimRowTile) {
+      const int64_t end = std::min<int64_t>(count, k + kLatimRowTile);
+      tiles.push_back({b, k, end, compute_rows[b][end - 1]});
+    }
+  }
+  const int64_t q_max = plan->q_max, slots = Bt * q_max + 1, trash = Bt * q_max;
+  const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
+
+  // One host array: per block [seq | pos | b | t | slot | grouped] (Rb each), then [slot_b | slot_t].
+  int64_t total = 2 * slots;
+  for (const Block& blk : blocks) total += 6 * static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile;
+  torch::Tensor host = torch::empty(
+      {total}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(device.is_cuda()));
+  int64_t* h = host.data_ptr<int64_t>();
+  std::vector<int64_t> offsets;
+  int64_t at = 0;
+  for (const Block& blk : blocks) {
+    LatimBlockPlan::BlockIndex bi;
+    const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile;
+    bi.rows = Rb;
+    bi.n_src = blk.n_src;
+    int64_t* h_seq = h + at;
+    int64_t* h_pos = h_seq + Rb;
+    int64_t* h_b = h_seq + 2 * Rb;
+    int64_t* h_t = h_seq + 3 * Rb;
+    int64_t* h_slot = h_seq + 4 * Rb;
+    int64_t* h_grouped = h_seq + 5 * Rb;
+    bi.seq_begin.assign(Bt + 1, 0);
+    for (size_t k = 0; k < blk.tiles.size(); ++k) {
+      const Tile& tile = blk.tiles[k];
+      for (int64_t j = 0; j < kLatimRowTile; ++j) {
+        const int64_t i = static_cast<int64_t>(k) * kLatimRowTile + j;
+        const bool real = tile.begin + j < tile.end;
+        const int64_t t = real ? compute_rows[tile.seq][tile.begin + j] : -1;
+        h_seq[i] = tile.seq;
+        h_pos[i] = t;
+        h_b[i] = real ? tile.seq : 0;
+        h_t[i] = real ? t : 0;
+        const int64_t q = real ? report_index[tile.seq][t] : -1;
+        h_slot[i] = q >= 0 ? tile.seq * q_max + q : trash;
+        bi.any_reported |= q >= 0;
+        if (real) ++bi.seq_begin[tile.seq + 1];
+      }
+    }
+    for (int64_t b = 0; b < Bt; ++b) bi.seq_begin[b + 1] += bi.seq_begin[b];
+    std::vector<int64_t> fill(bi.seq_begin.begin(), bi.seq_begin.end() - 1);
+    for (int64_t i = 0; i < Rb; ++i) {
+      if (h_pos[i] >= 0) h_grouped[fill[h_seq[i]]++] = i;
+    }
+    bi.n_real = bi.seq_begin[Bt];
+    for (int64_t i = bi.n_real; i < Rb; ++i) h_grouped[i] = 0;
+    bi.compact = !need_alti && 2 * bi.n_real <= Rb;
+    offsets.push_back(at);
+    at += 6 * Rb;
+    plan->blocks.push_back(std::move(bi));
+  }
+  int64_t* h_slot_b = h + at;
+  int64_t* h_slot_t = h_slot_b + slots;
+  for (int64_t k = 0; k < slots; ++k) {
+    h_slot_b[k] = Bt;
+    h_slot_t[k] = 0;
+  }
+  for (int64_t b = 0; b < Bt; ++b) {
+    for (size_t q = 0; q < states[b].rows.size(); ++q) {
+      h_slot_b[b * q_max + q] = b;
+      h_slot_t[b * q_max + q] = states[b].rows[q];
+    }
+  }
+  torch::Tensor dev = device.is_cuda() ? host.to(device, /*non_blocking=*/true) : host;
+  for (size_t k = 0; k < plan->blocks.size(); ++k) {
+    LatimBlockPlan::BlockIndex& bi = plan->blocks[k];
+    const int64_t Rb = bi.rows, o = offsets[k];
+    bi.row_seq = dev.narrow(0, o, Rb).to(torch::kInt);
+    bi.row_pos = dev.narrow(0, o + Rb, Rb).to(torch::kInt);
+    bi.b_idx = dev.narrow(0, o + 2 * Rb, Rb);
+    bi.t_idx = dev.narrow(0, o + 3 * Rb, Rb);
+    bi.slot = dev.narrow(0, o + 4 * Rb, Rb);
+    bi.grouped = dev.narrow(0, o + 5 * Rb, Rb);
+    bi.keep = bi.grouped.narrow(0, 0, bi.n_real);
+    bi.pos_kept = bi.compact ? bi.row_pos.index_select(0, bi.keep) : bi.row_pos;
+    bi.slot_kept = bi.compact ? bi.slot.index_select(0, bi.keep) : bi.slot;
+  }
+  plan->slot_b = dev.narrow(0, at, slots);
+  plan->slot_t = dev.narrow(0, at + slots, slots);
+  return plan;
 }
 
 // A device tensor's host copy, enqueued without waiting (valid after the pending layer's wait).
@@ -248,7 +367,8 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
                                                           const LayerTrace& tr, int layer,
                                                           bool report_layer, bool alti_logit,
                                                           std::vector<LatimSequenceState>& states,
-                                                          const LatimOptions& options) {
+                                                          const LatimOptions& options,
+                                                          LatimPlanCache& plans) {
   const ModelConfig& cfg = model.config();
   const LayerWeights& weights = model.weights().layers[layer];
   const int64_t E = cfg.d_inner, D = cfg.d_model, Bt = static_cast<int64_t>(states.size());
@@ -260,44 +380,30 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
   const bool need_p = lp.need_p, need_alti = lp.need_alti, need_t = lp.need_t;
   const bool bf16 = options.precision == Precision::kBf16;
   const torch::ScalarType dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const torch::Device device = tr.mixer_out.device();
 
-  StageClock clock(tr.mixer_out.device());
+  StageClock clock(device);
   LatimLayerTensors in = PrepareBatchedLayer(tr, weights, cfg, options.activation);
   auto f32 = in.gain.options();
   auto i64 = f32.dtype(torch::kLong);
   torch::Tensor w_out = weights.out_proj_w.to(torch::kFloat32);  // [D, E]
-  torch::Tensor w_out_lp = w_out.to(dtype);
-  torch::Tensor bias_out = weights.out_proj_b.defined() ? weights.out_proj_b.to(torch::kFloat32)
-                                                        : torch::zeros({D}, f32);
-  torch::Tensor mixer_out = tr.mixer_out.to(torch::kFloat32);  // [Bt, L, D]
-  torch::Tensor residual = tr.residual_in.to(torch::kFloat32);
+  torch::Tensor w_out_lp = weights.out_proj_w.to(dtype);
+  clock.Mark("prepare");
 
-  // Rows to compute per sequence, and where each requested row is reported.
-  std::vector<std::vector<int64_t>> compute_rows(Bt);
-  std::vector<std::vector<int64_t>> report_index(Bt);  // [n] → position in rows, or −1
-  int64_t q_max = 1;
-  std::vector<Tile> tiles;
-  for (int64_t b = 0; b < Bt; ++b) {
-    const LatimSequenceState& st = states[b];
-    q_max = std::max<int64_t>(q_max, st.rows.size());
-    compute_rows[b] = LatimComputeRows(st.rows, lp);
-    report_index[b].assign(st.n, -1);
-    for (size_t q = 0; q < st.rows.size(); ++q) report_index[b][st.rows[q]] = q;
-    const int64_t count = static_cast<int64_t>(compute_rows[b].size());
-    for (int64_t k = 0; k < count; k += kLatimRowTile) {
-      const int64_t end = std::min<int64_t>(count, k + kLatimRowTile);
-      tiles.push_back({b, k, end, compute_rows[b][end - 1]});
-    }
-  }
   const int64_t u_size = bf16 ? 2 : 4;
   const int64_t per_pair = E * u_size + (need_t ? D * 4 : 0) + 32;
   const int64_t max_pairs = std::max<int64_t>(options.memory_budget_bytes / per_pair, 1);
-  const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
+  const std::tuple<bool, int64_t, bool> key{need_p, max_pairs, need_alti};
+  std::shared_ptr<const LatimBlockPlan>& cached = plans[key];
+  if (!cached) cached = MakeBlockPlan(states, lp, max_pairs, need_alti, device);
+  const LatimBlockPlan& plan = *cached;
+  const int64_t q_max = plan.q_max;
+  clock.Mark("plan");
 
   // Per-layer outputs, padded [Bt·Q_max + 1, L]: slot b·Q_max + q holds row q of sequence b, and
-  // the last slot is a trash row for computed rows that are not reported, so that one
-  // index_copy_ places a whole block.
-  const int64_t slots = Bt * q_max + 1, trash = Bt * q_max;
+  // the last slot is a trash row for computed rows that are not reported, so that a whole block
+  // is placed at once.
+  const int64_t slots = Bt * q_max + 1;
   torch::Tensor l1, l2, alti, logit_delta;
   if (want_l1) l1 = torch::zeros({slots, L}, f32);
   if (want_l2) l2 = torch::zeros({slots, L}, f32);
@@ -317,87 +423,39 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
   }
   // Σ_s T_t(x_s) of every reported row, for the decomposition error after the blocks.
   torch::Tensor sum_rows = torch::zeros({slots, D}, f32);
-  clock.Mark("prepare");
+  clock.Mark("outputs");
 
-  for (const Block& blk : blocks) {
+  for (const LatimBlockPlan::BlockIndex& blk : plan.blocks) {
     RETURN_IF_ERROR(options.cancel.CheckAny(Bt));
-    const int64_t Rb = static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile, S = blk.n_src;
-    // One pinned host array, one asynchronous copy: [seq | pos | b (Bt for pads) | t | slot |
-    // rows grouped by sequence] (Rb each).
-    torch::Tensor host = torch::empty(
-        {6 * Rb}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(in.gain.is_cuda()));
-    int64_t* h = host.data_ptr<int64_t>();
-    int64_t* h_seq = h;
-    int64_t* h_pos = h + Rb;
-    int64_t* h_b = h + 2 * Rb;
-    int64_t* h_t = h + 3 * Rb;
-    int64_t* h_slot = h + 4 * Rb;
-    int64_t* h_grouped = h + 5 * Rb;
-    std::vector<int64_t> seq_begin(Bt + 1, 0);  // rows of sequence b: h_grouped[seq_begin[b]..)
-    bool any_reported = false;
-    for (size_t k = 0; k < blk.tiles.size(); ++k) {
-      const Tile& tile = blk.tiles[k];
-      for (int64_t j = 0; j < kLatimRowTile; ++j) {
-        const int64_t i = static_cast<int64_t>(k) * kLatimRowTile + j;
-        const bool real = tile.begin + j < tile.end;
-        const int64_t t = real ? compute_rows[tile.seq][tile.begin + j] : -1;
-        h_seq[i] = tile.seq;
-        h_pos[i] = t;
-        h_b[i] = real ? tile.seq : Bt;
-        h_t[i] = real ? t : 0;
-        const int64_t q = real ? report_index[tile.seq][t] : -1;
-        h_slot[i] = q >= 0 ? tile.seq * q_max + q : trash;
-        any_reported |= q >= 0;
-        if (real) ++seq_begin[tile.seq + 1];
-      }
-    }
-    for (int64_t b = 0; b < Bt; ++b) seq_begin[b + 1] += seq_begin[b];
-    {
-      std::vector<int64_t> fill(seq_begin.begin(), seq_begin.end() - 1);
-      for (int64_t i = 0; i < Rb; ++i) {
-        if (h_pos[i] >= 0) h_grouped[fill[h_seq[i]]++] = i;
-      }
-      for (int64_t i = seq_begin[Bt]; i < Rb; ++i) h_grouped[i] = 0;
-    }
-    torch::Tensor dev = host.to(in.gain.device(), /*non_blocking=*/true);
-    torch::Tensor b_idx = dev.narrow(0, 2 * Rb, Rb), t_idx = dev.narrow(0, 3 * Rb, Rb);
-    torch::Tensor slot = dev.narrow(0, 4 * Rb, Rb), grouped = dev.narrow(0, 5 * Rb, Rb);
+    const int64_t Rb = blk.rows, S = blk.n_src;
     LatimRowBlock rb;
-    rb.row_seq = dev.narrow(0, 0, Rb).to(torch::kInt);
-    rb.row_pos = dev.narrow(0, Rb, Rb).to(torch::kInt);
+    rb.row_seq = blk.row_seq;
+    rb.row_pos = blk.row_pos;
     rb.n_src = S;
-    clock.Mark("plan");
 
     // A block too large for the budget holds one tile alone (a long row): its sources are then
     // taken in windows, so u and T scale with the window, not with N. ALTI needs y_t (all
     // sources) before any pair score, so it keeps one window.
     const int64_t window =
         need_alti || Rb * S <= max_pairs ? S : std::max<int64_t>(max_pairs / Rb, kLatimRowTile);
-
     // A block of few real rows (a last row pads its tile with 15) contracts only those: the
     // W_out GEMM and T shrink by the padding (ALTI keeps the block's shape for its row algebra).
-    const int64_t n_real = seq_begin[Bt];
-    const bool compact = !need_alti && 2 * n_real <= Rb;
-    const int64_t R = compact ? n_real : Rb;
-    torch::Tensor keep, pos_kept = rb.row_pos, slot_kept = slot;
-    if (compact) {
-      keep = grouped.narrow(0, 0, n_real);  // the real rows
-      pos_kept = rb.row_pos.index_select(0, keep);
-      slot_kept = slot.index_select(0, keep);
-    }
-    // Scores of the window's T (pair scores, scattered at its columns).
+    const int64_t R = blk.compact ? blk.n_real : Rb;
+    const bool put_l1 = want_l1 && blk.any_reported, put_l2 = want_l2 && blk.any_reported;
+    LatimScoreSink sink;
+    sink.slot = blk.slot_kept;
+    sink.l1 = l1;
+    sink.l2 = l2;
+    // Scores of the window's T: ℓ1/ℓ2 straight into the layer's matrices, the ALTI distance back.
     auto score = [&](const torch::Tensor& u_block, int64_t s0, int64_t n, const torch::Tensor& y,
                      const torch::Tensor& resid) {
-      const torch::Tensor u = compact ? u_block.index_select(0, keep) : u_block;
+      const torch::Tensor u = blk.compact ? u_block.index_select(0, blk.keep) : u_block;
       torch::Tensor T = LatimGemm(u.view({R * n, E}), w_out_lp, options.precision, torch::kFloat32)
                             .view({R, n, D});
       clock.Mark("w_out gemm");
-      LatimPairScores ps = ComputeLatimPairScores(T, pos_kept, y, resid, want_l1 && any_reported,
-                                                  want_l2 && any_reported, need_alti, s0);
+      LatimPairScores ps = ComputeLatimPairScores(T, blk.pos_kept, y, resid, put_l1, put_l2,
+                                                  need_alti, s0, &sink);
       clock.Mark("pair scores");
-      if (want_l1 && any_reported) l1.narrow(1, s0, n).index_copy_(0, slot_kept, ps.l1);
-      if (want_l2 && any_reported) l2.narrow(1, s0, n).index_copy_(0, slot_kept, ps.l2);
-      clock.Mark("scatter");
       return ps;
     };
     torch::Tensor u_sum;   // [Rb, E] fp32, Σ over every window
@@ -410,11 +468,11 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
       torch::Tensor u = LatimContributions(in, rb, dtype, &part_sum);  // [Rb, n, E]
       u_sum = u_sum.defined() ? u_sum.add_(part_sum) : part_sum;
       clock.Mark("contributions");
-      if (alti_logit && any_reported) {
+      if (alti_logit && blk.any_reported) {
         // Δ^(l)_{t,s} = u_{t←s} · (W_outᵀ U_eff,t) (eq. 7), fp32 accumulation, never forming T.
-        torch::Tensor ut = u_tilde.index_select(0, slot).unsqueeze(-1);  // [Rb, E, 1]
+        torch::Tensor ut = u_tilde.index_select(0, blk.slot).unsqueeze(-1);  // [Rb, E, 1]
         torch::Tensor d = torch::bmm(u, ut).squeeze(-1).to(torch::kFloat32);
-        logit_delta.narrow(1, s0, n).index_copy_(0, slot, d);
+        logit_delta.narrow(1, s0, n).index_copy_(0, blk.slot, d);
       }
       // T in fp32 in every mode: bf16 rounds u once, not T as well (the ALTI distances and the
       // ranks of near-equal norms keep fp32 resolution).
@@ -424,16 +482,16 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
     // Σ_s T_t(x_s) [Rb, D] in fp32 in every mode: it is small, and ALTI's y_t and the
     // decomposition error hang on it.
     torch::Tensor sum_t = LatimGemm(u_sum, w_out, Precision::kFp32);
-    if (any_reported) sum_rows.index_copy_(0, slot, sum_t);
-    clock.Mark("sum+err+logit");
+    if (blk.any_reported) sum_rows.index_copy_(0, blk.slot, sum_t);
+    clock.Mark("sum+logit");
     if (!need_alti) continue;
     // ALTI with the residual (eq. 6): y_t = x_t + Σ_s T_t(x_s); T'_t(x_t) = T_t(x_t) + x_t.
-    torch::Tensor resid = residual.index({b_idx.clamp_max(Bt - 1), t_idx});  // [Rb, D]
+    torch::Tensor resid = tr.residual_in.index({blk.b_idx, blk.t_idx}).to(torch::kFloat32);
     torch::Tensor y = resid + sum_t;
     LatimPairScores ps = score(u_alti, 0, S, y, resid);
     u_alti = torch::Tensor();
     torch::Tensor sources = torch::arange(S, i64).unsqueeze(0);
-    torch::Tensor pos = rb.row_pos.to(torch::kLong).unsqueeze(1);
+    torch::Tensor pos = blk.row_pos.to(torch::kLong).unsqueeze(1);
     torch::Tensor causal = ((sources <= pos) & (pos >= 0)).to(torch::kFloat32);  // [Rb, S]
     torch::Tensor p = (y.abs().sum(-1, true) - ps.dist).clamp_min(0) * causal;
     torch::Tensor total = p.sum(-1, true);
@@ -441,18 +499,18 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
     torch::Tensor empty = (total.squeeze(1) <= 0) & (pos.squeeze(1) >= 0);
     p = p / torch::where(total > 0, total, torch::ones_like(total));
     torch::Tensor rows = torch::arange(Rb, i64);
-    p.index_put_({rows, t_idx},
-                 torch::where(empty, torch::ones({Rb}, f32), p.index({rows, t_idx})));
-    if (want_alti && any_reported) alti.narrow(1, 0, S).index_copy_(0, slot, p);
+    p.index_put_({rows, blk.t_idx},
+                 torch::where(empty, torch::ones({Rb}, f32), p.index({rows, blk.t_idx})));
+    if (want_alti && blk.any_reported) alti.narrow(1, 0, S).index_copy_(0, blk.slot, p);
     if (need_p) {
       // Horner step of eq. 8: c ← c · P^(l) (+ Δ^(l) after the blocks), per sequence of the
       // block over the columns of P that are its rows.
       for (int64_t b = 0; b < Bt; ++b) {
-        const int64_t count = seq_begin[b + 1] - seq_begin[b];
+        const int64_t count = blk.seq_begin[b + 1] - blk.seq_begin[b];
         if (count == 0 || !rollout_next[b].defined()) continue;
-        torch::Tensor rows_b = grouped.narrow(0, seq_begin[b], count);
+        torch::Tensor rows_b = blk.grouped.narrow(0, blk.seq_begin[b], count);
         const int64_t cols = std::min(S, states[b].n);
-        torch::Tensor c_cols = states[b].rollout.index_select(1, t_idx.index_select(0, rows_b));
+        torch::Tensor c_cols = states[b].rollout.index_select(1, blk.t_idx.index_select(0, rows_b));
         torch::Tensor p_rows = p.index_select(0, rows_b).narrow(1, 0, cols);
         rollout_next[b].narrow(1, 0, cols).add_(torch::matmul(c_cols, p_rows));
       }
@@ -460,25 +518,10 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
     clock.Mark("alti+rollout");
   }
 
-  // Decomposition error per sequence over its reported rows: ‖Σ_s T_t(x_s) − (y_t − b)‖ / ‖y_t‖.
-  std::vector<int64_t> slot_bt(2 * slots);  // [b | t] per slot
-  for (int64_t k = 0; k < slots; ++k) {
-    slot_bt[k] = Bt;
-    slot_bt[slots + k] = 0;
-  }
-  for (int64_t b = 0; b < Bt; ++b) {
-    for (size_t q = 0; q < states[b].rows.size(); ++q) {
-      slot_bt[b * q_max + q] = b;
-      slot_bt[slots + b * q_max + q] = states[b].rows[q];
-    }
-  }
-  torch::Tensor bt_dev = ToDeviceAsync(slot_bt, in.gain.device());
-  torch::Tensor sb = bt_dev.narrow(0, 0, slots), st_idx = bt_dev.narrow(0, slots, slots);
-  torch::Tensor out_rows = mixer_out.index({sb.clamp_max(Bt - 1), st_idx});  // [slots, D]
-  torch::Tensor diff = sum_rows - (out_rows - bias_out);
-  torch::Tensor err = torch::zeros({2, Bt + 1}, f32);
-  err[0].index_add_(0, sb, diff.pow(2).sum(-1));
-  err[1].index_add_(0, sb, out_rows.pow(2).sum(-1));
+  // Decomposition error terms per slot: ‖Σ_s T_t(x_s) − (y_t − b)‖², ‖y_t‖² (summed per sequence
+  // on the host).
+  torch::Tensor err = LatimRowErrors(sum_rows, plan.slot_b, plan.slot_t, tr.mixer_out,
+                                     weights.out_proj_b);
   if (alti_logit) {
     // The rollout stays on the device: the next layer (below) may be launched at once.
     for (int64_t b = 0; b < Bt; ++b) {
@@ -497,8 +540,8 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
   pending.host.l2 = ToHostAsync(l2);
   pending.host.alti = ToHostAsync(alti);
   pending.err = ToHostAsync(err);
-  pending.wait = MakeWait(in.gain.device());
-  clock.Mark("to host");
+  pending.wait = MakeWait(device);
+  clock.Mark("error+to host");
   return pending;
 }
 
@@ -509,11 +552,18 @@ absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
   if (pending.wait) pending.wait();
   StageClock clock(torch::kCPU);
   const int64_t Bt = static_cast<int64_t>(states.size()), q_max = pending.q_max;
-  torch::Tensor err = pending.err.to(torch::kDouble);
+  const torch::Tensor err = pending.err.to(torch::kFloat32).contiguous();  // [2, slots]
+  const int64_t slots = err.size(1);
+  const float* err_num = err.data_ptr<float>();
+  const float* err_den = err_num + slots;
   for (int64_t b = 0; b < Bt; ++b) {
     LatimSequenceState& st = states[b];
     const int64_t Q = static_cast<int64_t>(st.rows.size());
-    const double en = err[0][b].item<double>(), ed = err[1][b].item<double>();
+    double en = 0, ed = 0;
+    for (int64_t q = 0; q < Q; ++q) {
+      en += err_num[b * q_max + q];
+      ed += err_den[b * q_max + q];
+    }
     const double e = ed > 0 ? std::sqrt(en / ed) : 0.0;
     LatimLayerScores mats;
     if (pending.host.l1.defined()) mats.l1 = pending.host.l1.narrow(0, b * q_max, Q);

@@ -13,7 +13,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,7 +29,7 @@ namespace mamba_explain {
 struct LatimSequenceState {
   int64_t n = 0;
   std::vector<int64_t> rows;     // requested target rows, ascending
-  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1
+  torch::Tensor row_index;       // [n] int64: position in `rows`, or −1 (reference path only)
   torch::Tensor u_eff;           // ALTI-Logit: [Q, D] U_w ⊙ norm_f ⊙ rstd_f,t
   std::vector<int64_t> targets;  // ALTI-Logit: w(t) per row
   torch::Tensor rollout;         // ALTI-Logit: [Q, n] Horner accumulator c
@@ -72,9 +75,17 @@ struct LatimPendingLayer {
   bool alti_logit = false;
   int64_t q_max = 0;      // rows per sequence slot in the host matrices
   LatimLayerScores host;  // [Bt·q_max + 1, L] fp32 on the host per reported score
-  torch::Tensor err;  // [2, Bt + 1] fp64 host: Σ‖Σ_s T − (y − b)‖², Σ‖y − b‖²
+  torch::Tensor err;  // [2, slots] fp32 host per slot: ‖Σ_s T − (y − b)‖², ‖y‖²
   std::function<void()> wait;  // blocks until the host tensors hold their values, or null
 };
+
+// Row-block plans of one call, reused across its layers: a layer's plan depends only on its
+// compute rows, its pair budget and whether it forms ALTI, so the layers of a call share one or
+// two (the host planning and its index copy are paid once per call, not once per layer). The
+// plans are valid for one `states` vector; start each call with an empty cache.
+struct LatimBlockPlan;
+using LatimPlanCache =
+    std::map<std::tuple<bool, int64_t, bool>, std::shared_ptr<const LatimBlockPlan>>;
 
 // Enqueues one layer for every sequence of the batch (see the file comment). report_layer: emit
 // this layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout
@@ -83,7 +94,8 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
                                                           const LayerTrace& trace, int layer,
                                                           bool report_layer, bool alti_logit,
                                                           std::vector<LatimSequenceState>& states,
-                                                          const LatimOptions& options);
+                                                          const LatimOptions& options,
+                                                          LatimPlanCache& plans);
 // Waits for a launched layer and streams its results (and accumulates ALTI-Logit's error).
 absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
                                    const std::vector<LatimScore>& scores,

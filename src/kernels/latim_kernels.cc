@@ -20,6 +20,19 @@ void Check(cudaError_t err, const char* what) {
 }
 
 const float* F32(const torch::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+// Element type code of a traced input the kernels read as fp32 or bf16 (others are cast first).
+bool KernelReadable(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16;
+}
+int TypeCode(const torch::Tensor& t) {
+  return t.scalar_type() == torch::kBFloat16 ? kLatimOutBf16 : kLatimOutF32;
+}
+// A [Bt, L, C] view with unit channel stride (a copy when the channels are strided).
+torch::Tensor UnitChannelStride(const torch::Tensor& t) {
+  torch::Tensor v = KernelReadable(t) ? t : t.to(torch::kFloat32);
+  return v.stride(2) == 1 ? v : v.contiguous();
+}
 #endif
 
 }  // namespace
@@ -91,6 +104,104 @@ torch::Tensor LatimContributions(const LatimLayerTensors& in, const LatimRowBloc
   return LatimContributionsRef(in, block, dtype, u_sum);
 }
 
+void MakeLatimInputs(const LatimTraceTensors& tr, LatimLayerTensors& layer) {
+#ifdef ME_WITH_CUDA
+  if (tr.gate.is_cuda()) {
+    const c10::cuda::CUDAGuard guard(tr.gate.device());
+    const int64_t Bt = tr.gate.size(0), L = tr.gate.size(1), E = tr.gate.size(2);
+    const int64_t U = tr.delta.size(2), K = tr.conv_w.size(1);
+    torch::Tensor delta = UnitChannelStride(tr.delta), x = UnitChannelStride(tr.x_in);
+    torch::Tensor gate = UnitChannelStride(tr.gate);
+    torch::Tensor rstd = tr.norm_rstd.defined() ? UnitChannelStride(tr.norm_rstd) : torch::Tensor();
+    torch::Tensor gamma =
+        tr.gated_norm.defined() ? tr.gated_norm.to(torch::kFloat32).contiguous() : torch::Tensor();
+    layer.conv_w = tr.conv_w.to(torch::kFloat32).contiguous();
+    layer.conv_b = tr.conv_b.defined() ? tr.conv_b.to(torch::kFloat32).contiguous() : torch::Tensor();
+    layer.x_in = x;  // the reference contributions (fallback shapes) cast it themselves
+    // The fp64 prefix sum of Δ; the kernel splits it into hi + lo floats.
+    torch::Tensor cum = torch::cumsum(delta, 1, torch::kFloat64).contiguous();
+    auto f32 = gate.options().dtype(torch::kFloat32);
+    layer.delta = torch::empty({Bt, L, U}, f32);
+    layer.cum_delta = torch::empty({Bt, L, U}, f32);
+    layer.cum_delta_lo = torch::empty({Bt, L, U}, f32);
+    layer.taps = torch::empty({Bt, L, K, E}, f32);
+    layer.gain = torch::empty({Bt, L, E}, f32);
+    if (Bt * L == 0) return;
+    LatimPrepareParams p;
+    p.batch = Bt;
+    p.seq_len = L;
+    p.d_inner = E;
+    p.units = U;
+    p.d_conv = K;
+    p.activation = layer.activation;
+    p.delta = delta.data_ptr();
+    p.delta_type = TypeCode(delta);
+    p.delta_sb = delta.stride(0);
+    p.delta_sl = delta.stride(1);
+    p.cum = cum.data_ptr<double>();
+    p.x_in = x.data_ptr();
+    p.x_type = TypeCode(x);
+    p.x_sb = x.stride(0);
+    p.x_sl = x.stride(1);
+    p.gate = gate.data_ptr();
+    p.gate_type = TypeCode(gate);
+    p.gate_sb = gate.stride(0);
+    p.gate_sl = gate.stride(1);
+    if (rstd.defined()) {
+      p.rstd = rstd.data_ptr();
+      p.rstd_type = TypeCode(rstd);
+      p.rstd_sb = rstd.stride(0);
+      p.rstd_sl = rstd.stride(1);
+      p.norm_group = E / rstd.size(2);
+      p.gamma = gamma.data_ptr<float>();
+    }
+    p.conv_w = layer.conv_w.data_ptr<float>();
+    p.conv_b = F32(layer.conv_b);
+    p.delta_out = layer.delta.data_ptr<float>();
+    p.cum_hi = layer.cum_delta.data_ptr<float>();
+    p.cum_lo = layer.cum_delta_lo.data_ptr<float>();
+    p.taps = layer.taps.data_ptr<float>();
+    p.gain = layer.gain.data_ptr<float>();
+    Check(LaunchLatimPrepare(p, c10::cuda::getCurrentCUDAStream()), "MakeLatimInputs");
+    return;
+  }
+#endif
+  MakeLatimInputsRef(tr, layer);
+}
+
+torch::Tensor LatimRowErrors(const torch::Tensor& sum_t, const torch::Tensor& slot_b,
+                             const torch::Tensor& slot_t, const torch::Tensor& y,
+                             const torch::Tensor& bias) {
+#ifdef ME_WITH_CUDA
+  if (y.is_cuda() && y.size(0) > 0 && y.size(2) > 0) {
+    const c10::cuda::CUDAGuard guard(y.device());
+    const int64_t slots = sum_t.size(0), D = y.size(2);
+    torch::Tensor out = torch::empty({2, slots}, sum_t.options().dtype(torch::kFloat32));
+    if (slots == 0) return out;
+    torch::Tensor yv = UnitChannelStride(y), st = sum_t.to(torch::kFloat32).contiguous();
+    torch::Tensor sb = slot_b.to(y.device(), torch::kLong).contiguous();
+    torch::Tensor stt = slot_t.to(y.device(), torch::kLong).contiguous();
+    torch::Tensor b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : torch::Tensor();
+    LatimRowErrorParams p;
+    p.slots = slots;
+    p.batch = yv.size(0);
+    p.d_model = D;
+    p.sum_t = st.data_ptr<float>();
+    p.slot_b = sb.data_ptr<int64_t>();
+    p.slot_t = stt.data_ptr<int64_t>();
+    p.y = yv.data_ptr();
+    p.y_type = TypeCode(yv);
+    p.y_sb = yv.stride(0);
+    p.y_sl = yv.stride(1);
+    p.bias = F32(b);
+    p.err = out.data_ptr<float>();
+    Check(LaunchLatimRowErrors(p, c10::cuda::getCurrentCUDAStream()), "LatimRowErrors");
+    return out;
+  }
+#endif
+  return LatimRowErrorsRef(sum_t, slot_b, slot_t, y, bias);
+}
+
 torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precision precision,
                         c10::optional<torch::ScalarType> out_dtype) {
   TORCH_CHECK(x.dim() == 2 && w.dim() == 2 && x.size(1) == w.size(1), "LatimGemm: shapes");
@@ -132,7 +243,7 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precisio
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
                                        const torch::Tensor& y, const torch::Tensor& resid,
                                        bool want_l1, bool want_l2, bool want_dist,
-                                       int64_t src_begin) {
+                                       int64_t src_begin, const LatimScoreSink* sink) {
 #ifdef ME_WITH_CUDA
   if (T.is_cuda() && (T.scalar_type() == torch::kFloat || T.scalar_type() == torch::kBFloat16)) {
     const c10::cuda::CUDAGuard guard(T.device());
@@ -141,8 +252,19 @@ LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tens
     torch::Tensor pos = row_pos.to(T.device(), torch::kInt).contiguous();
     auto f32 = T.options().dtype(torch::kFloat32);
     LatimPairScores out;
-    if (want_l1) out.l1 = torch::empty({Rb, S}, f32);
-    if (want_l2) out.l2 = torch::empty({Rb, S}, f32);
+    torch::Tensor slot;
+    if (sink != nullptr) {
+      slot = sink->slot.to(T.device(), torch::kLong).contiguous();
+      TORCH_CHECK((!want_l1 || sink->l1.is_contiguous()) && (!want_l2 || sink->l2.is_contiguous()),
+                  "ComputeLatimPairScores: sink matrices must be contiguous");
+      TORCH_CHECK(!want_l1 || !want_l2 || sink->l1.size(1) == sink->l2.size(1),
+                  "ComputeLatimPairScores: sink matrices of different widths");
+    } else {
+      if (want_l1) out.l1 = torch::empty({Rb, S}, f32);
+      if (want_l2) out.l2 = torch::empty({Rb, S}, f32);
+    }
+    float* l1 = !want_l1 ? nullptr : sink != nullptr ? sink->l1.data_ptr<float>() : out.l1.data_ptr<float>();
+    float* l2 = !want_l2 ? nullptr : sink != nullptr ? sink->l2.data_ptr<float>() : out.l2.data_ptr<float>();
     torch::Tensor yc, rc;
     if (want_dist) {
       out.dist = torch::empty({Rb, S}, f32);
@@ -160,14 +282,19 @@ LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tens
     p.row_pos = pos.data_ptr<int32_t>();
     p.y = want_dist ? yc.data_ptr<float>() : nullptr;
     p.resid = want_dist ? rc.data_ptr<float>() : nullptr;
-    p.l1 = want_l1 ? out.l1.data_ptr<float>() : nullptr;
-    p.l2 = want_l2 ? out.l2.data_ptr<float>() : nullptr;
+    p.l1 = l1;
+    p.l2 = l2;
+    if (sink != nullptr) {
+      p.out_slot = slot.data_ptr<int64_t>();
+      p.out_ld = want_l1 ? sink->l1.size(1) : want_l2 ? sink->l2.size(1) : 0;
+    }
     p.dist = want_dist ? out.dist.data_ptr<float>() : nullptr;
     Check(LaunchLatimPairScores(p, c10::cuda::getCurrentCUDAStream()), "LatimPairScores");
     return out;
   }
 #endif
-  return ComputeLatimPairScoresRef(T, row_pos, y, resid, want_l1, want_l2, want_dist, src_begin);
+  return ComputeLatimPairScoresRef(T, row_pos, y, resid, want_l1, want_l2, want_dist, src_begin,
+                                   sink);
 }
 
 }  // namespace mamba_explain

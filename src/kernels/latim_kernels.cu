@@ -22,7 +22,8 @@
 //   A block owns one 16-row tile × 16 sources × a range of heads: C·B once per group, M for a
 //   chunk of heads at a time in shared memory (read by the heads' channels), the taps applied per
 //   channel.
-// Pair scores: one warp per (row, source) reduces a row of T over D.
+// Pair scores: one warp per (row, source) reduces a row of T over D. Preparation (Δ, S, taps,
+// gains from the trace) and the decomposition error terms are plain element-wise / row kernels.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -553,9 +554,71 @@ __global__ void LatimPairScoresKernel(const LatimPairScoreParams p) {
     }
   }
   if (lane == 0) {
-    if (p.l1 != nullptr) p.l1[pair] = l1;
-    if (p.l2 != nullptr) p.l2[pair] = sqrtf(l2);
+    const int64_t at = p.out_slot != nullptr ? p.out_slot[i] * p.out_ld + s : pair;
+    if (p.l1 != nullptr) p.l1[at] = l1;
+    if (p.l2 != nullptr) p.l2[at] = sqrtf(l2);
     if (p.dist != nullptr) p.dist[pair] = dist;
+  }
+}
+
+// One block per (batch, position): Δ, S hi/lo over the units, taps and gains over the channels.
+__global__ void LatimPrepareKernel(const LatimPrepareParams p) {
+  const int64_t row = blockIdx.x, b = row / p.seq_len, l = row % p.seq_len;
+  const int64_t E = p.d_inner, K = p.d_conv;
+  for (int64_t u = threadIdx.x; u < p.units; u += blockDim.x) {
+    const int64_t o = row * p.units + u;
+    p.delta_out[o] = Load(p.delta, p.delta_type, b * p.delta_sb + l * p.delta_sl + u);
+    const double sum = p.cum[o];
+    const float hi = __double2float_rn(sum);
+    p.cum_hi[o] = hi;
+    p.cum_lo[o] = __double2float_rn(sum - static_cast<double>(hi));
+  }
+  for (int64_t c = threadIdx.x; c < E; c += blockDim.x) {
+    const float x = Load(p.x_in, p.x_type, b * p.x_sb + l * p.x_sl + c);
+    for (int64_t k = 0; k < K; ++k) {
+      float phi = x * p.conv_w[c * K + (K - 1 - k)];
+      if (k == 0 && p.conv_b != nullptr) phi += p.conv_b[c];
+      float tap = phi;
+      if (p.activation == kTapSilu) {
+        tap = phi / (1.0f + expf(-phi));
+      } else if (p.activation == kTapRelu) {
+        tap = phi > 0.0f ? phi : 0.0f;
+      }
+      p.taps[(row * K + k) * E + c] = tap;
+    }
+    const float z = Load(p.gate, p.gate_type, b * p.gate_sb + l * p.gate_sl + c);
+    float g = z / (1.0f + expf(-z));
+    if (p.rstd != nullptr) {
+      g = g * Load(p.rstd, p.rstd_type, b * p.rstd_sb + l * p.rstd_sl + c / p.norm_group);
+      g = g * p.gamma[c];
+    }
+    p.gain[row * E + c] = g;
+  }
+}
+
+// One warp per slot.
+__global__ void LatimRowErrorsKernel(const LatimRowErrorParams p) {
+  const int lane = threadIdx.x % 32;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (i >= p.slots) return;
+  const int64_t b = p.slot_b[i], t = p.slot_t[i];
+  float num = 0.0f, den = 0.0f;
+  if (b >= 0 && b < p.batch) {
+    for (int64_t d = lane; d < p.d_model; d += 32) {
+      const float y = Load(p.y, p.y_type, b * p.y_sb + t * p.y_sl + d);
+      const float diff = p.sum_t[i * p.d_model + d] - (y - (p.bias != nullptr ? p.bias[d] : 0.0f));
+      num += diff * diff;
+      den += y * y;
+    }
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) {
+    num += __shfl_xor_sync(0xffffffffu, num, off);
+    den += __shfl_xor_sync(0xffffffffu, den, off);
+  }
+  if (lane == 0) {
+    p.err[i] = num;
+    p.err[p.slots + i] = den;
   }
 }
 
@@ -646,6 +709,25 @@ cudaError_t LaunchLatimPairScores(const LatimPairScoreParams& p, cudaStream_t st
   const int64_t pairs = p.rows * p.n_src;
   const unsigned blocks = static_cast<unsigned>((pairs + kWarps - 1) / kWarps);
   LatimPairScoresKernel<<<blocks, kWarps * 32, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchLatimPrepare(const LatimPrepareParams& p, cudaStream_t stream) {
+  if (p.batch <= 0 || p.seq_len <= 0 || p.d_inner <= 0 || p.units <= 0 || p.d_conv <= 0 ||
+      p.norm_group <= 0 || (p.rstd != nullptr && p.gamma == nullptr)) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t rows = p.batch * p.seq_len;
+  if (rows > 0x7fffffff) return cudaErrorInvalidValue;
+  LatimPrepareKernel<<<static_cast<unsigned>(rows), 256, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchLatimRowErrors(const LatimRowErrorParams& p, cudaStream_t stream) {
+  if (p.slots <= 0 || p.d_model <= 0) return cudaErrorInvalidValue;
+  constexpr int kWarps = 8;
+  const unsigned blocks = static_cast<unsigned>((p.slots + kWarps - 1) / kWarps);
+  LatimRowErrorsKernel<<<blocks, kWarps * 32, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -35,6 +35,24 @@ struct LatimLayerTensors {
   torch::Tensor taps;  // [Bt, L, K, E] fp32 f(φ^(k)) from MakeTaps (what the kernels read)
 };
 
+// The traced tensors of one layer that the kernel inputs are made from, fp32 or bf16, views with
+// unit channel stride allowed: Δ [Bt, L, U], the x channels of the conv input x_in [Bt, L, E], the
+// gate z [Bt, L, E], and for Mamba-2 the gated RMSNorm's rstd [Bt, L, G_norm] with its weight γ [E].
+struct LatimTraceTensors {
+  torch::Tensor delta, x_in, gate;
+  torch::Tensor norm_rstd, gated_norm;  // Mamba-2, else undefined
+  torch::Tensor conv_w;                 // [E, K] fp32
+  torch::Tensor conv_b;                 // [E] fp32 or undefined
+};
+
+// Fills layer.delta (fp32), cum_delta / cum_delta_lo, x_in, conv_w, conv_b, taps and gain
+// (g_t = silu(z_t), ⊙ rstd_t ⊙ γ for Mamba-2, eqs. 20/24–25) from `trace`; layer.activation must
+// be set. On CUDA one fp64 prefix sum and one launch; elsewhere the reference
+// (MakeLatimInputsRef: MakeCumDelta, MakeTaps and the gain as LibTorch ops). Same numbers to fp32
+// rounding.
+void MakeLatimInputs(const LatimTraceTensors& trace, LatimLayerTensors& layer);
+void MakeLatimInputsRef(const LatimTraceTensors& trace, LatimLayerTensors& layer);
+
 // Fills layer.cum_delta / cum_delta_lo from layer.delta (fp64 prefix sum split into two floats).
 void MakeCumDelta(LatimLayerTensors& layer);
 
@@ -74,14 +92,34 @@ torch::Tensor LatimGemm(const torch::Tensor& x, const torch::Tensor& w, Precisio
 struct LatimPairScores {
   torch::Tensor l1, l2, dist;
 };
+// With a sink, ℓ1/ℓ2 are not returned but written straight into the layer's result matrices:
+// row i of the block into row slot[i] (int64 [Rb]) of sink.l1 / sink.l2 (fp32, contiguous,
+// [slots, ≥ src_begin + S]) at columns src_begin + j; rows sharing a slot (the discarded "trash"
+// row of unreported rows) leave one of their values there.
+struct LatimScoreSink {
+  torch::Tensor slot, l1, l2;
+};
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
                                        const torch::Tensor& y, const torch::Tensor& resid,
                                        bool want_l1, bool want_l2, bool want_dist,
-                                       int64_t src_begin = 0);
+                                       int64_t src_begin = 0,
+                                       const LatimScoreSink* sink = nullptr);
 LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T, const torch::Tensor& row_pos,
                                           const torch::Tensor& y, const torch::Tensor& resid,
                                           bool want_l1, bool want_l2, bool want_dist,
-                                          int64_t src_begin = 0);
+                                          int64_t src_begin = 0,
+                                          const LatimScoreSink* sink = nullptr);
+
+// The decomposition error terms of a layer's reported rows (slots): [2, slots] fp32 with
+// Σ_d (sum_t − (y − bias))² and Σ_d y² per slot, where sum_t [slots, D] fp32 = Σ_s T_t(x_s),
+// y [Bt, L, D] the mixer output (fp32 or bf16) at (slot_b, slot_t) (int64 [slots] each) and bias
+// [D] fp32 or undefined. A slot with slot_b outside [0, Bt) gives 0, 0.
+torch::Tensor LatimRowErrors(const torch::Tensor& sum_t, const torch::Tensor& slot_b,
+                             const torch::Tensor& slot_t, const torch::Tensor& y,
+                             const torch::Tensor& bias);
+torch::Tensor LatimRowErrorsRef(const torch::Tensor& sum_t, const torch::Tensor& slot_b,
+                                const torch::Tensor& slot_t, const torch::Tensor& y,
+                                const torch::Tensor& bias);
 
 }  // namespace mamba_explain
 

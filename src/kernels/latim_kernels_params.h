@@ -68,6 +68,58 @@ struct LatimContribParams {
   float* u_sum = nullptr;  // [Rb, E] zeroed; Σ_s u_{t←s} is added (fp32), or nullptr
 };
 
+// One layer's kernel inputs made from its trace in one pass (MakeLatimInputs): Δ in fp32, its
+// prefix sums S as hi + lo floats (split from an fp64 prefix sum made beforehand), the conv taps
+// tap_k[s, c] = f(w[c, K−1−k]·x[s, c] (+ β[c] on k = 0)) of eq. 19 and the gains g_t = silu(z_t)
+// (⊙ rstd_t ⊙ γ: Mamba-2's gated RMSNorm frozen at the forward's statistics, eqs. 24–25). Inputs
+// are fp32 or bf16 (`*_type`, LatimOutType codes) with unit channel stride and the given batch /
+// position strides in elements; outputs are contiguous fp32.
+struct LatimPrepareParams {
+  int64_t batch = 0, seq_len = 0;  // Bt, L
+  int64_t d_inner = 0;             // E
+  int64_t units = 0;               // U
+  int64_t d_conv = 0;              // K
+  int activation = kTapSilu;
+  const void* delta = nullptr;  // [Bt, L, U]
+  int delta_type = kLatimOutF32;
+  int64_t delta_sb = 0, delta_sl = 0;
+  const double* cum = nullptr;  // [Bt, L, U] contiguous fp64 inclusive prefix sums of Δ
+  const void* x_in = nullptr;   // [Bt, L, E] the x channels of the conv input
+  int x_type = kLatimOutF32;
+  int64_t x_sb = 0, x_sl = 0;
+  const void* gate = nullptr;  // [Bt, L, E] z
+  int gate_type = kLatimOutF32;
+  int64_t gate_sb = 0, gate_sl = 0;
+  const void* rstd = nullptr;  // [Bt, L, E / norm_group] (Mamba-2) or nullptr
+  int rstd_type = kLatimOutF32;
+  int64_t rstd_sb = 0, rstd_sl = 0;
+  int64_t norm_group = 1;         // channels per rstd entry
+  const float* gamma = nullptr;   // [E] gated RMSNorm weight (with rstd)
+  const float* conv_w = nullptr;  // [E, K] contiguous
+  const float* conv_b = nullptr;  // [E] or nullptr
+  float* delta_out = nullptr;     // [Bt, L, U]
+  float* cum_hi = nullptr;        // [Bt, L, U]
+  float* cum_lo = nullptr;        // [Bt, L, U]
+  float* taps = nullptr;          // [Bt, L, K, E]
+  float* gain = nullptr;          // [Bt, L, E]
+};
+
+// The decomposition error terms of reported rows: for each slot i with row (b_i, t_i),
+// err[i] = Σ_d (sum_t[i, d] − (y[b_i, t_i, d] − bias[d]))² and err[slots + i] = Σ_d y[b_i, t_i, d]²,
+// where sum_t = Σ_s T_t(x_s) and y the mixer output (fp32 or bf16, rows of `y_sl` elements, batches
+// of `y_sb`). Slots whose b_i is outside [0, batch) get 0 (the trash slot of the layer's outputs).
+struct LatimRowErrorParams {
+  int64_t slots = 0, batch = 0, d_model = 0;
+  const float* sum_t = nullptr;     // [slots, D]
+  const int64_t* slot_b = nullptr;  // [slots]
+  const int64_t* slot_t = nullptr;  // [slots]
+  const void* y = nullptr;
+  int y_type = kLatimOutF32;
+  int64_t y_sb = 0, y_sl = 0;
+  const float* bias = nullptr;  // [D] or nullptr
+  float* err = nullptr;         // [2, slots]
+};
+
 // The per-pair norms of T_t(x_s) = W_out u_{t←s} (eqs. 22/25) and the ALTI distance (eq. 6).
 struct LatimPairScoreParams {
   int64_t rows = 0, n_src = 0, d_model = 0;  // Rb, S, D
@@ -80,6 +132,10 @@ struct LatimPairScoreParams {
   float* l1 = nullptr;               // [Rb, S] ‖T‖₁, or nullptr
   float* l2 = nullptr;               // [Rb, S] ‖T‖₂, or nullptr
   float* dist = nullptr;             // [Rb, S] ‖y_t − T'_t(x_s)‖₁, or nullptr
+  // With out_slot, ℓ1/ℓ2 of row i land at l1/l2[out_slot[i]·out_ld + src_begin + j] (rows of the
+  // layer's result matrices) instead of [i·S + j]; several rows may share a (discarded) slot.
+  const int64_t* out_slot = nullptr;
+  int64_t out_ld = 0;
 };
 
 // Shapes the contribution kernel takes (Mamba-1 d_state ≤ 64, Mamba-2 d_state ≤ 256; d_conv ≤ 4);
@@ -92,6 +148,8 @@ constexpr bool LatimContribCudaSupports(bool mamba2, int64_t d_state, int64_t d_
 // Enqueue on `stream`; return the launch error (cudaErrorInvalidValue for unsupported shapes).
 cudaError_t LaunchLatimContributions(const LatimContribParams& p, cudaStream_t stream);
 cudaError_t LaunchLatimPairScores(const LatimPairScoreParams& p, cudaStream_t stream);
+cudaError_t LaunchLatimPrepare(const LatimPrepareParams& p, cudaStream_t stream);
+cudaError_t LaunchLatimRowErrors(const LatimRowErrorParams& p, cudaStream_t stream);
 #endif
 
 }  // namespace mamba_explain

@@ -67,6 +67,37 @@ void MakeTaps(LatimLayerTensors& layer) {
   layer.taps = torch::stack(taps, 2).contiguous();  // [Bt, L, K, E]
 }
 
+void MakeLatimInputsRef(const LatimTraceTensors& tr, LatimLayerTensors& layer) {
+  auto f32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
+  const int64_t E = tr.gate.size(2);
+  layer.delta = f32(tr.delta).contiguous();
+  MakeCumDelta(layer);
+  layer.x_in = f32(tr.x_in);
+  layer.conv_w = f32(tr.conv_w).contiguous();
+  layer.conv_b = tr.conv_b.defined() ? f32(tr.conv_b).contiguous() : torch::Tensor();
+  torch::Tensor gain = torch::silu(f32(tr.gate));
+  if (tr.norm_rstd.defined()) {
+    // Gated RMSNorm frozen at the forward's statistics and grouping (eqs. 24–25).
+    torch::Tensor rstd = f32(tr.norm_rstd);
+    gain = gain * rstd.repeat_interleave(E / rstd.size(2), 2) * f32(tr.gated_norm);
+  }
+  layer.gain = gain.contiguous();
+  MakeTaps(layer);
+}
+
+torch::Tensor LatimRowErrorsRef(const torch::Tensor& sum_t, const torch::Tensor& slot_b,
+                                const torch::Tensor& slot_t, const torch::Tensor& y,
+                                const torch::Tensor& bias) {
+  const int64_t Bt = y.size(0);
+  torch::Tensor b = slot_b.to(y.device(), torch::kLong), t = slot_t.to(y.device(), torch::kLong);
+  torch::Tensor real = ((b >= 0) & (b < Bt)).to(torch::kFloat32);
+  torch::Tensor rows = y.index({b.clamp(0, Bt - 1), t.clamp(0, y.size(1) - 1)}).to(torch::kFloat32);
+  torch::Tensor out = bias.defined() ? rows - bias.to(torch::kFloat32) : rows;
+  torch::Tensor num = (sum_t.to(torch::kFloat32) - out).pow(2).sum(-1) * real;
+  torch::Tensor den = rows.pow(2).sum(-1) * real;
+  return torch::stack({num, den});
+}
+
 torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowBlock& block,
                                     torch::ScalarType dtype, torch::Tensor* u_sum) {
   const int64_t Rb = block.row_pos.size(0), S = block.n_src, E = in.gain.size(2);
@@ -81,7 +112,7 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowB
                 " or window start ", s0, " outside the sequence");
     const int64_t b = seqs[i].item<int64_t>(), n = t + 1;
     torch::Tensor m = HiddenAttentionRow(in, b, t);  // [n, E]
-    torch::Tensor x = in.x_in[b].narrow(0, 0, n);    // [n, E]
+    torch::Tensor x = in.x_in[b].narrow(0, 0, n).to(torch::kFloat32);  // [n, E]
     torch::Tensor v = torch::zeros({n, E}, m.options());
     for (int64_t k = 0; k < std::min(K, n); ++k) {
       // tap_k[s] = f(w[c, K−1−k]·x[s,c] (+ β on the current-token tap)) feeds position s + k.
@@ -102,7 +133,7 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowB
 LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T_in, const torch::Tensor& row_pos,
                                           const torch::Tensor& y, const torch::Tensor& resid,
                                           bool want_l1, bool want_l2, bool want_dist,
-                                          int64_t src_begin) {
+                                          int64_t src_begin, const LatimScoreSink* sink) {
   torch::Tensor T = T_in.to(torch::kFloat32);
   const int64_t S = T.size(1);
   torch::Tensor t = row_pos.to(T.device(), torch::kLong).unsqueeze(1);                  // [Rb, 1]
@@ -115,6 +146,12 @@ LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T_in, const torch
     torch::Tensor diag = (s == t).to(torch::kFloat32).unsqueeze(-1);  // [Rb, S, 1]
     torch::Tensor t_prime = T + diag * resid.unsqueeze(1);            // eq. 6: T' adds x_t
     out.dist = (y.unsqueeze(1) - t_prime).abs().sum(-1) * mask;
+  }
+  if (sink != nullptr) {
+    torch::Tensor slot = sink->slot.to(T.device(), torch::kLong);
+    if (want_l1) sink->l1.narrow(1, src_begin, S).index_copy_(0, slot, out.l1);
+    if (want_l2) sink->l2.narrow(1, src_begin, S).index_copy_(0, slot, out.l2);
+    out.l1 = out.l2 = torch::Tensor();
   }
   return out;
 }

@@ -3,7 +3,9 @@
 # scan, Mamba-2 on the scan kernel). Builds the CUDA tests and latim_bench, runs the kernel and
 # forward tests against their references, then times the forward and LaTIM at N = 1024 with fp32
 # and bf16 weights and the last row at N = 65 536 and (Mamba-2) 1 048 576. Each stage has its own timeout. Logs under $OUT.
-#   source .device/env.sh && [PRECISIONS="fp32 bf16"] [PROFILE=1] bash tools/gpu_forward_check.sh
+#   source .device/env.sh && [PRECISIONS="fp32 bf16"] [PROFILE=1] [N4096=1] [LONG=0] \
+#     bash tools/gpu_forward_check.sh
+# N4096=1 adds all rows at N = 4 096 (Mamba-2); LONG=0 skips the long-context rows.
 set -uo pipefail
 source "$(dirname "$0")/gpu_lib.sh"
 gpu_configure -DME_BUILD_BENCH=ON
@@ -27,6 +29,12 @@ if [ "${PROFILE:-0}" = 1 ]; then
     --model-precision bf16 2>&1 | tee "$out/latim_profile.log" | grep -E "stages|last|forward"
   stamp "profile"
 fi
+if [ "${N4096:-0}" = 1 ]; then
+  timeout 120 ./build-gpu/latim_bench --arch mamba2 --seq-lens 4096 --reps 1 --model-precision bf16 \
+    2>&1 | tee "$out/latim_bench_mamba2_4096.log" | grep -vE "^ +stages"
+  stamp "mamba2 4096"
+fi
+[ "${LONG:-1}" = 1 ] || exit 0
 for arch in mamba2 mamba1; do
   timeout 60 ./build-gpu/latim_bench --arch $arch --seq-lens 65536 --reps 1 --model-precision bf16 \
     2>&1 | tee "$out/latim_bench_${arch}_65536.log" | grep -E "forward|last|failed|MISMATCH"

@@ -264,6 +264,135 @@ TEST_F(LatimKernelsTest, PairScores) {
   }
 }
 
+TEST_F(LatimKernelsTest, PairScoresIntoResultRows) {
+  // With a sink the norms land in rows `slot` of the layer's matrices at columns src_begin + j;
+  // every other element keeps its value.
+  const torch::Device cuda(torch::kCUDA);
+  const int64_t S = 30, D = 64, L = 50, slots = 7;
+  LatimRowBlock block = MakeBlock({{2, 9, 29}, {4}}, cuda);
+  const int64_t Rb = block.row_pos.size(0);
+  torch::Tensor T = torch::randn({Rb, S, D}, torch::TensorOptions().device(cuda));
+  std::vector<int64_t> slot_v(Rb, slots - 1);  // the rest into the trash row
+  slot_v[0] = 0;
+  slot_v[1] = 2;
+  slot_v[2] = 4;
+  slot_v[kLatimRowTile] = 5;
+  torch::Tensor slot = torch::tensor(slot_v, torch::kLong).to(cuda);
+  for (int64_t s0 : {int64_t{0}, int64_t{11}}) {
+    const int64_t n = s0 == 0 ? S : 15;
+    torch::Tensor Tw = T.narrow(1, 0, n);
+    LatimPairScores plain =
+        ComputeLatimPairScores(Tw, block.row_pos, {}, {}, true, true, false, s0);
+    LatimScoreSink sink;
+    sink.slot = slot;
+    sink.l1 = torch::full({slots, L}, -7.0f, T.options());
+    sink.l2 = torch::full({slots, L}, -7.0f, T.options());
+    LatimPairScores got =
+        ComputeLatimPairScores(Tw, block.row_pos, {}, {}, true, true, false, s0, &sink);
+    EXPECT_FALSE(got.l1.defined());
+    EXPECT_FALSE(got.l2.defined());
+    torch::Tensor want1 = torch::full({slots, L}, -7.0f, T.options());
+    torch::Tensor want2 = want1.clone();
+    for (int64_t i : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{kLatimRowTile}}) {
+      want1[slot_v[i]].narrow(0, s0, n).copy_(plain.l1[i]);
+      want2[slot_v[i]].narrow(0, s0, n).copy_(plain.l2[i]);
+    }
+    const torch::Tensor kept = torch::arange(slots - 1, torch::TensorOptions().device(cuda));
+    EXPECT_TRUE(AllClose(sink.l1.index_select(0, kept), want1.index_select(0, kept), 0, 0));
+    EXPECT_TRUE(AllClose(sink.l2.index_select(0, kept), want2.index_select(0, kept), 0, 0));
+    // The reference sink gives the same matrices.
+    LatimScoreSink ref_sink;
+    ref_sink.slot = slot.cpu();
+    ref_sink.l1 = torch::full({slots, L}, -7.0f);
+    ref_sink.l2 = torch::full({slots, L}, -7.0f);
+    ComputeLatimPairScoresRef(Tw.cpu(), block.row_pos.cpu(), {}, {}, true, true, false, s0,
+                              &ref_sink);
+    EXPECT_TRUE(AllClose(sink.l1.index_select(0, kept).cpu(),
+                         ref_sink.l1.index_select(0, kept.cpu()), 1e-4, 1e-5));
+    EXPECT_TRUE(AllClose(sink.l2.index_select(0, kept).cpu(),
+                         ref_sink.l2.index_select(0, kept.cpu()), 1e-4, 1e-5));
+  }
+}
+
+// MakeLatimInputs (one launch on CUDA) against its reference on traced tensors of both kinds:
+// fp32 and bf16 traces, strided views, Mamba-2's rstd groups, every activation, with and without
+// a conv bias, length 1.
+TEST_F(LatimKernelsTest, PrepareFromTrace) {
+  const torch::Device cuda(torch::kCUDA);
+  struct Case {
+    bool mamba2;
+    int64_t batch, L, E, U, K, norm_groups;
+    bool bias;
+    int act;
+    torch::ScalarType dtype;
+  };
+  const std::vector<Case> cases = {
+      {false, 2, 37, 96, 96, 4, 0, true, kTapSilu, torch::kFloat32},
+      {false, 1, 1, 64, 64, 4, 0, false, kTapIdentity, torch::kBFloat16},
+      {false, 3, 19, 40, 40, 2, 0, true, kTapRelu, torch::kBFloat16},
+      {true, 2, 33, 128, 16, 4, 1, true, kTapSilu, torch::kBFloat16},
+      {true, 1, 50, 96, 12, 3, 2, false, kTapIdentity, torch::kFloat32},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << "mamba2 " << c.mamba2 << " L " << c.L << " E " << c.E
+                                    << " act " << c.act << " bf16 "
+                                    << (c.dtype == torch::kBFloat16));
+    auto o = torch::TensorOptions().device(cuda).dtype(c.dtype);
+    LatimTraceTensors tr;
+    // Views as the trace holds them: x inside the conv input, z inside the projection.
+    tr.delta = torch::softplus(torch::randn({c.batch, c.L, c.U + 3}, o)).narrow(2, 1, c.U);
+    tr.x_in = torch::randn({c.batch, c.L, c.E + 9}, o).narrow(2, 0, c.E);
+    tr.gate = torch::randn({c.batch, c.L, 2 * c.E}, o).narrow(2, c.E, c.E);
+    auto f = torch::TensorOptions().device(cuda).dtype(torch::kFloat32);
+    tr.conv_w = torch::randn({c.E, c.K}, f);
+    if (c.bias) tr.conv_b = torch::randn({c.E}, f);
+    if (c.mamba2) {
+      tr.norm_rstd = torch::rand({c.batch, c.L, c.norm_groups}, o) + 0.5;
+      tr.gated_norm = torch::randn({c.E}, f);
+    }
+    LatimLayerTensors ref, got;
+    ref.activation = got.activation = c.act;
+    LatimTraceTensors tr_cpu = tr;
+    for (torch::Tensor* t : {&tr_cpu.delta, &tr_cpu.x_in, &tr_cpu.gate, &tr_cpu.conv_w,
+                             &tr_cpu.conv_b, &tr_cpu.norm_rstd, &tr_cpu.gated_norm}) {
+      if (t->defined()) *t = t->cpu();
+    }
+    MakeLatimInputsRef(tr_cpu, ref);
+    PoisonAllocator(cuda);
+    MakeLatimInputs(tr, got);
+    EXPECT_TRUE(AllClose(got.delta, ref.delta, 0, 0)) << "delta";
+    EXPECT_TRUE(AllClose(got.cum_delta, ref.cum_delta, 0, 1e-6)) << "S hi";
+    EXPECT_TRUE(AllClose(got.cum_delta_lo, ref.cum_delta_lo, 1e-12, 0)) << "S lo";
+    EXPECT_TRUE(AllClose(got.taps, ref.taps, 1e-6, 1e-5)) << "taps";
+    EXPECT_TRUE(AllClose(got.gain, ref.gain, 1e-6, 1e-5)) << "gain";
+    EXPECT_TRUE(AllClose(got.conv_w, ref.conv_w, 0, 0));
+    EXPECT_EQ(got.conv_b.defined(), c.bias);
+  }
+}
+
+TEST_F(LatimKernelsTest, RowErrors) {
+  const torch::Device cuda(torch::kCUDA);
+  const int64_t Bt = 3, L = 20, D = 70;
+  for (torch::ScalarType dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (bool bias : {true, false}) {
+      auto f = torch::TensorOptions().device(cuda).dtype(torch::kFloat32);
+      torch::Tensor y = torch::randn({Bt, L, D + 5}, f.dtype(dtype)).narrow(2, 0, D);
+      torch::Tensor b = bias ? torch::randn({D}, f) : torch::Tensor();
+      // Slots: rows of the three sequences, unused slots (b = Bt) and a trash slot.
+      torch::Tensor slot_b = torch::tensor(std::vector<int64_t>{0, 0, 1, 3, 2, 3}).to(cuda);
+      torch::Tensor slot_t = torch::tensor(std::vector<int64_t>{0, 19, 7, 0, 12, 0}).to(cuda);
+      torch::Tensor sum_t = torch::randn({6, D}, f);
+      torch::Tensor ref = LatimRowErrorsRef(sum_t.cpu(), slot_b.cpu(), slot_t.cpu(), y.cpu(),
+                                            bias ? b.cpu() : torch::Tensor());
+      PoisonAllocator(cuda);
+      torch::Tensor got = LatimRowErrors(sum_t, slot_b, slot_t, y, b);
+      EXPECT_TRUE(AllClose(got.cpu(), ref, 1e-4, 1e-5));
+      EXPECT_EQ(got[0][3].item<float>(), 0.0f);
+      EXPECT_EQ(got[1][5].item<float>(), 0.0f);
+    }
+  }
+}
+
 TEST_F(LatimKernelsTest, GemmPrecisions) {
   const torch::Device cuda(torch::kCUDA);
   torch::Tensor x = torch::randn({1000, 384}, torch::TensorOptions().device(cuda));

@@ -275,10 +275,52 @@ int Serve() {
   }
 
   ServingMetrics metrics;
+  const std::string backend = absl::GetFlag(FLAGS_backend);
+  // The metrics endpoint starts before any model loads: on the GPU host civetweb could not create
+  // its first worker thread once LibTorch had initialised CUDA ("Cannot create first worker
+  // thread", docs/operations.md), while it starts in the same process before that.
+  // Declared before the exposer, which holds it weakly.
+  auto process_metrics =
+      std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
+  std::unique_ptr<prometheus::Exposer> exposer;
+  int metrics_port = -1;
+  // civetweb gives each connection a worker thread until its request arrives; with few threads
+  // and the default 30 s request timeout, two idle connections stall every scrape.
+  const std::vector<std::string> exposer_options = {
+      "listening_ports",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":", absl::GetFlag(FLAGS_metrics_port)),
+      "num_threads",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)),
+      "request_timeout_ms",
+      absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))};
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(exposer_options);
+      exposer->RegisterCollectable(metrics.registry());
+      exposer->RegisterCollectable(process_metrics);
+      metrics_port = exposer->GetListeningPorts().front();
+    } catch (const std::exception& e) {
+      std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
+                << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
+                << ": " << e.what() << "\n";
+#ifdef ME_HAVE_CIVETWEB
+      // CivetServer drops civetweb's reason; starting civetweb directly with the same options
+      // names it (tools/metrics_probe runs the same check outside the server).
+      const std::string reason = CivetwebStartError(exposer_options);
+      std::cerr << "mamba-explaind: civetweb alone with the same options: "
+                << (reason.empty() ? std::string("starts") : reason) << "\n";
+#endif
+      if (absl::GetFlag(FLAGS_metrics_required)) return 1;
+      std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
+                   "instead)\n";
+      exposer.reset();
+      metrics_port = -1;
+    }
+  }
+
   RegistryOptions registry_options;
   registry_options.repository = absl::GetFlag(FLAGS_model_repository);
   registry_options.follow_external_symlinks = absl::GetFlag(FLAGS_follow_external_symlinks);
-  const std::string backend = absl::GetFlag(FLAGS_backend);
   if (backend == "synthetic") {
     SyntheticBackendOptions options;
     options.layer_delay_ms = absl::GetFlag(FLAGS_synthetic_layer_delay_ms);
@@ -343,45 +385,6 @@ int Serve() {
   if (server == nullptr || grpc_port == 0) {
     std::cerr << "mamba-explaind: cannot listen on " << address << "\n";
     return 1;
-  }
-
-  // Declared before the exposer, which holds it weakly.
-  auto process_metrics =
-      std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
-  std::unique_ptr<prometheus::Exposer> exposer;
-  int metrics_port = -1;
-  // civetweb gives each connection a worker thread until its request arrives; with few threads
-  // and the default 30 s request timeout, two idle connections stall every scrape.
-  const std::vector<std::string> exposer_options = {
-      "listening_ports",
-      absl::StrCat(absl::GetFlag(FLAGS_metrics_address), ":", absl::GetFlag(FLAGS_metrics_port)),
-      "num_threads",
-      absl::StrCat(absl::GetFlag(FLAGS_metrics_threads)),
-      "request_timeout_ms",
-      absl::StrCat(absl::GetFlag(FLAGS_metrics_request_timeout_ms))};
-  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(exposer_options);
-      exposer->RegisterCollectable(metrics.registry());
-      exposer->RegisterCollectable(process_metrics);
-      metrics_port = exposer->GetListeningPorts().front();
-    } catch (const std::exception& e) {
-      std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
-                << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
-                << ": " << e.what() << "\n";
-#ifdef ME_HAVE_CIVETWEB
-      // CivetServer drops civetweb's reason; starting civetweb directly with the same options
-      // names it (tools/metrics_probe runs the same check outside the server).
-      const std::string reason = CivetwebStartError(exposer_options);
-      std::cerr << "mamba-explaind: civetweb alone with the same options: "
-                << (reason.empty() ? std::string("starts") : reason) << "\n";
-#endif
-      if (absl::GetFlag(FLAGS_metrics_required)) return 1;
-      std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
-                   "instead)\n";
-      exposer.reset();
-      metrics_port = -1;
-    }
   }
 
   // The HTTP gateway calls the service through the in-process channel: the same handlers, auth,

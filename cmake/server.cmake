@@ -82,6 +82,12 @@ if(CPP_HTTPLIB_FOUND)
   target_link_libraries(me_http_gateway PUBLIC me_proto me_web_assets absl::synchronization
     absl::time absl::strings nlohmann_json::nlohmann_json PkgConfig::CPP_HTTPLIB)
   target_compile_options(me_http_gateway PRIVATE ${ME_WARNINGS})
+  # /metrics on cpp-httplib (server/metrics_http.h says why not civetweb where this exists).
+  add_library(me_metrics_http STATIC server/metrics_http.cc)
+  target_link_libraries(me_metrics_http PUBLIC prometheus-cpp::core absl::synchronization
+    absl::time absl::strings absl::status absl::statusor PkgConfig::CPP_HTTPLIB)
+  target_include_directories(me_metrics_http PUBLIC ${CMAKE_SOURCE_DIR})
+  target_compile_options(me_metrics_http PRIVATE ${ME_WARNINGS})
 endif()
 message(STATUS "mamba-explain: HTTP gateway ${ME_WITH_HTTP}")
 
@@ -93,7 +99,7 @@ if(ME_ENGINE)
   target_compile_definitions(mamba-explaind PRIVATE ME_WITH_ENGINE_BACKEND=1)
 endif()
 if(ME_WITH_HTTP)
-  target_link_libraries(mamba-explaind PRIVATE me_http_gateway)
+  target_link_libraries(mamba-explaind PRIVATE me_http_gateway me_metrics_http)
   target_compile_definitions(mamba-explaind PRIVATE ME_WITH_HTTP=1)
 endif()
 target_compile_definitions(mamba-explaind PRIVATE ME_VERSION="${ME_VERSION}")

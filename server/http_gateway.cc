@@ -179,6 +179,12 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   server.set_read_timeout(absl::ToChronoSeconds(options.read_timeout));
   server.set_write_timeout(std::chrono::seconds(30));
   server.set_keep_alive_timeout(5);
+  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second server
+  // bind the same port and take half of its connections instead of failing.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   gateway->Route();
   int port = options.port;
   if (port == 0) {

@@ -36,6 +36,9 @@
 #include "server/http_gateway.h"
 #endif
 #include "server/process_metrics.h"
+#ifdef ME_WITH_HTTP
+#include "server/metrics_http.h"
+#endif
 #ifdef ME_WITH_ENGINE_BACKEND
 #include "serving/engine_backend.h"
 #endif
@@ -276,14 +279,41 @@ int Serve() {
 
   ServingMetrics metrics;
   const std::string backend = absl::GetFlag(FLAGS_backend);
-  // The metrics endpoint starts before any model loads: on the GPU host civetweb could not create
-  // its first worker thread once LibTorch had initialised CUDA ("Cannot create first worker
-  // thread", docs/operations.md), while it starts in the same process before that.
-  // Declared before the exposer, which holds it weakly.
+  // Declared before the metrics server, which holds it weakly.
   auto process_metrics =
       std::make_shared<ProcessMetrics>(ME_VERSION, backend, absl::GetFlag(FLAGS_device));
-  std::unique_ptr<prometheus::Exposer> exposer;
+#ifdef ME_WITH_HTTP
+  // cpp-httplib serves /metrics where the build has it: Debian's civetweb (prometheus-cpp's
+  // Exposer) starts its workers with 100 KiB stacks, which glibc refuses once LibTorch CUDA's
+  // static TLS is larger ("Cannot create first worker thread" on the GPU host; metrics_http.h).
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+#endif
   int metrics_port = -1;
+#ifdef ME_WITH_HTTP
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) {
+    MetricsHttpOptions metrics_options;
+    metrics_options.host = absl::GetFlag(FLAGS_metrics_address);
+    metrics_options.port = absl::GetFlag(FLAGS_metrics_port);
+    metrics_options.threads = absl::GetFlag(FLAGS_metrics_threads);
+    metrics_options.read_timeout =
+        absl::Milliseconds(absl::GetFlag(FLAGS_metrics_request_timeout_ms));
+    auto started = MetricsHttpServer::Start(metrics_options);
+    if (started.ok()) {
+      metrics_http = *std::move(started);
+      metrics_http->RegisterCollectable(metrics.registry());
+      metrics_http->RegisterCollectable(process_metrics);
+      metrics_port = metrics_http->port();
+    } else {
+      std::cerr << "mamba-explaind: ERROR: cannot serve metrics on "
+                << absl::GetFlag(FLAGS_metrics_address) << ":" << absl::GetFlag(FLAGS_metrics_port)
+                << ": " << started.status().message() << "\n";
+      if (absl::GetFlag(FLAGS_metrics_required)) return 1;
+      std::cerr << "mamba-explaind: serving gRPC WITHOUT metrics (--metrics_required exits "
+                   "instead)\n";
+    }
+  }
+#else
+  std::unique_ptr<prometheus::Exposer> exposer;
   // civetweb gives each connection a worker thread until its request arrives; with few threads
   // and the default 30 s request timeout, two idle connections stall every scrape.
   const std::vector<std::string> exposer_options = {
@@ -317,6 +347,7 @@ int Serve() {
       metrics_port = -1;
     }
   }
+#endif
 
   RegistryOptions registry_options;
   registry_options.repository = absl::GetFlag(FLAGS_model_repository);

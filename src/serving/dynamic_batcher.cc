@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -25,11 +26,20 @@ class JobBatchSink : public BatchSink {
     const ExplainJob& job = *jobs_[item];
     return job.sink->IsCancelled() || absl::Now() > job.deadline;
   }
+  void OnFailed(int item, absl::Status status) override {
+    failed_.emplace(item, std::move(status));
+  }
+  // The status an item failed with alone, or OK.
+  absl::Status Failure(int item) const {
+    auto it = failed_.find(item);
+    return it == failed_.end() ? absl::OkStatus() : it->second;
+  }
   int64_t layers() const { return layers_; }
 
  private:
   const std::vector<std::unique_ptr<ExplainJob>>& jobs_;
   int64_t layers_ = 0;
+  std::map<int, absl::Status> failed_;
 };
 
 absl::Status DropStatus(const ExplainJob& job) {
@@ -133,7 +143,7 @@ size_t DynamicBatcher::HeadLocked() const {
   return head;
 }
 
-std::vector<size_t> DynamicBatcher::GatherLocked(size_t head) const {
+std::vector<size_t> DynamicBatcher::GatherLocked(size_t head, bool* token_full) const {
   const std::string key = queue_[head]->options.Key();
   std::vector<size_t> candidates;
   for (size_t i = 0; i < queue_.size(); ++i) {
@@ -146,13 +156,21 @@ std::vector<size_t> DynamicBatcher::GatherLocked(size_t head) const {
   });
   std::vector<size_t> chosen = {head};
   int64_t longest = static_cast<int64_t>(queue_[head]->input.ids.size());
+  bool left_out = false;
   for (size_t i : candidates) {
     if (static_cast<int>(chosen.size()) >= options_.max_batch_size) break;
     const int64_t len = std::max<int64_t>(longest, queue_[i]->input.ids.size());
-    if (len * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens) continue;
+    if (len * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens) {
+      left_out = true;  // a shorter one may still fit
+      continue;
+    }
     longest = len;
     chosen.push_back(i);
   }
+  // The token budget closes the batch when it left a queued request out, or when not even one
+  // more sequence of the batch's longest length would fit: waiting cannot grow it.
+  *token_full =
+      left_out || longest * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens;
   return chosen;
 }
 
@@ -175,9 +193,10 @@ void DynamicBatcher::Run() {
         if (stopping_ && dropped.empty()) break;
       } else {
         const size_t head = HeadLocked();
-        std::vector<size_t> chosen = GatherLocked(head);
+        bool token_full = false;
+        std::vector<size_t> chosen = GatherLocked(head, &token_full);
         const absl::Time ready_at = queue_[head]->enqueued + options_.max_queue_delay;
-        const bool full = static_cast<int>(chosen.size()) >= options_.max_batch_size;
+        const bool full = token_full || static_cast<int>(chosen.size()) >= options_.max_batch_size;
         if (full || stopping_ || absl::Now() >= ready_at) {
           std::sort(chosen.begin(), chosen.end());
           for (size_t i : chosen) batch.push_back(std::move(queue_[i]));
@@ -212,23 +231,17 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     absl::MutexLock lock(&mu_);
     running_since_ = start;
   }
-  std::vector<ExplainInput> inputs;
+  // Each job keeps its own options (they share only the key); the backend plans the calls.
+  std::vector<BatchItem> items;
   int64_t longest = 0;
   for (auto& job : batch) {
-    inputs.push_back(job->input);
+    items.push_back({job->options, job->input});
     longest = std::max<int64_t>(longest, job->input.ids.size());
-  }
-  // The jobs share a key, so the head's options are the batch's, except the memory budget (not
-  // in the key): the smallest one of the batch.
-  BatchOptions options = batch.front()->options;
-  for (const auto& job : batch) {
-    options.memory_budget_bytes =
-        std::min(options.memory_budget_bytes, job->options.memory_budget_bytes);
   }
   JobBatchSink sink(batch);
   absl::Status status;
   try {
-    status = backend_->ExplainBatch(options, inputs, &sink);
+    status = backend_->ExplainBatch(items, &sink);
   } catch (const std::exception& e) {
     status = absl::InternalError(absl::StrCat("backend threw: ", e.what()));
   }
@@ -258,8 +271,10 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     if (metrics_) {
       metrics_->ObserveQueue(options_.model_name, absl::ToDoubleSeconds(job_stats.queue_time));
     }
-    absl::Status job_status = status;
-    if (sink.IsCancelled(static_cast<int>(i)) && (status.ok() || absl::IsCancelled(status))) {
+    absl::Status job_status = sink.Failure(static_cast<int>(i));
+    if (job_status.ok()) job_status = status;
+    if (sink.IsCancelled(static_cast<int>(i)) &&
+        (job_status.ok() || absl::IsCancelled(job_status))) {
       job_status = DropStatus(job);
     }
     job.sink->OnFinished(job_status, job_stats);

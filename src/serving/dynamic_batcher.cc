@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <exception>
-#include <map>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -10,10 +10,14 @@
 namespace mamba_explain {
 namespace {
 
-// Routes a backend's per-item callbacks to the jobs of one batch.
+// Routes a backend's per-item callbacks to the jobs of one batch. An item the backend reports
+// done or failed alone is finished at once through `finish` (its client need not wait for the
+// rest of the batch).
 class JobBatchSink : public BatchSink {
  public:
-  explicit JobBatchSink(const std::vector<std::unique_ptr<ExplainJob>>& jobs) : jobs_(jobs) {}
+  using FinishFn = std::function<void(int item, absl::Status status)>;
+  JobBatchSink(const std::vector<std::unique_ptr<ExplainJob>>& jobs, FinishFn finish)
+      : jobs_(jobs), finish_(std::move(finish)) {}
   void OnLayer(int item, LayerMatrix matrix) override {
     ++layers_;
     jobs_[item]->sink->OnLayer(std::move(matrix));
@@ -22,24 +26,30 @@ class JobBatchSink : public BatchSink {
     ++layers_;
     jobs_[item]->sink->OnTokenScores(std::move(scores));
   }
+  // A finished item reads as cancelled: its job's sink may be gone (OnFinished was its last call).
   bool IsCancelled(int item) const override {
+    if (finished_[item]) return true;
     const ExplainJob& job = *jobs_[item];
     return job.sink->IsCancelled() || absl::Now() > job.deadline;
   }
-  void OnFailed(int item, absl::Status status) override {
-    failed_.emplace(item, std::move(status));
-  }
-  // The status an item failed with alone, or OK.
-  absl::Status Failure(int item) const {
-    auto it = failed_.find(item);
-    return it == failed_.end() ? absl::OkStatus() : it->second;
+  void OnFailed(int item, absl::Status status) override { Finish(item, std::move(status)); }
+  void OnDone(int item) override { Finish(item, absl::OkStatus()); }
+  // Finishes every item not finished yet with `status` (the batch's end).
+  void FinishAll(const absl::Status& status) {
+    for (int i = 0; i < static_cast<int>(jobs_.size()); ++i) Finish(i, status);
   }
   int64_t layers() const { return layers_; }
 
  private:
+  void Finish(int item, absl::Status status) {
+    if (item < 0 || item >= static_cast<int>(jobs_.size()) || finished_[item]) return;
+    finished_[item] = true;
+    finish_(item, std::move(status));
+  }
   const std::vector<std::unique_ptr<ExplainJob>>& jobs_;
+  FinishFn finish_;
+  std::vector<bool> finished_ = std::vector<bool>(jobs_.size(), false);
   int64_t layers_ = 0;
-  std::map<int, absl::Status> failed_;
 };
 
 absl::Status DropStatus(const ExplainJob& job) {
@@ -238,7 +248,27 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     items.push_back({job->options, job->input});
     longest = std::max<int64_t>(longest, job->input.ids.size());
   }
-  JobBatchSink sink(batch);
+  JobStats stats;
+  stats.batch_size = static_cast<int>(batch.size());
+  stats.batch_tokens = longest * static_cast<int64_t>(batch.size());
+  // Finishes job i (once: JobBatchSink): with its own failure, or the batch's status; a cancelled
+  // or expired job with nothing worse to report gets CANCELLED / DEADLINE_EXCEEDED. Its compute
+  // time runs to its finish.
+  auto finish = [&](int i, absl::Status status) {
+    ExplainJob& job = *batch[i];
+    JobStats job_stats = stats;
+    job_stats.queue_time = start - job.enqueued;
+    job_stats.compute_time = absl::Now() - start;
+    if (metrics_) {
+      metrics_->ObserveQueue(options_.model_name, absl::ToDoubleSeconds(job_stats.queue_time));
+    }
+    if ((job.sink->IsCancelled() || absl::Now() > job.deadline) &&
+        (status.ok() || absl::IsCancelled(status))) {
+      status = DropStatus(job);
+    }
+    job.sink->OnFinished(std::move(status), job_stats);
+  };
+  JobBatchSink sink(batch, finish);
   absl::Status status;
   try {
     status = backend_->ExplainBatch(items, &sink);
@@ -246,10 +276,7 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     status = absl::InternalError(absl::StrCat("backend threw: ", e.what()));
   }
   const absl::Time end = absl::Now();
-  JobStats stats;
   stats.compute_time = end - start;
-  stats.batch_size = static_cast<int>(batch.size());
-  stats.batch_tokens = longest * static_cast<int64_t>(batch.size());
   {
     absl::MutexLock lock(&mu_);
     running_since_ = absl::InfinitePast();
@@ -264,21 +291,7 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     const DeviceMemoryStats memory = backend_->DeviceMemory();
     metrics_->SetGpuMemoryBytes(memory.used, memory.reserved);
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    ExplainJob& job = *batch[i];
-    JobStats job_stats = stats;
-    job_stats.queue_time = start - job.enqueued;
-    if (metrics_) {
-      metrics_->ObserveQueue(options_.model_name, absl::ToDoubleSeconds(job_stats.queue_time));
-    }
-    absl::Status job_status = sink.Failure(static_cast<int>(i));
-    if (job_status.ok()) job_status = status;
-    if (sink.IsCancelled(static_cast<int>(i)) &&
-        (job_status.ok() || absl::IsCancelled(job_status))) {
-      job_status = DropStatus(job);
-    }
-    job.sink->OnFinished(job_status, job_stats);
-  }
+  sink.FinishAll(status);
 }
 
 }  // namespace mamba_explain

@@ -66,47 +66,31 @@ class EngineBackend : public ExplainBackend {
   // its items alone; the batch's other calls go on.
   absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override {
     const int n = static_cast<int>(items.size());
-    std::vector<bool> failed(n, false);
-    for (const FamilyCall& call : PlanFamilyCalls(items)) {
+    const std::vector<FamilyCall> calls = PlanFamilyCalls(items);
+    // An item is done after its last call: the batcher may finish it then (OnDone) instead of
+    // after the whole batch. Items of the batch's last call finish with the batch (after its
+    // metrics are recorded).
+    std::vector<size_t> last_call(n, 0);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      for (int item : calls[c].items) last_call[item] = c;
+    }
+    std::vector<bool> failed(n, false), done(n, false);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const FamilyCall& call = calls[c];
       if (sink->AllCancelled(n)) return AllCancelled();
-      std::vector<int> live;  // call sequence -> batch item
+      RunCall(call, items, sink, &failed);
       for (int item : call.items) {
-        if (!failed[item] && !sink->IsCancelled(item)) live.push_back(item);
-      }
-      if (live.empty()) continue;
-      std::vector<const ExplainInput*> inputs;
-      for (int item : live) inputs.push_back(&items[item].input);
-      const ValidatedRequest request = ToRequest(call.options, inputs);
-      auto all_cancelled = [&] {
-        for (int item : live) {
-          if (!sink->IsCancelled(item)) return false;
+        if (last_call[item] == c && !failed[item] && !sink->IsCancelled(item)) {
+          done[item] = true;
+          if (c + 1 < calls.size()) sink->OnDone(item);
         }
-        return true;
-      };
-      // Streams each result as it arrives; results of a cancelled item are dropped and its
-      // remaining work skipped; the call stops (between results) once all its items are.
-      const absl::Status status = engine_->Explain(
-          request,
-          [&](AttributionResult r) {
-            const int64_t seq = r.sequence;
-            if (seq >= 0 && seq < static_cast<int64_t>(live.size()) &&
-                !sink->IsCancelled(live[seq])) {
-              Deliver(live[seq], std::move(r), sink);
-            }
-            return !all_cancelled();
-          },
-          Cancellation([&](int64_t seq) {
-            return seq < 0 || seq >= static_cast<int64_t>(live.size()) ||
-                   sink->IsCancelled(live[seq]);
-          }));
-      if (status.ok() || (absl::IsCancelled(status) && all_cancelled())) continue;
-      for (int item : live) {
-        failed[item] = true;
-        sink->OnFailed(item, status);
       }
     }
-    if (sink->AllCancelled(n)) return AllCancelled();
-    return absl::OkStatus();
+    // Every item is now done, failed or cancelled: CANCELLED when all were cancelled.
+    for (int item = 0; item < n; ++item) {
+      if (done[item] || failed[item]) return absl::OkStatus();
+    }
+    return AllCancelled();
   }
 
   DeviceMemoryStats DeviceMemory() const override {
@@ -115,6 +99,47 @@ class EngineBackend : public ExplainBackend {
   }
 
  private:
+  // One family call over its items that are still wanted; a failure fails those items alone
+  // (OnFailed, marked in *failed).
+  void RunCall(const FamilyCall& call, const std::vector<BatchItem>& items, BatchSink* sink,
+               std::vector<bool>* failed) {
+    std::vector<int> live;  // call sequence -> batch item
+    for (int item : call.items) {
+      if (!(*failed)[item] && !sink->IsCancelled(item)) live.push_back(item);
+    }
+    if (live.empty()) return;
+    std::vector<const ExplainInput*> inputs;
+    for (int item : live) inputs.push_back(&items[item].input);
+    const ValidatedRequest request = ToRequest(call.options, inputs);
+    auto all_cancelled = [&] {
+      for (int item : live) {
+        if (!sink->IsCancelled(item)) return false;
+      }
+      return true;
+    };
+    // Streams each result as it arrives; results of a cancelled item are dropped and its
+    // remaining work skipped; the call stops (between results) once all its items are.
+    const absl::Status status = engine_->Explain(
+        request,
+        [&](AttributionResult r) {
+          const int64_t seq = r.sequence;
+          if (seq >= 0 && seq < static_cast<int64_t>(live.size()) &&
+              !sink->IsCancelled(live[seq])) {
+            Deliver(live[seq], std::move(r), sink);
+          }
+          return !all_cancelled();
+        },
+        Cancellation([&](int64_t seq) {
+          return seq < 0 || seq >= static_cast<int64_t>(live.size()) ||
+                 sink->IsCancelled(live[seq]);
+        }));
+    if (status.ok() || (absl::IsCancelled(status) && all_cancelled())) return;
+    for (int item : live) {
+      (*failed)[item] = true;
+      sink->OnFailed(item, status);
+    }
+  }
+
   // Each request was validated against this model (request_validation.h) and a family call's
   // requests share what changes its results (batch_plan.h), so a call is a validated request as
   // it stands.

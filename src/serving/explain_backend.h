@@ -51,9 +51,13 @@ class BatchSink {
   virtual void OnTokenScores(int item, TokenScoreRows scores) = 0;
   // True when `item` no longer wants results (client cancelled or deadline passed).
   virtual bool IsCancelled(int item) const = 0;
-  // `item` failed alone (its family call ran out of memory, say): it ends with `status` and gets
-  // no more results, while the batch's other items go on. At most once per item.
+  // `item` failed alone (its family call ran out of memory, say): it ends with `status` and the
+  // backend will not mention it again, while the batch's other items go on.
   virtual void OnFailed(int item, absl::Status status) = 0;
+  // `item` has all its results and the backend will not mention it again: the batcher may finish
+  // it before the rest of the batch is computed. Backends may skip it (the batch's end finishes
+  // every item).
+  virtual void OnDone(int item) {}
   // True when every item is cancelled; backends check it between layers and then stop.
   bool AllCancelled(int n_items) const {
     for (int i = 0; i < n_items; ++i) {

@@ -38,6 +38,9 @@ class FakeBackend : public ExplainBackend {
   // Items whose first id is kFailId fail alone (OnFailed); the others get one matrix per layer
   // of their own options.
   static constexpr int32_t kFailId = 99;
+  // Items whose first id is kEarlyId are done at once (OnDone, no results), before the batch's
+  // other work (which may block on release_).
+  static constexpr int32_t kEarlyId = 98;
   absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override {
     const int n = static_cast<int>(items.size());
     {
@@ -51,8 +54,14 @@ class FakeBackend : public ExplainBackend {
       batches_.push_back(first_ids);
       methods_.push_back(methods);
     }
-    if (block_) release_.WaitForNotification();
     std::vector<bool> failed(n, false);
+    for (int i = 0; i < n; ++i) {
+      if (items[i].input.ids[0] == kEarlyId) {
+        failed[i] = true;  // nothing more for it
+        sink->OnDone(i);
+      }
+    }
+    if (block_) release_.WaitForNotification();
     for (int i = 0; i < n; ++i) {
       if (items[i].input.ids[0] == kFailId) {
         failed[i] = true;
@@ -207,6 +216,32 @@ TEST(DynamicBatcherTest, AnItemFailedAloneEndsWithItsOwnStatus) {
   EXPECT_EQ(ok.layers.load(), 4);
   EXPECT_EQ(failing.status.code(), absl::StatusCode::kResourceExhausted) << failing.status;
   EXPECT_EQ(failing.layers.load(), 0);
+}
+
+// A request whose results are all out (its last family call ran) finishes before the rest of
+// its batch is computed.
+TEST(DynamicBatcherTest, AnItemDoneEarlyFinishesBeforeTheBatchEnds) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 2;
+  options.max_queue_delay = absl::Seconds(30);
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink early, late;
+  ASSERT_TRUE(
+      (*batcher)->Enqueue(MakeJob(FakeBackend::kEarlyId, &early, 0, Method::kLatimL2)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &late, 0, Method::kIntegratedGradients)).ok());
+  Wait(early);  // while the backend is still blocked inside the batch
+  EXPECT_TRUE(early.status.ok()) << early.status;
+  EXPECT_EQ(early.stats.batch_size, 2);
+  EXPECT_EQ(late.finished.load(), 0);
+  backend.release_.Notify();
+  Wait(late);
+  EXPECT_TRUE(late.status.ok()) << late.status;
+  EXPECT_EQ(late.layers.load(), 4);
+  EXPECT_EQ(early.finished.load(), 1);
+  EXPECT_EQ(early.layers.load(), 0);
 }
 
 // --max_batch_tokens closes a batch: once the padded-token budget is full (a queued request left

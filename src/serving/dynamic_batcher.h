@@ -6,7 +6,8 @@
 // sequence), waiting at most max_queue_delay after the head's arrival for more to come; a batch
 // that either limit closes (no queued or future job could join it) leaves at once. Cancelled or
 // expired jobs are finished (CANCELLED / DEADLINE_EXCEEDED) before they cost compute; a job the
-// backend fails alone (BatchSink::OnFailed) ends with its own status.
+// backend fails alone (BatchSink::OnFailed) ends at once with its own status, and one the backend
+// reports done (BatchSink::OnDone: its last family call ran) finishes before the rest of its batch.
 // Ownership: a successful Enqueue takes the job; the batcher then calls its sink's OnFinished
 // exactly once, as the last call on that sink. A failed Enqueue never calls the sink.
 // Thread-safe. Stop() finishes every queued job (drains), then joins the worker.
@@ -41,7 +42,7 @@ struct BatcherOptions {
 // What the batcher reports to a job when it finishes.
 struct JobStats {
   absl::Duration queue_time;    // enqueue -> compute start (or drop)
-  absl::Duration compute_time;  // the batch's compute
+  absl::Duration compute_time;  // the batch's compute, up to this job's finish
   int batch_size = 0;
   int64_t batch_tokens = 0;
 };

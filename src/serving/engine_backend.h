@@ -8,7 +8,8 @@
 // sink as they finish (ResultKind::kTokenScores as token scores, the rest as matrices); a
 // cancelled request's results are dropped and its remaining calls skipped; the batch stops once
 // every request is cancelled; a call that fails (device out-of-memory -> RESOURCE_EXHAUSTED)
-// fails only its requests (BatchSink::OnFailed). One batch at a time (the batcher guarantees it).
+// fails only its requests (BatchSink::OnFailed); a request whose last call ran before the batch's
+// last one is reported done (BatchSink::OnDone). One batch at a time (the batcher guarantees it).
 #ifndef MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 #define MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 

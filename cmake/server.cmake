@@ -33,6 +33,7 @@ target_link_libraries(me_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
 # --- serving: registry, batcher, validation, metrics, synthetic backend (no LibTorch) ----------
 add_library(me_serving STATIC
   src/serving/explain_types.cc
+  src/serving/batch_plan.cc
   src/serving/request_validation.cc
   src/serving/dynamic_batcher.cc
   src/serving/model_registry.cc

@@ -96,7 +96,8 @@ ABSL_FLAG(int64_t, memory_limit_mib, 0,
           "less the weights; -1 = no limit.");
 ABSL_FLAG(int, max_batch_size, 8, "Most requests in one batch.");
 ABSL_FLAG(int64_t, max_batch_tokens, 16384,
-          "Most padded tokens (batch size x longest sequence) in one batch.");
+          "Most padded tokens (batch size x longest sequence) in one batch; a batch this budget "
+          "fills leaves at once, without waiting out --max_queue_delay_ms.");
 ABSL_FLAG(int, max_queue_delay_ms, 5,
           "How long the oldest queued request may wait for a fuller batch.");
 ABSL_FLAG(int, max_queue, 64, "Queued requests per model; beyond: RESOURCE_EXHAUSTED.");
@@ -108,6 +109,14 @@ ABSL_FLAG(int64_t, max_gradient_rows, 65536,
           "Most backward passes per request (target rows x the passes of each output-dependent "
           "method: parameters.ig_steps, parameters.smoothgrad_samples or 1, as the method "
           "catalogue's cost model says; summed); beyond: RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_matrix_cells, int64_t{1} << 28,
+          "Most matrix cells per request: target row t fills t + 1 columns, x layers for "
+          "per-layer methods, summed over the methods (a long input costs more); beyond: "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, max_gradient_tokens, int64_t{1} << 22,
+          "Most tokens through backward passes per request: a pass for target row t carries "
+          "t + 1 positions, x the passes per row (as --max_gradient_rows), summed; beyond: "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, plaintext, false,
           "Serve without TLS. Required when no --tls_cert/--tls_key are given.");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server.");
@@ -213,6 +222,8 @@ absl::Status ValidateFlags() {
       {"max_tokens", absl::GetFlag(FLAGS_max_tokens), 1, 1 << 24},
       {"max_matrix_rows", absl::GetFlag(FLAGS_max_matrix_rows), 1, int64_t{1} << 40},
       {"max_gradient_rows", absl::GetFlag(FLAGS_max_gradient_rows), 1, int64_t{1} << 40},
+      {"max_matrix_cells", absl::GetFlag(FLAGS_max_matrix_cells), 1, int64_t{1} << 50},
+      {"max_gradient_tokens", absl::GetFlag(FLAGS_max_gradient_tokens), 1, int64_t{1} << 50},
       {"memory_budget_mib", absl::GetFlag(FLAGS_memory_budget_mib), 1, 1 << 20},
       {"max_memory_budget_mib", absl::GetFlag(FLAGS_max_memory_budget_mib), 1, 1 << 20},
       {"memory_limit_mib", absl::GetFlag(FLAGS_memory_limit_mib), -1, int64_t{1} << 30},
@@ -388,6 +399,8 @@ int Serve() {
   service_options.limits.max_tokens = absl::GetFlag(FLAGS_max_tokens);
   service_options.limits.max_matrix_rows = absl::GetFlag(FLAGS_max_matrix_rows);
   service_options.limits.max_gradient_rows = absl::GetFlag(FLAGS_max_gradient_rows);
+  service_options.limits.max_matrix_cells = absl::GetFlag(FLAGS_max_matrix_cells);
+  service_options.limits.max_gradient_tokens = absl::GetFlag(FLAGS_max_gradient_tokens);
   service_options.limits.max_memory_budget_mib = absl::GetFlag(FLAGS_max_memory_budget_mib);
   service_options.max_stream_buffer_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_stream_buffer_bytes));

@@ -6,9 +6,11 @@
 # --max_batch_size 32 and --max_batch_size 1), then per model runs 128-token requests:
 #   latim-l2 last row and all rows at concurrency 32 on both servers (batching gain),
 #   latim-l2 last row at concurrency 1 (latency), grad-x-input, mamba-lrp and
-#   integrated-gradients (30 steps) last row at concurrency 32.
+#   integrated-gradients (30 steps) last row at concurrency 32, and a method mix (each request
+#   asks latim-l2 or grad-x-input at random, about half each; they share batches, each method
+#   family running once per batch over its requests) on both servers.
 # Writes one perf JSON (and CSV) per run and summary.md under $OUT/perf, plus the server logs.
-# About 5-6 minutes with build-gpu already built. Environment: PRECISION (bf16), DURATION (5 s
+# About 6-7 minutes with build-gpu already built. Environment: PRECISION (bf16), DURATION (5 s
 # per level), WARMUP (2 s), EXTRA (more perf flags, e.g. "--top-k 16").
 #   source .device/env.sh && bash tools/gpu_perf_check.sh
 set -uo pipefail
@@ -88,6 +90,10 @@ for model in m1-130m m2-130m; do
   run $model lrp_last_c32 "$batched_port" --method mamba-lrp --rows last --concurrency 32
   run $model ig30_last_c32 "$batched_port" --method integrated-gradients --ig-steps 30 \
     --rows last --concurrency 32
+  run $model mix_last_c32_b32 "$batched_port" --method latim-l2,grad-x-input --rows last \
+    --concurrency 32
+  run $model mix_last_c32_b1 "$solo_port" --method latim-l2,grad-x-input --rows last \
+    --concurrency 32
 done
 mport=$(sed -n 's/.*metrics_port=\([-0-9]*\).*/\1/p' "$out/server_batched.log" | head -1)
 if [ "${mport:--1}" -gt 0 ]; then

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -9,10 +10,14 @@
 namespace mamba_explain {
 namespace {
 
-// Routes a backend's per-item callbacks to the jobs of one batch.
+// Routes a backend's per-item callbacks to the jobs of one batch. An item the backend reports
+// done or failed alone is finished at once through `finish` (its client need not wait for the
+// rest of the batch).
 class JobBatchSink : public BatchSink {
  public:
-  explicit JobBatchSink(const std::vector<std::unique_ptr<ExplainJob>>& jobs) : jobs_(jobs) {}
+  using FinishFn = std::function<void(int item, absl::Status status)>;
+  JobBatchSink(const std::vector<std::unique_ptr<ExplainJob>>& jobs, FinishFn finish)
+      : jobs_(jobs), finish_(std::move(finish)) {}
   void OnLayer(int item, LayerMatrix matrix) override {
     ++layers_;
     jobs_[item]->sink->OnLayer(std::move(matrix));
@@ -21,14 +26,29 @@ class JobBatchSink : public BatchSink {
     ++layers_;
     jobs_[item]->sink->OnTokenScores(std::move(scores));
   }
+  // A finished item reads as cancelled: its job's sink may be gone (OnFinished was its last call).
   bool IsCancelled(int item) const override {
+    if (finished_[item]) return true;
     const ExplainJob& job = *jobs_[item];
     return job.sink->IsCancelled() || absl::Now() > job.deadline;
+  }
+  void OnFailed(int item, absl::Status status) override { Finish(item, std::move(status)); }
+  void OnDone(int item) override { Finish(item, absl::OkStatus()); }
+  // Finishes every item not finished yet with `status` (the batch's end).
+  void FinishAll(const absl::Status& status) {
+    for (int i = 0; i < static_cast<int>(jobs_.size()); ++i) Finish(i, status);
   }
   int64_t layers() const { return layers_; }
 
  private:
+  void Finish(int item, absl::Status status) {
+    if (item < 0 || item >= static_cast<int>(jobs_.size()) || finished_[item]) return;
+    finished_[item] = true;
+    finish_(item, std::move(status));
+  }
   const std::vector<std::unique_ptr<ExplainJob>>& jobs_;
+  FinishFn finish_;
+  std::vector<bool> finished_ = std::vector<bool>(jobs_.size(), false);
   int64_t layers_ = 0;
 };
 
@@ -133,7 +153,7 @@ size_t DynamicBatcher::HeadLocked() const {
   return head;
 }
 
-std::vector<size_t> DynamicBatcher::GatherLocked(size_t head) const {
+std::vector<size_t> DynamicBatcher::GatherLocked(size_t head, bool* token_full) const {
   const std::string key = queue_[head]->options.Key();
   std::vector<size_t> candidates;
   for (size_t i = 0; i < queue_.size(); ++i) {
@@ -146,13 +166,21 @@ std::vector<size_t> DynamicBatcher::GatherLocked(size_t head) const {
   });
   std::vector<size_t> chosen = {head};
   int64_t longest = static_cast<int64_t>(queue_[head]->input.ids.size());
+  bool left_out = false;
   for (size_t i : candidates) {
     if (static_cast<int>(chosen.size()) >= options_.max_batch_size) break;
     const int64_t len = std::max<int64_t>(longest, queue_[i]->input.ids.size());
-    if (len * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens) continue;
+    if (len * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens) {
+      left_out = true;  // a shorter one may still fit
+      continue;
+    }
     longest = len;
     chosen.push_back(i);
   }
+  // The token budget closes the batch when it left a queued request out, or when not even one
+  // more sequence of the batch's longest length would fit: waiting cannot grow it.
+  *token_full =
+      left_out || longest * static_cast<int64_t>(chosen.size() + 1) > options_.max_batch_tokens;
   return chosen;
 }
 
@@ -175,9 +203,10 @@ void DynamicBatcher::Run() {
         if (stopping_ && dropped.empty()) break;
       } else {
         const size_t head = HeadLocked();
-        std::vector<size_t> chosen = GatherLocked(head);
+        bool token_full = false;
+        std::vector<size_t> chosen = GatherLocked(head, &token_full);
         const absl::Time ready_at = queue_[head]->enqueued + options_.max_queue_delay;
-        const bool full = static_cast<int>(chosen.size()) >= options_.max_batch_size;
+        const bool full = token_full || static_cast<int>(chosen.size()) >= options_.max_batch_size;
         if (full || stopping_ || absl::Now() >= ready_at) {
           std::sort(chosen.begin(), chosen.end());
           for (size_t i : chosen) batch.push_back(std::move(queue_[i]));
@@ -212,31 +241,42 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     absl::MutexLock lock(&mu_);
     running_since_ = start;
   }
-  std::vector<ExplainInput> inputs;
+  // Each job keeps its own options (they share only the key); the backend plans the calls.
+  std::vector<BatchItem> items;
   int64_t longest = 0;
   for (auto& job : batch) {
-    inputs.push_back(job->input);
+    items.push_back({job->options, job->input});
     longest = std::max<int64_t>(longest, job->input.ids.size());
   }
-  // The jobs share a key, so the head's options are the batch's, except the memory budget (not
-  // in the key): the smallest one of the batch.
-  BatchOptions options = batch.front()->options;
-  for (const auto& job : batch) {
-    options.memory_budget_bytes =
-        std::min(options.memory_budget_bytes, job->options.memory_budget_bytes);
-  }
-  JobBatchSink sink(batch);
+  JobStats stats;
+  stats.batch_size = static_cast<int>(batch.size());
+  stats.batch_tokens = longest * static_cast<int64_t>(batch.size());
+  // Finishes job i (once: JobBatchSink): with its own failure, or the batch's status; a cancelled
+  // or expired job with nothing worse to report gets CANCELLED / DEADLINE_EXCEEDED. Its compute
+  // time runs to its finish.
+  auto finish = [&](int i, absl::Status status) {
+    ExplainJob& job = *batch[i];
+    JobStats job_stats = stats;
+    job_stats.queue_time = start - job.enqueued;
+    job_stats.compute_time = absl::Now() - start;
+    if (metrics_) {
+      metrics_->ObserveQueue(options_.model_name, absl::ToDoubleSeconds(job_stats.queue_time));
+    }
+    if ((job.sink->IsCancelled() || absl::Now() > job.deadline) &&
+        (status.ok() || absl::IsCancelled(status))) {
+      status = DropStatus(job);
+    }
+    job.sink->OnFinished(std::move(status), job_stats);
+  };
+  JobBatchSink sink(batch, finish);
   absl::Status status;
   try {
-    status = backend_->ExplainBatch(options, inputs, &sink);
+    status = backend_->ExplainBatch(items, &sink);
   } catch (const std::exception& e) {
     status = absl::InternalError(absl::StrCat("backend threw: ", e.what()));
   }
   const absl::Time end = absl::Now();
-  JobStats stats;
   stats.compute_time = end - start;
-  stats.batch_size = static_cast<int>(batch.size());
-  stats.batch_tokens = longest * static_cast<int64_t>(batch.size());
   {
     absl::MutexLock lock(&mu_);
     running_since_ = absl::InfinitePast();
@@ -251,19 +291,7 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     const DeviceMemoryStats memory = backend_->DeviceMemory();
     metrics_->SetGpuMemoryBytes(memory.used, memory.reserved);
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    ExplainJob& job = *batch[i];
-    JobStats job_stats = stats;
-    job_stats.queue_time = start - job.enqueued;
-    if (metrics_) {
-      metrics_->ObserveQueue(options_.model_name, absl::ToDoubleSeconds(job_stats.queue_time));
-    }
-    absl::Status job_status = status;
-    if (sink.IsCancelled(static_cast<int>(i)) && (status.ok() || absl::IsCancelled(status))) {
-      job_status = DropStatus(job);
-    }
-    job.sink->OnFinished(job_status, job_stats);
-  }
+  sink.FinishAll(status);
 }
 
 }  // namespace mamba_explain

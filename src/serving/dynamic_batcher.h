@@ -1,9 +1,13 @@
 // DynamicBatcher: one model's bounded request queue and the worker thread that runs batches on
 // its ExplainBackend (DESIGN §2 steps 3-5). Jobs are ordered by priority (higher first), FIFO
-// within a priority. A batch takes the head job plus compatible jobs (equal BatchOptions::Key)
-// up to max_batch_size and max_batch_tokens (batch_size x longest sequence), waiting at most
-// max_queue_delay after the head's arrival for more to come. Cancelled or expired jobs are
-// finished (CANCELLED / DEADLINE_EXCEEDED) before they cost compute.
+// within a priority. A batch takes the head job plus compatible jobs (equal BatchOptions::Key: for
+// engine methods, any job; each keeps its own options and the backend splits the batch into
+// family calls) up to max_batch_size and max_batch_tokens (padded tokens: batch_size x longest
+// sequence), waiting at most max_queue_delay after the head's arrival for more to come; a batch
+// that either limit closes (no queued or future job could join it) leaves at once. Cancelled or
+// expired jobs are finished (CANCELLED / DEADLINE_EXCEEDED) before they cost compute; a job the
+// backend fails alone (BatchSink::OnFailed) ends at once with its own status, and one the backend
+// reports done (BatchSink::OnDone: its last family call ran) finishes before the rest of its batch.
 // Ownership: a successful Enqueue takes the job; the batcher then calls its sink's OnFinished
 // exactly once, as the last call on that sink. A failed Enqueue never calls the sink.
 // Thread-safe. Stop() finishes every queued job (drains), then joins the worker.
@@ -38,7 +42,7 @@ struct BatcherOptions {
 // What the batcher reports to a job when it finishes.
 struct JobStats {
   absl::Duration queue_time;    // enqueue -> compute start (or drop)
-  absl::Duration compute_time;  // the batch's compute
+  absl::Duration compute_time;  // the batch's compute, up to this job's finish
   int batch_size = 0;
   int64_t batch_tokens = 0;
 };
@@ -89,8 +93,10 @@ class DynamicBatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Index of the next job to serve (highest priority, oldest); queue must be non-empty.
   size_t HeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Compatible jobs for a batch headed by queue_[head], within the limits.
-  std::vector<size_t> GatherLocked(size_t head) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Compatible jobs for a batch headed by queue_[head], within the limits; *token_full is set when
+  // max_batch_tokens closes the batch (no more requests could join it).
+  std::vector<size_t> GatherLocked(size_t head, bool* token_full) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Execute(std::vector<std::unique_ptr<ExplainJob>> batch);
 
   const BatcherOptions options_;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "explain/engine.h"
+#include "serving/batch_plan.h"
 
 namespace mamba_explain {
 
@@ -56,26 +57,40 @@ class EngineBackend : public ExplainBackend {
   }
 
   absl::Status CheckMemory(const BatchOptions& options, const ExplainInput& input) const override {
-    return engine_->CheckMemory(ToRequest(options, {input}));
+    return engine_->CheckMemory(ToRequest(options, {&input}));
   }
 
-  absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
-                            BatchSink* sink) override {
-    const int n = static_cast<int>(inputs.size());
-    if (sink->AllCancelled(n)) return AllCancelled();
-    const ValidatedRequest request = ToRequest(options, inputs);
-    // Streams each result as it arrives; results of a cancelled request are dropped and its
-    // baselines skipped; the whole batch stops (between results) once every request is cancelled.
-    const absl::Status status = engine_->Explain(
-        request,
-        [&](AttributionResult r) {
-          const int item = static_cast<int>(r.sequence);
-          if (item >= 0 && item < n && !sink->IsCancelled(item)) Deliver(item, std::move(r), sink);
-          return !sink->AllCancelled(n);
-        },
-        Cancellation([&](int64_t item) { return sink->IsCancelled(static_cast<int>(item)); }));
-    if (absl::IsCancelled(status) && sink->AllCancelled(n)) return AllCancelled();
-    return status;
+  // One engine call per family call of the plan (batch_plan.h), over the items that asked for
+  // it and are still wanted; each call is what the engine runs for a batch of equal requests, so
+  // an item's results are the ones it gets alone. A call that fails (out of memory, say) fails
+  // its items alone; the batch's other calls go on.
+  absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override {
+    const int n = static_cast<int>(items.size());
+    const std::vector<FamilyCall> calls = PlanFamilyCalls(items);
+    // An item is done after its last call: the batcher may finish it then (OnDone) instead of
+    // after the whole batch. Items of the batch's last call finish with the batch (after its
+    // metrics are recorded).
+    std::vector<size_t> last_call(n, 0);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      for (int item : calls[c].items) last_call[item] = c;
+    }
+    std::vector<bool> failed(n, false), done(n, false);
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const FamilyCall& call = calls[c];
+      if (sink->AllCancelled(n)) return AllCancelled();
+      RunCall(call, items, sink, &failed);
+      for (int item : call.items) {
+        if (last_call[item] == c && !failed[item] && !sink->IsCancelled(item)) {
+          done[item] = true;
+          if (c + 1 < calls.size()) sink->OnDone(item);
+        }
+      }
+    }
+    // Every item is now done, failed or cancelled: CANCELLED when all were cancelled.
+    for (int item = 0; item < n; ++item) {
+      if (done[item] || failed[item]) return absl::OkStatus();
+    }
+    return AllCancelled();
   }
 
   DeviceMemoryStats DeviceMemory() const override {
@@ -84,10 +99,52 @@ class EngineBackend : public ExplainBackend {
   }
 
  private:
-  // Each request was validated against this model (request_validation.h) and the batch shares
-  // its options, so the batch is a validated request as it stands.
+  // One family call over its items that are still wanted; a failure fails those items alone
+  // (OnFailed, marked in *failed).
+  void RunCall(const FamilyCall& call, const std::vector<BatchItem>& items, BatchSink* sink,
+               std::vector<bool>* failed) {
+    std::vector<int> live;  // call sequence -> batch item
+    for (int item : call.items) {
+      if (!(*failed)[item] && !sink->IsCancelled(item)) live.push_back(item);
+    }
+    if (live.empty()) return;
+    std::vector<const ExplainInput*> inputs;
+    for (int item : live) inputs.push_back(&items[item].input);
+    const ValidatedRequest request = ToRequest(call.options, inputs);
+    auto all_cancelled = [&] {
+      for (int item : live) {
+        if (!sink->IsCancelled(item)) return false;
+      }
+      return true;
+    };
+    // Streams each result as it arrives; results of a cancelled item are dropped and its
+    // remaining work skipped; the call stops (between results) once all its items are.
+    const absl::Status status = engine_->Explain(
+        request,
+        [&](AttributionResult r) {
+          const int64_t seq = r.sequence;
+          if (seq >= 0 && seq < static_cast<int64_t>(live.size()) &&
+              !sink->IsCancelled(live[seq])) {
+            Deliver(live[seq], std::move(r), sink);
+          }
+          return !all_cancelled();
+        },
+        Cancellation([&](int64_t seq) {
+          return seq < 0 || seq >= static_cast<int64_t>(live.size()) ||
+                 sink->IsCancelled(live[seq]);
+        }));
+    if (status.ok() || (absl::IsCancelled(status) && all_cancelled())) return;
+    for (int item : live) {
+      (*failed)[item] = true;
+      sink->OnFailed(item, status);
+    }
+  }
+
+  // Each request was validated against this model (request_validation.h) and a family call's
+  // requests share what changes its results (batch_plan.h), so a call is a validated request as
+  // it stands.
   static ValidatedRequest ToRequest(const BatchOptions& options,
-                                    const std::vector<ExplainInput>& inputs) {
+                                    const std::vector<const ExplainInput*>& inputs) {
     ValidatedRequest request;
     request.methods = options.methods;
     request.layers.assign(options.layers.begin(), options.layers.end());
@@ -95,11 +152,11 @@ class EngineBackend : public ExplainBackend {
     request.precision = options.precision;
     request.memory_budget_bytes = options.memory_budget_bytes;
     request.params = options.params;
-    for (const ExplainInput& in : inputs) {
+    for (const ExplainInput* in : inputs) {
       ValidatedSequence seq;
-      seq.ids = in.ids;
-      seq.rows.assign(in.target_rows.begin(), in.target_rows.end());
-      seq.targets.assign(in.target_tokens.begin(), in.target_tokens.end());
+      seq.ids = in->ids;
+      seq.rows.assign(in->target_rows.begin(), in->target_rows.end());
+      seq.targets.assign(in->target_tokens.begin(), in->target_tokens.end());
       request.sequences.push_back(std::move(seq));
     }
     return request;

@@ -1,12 +1,15 @@
 // EngineBackend: ExplainBackend over the LibTorch Engine (src/explain/engine.h). This header is
 // LibTorch-free; the .cc talks to the engine only through engine.h. Serves every engine method of
-// the catalogue: a batch (validated requests sharing BatchOptions) is one explain ValidatedRequest,
-// and the Engine decides what runs batched (LaTIM as one padded forward, the baselines per
-// sequence with that request's rows and target tokens). Results stream to the sink as they
-// finish (ResultKind::kTokenScores as token scores, the rest as matrices); a cancelled request's
-// results are dropped and its baselines skipped; the batch stops between results once every
-// request is cancelled; device out-of-memory -> RESOURCE_EXHAUSTED for that batch only. One batch
-// at a time (the batcher guarantees it).
+// the catalogue. A batch mixes requests with any methods and parameters: it runs as one engine
+// call per family call of batch_plan.h (LaTIM as one padded decomposition pass over the requests
+// that asked for the same LaTIM scores, layers, f and precision; each gradient method as one
+// packed run over the requests with its parameters; MambaLRP likewise; the hidden-attention
+// methods per sequence), and each request gets the results it gets alone. Results stream to the
+// sink as they finish (ResultKind::kTokenScores as token scores, the rest as matrices); a
+// cancelled request's results are dropped and its remaining calls skipped; the batch stops once
+// every request is cancelled; a call that fails (device out-of-memory -> RESOURCE_EXHAUSTED)
+// fails only its requests (BatchSink::OnFailed); a request whose last call ran before the batch's
+// last one is reported done (BatchSink::OnDone). One batch at a time (the batcher guarantees it).
 #ifndef MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 #define MAMBA_EXPLAIN_SERVING_ENGINE_BACKEND_H_
 

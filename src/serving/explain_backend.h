@@ -51,6 +51,13 @@ class BatchSink {
   virtual void OnTokenScores(int item, TokenScoreRows scores) = 0;
   // True when `item` no longer wants results (client cancelled or deadline passed).
   virtual bool IsCancelled(int item) const = 0;
+  // `item` failed alone (its family call ran out of memory, say): it ends with `status` and the
+  // backend will not mention it again, while the batch's other items go on.
+  virtual void OnFailed(int item, absl::Status status) = 0;
+  // `item` has all its results and the backend will not mention it again: the batcher may finish
+  // it before the rest of the batch is computed. Backends may skip it (the batch's end finishes
+  // every item).
+  virtual void OnDone(int item) {}
   // True when every item is cancelled; backends check it between layers and then stop.
   bool AllCancelled(int n_items) const {
     for (int i = 0; i < n_items; ++i) {
@@ -74,11 +81,12 @@ class ExplainBackend {
   virtual absl::Status CheckMemory(const BatchOptions& options, const ExplainInput& input) const {
     return absl::OkStatus();
   }
-  // Explains `inputs` (validated: ids < vocab, rows in range, methods supported) with `options`,
-  // delivering every (method, layer) matrix of every non-cancelled item to `sink`. Returns
-  // CANCELLED when it stopped early because AllCancelled() became true.
-  virtual absl::Status ExplainBatch(const BatchOptions& options,
-                                    const std::vector<ExplainInput>& inputs, BatchSink* sink) = 0;
+  // Explains each item (validated: ids < vocab, rows in range, methods supported) with its own
+  // options (items share BatchOptions::Key()), delivering every (method, layer) result of every
+  // non-cancelled item to `sink`, or OnFailed for an item that failed alone. Returns CANCELLED
+  // when it stopped early because AllCancelled() became true; another error fails every item
+  // not already failed.
+  virtual absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) = 0;
   // Called by the batcher after each batch; default: no device memory to report.
   virtual DeviceMemoryStats DeviceMemory() const { return {}; }
 };

@@ -34,18 +34,20 @@ struct MethodParameters {
   int32_t start_layer = 0;        // rollout / mamba-attribution: first layer multiplied
 };
 
-// What every request of one batch must share, validated and typed: the backend runs them
-// together (as one explain ValidatedRequest over the batch's sequences).
+// The typed options of one validated request (everything but its sequence). Requests with
+// different options share a batch: the engine backend runs each method family over the requests
+// that asked for it, in calls whose own keys hold that family's parameters (batch_plan.h).
 struct BatchOptions {
   std::vector<Method> methods;  // in request order, no duplicates
   std::vector<int32_t> layers;  // increasing, in [0, n_layers)
   Activation activation = Activation::kSilu;
   Precision precision = Precision::kFp32;            // resolved compute precision
-  int64_t memory_budget_bytes = int64_t{256} << 20;  // not in the key: blocking only
+  int64_t memory_budget_bytes = int64_t{256} << 20;  // blocking only: never changes a result
   ExplainParameters params;
 
-  // Equal keys <=> the options are batch-compatible: they agree on everything that changes a
-  // result of these methods (explain_types.cc lists it).
+  // Equal keys <=> two requests may share a batch. Engine methods: always (the key is empty); a
+  // batch is split into family calls inside the backend (batch_plan.h). Synthetic methods: every
+  // field, since their backend runs a batch as one call with the first request's options.
   std::string Key() const;
 };
 
@@ -54,6 +56,12 @@ struct ExplainInput {
   std::vector<int32_t> ids;            // length L >= 1, each < vocab
   std::vector<int32_t> target_rows;    // increasing positions in [0, L)
   std::vector<int32_t> target_tokens;  // empty, or one token id per target row
+};
+
+// One request of a batch as a backend sees it: its options and its sequence.
+struct BatchItem {
+  BatchOptions options;
+  ExplainInput input;
 };
 
 // One (method, layer) token-to-token matrix of one sequence: rows are the input's target rows,

@@ -76,6 +76,9 @@ class FiniteCheckSink : public BatchSink {
     Check(scores.method, scores.layer, scores.scores);
   }
   bool IsCancelled(int item) const override { return false; }
+  void OnFailed(int item, absl::Status status) override {
+    if (status_.ok()) status_ = std::move(status);
+  }
   const absl::Status& status() const { return status_; }
   int64_t results() const { return results_; }
 
@@ -111,7 +114,7 @@ absl::Status CheckFiniteOutputs(ExplainBackend* backend) {
   for (int32_t i = 0; i < 4; ++i) input.ids.push_back(i % std::max(info.vocab_size, 1));
   input.target_rows = {3};
   FiniteCheckSink sink;
-  RETURN_IF_ERROR(backend->ExplainBatch(options, {input}, &sink));
+  RETURN_IF_ERROR(backend->ExplainBatch({{options, input}}, &sink));
   return sink.status();
 }
 

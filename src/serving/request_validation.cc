@@ -88,27 +88,37 @@ absl::StatusOr<ExplainParameters> ParseParameters(const MethodParameters& p,
 
 // Matrix rows: every (method, layer, row) of a per-layer-cost method, every (method, row) of the
 // others, is one row to compute and send. Gradient rows: every backward pass (one per row, IG step
-// or SmoothGrad sample), the gradient methods' dominant cost. Both from the catalogue.
-absl::Status CheckBudgets(const BatchOptions& options, int64_t rows, const ServingLimits& limits) {
+// or SmoothGrad sample), the gradient methods' dominant cost. Both from the catalogue. Each also
+// counts its tokens: target row t costs t + 1 (the columns it fills, the positions its backward
+// pass carries), so matrix cells and gradient tokens grow with the sequence length where rows do
+// not (reliability audit, defect 2d).
+absl::Status CheckBudgets(const BatchOptions& options, const std::vector<int64_t>& target_rows,
+                          const ServingLimits& limits) {
   const int64_t layers = static_cast<int64_t>(options.layers.size());
-  int64_t matrix_rows = 0, gradient_rows = 0;
+  const int64_t rows = static_cast<int64_t>(target_rows.size());
+  int64_t row_tokens = 0;
+  for (int64_t t : target_rows) row_tokens += t + 1;
+  int64_t matrix_rows = 0, matrix_cells = 0, passes_per_row = 0;
   for (Method m : options.methods) {
     const CostModel& cost = GetMethodInfo(m).cost;
     matrix_rows += rows * (cost.rows_per_layer ? layers : 1);
+    matrix_cells += row_tokens * (cost.rows_per_layer ? layers : 1);
     switch (cost.gradient_passes) {
       case GradientPasses::kNone:
         break;
       case GradientPasses::kOne:
-        gradient_rows += rows;
+        passes_per_row += 1;
         break;
       case GradientPasses::kIgSteps:
-        gradient_rows += rows * options.params.ig_steps;
+        passes_per_row += options.params.ig_steps;
         break;
       case GradientPasses::kSmoothGradSamples:
-        gradient_rows += rows * options.params.smoothgrad_samples;
+        passes_per_row += options.params.smoothgrad_samples;
         break;
     }
   }
+  const int64_t gradient_rows = rows * passes_per_row;
+  const int64_t gradient_tokens = row_tokens * passes_per_row;
   if (matrix_rows > limits.max_matrix_rows) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request asks for ", matrix_rows,
@@ -123,6 +133,24 @@ absl::Status CheckBudgets(const BatchOptions& options, int64_t rows, const Servi
         "gradient methods), over the server limit of ",
         limits.max_gradient_rows,
         "; ask for fewer target_rows, parameters.ig_steps or parameters.smoothgrad_samples"));
+  }
+  if (matrix_cells > limits.max_matrix_cells) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "request asks for ", matrix_cells,
+        " matrix cells (target row t fills t + 1 columns; x layers, summed over the methods), "
+        "over the server limit of ",
+        limits.max_matrix_cells,
+        "; ask for fewer or earlier target_rows, fewer layers or a shorter input"));
+  }
+  if (gradient_tokens > limits.max_gradient_tokens) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "request asks for ", gradient_tokens,
+        " gradient tokens (a backward pass for target row t carries t + 1 positions; x "
+        "ig_steps / smoothgrad_samples / 1, summed over the gradient methods), over the server "
+        "limit of ",
+        limits.max_gradient_tokens,
+        "; ask for fewer or earlier target_rows, a shorter input, parameters.ig_steps or "
+        "parameters.smoothgrad_samples"));
   }
   return absl::OkStatus();
 }
@@ -257,7 +285,7 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
         absl::StrCat("priority=", spec.priority, " not in [0, ", limits.max_priority, "]"));
   }
   out.priority = spec.priority;
-  RETURN_IF_ERROR(CheckBudgets(out.options, static_cast<int64_t>(seq.rows.size()), limits));
+  RETURN_IF_ERROR(CheckBudgets(out.options, seq.rows, limits));
   // Last: whether the device could hold this request at all (it then fails alone, unqueued).
   RETURN_IF_ERROR(backend.CheckMemory(out.options, out.input));
   return out;

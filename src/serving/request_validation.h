@@ -47,6 +47,12 @@ struct ServingLimits {
   // Backward passes per request: target rows x (ig_steps for integrated-gradients,
   // smoothgrad_samples for smoothgrad, 1 for the other gradient methods), summed over them.
   int64_t max_gradient_rows = 1 << 16;
+  // The same counts weighted by length, so a long input costs more than a short one: target row t
+  // costs t + 1 (its causal columns; the positions its backward pass carries). Matrix cells:
+  // sum over target rows of t + 1, x layers for per-layer methods, summed over the methods.
+  // Gradient tokens: sum over target rows of t + 1, x the passes per row, summed over them.
+  int64_t max_matrix_cells = int64_t{1} << 28;
+  int64_t max_gradient_tokens = int64_t{1} << 22;
   int32_t max_ig_steps = 256;
   int32_t max_smoothgrad_samples = 128;
   float max_smoothgrad_sigma = 1e3f;  // absolute, in embedding units

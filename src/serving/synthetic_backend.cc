@@ -49,10 +49,10 @@ std::string SyntheticBackend::TokenText(int32_t id) const {
   return tokenizer_ ? tokenizer_->TokenText(id) : absl::StrCat("<", id, ">");
 }
 
-absl::Status SyntheticBackend::ExplainBatch(const BatchOptions& options,
-                                            const std::vector<ExplainInput>& inputs,
-                                            BatchSink* sink) {
-  const int n = static_cast<int>(inputs.size());
+absl::Status SyntheticBackend::ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) {
+  const int n = static_cast<int>(items.size());
+  if (n == 0) return absl::OkStatus();
+  const BatchOptions& options = items.front().options;
   for (int32_t layer : options.layers) {
     if (sink->AllCancelled(n)) return absl::CancelledError("all requests of the batch cancelled");
     if (options_.layer_delay_ms > 0) absl::SleepFor(absl::Milliseconds(options_.layer_delay_ms));
@@ -60,7 +60,7 @@ absl::Status SyntheticBackend::ExplainBatch(const BatchOptions& options,
       const std::string method = MethodName(id);
       for (int item = 0; item < n; ++item) {
         if (sink->IsCancelled(item)) continue;
-        const ExplainInput& in = inputs[item];
+        const ExplainInput& in = items[item].input;
         const int64_t cols = static_cast<int64_t>(in.ids.size());
         if (GetMethodInfo(id).result_kind == ResultKind::kTokenScores) {
           TokenScoreRows s;

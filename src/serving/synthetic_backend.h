@@ -32,8 +32,9 @@ class SyntheticBackend : public ExplainBackend {
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override;
   std::string TokenText(int32_t id) const override;
   absl::Status Warmup() override { return absl::OkStatus(); }
-  absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
-                            BatchSink* sink) override;
+  // Items share every option (BatchOptions::Key keeps every field for the synthetic methods):
+  // the batch runs with the first item's options.
+  absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override;
 
  private:
   SyntheticBackend() = default;

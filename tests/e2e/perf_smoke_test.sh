@@ -10,7 +10,8 @@
 # threads on an oversubscribed machine stall the larger batched ops), they are measured
 # alternately, twice each, and the best run of each is compared with a 40 % margin. That still
 # fails when batching serialises or stalls requests (a batch that waits out its queue delay, a
-# batch per request) but not on a neighbour's burst.
+# batch per request) but not on a neighbour's burst. A closed-loop method mix (latim-l2 and
+# grad-x-input) must form batches too.
 # usage: perf_smoke_test.sh MAMBA_EXPLAIND MAMBA_EXPLAIN
 set -u
 server_bin=$1
@@ -91,6 +92,19 @@ r = json.load(open(sys.argv[1]))
 assert r["mode"] == "request_rate" and r["methods"] == ["latim-l2", "grad-x-input"], r
 l = r["levels"][0]
 assert l["request_rate"] == 20 and l["ok"] > 0 and l["issued_rps"] > 0, l
+PY
+
+# Closed loop with a method mix: requests asking latim-l2 or grad-x-input share batches (one
+# family call each inside a batch, serving/batch_plan.h); every request succeeds.
+if "$client_bin" perf --server "127.0.0.1:$batched_port" --model copy \
+  --method latim-l2,grad-x-input --rows last --input-length 12,16 --concurrency 8 --duration 2 \
+  --warmup 0.5 --quiet --json "$tmp/mix.json" >"$tmp/mix.out" 2>"$tmp/mix.err" &&
+  python3 - "$tmp/mix.json" <<'PY'; then ok "method mix shares batches"; else bad "method mix: $(tail -c 400 "$tmp/mix.err")"; fi
+import json, sys
+l = json.load(open(sys.argv[1]))["levels"][0]
+print(f"method mix: {l['throughput_rps']:.1f} req/s, mean batch {l['mean_batch_size']:.2f}")
+assert l["ok"] > 0 and set(l["status_counts"]) == {"OK"}, l
+assert l["mean_batch_size"] > 1.5, l["mean_batch_size"]
 PY
 
 expect_code "perf: unknown model" "NOT_FOUND" perf --server "127.0.0.1:$batched_port" \

@@ -26,6 +26,7 @@
 #include "server/auth.h"
 #include "server/proto_convert.h"
 #include "server/status_mapping.h"
+#include "serving/batch_plan.h"
 #include "serving/explain_backend.h"
 #include "serving/request_validation.h"
 #include "serving/synthetic_backend.h"
@@ -99,8 +100,7 @@ class FuzzBackend : public me::ExplainBackend {
   }
   std::string TokenText(int32_t id) const override { return tokenizer_->TokenText(id); }
   absl::Status Warmup() override { return absl::OkStatus(); }
-  absl::Status ExplainBatch(const me::BatchOptions&, const std::vector<me::ExplainInput>&,
-                            me::BatchSink*) override {
+  absl::Status ExplainBatch(const std::vector<me::BatchItem>&, me::BatchSink*) override {
     return absl::OkStatus();
   }
 
@@ -185,6 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (v->priority < 0 || v->priority > limits.max_priority) __builtin_trap();
   (void)v->options.Key();
+  for (me::Method m : v->options.methods) (void)me::FamilyCallKey(v->options, m);
 
   // What the stream would send for one layer of these rows under the accepted sparsity.
   me::LayerMatrix matrix;

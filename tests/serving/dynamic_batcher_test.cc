@@ -1,14 +1,18 @@
-// DynamicBatcher with a recording fake backend: concurrent compatible requests share a batch,
-// incompatible ones do not, priority orders the queue, a full queue is RESOURCE_EXHAUSTED with a
-// retry hint, cancelled and expired jobs never reach the backend, cancellation stops a running
-// batch between layers, and every job is finished exactly once (also on Stop). No timing asserts:
-// waits are bounded polls on observable state.
+// DynamicBatcher with a recording fake backend: concurrent compatible requests share a batch
+// (engine methods always: different methods, parameters, lengths; synthetic ones only with equal
+// options), the token budget splits and closes batches, an item failed alone keeps its status,
+// priority orders the queue, a full queue is RESOURCE_EXHAUSTED with a retry hint, cancelled and
+// expired jobs never reach the backend, cancellation stops a running batch between layers, and
+// every job is finished exactly once (also on Stop). No timing asserts: waits are bounded polls on
+// observable state.
 #include "serving/dynamic_batcher.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -31,27 +35,48 @@ class FakeBackend : public ExplainBackend {
   }
   std::string TokenText(int32_t) const override { return ""; }
   absl::Status Warmup() override { return absl::OkStatus(); }
-  absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
-                            BatchSink* sink) override {
+  // Items whose first id is kFailId fail alone (OnFailed); the others get one matrix per layer
+  // of their own options.
+  static constexpr int32_t kFailId = 99;
+  // Items whose first id is kEarlyId are done at once (OnDone, no results), before the batch's
+  // other work (which may block on release_).
+  static constexpr int32_t kEarlyId = 98;
+  absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override {
+    const int n = static_cast<int>(items.size());
     {
       absl::MutexLock lock(&mu_);
       std::vector<int32_t> first_ids;
-      for (const auto& in : inputs) first_ids.push_back(in.ids[0]);
+      std::vector<std::vector<Method>> methods;
+      for (const auto& item : items) {
+        first_ids.push_back(item.input.ids[0]);
+        methods.push_back(item.options.methods);
+      }
       batches_.push_back(first_ids);
-      budgets_.push_back(options.memory_budget_bytes);
+      methods_.push_back(methods);
+    }
+    std::vector<bool> failed(n, false);
+    for (int i = 0; i < n; ++i) {
+      if (items[i].input.ids[0] == kEarlyId) {
+        failed[i] = true;  // nothing more for it
+        sink->OnDone(i);
+      }
     }
     if (block_) release_.WaitForNotification();
-    for (int32_t layer : options.layers) {
-      if (sink->AllCancelled(static_cast<int>(inputs.size()))) {
-        return absl::CancelledError("stopped");
+    for (int i = 0; i < n; ++i) {
+      if (items[i].input.ids[0] == kFailId) {
+        failed[i] = true;
+        sink->OnFailed(i, absl::ResourceExhaustedError("out of memory in this item's call"));
       }
-      for (int i = 0; i < static_cast<int>(inputs.size()); ++i) {
-        if (sink->IsCancelled(i)) continue;
+    }
+    for (int32_t layer : items.front().options.layers) {
+      if (sink->AllCancelled(n)) return absl::CancelledError("stopped");
+      for (int i = 0; i < n; ++i) {
+        if (failed[i] || sink->IsCancelled(i)) continue;
         LayerMatrix m;
-        m.method = "m";
+        m.method = MethodName(items[i].options.methods[0]);
         m.layer = layer;
-        m.rows = inputs[i].target_rows;
-        m.cols = static_cast<int64_t>(inputs[i].ids.size());
+        m.rows = items[i].input.target_rows;
+        m.cols = static_cast<int64_t>(items[i].input.ids.size());
         m.values.assign(m.rows.size() * m.cols, 1.f);
         sink->OnLayer(i, std::move(m));
       }
@@ -63,9 +88,9 @@ class FakeBackend : public ExplainBackend {
     absl::MutexLock lock(&mu_);
     return batches_;
   }
-  std::vector<int64_t> budgets() {
+  std::vector<std::vector<std::vector<Method>>> methods() {
     absl::MutexLock lock(&mu_);
-    return budgets_;
+    return methods_;
   }
   bool block_ = false;
   absl::Notification release_;
@@ -75,12 +100,16 @@ class FakeBackend : public ExplainBackend {
   BackendInfo info_;
   absl::Mutex mu_;
   std::vector<std::vector<int32_t>> batches_;
-  std::vector<int64_t> budgets_;
+  std::vector<std::vector<std::vector<Method>>> methods_;  // per batch, per item
 };
 
 class RecordingSink : public JobSink {
  public:
-  void OnLayer(LayerMatrix) override { ++layers; }
+  void OnLayer(LayerMatrix m) override {
+    ++layers;
+    absl::MutexLock lock(&mu);
+    methods.insert(m.method);
+  }
   void OnTokenScores(TokenScoreRows) override {}
   bool IsCancelled() const override { return cancelled.load(); }
   void OnFinished(absl::Status s, const JobStats& st) override {
@@ -95,6 +124,8 @@ class RecordingSink : public JobSink {
   absl::Status status;
   JobStats stats;
   absl::Notification done;
+  absl::Mutex mu;
+  std::set<std::string> methods;  // of the results received
 };
 
 std::unique_ptr<ExplainJob> MakeJob(int32_t first_id, RecordingSink* sink, int priority = 0,
@@ -113,9 +144,10 @@ void Wait(RecordingSink& s) {
   ASSERT_TRUE(s.done.WaitForNotificationWithTimeout(absl::Seconds(30)));
 }
 
-// Rows, lengths and memory budgets do not split a batch (none is in the key); the batch runs
-// with the smallest budget of its requests.
-TEST(DynamicBatcherTest, RowsLengthsAndBudgetsShareABatchWithTheSmallestBudget) {
+// Engine methods never split a batch (issue 11): requests with different methods, parameters,
+// layers, rows, lengths and memory budgets share one, each keeping its own options (the backend
+// plans the family calls, serving/batch_plan.h) and getting only its own results.
+TEST(DynamicBatcherTest, DifferentMethodsRowsLengthsAndBudgetsShareOneBatch) {
   FakeBackend backend;
   BatcherOptions options;
   options.max_batch_size = 3;
@@ -123,10 +155,13 @@ TEST(DynamicBatcherTest, RowsLengthsAndBudgetsShareABatchWithTheSmallestBudget) 
   auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
   ASSERT_TRUE(batcher.ok());
   RecordingSink sinks[3];
+  const Method methods[3] = {Method::kLatimL2, Method::kGradientXInput,
+                             Method::kIntegratedGradients};
   const int64_t budgets[3] = {int64_t{8} << 20, int64_t{2} << 20, int64_t{4} << 20};
   for (int i = 0; i < 3; ++i) {
-    auto job = MakeJob(20 + i, &sinks[i]);
+    auto job = MakeJob(20 + i, &sinks[i], 0, methods[i]);
     job->options.memory_budget_bytes = budgets[i];
+    job->options.params.ig_steps = 3 + i;
     job->input.ids.resize(3 + i, 1);  // lengths 3, 4, 5
     job->input.target_rows = {static_cast<int32_t>(i)};
     ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
@@ -134,8 +169,101 @@ TEST(DynamicBatcherTest, RowsLengthsAndBudgetsShareABatchWithTheSmallestBudget) 
   for (auto& s : sinks) Wait(s);
   ASSERT_EQ(backend.batches().size(), 1u);
   EXPECT_EQ(backend.batches()[0].size(), 3u);
-  EXPECT_EQ(backend.budgets()[0], int64_t{2} << 20);
-  for (auto& s : sinks) EXPECT_TRUE(s.status.ok()) << s.status;
+  ASSERT_EQ(backend.methods()[0].size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(backend.methods()[0][i], std::vector<Method>{methods[i]}) << i;
+    EXPECT_TRUE(sinks[i].status.ok()) << sinks[i].status;
+    EXPECT_EQ(sinks[i].stats.batch_size, 3);
+    EXPECT_EQ(sinks[i].methods, std::set<std::string>{MethodName(methods[i])}) << i;
+  }
+}
+
+// The synthetic methods keep every option in the key (their backend runs a batch as one call).
+TEST(DynamicBatcherTest, SyntheticMethodsWithDifferentOptionsDoNotShareABatch) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 2;
+  options.max_queue_delay = absl::Milliseconds(100);
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink a, b;
+  auto job = MakeJob(1, &a);
+  ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
+  job = MakeJob(2, &b);
+  job->options.params.seed = 7;
+  ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
+  Wait(a);
+  Wait(b);
+  ASSERT_EQ(backend.batches().size(), 2u);
+}
+
+// A request the backend fails alone ends with its own status; the batch's others succeed.
+TEST(DynamicBatcherTest, AnItemFailedAloneEndsWithItsOwnStatus) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 2;
+  options.max_queue_delay = absl::Seconds(30);
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink ok, failing;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &ok, 0, Method::kLatimL2)).ok());
+  ASSERT_TRUE(
+      (*batcher)->Enqueue(MakeJob(FakeBackend::kFailId, &failing, 0, Method::kSmoothGrad)).ok());
+  Wait(ok);
+  Wait(failing);
+  ASSERT_EQ(backend.batches().size(), 1u);
+  EXPECT_TRUE(ok.status.ok()) << ok.status;
+  EXPECT_EQ(ok.layers.load(), 4);
+  EXPECT_EQ(failing.status.code(), absl::StatusCode::kResourceExhausted) << failing.status;
+  EXPECT_EQ(failing.layers.load(), 0);
+}
+
+// A request whose results are all out (its last family call ran) finishes before the rest of
+// its batch is computed.
+TEST(DynamicBatcherTest, AnItemDoneEarlyFinishesBeforeTheBatchEnds) {
+  FakeBackend backend;
+  backend.block_ = true;
+  BatcherOptions options;
+  options.max_batch_size = 2;
+  options.max_queue_delay = absl::Seconds(30);
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink early, late;
+  ASSERT_TRUE(
+      (*batcher)->Enqueue(MakeJob(FakeBackend::kEarlyId, &early, 0, Method::kLatimL2)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &late, 0, Method::kIntegratedGradients)).ok());
+  Wait(early);  // while the backend is still blocked inside the batch
+  EXPECT_TRUE(early.status.ok()) << early.status;
+  EXPECT_EQ(early.stats.batch_size, 2);
+  EXPECT_EQ(late.finished.load(), 0);
+  backend.release_.Notify();
+  Wait(late);
+  EXPECT_TRUE(late.status.ok()) << late.status;
+  EXPECT_EQ(late.layers.load(), 4);
+  EXPECT_EQ(early.finished.load(), 1);
+  EXPECT_EQ(early.layers.load(), 0);
+}
+
+// --max_batch_tokens closes a batch: once the padded-token budget is full (a queued request left
+// out, or not even one more of the longest length would fit) the batch leaves at once instead of
+// waiting out max_queue_delay for more requests that could not join it.
+TEST(DynamicBatcherTest, TokenBudgetClosesABatchWithoutWaiting) {
+  FakeBackend backend;
+  BatcherOptions options;
+  options.max_batch_size = 8;
+  options.max_batch_tokens = 7;                 // two 3-token sequences, not three
+  options.max_queue_delay = absl::Seconds(60);  // the test's wait is shorter
+  auto batcher = DynamicBatcher::Create(options, &backend, nullptr);
+  ASSERT_TRUE(batcher.ok());
+  RecordingSink a, b;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &a)).ok());
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(2, &b)).ok());
+  ASSERT_TRUE(a.done.WaitForNotificationWithTimeout(absl::Seconds(20)))
+      << "a batch the token budget filled waited for max_queue_delay";
+  ASSERT_TRUE(b.done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  ASSERT_EQ(backend.batches().size(), 1u);
+  EXPECT_EQ(backend.batches()[0], (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(a.stats.batch_tokens, 6);
 }
 
 TEST(DynamicBatcherTest, ConcurrentCompatibleRequestsShareABatch) {
@@ -175,6 +303,7 @@ TEST(DynamicBatcherTest, IncompatibleOptionsRunInSeparateBatchesAndTokenBudgetSp
   Wait(b);
   Wait(c);
   Wait(d);
+  ASSERT_GE(backend.batches().size(), 3u);
   for (const auto& batch : backend.batches()) {
     EXPECT_LE(batch.size(), 2u);
     for (int32_t id : batch) EXPECT_TRUE(batch.size() == 1 || id != 2) << "mixed options";

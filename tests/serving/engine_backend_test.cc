@@ -16,7 +16,9 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "explain/engine.h"
+#include "serving/dynamic_batcher.h"
 #include "serving/request_validation.h"
 #include "tests/status_matchers.h"
 
@@ -40,12 +42,21 @@ class RecordingSink : public BatchSink {
            (cancel_all_after >= 0 &&
             static_cast<int>(layers.size() + scores.size()) >= cancel_all_after);
   }
+  void OnFailed(int item, absl::Status status) override { failed.emplace(item, status); }
   std::vector<std::pair<int, LayerMatrix>> layers;
   std::vector<std::pair<int, TokenScoreRows>> scores;
+  std::map<int, absl::Status> failed;
   int token_scores = 0;
   std::set<int> cancelled;
   int cancel_all_after = -1;
 };
+
+// A batch of requests with equal options.
+std::vector<BatchItem> Items(const BatchOptions& options, const std::vector<ExplainInput>& inputs) {
+  std::vector<BatchItem> items;
+  for (const ExplainInput& in : inputs) items.push_back({options, in});
+  return items;
+}
 
 std::vector<int32_t> Ids(int n, int salt) {
   std::vector<int32_t> ids;
@@ -97,7 +108,7 @@ TEST_P(EngineBackendTest, StreamsEveryResultOfABatch) {
   inputs[1].target_rows = {5};
   inputs[1].target_tokens = {42};
   RecordingSink sink;
-  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &sink).ok());
+  ASSERT_TRUE(backend_->ExplainBatch(Items(options, inputs), &sink).ok());
   // Per item: latim-l2 at layers 2 and 0 (top-down with ALTI-Logit), then latim-alti-logit (-1).
   std::map<std::tuple<int, std::string, int>, LayerMatrix> got;
   for (auto& [item, m] : sink.layers) got[{item, m.method, m.layer}] = m;
@@ -134,19 +145,19 @@ TEST_P(EngineBackendTest, CancellationDropsAndStops) {
   inputs[1].target_rows = {1, 2};
   RecordingSink one;
   one.cancelled = {0};
-  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &one).ok());
+  ASSERT_TRUE(backend_->ExplainBatch(Items(options, inputs), &one).ok());
   ASSERT_EQ(one.layers.size(), 3u);
   for (auto& [item, m] : one.layers) EXPECT_EQ(item, 1);
 
   RecordingSink all;
   all.cancel_all_after = 1;  // both requests cancelled after the first result
-  const absl::Status s = backend_->ExplainBatch(options, inputs, &all);
+  const absl::Status s = backend_->ExplainBatch(Items(options, inputs), &all);
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(all.layers.size(), 1u);
 
   RecordingSink before;
   before.cancelled = {0, 1};
-  EXPECT_TRUE(absl::IsCancelled(backend_->ExplainBatch(options, inputs, &before)));
+  EXPECT_TRUE(absl::IsCancelled(backend_->ExplainBatch(Items(options, inputs), &before)));
   EXPECT_TRUE(before.layers.empty());
 }
 
@@ -186,7 +197,7 @@ TEST_P(EngineBackendTest, BaselinesEqualEngineExplain) {
   inputs[1].target_rows = {2, 5};
   inputs[1].target_tokens = {42, 7};
   RecordingSink sink;
-  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &sink).ok());
+  ASSERT_TRUE(backend_->ExplainBatch(Items(options, inputs), &sink).ok());
 
   auto engine = Engine::Load(Fixture(GetParam()), EngineOptions());
   ASSERT_TRUE(engine.ok()) << engine.status();
@@ -276,7 +287,7 @@ TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
   inputs[1].target_rows = {1, 2};
   RecordingSink one;
   one.cancelled = {0};
-  ASSERT_TRUE(backend_->ExplainBatch(options, inputs, &one).ok());
+  ASSERT_TRUE(backend_->ExplainBatch(Items(options, inputs), &one).ok());
   EXPECT_EQ(one.scores.size(), 2u);  // grad-x-input, smoothgrad of item 1 only
   EXPECT_EQ(one.layers.size(), 1u);  // rollout of item 1
   for (auto& [item, s] : one.scores) EXPECT_EQ(item, 1);
@@ -284,9 +295,100 @@ TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
 
   RecordingSink all;
   all.cancel_all_after = 1;  // both requests cancelled after the first result
-  const absl::Status s = backend_->ExplainBatch(options, inputs, &all);
+  const absl::Status s = backend_->ExplainBatch(Items(options, inputs), &all);
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(all.scores.size() + all.layers.size(), 1u);
+}
+
+// Collects one job's results as "method layer" -> values (matrix or token scores).
+class CollectingJobSink : public JobSink {
+ public:
+  void OnLayer(LayerMatrix m) override {
+    results[absl::StrCat(m.method, " ", m.layer)] = std::move(m.values);
+  }
+  void OnTokenScores(TokenScoreRows s) override {
+    results[absl::StrCat(s.method, " ", s.layer)] = std::move(s.scores);
+  }
+  bool IsCancelled() const override { return false; }
+  void OnFinished(absl::Status s, const JobStats& st) override {
+    status = s;
+    stats = st;
+    done.Notify();
+  }
+  std::map<std::string, std::vector<float>> results;
+  absl::Status status;
+  JobStats stats;
+  absl::Notification done;
+};
+
+// Issue 11 (batching policy): requests asking for different methods, parameters, layers, rows,
+// targets and lengths go through the batcher as ONE batch; each gets exactly its own results,
+// equal to serving it alone: bit for bit where its family call held only it (its own LaTIM
+// layers, its IG steps, MambaLRP, rollout), to the batching tolerance where it shared one with
+// another request (latim-l2 at the same layers, grad-x-input).
+TEST_P(EngineBackendTest, MixedMethodsShareOneBatchAndEqualServingAlone) {
+  std::vector<BatchItem> items(4);
+  items[0].options.methods = {Method::kLatimL2};
+  items[0].options.layers = {0, 2};
+  items[0].input.ids = Ids(10, 0);
+  items[0].input.target_rows = {9};
+  items[1].options.methods = {Method::kGradientXInput, Method::kIntegratedGradients};
+  items[1].options.params.ig_steps = 3;
+  items[1].input.ids = Ids(6, 1);
+  items[1].input.target_rows = {2, 5};
+  items[1].input.target_tokens = {42, 7};
+  items[2].options.methods = {Method::kMambaLrp, Method::kLatimL2};
+  items[2].options.layers = {0, 2};
+  items[2].input.ids = Ids(8, 2);
+  items[2].input.target_rows = {3, 7};
+  items[3].options.methods = {Method::kIntegratedGradients, Method::kRollout,
+                              Method::kGradientXInput, Method::kLatimL1};
+  items[3].options.layers = {1};
+  items[3].options.params.ig_steps = 4;
+  items[3].options.params.ig_rule = IgQuadrature::kRiemannMidpoint;
+  items[3].input.ids = Ids(7, 3);
+  items[3].input.target_rows = {6};
+  const std::set<std::string> shared = {"latim-l2", "grad-x-input"};
+
+  BatcherOptions batcher_options;
+  batcher_options.max_batch_size = 4;
+  batcher_options.max_queue_delay = absl::Seconds(60);  // only a full batch leaves early
+  auto batcher = DynamicBatcher::Create(batcher_options, backend_.get(), nullptr);
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+  CollectingJobSink sinks[4];
+  for (int i = 0; i < 4; ++i) {
+    auto job = std::make_unique<ExplainJob>();
+    job->options = items[i].options;
+    job->input = items[i].input;
+    job->sink = &sinks[i];
+    ASSERT_TRUE((*batcher)->Enqueue(std::move(job)).ok());
+  }
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(sinks[i].done.WaitForNotificationWithTimeout(absl::Seconds(120)));
+    ASSERT_TRUE(sinks[i].status.ok()) << i << " " << sinks[i].status;
+    EXPECT_EQ(sinks[i].stats.batch_size, 4) << "request " << i << " did not share the batch";
+  }
+
+  for (int i = 0; i < 4; ++i) {
+    RecordingSink alone;
+    ASSERT_TRUE(backend_->ExplainBatch({items[i]}, &alone).ok());
+    std::map<std::string, std::vector<float>> want;
+    for (auto& [item, m] : alone.layers) want[absl::StrCat(m.method, " ", m.layer)] = m.values;
+    for (auto& [item, s] : alone.scores) want[absl::StrCat(s.method, " ", s.layer)] = s.scores;
+    std::set<std::string> want_keys, got_keys;
+    for (const auto& [k, v] : want) want_keys.insert(k);
+    for (const auto& [k, v] : sinks[i].results) got_keys.insert(k);
+    ASSERT_EQ(got_keys, want_keys) << "request " << i << " got other results than alone";
+    for (const auto& [key, values] : want) {
+      const std::vector<float>& got = sinks[i].results.at(key);
+      const std::string what = absl::StrCat("request ", i, " ", key);
+      if (shared.count(key.substr(0, key.find(' '))) > 0) {
+        ExpectNear(got, values, what);
+      } else {
+        EXPECT_EQ(got, values) << what << " differs from serving it alone";
+      }
+    }
+  }
 }
 
 // A request the device cannot hold fails alone at validation, before it is queued; a short one

@@ -33,22 +33,22 @@ class ConstantBackend : public ExplainBackend {
   }
   std::string TokenText(int32_t) const override { return ""; }
   absl::Status Warmup() override { return absl::OkStatus(); }
-  absl::Status ExplainBatch(const BatchOptions& options, const std::vector<ExplainInput>& inputs,
-                            BatchSink* sink) override {
-    for (int32_t layer : options.layers) {
+  absl::Status ExplainBatch(const std::vector<BatchItem>& items, BatchSink* sink) override {
+    const ExplainInput& input = items[0].input;
+    for (int32_t layer : items[0].options.layers) {
       LayerMatrix m;
       m.method = "layer-method";
       m.layer = layer;
-      m.rows = inputs[0].target_rows;
-      m.cols = static_cast<int64_t>(inputs[0].ids.size());
+      m.rows = input.target_rows;
+      m.cols = static_cast<int64_t>(input.ids.size());
       m.values.assign(m.rows.size() * m.cols, 1.f);
       m.values.back() = value_;
       sink->OnLayer(0, std::move(m));
     }
     TokenScoreRows s;
     s.method = "target-method";
-    s.rows = inputs[0].target_rows;
-    s.cols = static_cast<int64_t>(inputs[0].ids.size());
+    s.rows = input.target_rows;
+    s.cols = static_cast<int64_t>(input.ids.size());
     s.scores.assign(s.rows.size() * s.cols, 0.5f);
     sink->OnTokenScores(0, std::move(s));
     return absl::OkStatus();

@@ -147,68 +147,6 @@ TEST_F(ValidationTest, RejectsBadMethodParameters) {
   EXPECT_EQ(v.options.params.start_layer, 2);
 }
 
-// The key holds exactly what changes a result: with every engine method asked, every parameter
-// changes it; the memory budget never does (it only blocks the work).
-TEST(BatchOptionsKey, IncludesEveryParameterOfTheAskedMethods) {
-  BatchOptions base;
-  base.methods = EngineMethods();
-  std::vector<BatchOptions> variants(12, base);
-  variants[0].params.ig_steps = 4;
-  variants[1].params.smoothgrad_samples = 4;
-  variants[2].params.smoothgrad_sigma = 0.f;
-  variants[3].params.smoothgrad_sigma = std::nextafter(0.15f, 1.f);  // all digits
-  variants[4].params.seed = 1;
-  variants[5].layers = {0};
-  variants[6].params.ig_rule = IgQuadrature::kRiemannMidpoint;
-  variants[7].params.smoothgrad_input = SmoothGradInput::kClean;
-  variants[8].params.lrp_rules = LrpRules{false, false, false, false};
-  variants[9].params.attention_norm = AttentionNorm::kRaw;
-  variants[10].params.start_layer = 1;
-  variants[11].activation = Activation::kIdentity;
-  std::set<std::string> keys = {base.Key()};
-  BatchOptions sigma = base;
-  sigma.params.smoothgrad_sigma = 0.15f;
-  keys.insert(sigma.Key());
-  for (const BatchOptions& v : variants) keys.insert(v.Key());
-  EXPECT_EQ(keys.size(), variants.size() + 2);
-  BatchOptions budget = base;
-  budget.memory_budget_bytes = 1 << 20;
-  EXPECT_EQ(budget.Key(), base.Key());
-}
-
-// Parameters of methods that were not asked for do not split batches: LaTIM ignores the seed
-// and the baselines' parameters; Gradient×Input also ignores layers and the activation f.
-TEST(BatchOptionsKey, IgnoresParametersTheMethodsDoNotUse) {
-  BatchOptions latim;
-  latim.methods = {Method::kLatimL2};
-  BatchOptions other = latim;
-  other.params.seed = 7;
-  other.params.ig_steps = 4;
-  other.params.smoothgrad_samples = 3;
-  other.params.smoothgrad_sigma = 0.5f;
-  other.params.lrp_rules = LrpRules{false, false, false, false};
-  other.params.attention_norm = AttentionNorm::kRaw;
-  other.params.start_layer = 1;
-  other.memory_budget_bytes = 1 << 20;
-  EXPECT_EQ(latim.Key(), other.Key());
-  other.layers = {1};
-  EXPECT_NE(latim.Key(), other.Key());  // LaTIM's results depend on the layers
-  BatchOptions gxi;
-  gxi.methods = {Method::kGradientXInput};
-  BatchOptions gxi_other = gxi;
-  gxi_other.layers = {1};
-  gxi_other.activation = Activation::kRelu;
-  gxi_other.params.seed = 3;
-  EXPECT_EQ(gxi.Key(), gxi_other.Key());
-  gxi_other.precision = Precision::kBf16;
-  EXPECT_NE(gxi.Key(), gxi_other.Key());
-  BatchOptions sg;
-  sg.methods = {Method::kSmoothGrad};
-  BatchOptions sg_seed = sg;
-  sg_seed.params.seed = 1;
-  EXPECT_NE(sg.Key(), sg_seed.Key());  // the seed draws SmoothGrad's noise
-}
-
 // A backend whose info has gradient and whole-model methods (as EngineBackend's), for the budget.
 class GradientInfoBackend : public ExplainBackend {
  public:
@@ -225,8 +163,7 @@ class GradientInfoBackend : public ExplainBackend {
   }
   std::string TokenText(int32_t) const override { return ""; }
   absl::Status Warmup() override { return absl::OkStatus(); }
-  absl::Status ExplainBatch(const BatchOptions&, const std::vector<ExplainInput>&,
-                            BatchSink*) override {
+  absl::Status ExplainBatch(const std::vector<BatchItem>&, BatchSink*) override {
     return absl::OkStatus();
   }
 
@@ -259,6 +196,44 @@ TEST(BudgetTest, CountsWholeModelMethodsOnceAndGradientPasses) {
   EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
                 absl::StatusCode::kResourceExhausted, "80 gradient rows");
   limits.max_gradient_rows = 80;
+  EXPECT_OK(ValidateExplain(spec, backend, limits).status());
+}
+
+// Reliability audit defect 2d: the budget grows with the sequence length. Two IG requests with
+// the same target rows x steps (one row, 8 steps, within the rows budget), one on a 4-token input
+// and one on a 400-token input: the token budget refuses only the long one.
+TEST(BudgetTest, LongInputsCostMoreThanShortOnes) {
+  GradientInfoBackend backend;
+  ServingLimits limits;
+  limits.max_tokens = 1000;
+  limits.max_gradient_rows = 16;
+  limits.max_gradient_tokens = 1000;
+  ExplainSpec spec;
+  spec.model = "g";
+  spec.methods = {"integrated-gradients"};
+  spec.last_row = true;
+  spec.params.ig_steps = 8;
+  spec.token_ids = std::vector<int32_t>(4, 1);  // 4 x 8 = 32 tokens through backward passes
+  EXPECT_OK(ValidateExplain(spec, backend, limits).status());
+  spec.token_ids = std::vector<int32_t>(400, 1);  // 400 x 8 = 3200
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "request asks for 3200 gradient tokens");
+  // Rows count their causal length: rows 0 and 124 of the long input, 1 + 125 = 126 x 8 = 1008.
+  spec.last_row = false;
+  spec.target_rows = {0, 124};
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "1008 gradient tokens");
+  spec.target_rows = {0, 123};  // 1000
+  EXPECT_OK(ValidateExplain(spec, backend, limits).status());
+
+  // Matrix cells: a per-layer method (4 layers) on the last row of the long input is 400 x 4.
+  spec.methods = {"synthetic-decay"};
+  spec.target_rows.clear();
+  spec.last_row = true;
+  limits.max_matrix_cells = 1599;
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "request asks for 1600 matrix cells");
+  spec.token_ids = std::vector<int32_t>(4, 1);  // 16 cells: the same rows, a short input
   EXPECT_OK(ValidateExplain(spec, backend, limits).status());
 }
 

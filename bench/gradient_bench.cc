@@ -6,14 +6,23 @@
 // timing is the median of --repeats calls after one warm-up, including the target forward pass;
 // peak = CUDA caching-allocator peak of allocated bytes (weights included). Results go to
 // docs/benchmarks.md; bytes/token = that peak over N (long N: --seq-lens 65536).
+// --cancel-latency (issue 12, defect 2a; docs/reliability.md): instead, for IG, SmoothGrad (last
+// row, 32 steps / samples: one packed pass of 32 × N tokens), Gradient×Input and MambaLRP (every
+// row: passes of up to 8 192 tokens), the time one uncancelled call takes, then `repeats` calls
+// cancelled by a timer thread half-way through: the time from the cancel to the call's return is
+// the work left running (the engine checks before every block of a pass's forward and backward).
+// --layers / --d-model / --vocab shrink the model for the CPU.
 // usage: gradient_bench [--quick] [--seq-lens 512] [--repeats 10]
+//        gradient_bench --cancel-latency [--layers 24 --d-model 256 --vocab 8192] [--seq-lens 128]
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attribution/gradient_methods.h"
@@ -99,14 +108,114 @@ std::vector<AttributionResult> MustRun(const char* what, F f) {
   return std::move(r).value();
 }
 
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// One method call, cancelled `after_s` into it when after_s ≥ 0: returns (call seconds, seconds
+// from the cancel to the return; NaN when the call ended first).
+std::pair<double, double> CancelledCall(const MambaModel& model, Method method,
+                                        const torch::Tensor& ids, double after_s) {
+  std::atomic<bool> cancelled{false};
+  const Cancellation cancel([&](int64_t) { return cancelled.load(); });
+  std::chrono::steady_clock::time_point cancel_at;
+  std::atomic<bool> done{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread timer;
+  if (after_s >= 0) {
+    timer = std::thread([&] {
+      while (!done.load() && Seconds(t0) < after_s)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (done.load()) return;
+      cancel_at = std::chrono::steady_clock::now();
+      cancelled.store(true);
+    });
+  }
+  const ResultCallback drop = [](AttributionResult) { return true; };
+  absl::Status status;
+  if (method == Method::kMambaLrp || method == Method::kGradientXInput) {
+    RowSelection all;
+    all.kind = RowSelection::Kind::kAll;
+    if (method == Method::kMambaLrp) {
+      MambaLrpOptions o;
+      o.rows = all;
+      o.cancel = cancel;
+      status = ExplainMambaLrp(model, ids, torch::Tensor(), o, drop);
+    } else {
+      GradientMethodOptions o;
+      o.methods = {GradientMethod::kGradientXInput};
+      o.rows = all;
+      o.cancel = cancel;
+      status = ExplainGradients(model, ids, torch::Tensor(), o, drop);
+    }
+  } else {
+    GradientMethodOptions o;
+    o.methods = {*GradientMethodOf(method)};
+    o.rows.kind = RowSelection::Kind::kLast;
+    o.ig_steps = 32;
+    o.smoothgrad_samples = 32;
+    o.cancel = cancel;
+    status = ExplainGradients(model, ids, torch::Tensor(), o, drop);
+  }
+  const auto end = std::chrono::steady_clock::now();
+  done.store(true);
+  if (timer.joinable()) timer.join();
+  const double total = std::chrono::duration<double>(end - t0).count();
+  if (!cancelled.load()) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "%s failed: %s\n", MethodName(method), status.ToString().c_str());
+      std::exit(1);
+    }
+    return {total, std::nan("")};
+  }
+  if (!absl::IsCancelled(status)) {
+    std::fprintf(stderr, "%s cancelled but returned %s\n", MethodName(method),
+                 status.ToString().c_str());
+    std::exit(1);
+  }
+  return {total, std::chrono::duration<double>(end - cancel_at).count()};
+}
+
+int CancelLatency(const MambaModel& model, const std::vector<int64_t>& lens, int repeats) {
+  std::printf("%-22s %6s %10s %12s %12s %12s\n", "method", "N", "call_s", "stop_med_ms",
+              "stop_max_ms", "cancel_at_s");
+  for (int64_t n : lens) {
+    torch::manual_seed(1);
+    torch::Tensor ids = torch::randint(0, model.config().vocab_size, {1, n}, torch::kLong);
+    for (Method m : {Method::kIntegratedGradients, Method::kSmoothGrad, Method::kGradientXInput,
+                     Method::kMambaLrp}) {
+      const double full = CancelledCall(model, m, ids, -1).first;
+      std::vector<double> stop;
+      for (int r = 0; r < repeats; ++r) {
+        const double s = CancelledCall(model, m, ids, full / 2).second;
+        if (!std::isnan(s)) stop.push_back(s * 1000);
+      }
+      std::sort(stop.begin(), stop.end());
+      std::printf("%-22s %6ld %10.3f %12.1f %12.1f %12.3f\n", MethodName(m), (long)n, full,
+                  stop.empty() ? std::nan("") : stop[stop.size() / 2],
+                  stop.empty() ? std::nan("") : stop.back(), full / 2);
+    }
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, cancel_latency = false;
+  int64_t layers_flag = 0, d_flag = 0, vocab_flag = 0;
   int repeats = 10;
   std::vector<int64_t> lens = {512};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--cancel-latency") {
+      cancel_latency = true;
+    } else if (a == "--layers" && i + 1 < argc) {
+      layers_flag = std::atoll(argv[++i]);
+    } else if (a == "--d-model" && i + 1 < argc) {
+      d_flag = std::atoll(argv[++i]);
+    } else if (a == "--vocab" && i + 1 < argc) {
+      vocab_flag = std::atoll(argv[++i]);
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--seq-lens" && i + 1 < argc) {
@@ -121,11 +230,14 @@ int Main(int argc, char** argv) {
   }
   const bool cuda = torch::cuda::is_available();
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  const int64_t layers = quick ? 2 : 24, D = quick ? 64 : 768, V = quick ? 512 : 50280;
+  const int64_t layers = layers_flag > 0 ? layers_flag : quick ? 2 : 24;
+  const int64_t D = d_flag > 0 ? d_flag : quick ? 64 : 768;
+  const int64_t V = vocab_flag > 0 ? vocab_flag : quick ? 512 : 50280;
   auto model = RandomMamba1(layers, D, V, device);
   std::printf("device %s%s; Mamba-1 L=%ld D=%ld E=%ld N=16 V=%ld, rows=last, batch 1\n",
               cuda ? "cuda:0" : "cpu", quick ? " (quick)" : "", (long)layers, (long)D,
               (long)(2 * D), (long)V);
+  if (cancel_latency) return CancelLatency(*model, lens, repeats);
   std::printf("%-14s %6s %10s %10s %10s %11s %11s\n", "method", "N", "median_s", "min_s", "max_s",
               "peak_MiB", "bytes/token");
   for (int64_t n : lens) {

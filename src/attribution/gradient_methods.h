@@ -52,7 +52,9 @@ struct GradientMethodOptions {
   // sequence are packed together, an item costing its length t + 1.
   int64_t max_batch_tokens = 8192;
   // Checked before each forward/backward batch: a cancelled sequence's remaining items are not
-  // computed and it gets no result; CANCELLED when every sequence is cancelled.
+  // computed and it gets no result; and before every block of a batch's forward and backward: a
+  // batch whose every sequence is cancelled stops there. CANCELLED when every sequence is
+  // cancelled.
   Cancellation cancel;
   // Optional: after each forward/backward batch, the method and its items (rows × IG steps or
   // SmoothGrad samples, over every sequence) done of the total.

@@ -88,7 +88,8 @@ class CheckpointedRelevanceBlock : public torch::autograd::Function<Checkpointed
 
 absl::StatusOr<torch::Tensor> RelevanceForwardImpl(const MambaModel& model, const torch::Tensor& x,
                                                    const torch::Tensor& lengths,
-                                                   const LrpRules& rules, bool checkpointed) {
+                                                   const LrpRules& rules, bool checkpointed,
+                                                   const LayerCheck& check) {
   const ModelConfig& config = model.config();
   const ModelWeights& weights = model.weights();
   const int64_t batch = x.size(0), L = x.size(1);
@@ -101,6 +102,7 @@ absl::StatusOr<torch::Tensor> RelevanceForwardImpl(const MambaModel& model, cons
   const MixerRules mixer_rules = MixerRulesOf(rules);
   const int64_t address = reinterpret_cast<int64_t>(&model);
   for (int l = 0; l < config.n_layers; ++l) {
+    RETURN_IF_ERROR(CheckLayer(check));
     if (checkpointed) {
       try {
         h = CheckpointedRelevanceBlock::apply(h, lens, l, address, RuleBits(rules));
@@ -109,11 +111,12 @@ absl::StatusOr<torch::Tensor> RelevanceForwardImpl(const MambaModel& model, cons
         return absl::InternalError(
             absl::StrCat("checkpointed relevance forward: ", e.what_without_backtrace()));
       }
-      continue;
+    } else {
+      ASSIGN_OR_RETURN(torch::Tensor out, BlockBranchForward(weights, config, l, h, lens, nullptr,
+                                                             nullptr, mixer_rules));
+      h = h + out;
     }
-    ASSIGN_OR_RETURN(torch::Tensor out, BlockBranchForward(weights, config, l, h, lens, nullptr,
-                                                           nullptr, mixer_rules));
-    h = h + out;
+    CheckInBackward(h, check);
   }
   torch::Tensor index = (lens - 1).view({batch, 1, 1}).expand({batch, 1, h.size(2)});
   torch::Tensor last = h.gather(1, index).squeeze(1);  // [B, D]
@@ -127,30 +130,32 @@ absl::StatusOr<torch::Tensor> RelevanceForwardImpl(const MambaModel& model, cons
 }  // namespace
 
 absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
-                                               const torch::Tensor& lengths,
-                                               const LrpRules& rules) {
-  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/false);
+                                               const torch::Tensor& lengths, const LrpRules& rules,
+                                               const LayerCheck& check) {
+  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/false, check);
 }
 
 absl::StatusOr<torch::Tensor> CheckpointedRelevanceForward(const MambaModel& model,
                                                            const torch::Tensor& x,
                                                            const torch::Tensor& lengths,
-                                                           const LrpRules& rules) {
-  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/true);
+                                                           const LrpRules& rules,
+                                                           const LayerCheck& check) {
+  return RelevanceForwardImpl(model, x, lengths, rules, /*checkpointed=*/true, check);
 }
 
 absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
                              const torch::Tensor& lengths, const MambaLrpOptions& options,
                              const ResultCallback& callback) {
   const LrpRules rules = options.rules;
-  EmbeddingLogitFn fn = [&model, rules](const torch::Tensor& x, const torch::Tensor& lens) {
+  EmbeddingLogitFn fn = [&model, rules](const torch::Tensor& x, const torch::Tensor& lens,
+                                        const LayerCheck& check) {
     // Long inputs keep only each block's input and recompute the block in the backward, as the
     // plain gradient methods do (attribution/targets.cc): the same relevances for one more
     // forward pass.
     if (DifferentiableForwardBytes(model.config(), x.size(0) * x.size(1)) > kCheckpointAboveBytes) {
-      return CheckpointedRelevanceForward(model, x, lens, rules);
+      return CheckpointedRelevanceForward(model, x, lens, rules, check);
     }
-    return RelevanceForward(model, x, lens, rules);
+    return RelevanceForward(model, x, lens, rules, check);
   };
   return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths,
                             SequenceRows(options.rows, options.sequence_rows), options.target_token,

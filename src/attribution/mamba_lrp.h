@@ -21,6 +21,7 @@
 #include "attribution/attribution_types.h"
 #include "attribution/methods.h"
 #include "common/cancellation.h"
+#include "mamba/layer_check.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -29,8 +30,10 @@ namespace mamba_explain {
 
 // The relevance forward: embeddings [B, L, D] fp32, lengths [B] (or undefined) -> logits [B, V]
 // at each sequence's last real position. Differentiable when the embeddings require grad.
+// `check` as ForwardOptions::layer_check (before every block of the forward and of the backward).
 absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const torch::Tensor& x,
-                                               const torch::Tensor& lengths, const LrpRules& rules);
+                                               const torch::Tensor& lengths, const LrpRules& rules,
+                                               const LayerCheck& check = LayerCheck());
 // The same logits with activation checkpointing per block (mamba/checkpointed_forward.h): each
 // block runs without a graph and keeps only its input; the backward recomputes one block's
 // relevance graph at a time. Same values and gradients, memory O(layers·B·L·D) plus one block's
@@ -39,7 +42,8 @@ absl::StatusOr<torch::Tensor> RelevanceForward(const MambaModel& model, const to
 absl::StatusOr<torch::Tensor> CheckpointedRelevanceForward(const MambaModel& model,
                                                            const torch::Tensor& x,
                                                            const torch::Tensor& lengths,
-                                                           const LrpRules& rules);
+                                                           const LrpRules& rules,
+                                                           const LayerCheck& check = LayerCheck());
 
 struct MambaLrpOptions {
   LrpRules rules;

@@ -113,11 +113,42 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
       toks[k] = items.tokens[chosen[k]];
     }
     x.requires_grad_(true);
-    ASSIGN_OR_RETURN(torch::Tensor logits, fn(x, torch::tensor(lens, torch::kLong)));  // [count, V]
-    torch::Tensor index = torch::tensor(toks, torch::kLong).to(logits.device()).unsqueeze(1);
-    torch::Tensor selected = logits.gather(1, index).squeeze(1);  // [count]
+    // The batch's sequences (items are in sequence order): the batch goes on while one is wanted.
+    std::vector<int64_t> batch_sequences;
+    for (size_t item : chosen) {
+      if (batch_sequences.empty() || batch_sequences.back() != sequence_of(item)) {
+        batch_sequences.push_back(sequence_of(item));
+      }
+    }
+    auto batch_cancelled = [&cancel, &batch_sequences] {
+      for (int64_t s : batch_sequences) {
+        if (!cancel.IsCancelled(s)) return false;
+      }
+      return true;
+    };
+    const LayerCheck check = [&batch_cancelled]() {
+      return batch_cancelled()
+                 ? absl::CancelledError("every sequence of the gradient batch was cancelled")
+                 : absl::OkStatus();
+    };
+    absl::StatusOr<torch::Tensor> logits =
+        fn(x, torch::tensor(lens, torch::kLong), check);  // [count, V]
+    if (!logits.ok()) {
+      if (batch_cancelled()) continue;  // stopped in the forward: the next batch skips them
+      return logits.status();
+    }
+    torch::Tensor index = torch::tensor(toks, torch::kLong).to(logits->device()).unsqueeze(1);
+    torch::Tensor selected = logits->gather(1, index).squeeze(1);  // [count]
     // Items are independent, so d(Σ_k f_k)/dx[k] = df_k/dx[k]: one backward for the batch.
-    torch::Tensor grad = torch::autograd::grad({selected.sum()}, {x})[0];
+    torch::Tensor grad;
+    try {
+      grad = torch::autograd::grad({selected.sum()}, {x})[0];
+    } catch (const c10::Error&) {
+      // A stop in the backward (mamba/layer_check.h) throws; cancellation is monotonic, so the
+      // batch's state tells a stop from a fault. The graph is freed with the tensors above.
+      if (batch_cancelled()) continue;
+      throw;
+    }
     torch::Tensor values = selected.detach().to(torch::kCPU);
     for (int64_t k = 0; k < count; ++k) {
       sink(chosen[k], grad[k].narrow(0, 0, lens[k]), values[k].item<float>());
@@ -133,15 +164,16 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
 }
 
 EmbeddingLogitFn ModelLogitFn(const MambaModel& model) {
-  return [&model](const torch::Tensor& x,
-                  const torch::Tensor& lengths) -> absl::StatusOr<torch::Tensor> {
+  return [&model](const torch::Tensor& x, const torch::Tensor& lengths,
+                  const LayerCheck& check) -> absl::StatusOr<torch::Tensor> {
     // Long inputs keep only each block's input and recompute the block in the backward
     // (checkpointed_forward.h): the same gradients for one more forward pass.
     if (DifferentiableForwardBytes(model.config(), x.size(0) * x.size(1)) > kCheckpointAboveBytes) {
-      return CheckpointedLogits(model, x, lengths, /*last_position_logits_only=*/true);
+      return CheckpointedLogits(model, x, lengths, /*last_position_logits_only=*/true, check);
     }
     ForwardOptions fwd;
     fwd.last_position_logits_only = true;
+    fwd.layer_check = check;
     ASSIGN_OR_RETURN(ForwardOutput out, model.ForwardFromEmbeddings(x, lengths, fwd));
     return out.logits;
   };

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "attribution/attribution_types.h"
 #include "common/cancellation.h"
+#include "mamba/layer_check.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
@@ -43,9 +44,12 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
     const std::vector<RowSelection>& selections, std::optional<int64_t> target_token);
 
 // The explained scalar as a function of the embeddings: inputs [Bb, Lb, D] (requires grad) and
-// lengths [Bb] -> logits [Bb, V] at each element's last real position (lengths − 1).
-using EmbeddingLogitFn =
-    std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor&, const torch::Tensor&)>;
+// lengths [Bb] -> logits [Bb, V] at each element's last real position (lengths − 1). The forward
+// consults the LayerCheck before every block and returns its failure as it is, and marks every
+// block's output with it for the backward (ForwardOptions::layer_check), so that a pass whose
+// every item is cancelled stops within one block, forward or backward.
+using EmbeddingLogitFn = std::function<absl::StatusOr<torch::Tensor>(
+    const torch::Tensor&, const torch::Tensor&, const LayerCheck&)>;
 
 // Work items of a gradient method: item i is an input [lengths[i], D] (made on demand by
 // `input`, so IG steps and SmoothGrad samples are never all in memory), the token whose logit
@@ -65,9 +69,11 @@ using GradientProgress = std::function<void(int64_t done, int64_t total)>;
 // One backward per item, batched: items are evaluated alone (separate batch elements, padded to
 // the batch's longest), packed in order so that a batch holds at most max_batch_tokens padded
 // positions (at least one item). `cancel` is checked before each batch: items of cancelled
-// sequences are never computed (the sink does not see them); CANCELLED when every sequence of
-// the items is cancelled at the end. Errors from `fn` are returned as they are. `progress`, when
-// set, is told after each batch.
+// sequences are never computed (the sink does not see them); and inside each batch, before every
+// block of its forward and of its backward: once every sequence of the batch's items is
+// cancelled, the batch stops there and none of its items reaches the sink. CANCELLED when every
+// sequence of the items is cancelled at the end. Other errors from `fn` are returned as they are.
+// `progress`, when set, is told after each completed batch.
 absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems& items,
                                 int64_t max_batch_tokens, const GradientSink& sink,
                                 const Cancellation& cancel = Cancellation(),

@@ -1,10 +1,11 @@
 // Cooperative cancellation of a batch's long computations: the one type the serving layer hands
 // through explain into the attribution families, which check it between steps of their long
-// loops (gradient chunks of IG steps / SmoothGrad samples / target rows, LaTIM layers and row
-// blocks) and stop with CANCELLED, so a cancelled or expired request stops costing compute within
-// one step. Sequences are indexed as in the batch (the caller's own numbering). A default-made
-// Cancellation never cancels. Cancellation is monotonic: once a sequence reads as cancelled it
-// stays cancelled. Copyable; thread-safe as far as the predicate is.
+// loops (gradient batches of IG steps / SmoothGrad samples / target rows and, inside a batch,
+// every block of its forward and backward; LaTIM layers and row blocks) and stop with CANCELLED,
+// so a cancelled or expired request stops costing compute within one step. Sequences are indexed as
+// in the batch (the caller's own numbering). A default-made Cancellation never cancels.
+// Cancellation is monotonic: once a sequence reads as cancelled it stays cancelled. Copyable;
+// thread-safe as far as the predicate is.
 #ifndef MAMBA_EXPLAIN_COMMON_CANCELLATION_H_
 #define MAMBA_EXPLAIN_COMMON_CANCELLATION_H_
 

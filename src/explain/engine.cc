@@ -263,6 +263,15 @@ absl::StatusOr<std::vector<int32_t>> Engine::Tokenize(const std::string& text) c
   return tokenizer_->Encode(text);
 }
 
+absl::StatusOr<EncodedPrefix> Engine::TokenizeAtMost(const std::string& text,
+                                                     size_t max_ids) const {
+  if (tokenizer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "the model directory has no tokenizer.json; pass token ids or a tokenizer file");
+  }
+  return tokenizer_->EncodeAtMost(text, max_ids);
+}
+
 std::string Engine::TokenText(int32_t id) const {
   return tokenizer_ != nullptr ? tokenizer_->TokenText(id) : absl::StrCat("<", id, ">");
 }
@@ -320,7 +329,8 @@ absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallba
       }
     }
     if (!HasBaselines(request)) return absl::OkStatus();
-    const absl::Status gradients = RunGradientBaselines(*model_, request, cancel, callback, progress);
+    const absl::Status gradients =
+        RunGradientBaselines(*model_, request, cancel, callback, progress);
     if (!(absl::IsCancelled(gradients) && !cancel.CheckAny(n).ok())) RETURN_IF_ERROR(gradients);
     for (int64_t b = 0; b < n; ++b) {
       if (cancel.IsCancelled(b)) continue;

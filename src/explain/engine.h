@@ -66,6 +66,8 @@ class Engine {
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   // FAILED_PRECONDITION when no tokenizer was loaded.
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const;
+  // The first ids, at most max_ids, and whether there are more (Tokenizer::EncodeAtMost).
+  absl::StatusOr<EncodedPrefix> TokenizeAtMost(const std::string& text, size_t max_ids) const;
   std::string TokenText(int32_t id) const;
 
   // Logits of a single sequence: every position, or only the last one.

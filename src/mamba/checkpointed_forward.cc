@@ -68,7 +68,8 @@ int64_t CheckpointedForwardBytes(const ModelConfig& config, int64_t positions) {
 absl::StatusOr<torch::Tensor> CheckpointedLogits(const MambaModel& model,
                                                  const torch::Tensor& embeddings,
                                                  const torch::Tensor& lengths,
-                                                 bool last_position_logits_only) {
+                                                 bool last_position_logits_only,
+                                                 const LayerCheck& check) {
   try {
     if (embeddings.dim() != 3 || embeddings.size(2) != model.config().d_model) {
       return absl::InvalidArgumentError("embeddings must be [batch, seq_len, d_model]");
@@ -79,7 +80,9 @@ absl::StatusOr<torch::Tensor> CheckpointedLogits(const MambaModel& model,
     torch::Tensor h = embeddings.to(model.device(), torch::kFloat32);
     const int64_t address = reinterpret_cast<int64_t>(&model);
     for (int64_t l = 0; l < model.config().n_layers; ++l) {
+      RETURN_IF_ERROR(CheckLayer(check));
       h = CheckpointedBlock::apply(h, lens_device, l, address);
+      CheckInBackward(h, check);
     }
     torch::Tensor head_in = RmsNorm(h, model.weights().norm_f, model.config().norm_eps);
     if (last_position_logits_only) {

@@ -11,17 +11,20 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "mamba/layer_check.h"
 #include "mamba/mamba_model.h"
 
 namespace mamba_explain {
 
 // embeddings [B, L, D] fp32 (requires_grad for gradients), lengths [B] int64 or undefined ->
 // logits [B, V] fp32 at each sequence's last real position (last_position_logits_only), or
-// [B, L, V]. Errors as ForwardFromEmbeddings.
+// [B, L, V]. Errors as ForwardFromEmbeddings. `check` as ForwardOptions::layer_check: before every
+// block of the forward and before every block's recomputation in the backward.
 absl::StatusOr<torch::Tensor> CheckpointedLogits(const MambaModel& model,
                                                  const torch::Tensor& embeddings,
                                                  const torch::Tensor& lengths,
-                                                 bool last_position_logits_only);
+                                                 bool last_position_logits_only,
+                                                 const LayerCheck& check = LayerCheck());
 
 // Bytes of autograd activations a plain (not checkpointed) differentiable forward keeps for
 // `positions` = batch × padded length (an estimate: every block's trace-sized tensors), and with

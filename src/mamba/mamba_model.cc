@@ -123,12 +123,14 @@ absl::StatusOr<ForwardOutput> MambaModel::ForwardFromEmbeddings(
     torch::Tensor h = embeddings.to(device(), torch::kFloat32);
     torch::Tensor lens_device = lens.to(device());
     for (int l = 0; l < config_.n_layers; ++l) {
+      RETURN_IF_ERROR(CheckLayer(options.layer_check));
       LayerTrace layer_trace;
       LayerTrace* trace = traced.count(l) ? &layer_trace : nullptr;
       ASSIGN_OR_RETURN(torch::Tensor mixer_out,
                        BlockBranchForward(weights_, config_, l, h, lens_device, trace, nullptr));
       if (trace != nullptr) out.trace.layers.push_back(std::move(layer_trace));
       h = h + mixer_out;
+      CheckInBackward(h, options.layer_check);
       if (options.keep_hidden_states) out.hidden_states.push_back(h);
     }
     out.final_hidden = BlockRmsNorm(h, weights_.norm_f, config_.norm_eps, /*round_bf16=*/false);

@@ -15,9 +15,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mamba/layer_check.h"
 #include "mamba/trace.h"
-#include "model/config.h"
 #include "mamba/weights.h"
+#include "model/config.h"
 
 namespace mamba_explain {
 
@@ -36,6 +37,9 @@ struct ForwardOptions {
   bool keep_hidden_states = false;  // residual stream after every block
   bool compute_logits = true;
   bool last_position_logits_only = false;  // logits only at each sequence's last real position
+  // Consulted before every block (a failing check is returned as it is) and, when the forward is
+  // differentiable, before every block's backward (mamba/layer_check.h).
+  LayerCheck layer_check;
 };
 
 struct ForwardOutput {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <limits>
 #include <queue>
 #include <sstream>
 #include <utility>
@@ -161,8 +162,10 @@ struct Tokenizer::Impl {
   absl::Status LoadNormalizer(const Json& normalizer);
   absl::Status LoadAddedTokens(const Json& added_tokens);
 
-  absl::Status EncodeNormalizedPiece(std::string_view piece, std::vector<int32_t>* ids) const;
-  void EncodePreTokenized(std::string_view piece, std::vector<int32_t>* ids) const;
+  // Both append ids of `piece` and stop between words once ids holds more than `limit`.
+  absl::Status EncodeNormalizedPiece(std::string_view piece, size_t limit,
+                                     std::vector<int32_t>* ids) const;
+  void EncodePreTokenized(std::string_view piece, size_t limit, std::vector<int32_t>* ids) const;
   void Bpe(std::string_view word, std::vector<int32_t>* ids) const;
   std::string TokenBytes(int32_t id) const;
 };
@@ -385,7 +388,7 @@ absl::Status Tokenizer::Impl::LoadAddedTokens(const Json& added_tokens) {
   return absl::OkStatus();
 }
 
-absl::Status Tokenizer::Impl::EncodeNormalizedPiece(std::string_view piece,
+absl::Status Tokenizer::Impl::EncodeNormalizedPiece(std::string_view piece, size_t limit,
                                                     std::vector<int32_t>* ids) const {
   std::string normalized_storage;
   std::string_view normalized = piece;
@@ -396,16 +399,18 @@ absl::Status Tokenizer::Impl::EncodeNormalizedPiece(std::string_view piece,
   std::vector<std::pair<std::string_view, int32_t>> pieces;
   normalized_added.Split(normalized, &pieces);
   for (const auto& [text, id] : pieces) {
+    if (ids->size() > limit) break;
     if (id >= 0) {
       ids->push_back(id);
     } else {
-      EncodePreTokenized(text, ids);
+      EncodePreTokenized(text, limit, ids);
     }
   }
   return absl::OkStatus();
 }
 
-void Tokenizer::Impl::EncodePreTokenized(std::string_view piece, std::vector<int32_t>* ids) const {
+void Tokenizer::Impl::EncodePreTokenized(std::string_view piece, size_t limit,
+                                         std::vector<int32_t>* ids) const {
   if (piece.empty()) return;
   std::string prefixed_storage;
   // HF's ByteLevel prepends the space to each piece between added tokens, unless it already
@@ -418,7 +423,10 @@ void Tokenizer::Impl::EncodePreTokenized(std::string_view piece, std::vector<int
     Bpe(piece, ids);
     return;
   }
-  for (const std::string_view pre_token : SplitGpt2PreTokens(piece)) Bpe(pre_token, ids);
+  for (const std::string_view pre_token : SplitGpt2PreTokens(piece)) {
+    if (ids->size() > limit) return;
+    Bpe(pre_token, ids);
+  }
 }
 
 // HF's BPE word merge: a heap of candidate pairs ordered by (rank, position); stale entries (a
@@ -527,18 +535,28 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const std::string
 }
 
 absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(std::string_view text) const {
+  ASSIGN_OR_RETURN(EncodedPrefix all, EncodeAtMost(text, std::numeric_limits<size_t>::max() - 1));
+  return std::move(all.ids);
+}
+
+absl::StatusOr<EncodedPrefix> Tokenizer::EncodeAtMost(std::string_view text, size_t max_ids) const {
   RETURN_IF_ERROR(unicode::ValidateUtf8(text));
-  std::vector<int32_t> ids;
+  EncodedPrefix out;
+  std::vector<int32_t>& ids = out.ids;
   std::vector<std::pair<std::string_view, int32_t>> pieces;
   impl_->raw_added.Split(text, &pieces);
   for (const auto& [piece, id] : pieces) {
+    if (ids.size() > max_ids) break;
     if (id >= 0) {
       ids.push_back(id);
     } else {
-      RETURN_IF_ERROR(impl_->EncodeNormalizedPiece(piece, &ids));
+      RETURN_IF_ERROR(impl_->EncodeNormalizedPiece(piece, max_ids, &ids));
     }
   }
-  return ids;
+  // One word may have added several ids past the limit; ids are a prefix of the full encoding.
+  out.truncated = ids.size() > max_ids;
+  if (out.truncated) ids.resize(max_ids);
+  return out;
 }
 
 absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int32_t>& ids) const {

@@ -17,17 +17,29 @@
 
 namespace mamba_explain {
 
+// The start of an encoding: at most a caller's number of ids, and whether the text has more.
+struct EncodedPrefix {
+  std::vector<int32_t> ids;  // the first ids of Encode(text)
+  bool truncated = false;    // Encode(text) has more ids than these
+};
+
 class Tokenizer {
  public:
   // INVALID_ARGUMENT naming the file and field for unsupported or malformed tokenizer.json
   // (e.g. model.type != "BPE"); NOT_FOUND when the file is missing.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(const std::string& json_text,
-                                                              const std::string& source);
+                                                             const std::string& source);
   ~Tokenizer();
 
   // INVALID_ARGUMENT on invalid UTF-8 input.
   absl::StatusOr<std::vector<int32_t>> Encode(std::string_view text) const;
+  // The first min(n, max_ids) ids of Encode(text) (n its length) and whether n > max_ids, for a
+  // caller that refuses texts over a token limit: BPE, the costly step, stops once more than
+  // max_ids ids are made (pieces are encoded independently, so earlier ids never change). The
+  // linear passes over the whole text remain (UTF-8 check, added-token split, NFC, pre-token
+  // split). INVALID_ARGUMENT on invalid UTF-8 anywhere in the text, as Encode.
+  absl::StatusOr<EncodedPrefix> EncodeAtMost(std::string_view text, size_t max_ids) const;
   // Concatenates token bytes and decodes as UTF-8 (invalid sequences -> U+FFFD).
   // INVALID_ARGUMENT for ids outside [0, vocab_size()).
   absl::StatusOr<std::string> Decode(const std::vector<int32_t>& ids) const;

@@ -33,6 +33,10 @@ class EngineBackend : public ExplainBackend {
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override {
     return engine_->Tokenize(text);
   }
+  absl::StatusOr<EncodedPrefix> TokenizeAtMost(const std::string& text,
+                                               size_t max_ids) const override {
+    return engine_->TokenizeAtMost(text, max_ids);
+  }
   std::string TokenText(int32_t id) const override { return engine_->TokenText(id); }
 
   absl::Status Warmup() override {

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/tokenizer.h"
 #include "serving/explain_types.h"
 
 namespace mamba_explain {
@@ -73,6 +74,20 @@ class ExplainBackend {
   virtual const BackendInfo& info() const = 0;
   // FAILED_PRECONDITION when the model has no tokenizer.
   virtual absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const = 0;
+  // The first ids of Tokenize(text), at most max_ids, and whether the text has more: Explain's
+  // validation asks for max_tokens ids, so that an over-long text costs at most max_tokens + 1
+  // ids of tokenizer work (Tokenizer::EncodeAtMost). The default tokenizes everything and cuts
+  // (for test backends); the engine and synthetic backends stop early.
+  virtual absl::StatusOr<EncodedPrefix> TokenizeAtMost(const std::string& text,
+                                                       size_t max_ids) const {
+    absl::StatusOr<std::vector<int32_t>> ids = Tokenize(text);
+    if (!ids.ok()) return ids.status();
+    EncodedPrefix out;
+    out.truncated = ids->size() > max_ids;
+    if (out.truncated) ids->resize(max_ids);
+    out.ids = *std::move(ids);
+    return out;
+  }
   virtual std::string TokenText(int32_t id) const = 0;
   // Runs a tiny batch through every supported method so the first request pays no start-up cost.
   virtual absl::Status Warmup() = 0;

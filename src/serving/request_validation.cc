@@ -173,7 +173,15 @@ absl::StatusOr<ValidatedExplain> ValidateExplain(const ExplainSpec& spec,
       return absl::FailedPreconditionError(
           absl::StrCat("model '", spec.model, "' has no tokenizer; send token_ids"));
     }
-    ASSIGN_OR_RETURN(ids, backend.Tokenize(*spec.text));
+    // Only up to the limit: past max_tokens + 1 ids the answer is known (refused below).
+    const size_t max_ids = static_cast<size_t>(std::max<int64_t>(limits.max_tokens, 0));
+    ASSIGN_OR_RETURN(EncodedPrefix prefix, backend.TokenizeAtMost(*spec.text, max_ids));
+    if (prefix.truncated) {
+      return absl::ResourceExhaustedError(absl::StrCat("input text has more than ", max_ids,
+                                                       " tokens, over the server limit of ",
+                                                       limits.max_tokens));
+    }
+    ids = std::move(prefix.ids);
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] >= info.vocab_size) {
         return absl::InvalidArgumentError(

@@ -45,6 +45,12 @@ absl::StatusOr<std::vector<int32_t>> SyntheticBackend::Tokenize(const std::strin
   return tokenizer_->Encode(text);
 }
 
+absl::StatusOr<EncodedPrefix> SyntheticBackend::TokenizeAtMost(const std::string& text,
+                                                               size_t max_ids) const {
+  if (!tokenizer_) return absl::FailedPreconditionError("model has no tokenizer.json");
+  return tokenizer_->EncodeAtMost(text, max_ids);
+}
+
 std::string SyntheticBackend::TokenText(int32_t id) const {
   return tokenizer_ ? tokenizer_->TokenText(id) : absl::StrCat("<", id, ">");
 }

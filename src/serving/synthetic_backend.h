@@ -30,6 +30,8 @@ class SyntheticBackend : public ExplainBackend {
 
   const BackendInfo& info() const override { return info_; }
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override;
+  absl::StatusOr<EncodedPrefix> TokenizeAtMost(const std::string& text,
+                                               size_t max_ids) const override;
   std::string TokenText(int32_t id) const override;
   absl::Status Warmup() override { return absl::OkStatus(); }
   // Items share every option (BatchOptions::Key keeps every field for the synthetic methods):

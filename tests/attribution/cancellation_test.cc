@@ -1,10 +1,14 @@
 // Cancellation inside the long gradient loops (common/cancellation.h): GradientsOfTargets checks
 // before every forward/backward batch and computes nothing after the check that reads
-// cancelled; Integrated Gradients with many steps stops with CANCELLED a step after the cancel and
-// reports nothing; in an engine batch, a cancelled sequence gets no baseline result while the
-// others get exactly the results of the uncancelled batch, and a batch whose every sequence is
-// cancelled is CANCELLED. Deterministic: cancellation is driven by the number of checks, never by
-// time.
+// cancelled; inside a batch, it checks before every block of the forward and of the backward
+// (plain and checkpointed forwards, MambaLRP's relevance forward) and stops there, leaving the
+// model as it was; IG, SmoothGrad, Gradient×Input and MambaLRP consult the cancellation once
+// more per block and pass direction for every block a model has, and a cancel at any of those
+// checks stops the pass before it completes; Integrated Gradients with many steps stops with
+// CANCELLED a step after the cancel and reports nothing; in an engine batch, a cancelled sequence
+// gets no baseline result while the others get exactly the results of the uncancelled batch, and a
+// batch whose every sequence is cancelled is CANCELLED. Deterministic: cancellation is driven by
+// the number of checks, never by time.
 #include "common/cancellation.h"
 
 #include <gtest/gtest.h>
@@ -12,8 +16,10 @@
 #include <atomic>
 
 #include "attribution/gradient_methods.h"
+#include "attribution/mamba_lrp.h"
 #include "attribution/targets.h"
 #include "explain/engine.h"
+#include "mamba/checkpointed_forward.h"
 #include "tests/status_matchers.h"
 #include "tests/tensor_testing.h"
 
@@ -60,9 +66,10 @@ TEST(Cancellation, GradientsOfTargetsStopsAfterTheCancellingCheck) {
   items.input = [&](size_t i) { return e * (static_cast<double>(i + 1) / 40.0); };
   const EmbeddingLogitFn model_fn = ModelLogitFn(*model);
   int forwards = 0;
-  EmbeddingLogitFn counting = [&](const torch::Tensor& x, const torch::Tensor& lengths) {
+  EmbeddingLogitFn counting = [&](const torch::Tensor& x, const torch::Tensor& lengths,
+                                  const LayerCheck& check) {
     ++forwards;
-    return model_fn(x, lengths);
+    return model_fn(x, lengths, check);
   };
   std::vector<size_t> seen;
   int checks = 0;
@@ -85,6 +92,170 @@ TEST(Cancellation, GradientsOfTargetsStopsAfterTheCancellingCheck) {
       counting, items, n, [&](size_t item, const torch::Tensor&, float) { seen.push_back(item); }));
   EXPECT_EQ(forwards, 40);
   EXPECT_EQ(seen.size(), 40u);
+}
+
+// The model with only its first `layers` blocks (same weights): the same request on a shallower
+// model differs only in the checks its blocks add.
+std::unique_ptr<MambaModel> FirstLayers(const MambaModel& model, int layers) {
+  ModelConfig config = model.config();
+  config.n_layers = layers;
+  ModelWeights weights = model.weights();
+  weights.layers.erase(weights.layers.begin() + layers, weights.layers.end());
+  return MambaModel::FromWeights(config, weights);
+}
+
+// One forward/backward batch of 4 items through each forward the gradient methods use: the
+// LayerCheck is consulted once before every block of the forward and once before every block's
+// backward (2 × layers per batch). A cancel that the k-th of those checks reads stops the batch
+// right there (no further check, so no further block), for every k: the sink sees nothing, the
+// call is CANCELLED, and the next uncancelled call gives the same gradients bit for bit.
+TEST(Cancellation, GradientBatchStopsBetweenBlocksOfForwardAndBackward) {
+  auto model = LoadModel();
+  ASSERT_NE(model, nullptr);
+  const int64_t layers = model->config().n_layers, n = 8;
+  ASSERT_GE(layers, 2);
+  torch::Tensor e = model->Embed(torch::arange(n, torch::kLong).unsqueeze(0))[0].detach();
+  GradientItems items;
+  for (int i = 0; i < 4; ++i) {
+    items.lengths.push_back(n - i);
+    items.tokens.push_back(i + 1);
+  }
+  items.input = [&](size_t i) { return e.narrow(0, 0, n - static_cast<int64_t>(i)); };
+  const LrpRules rules;
+  const std::vector<std::pair<std::string, EmbeddingLogitFn>> forwards = {
+      {"plain", ModelLogitFn(*model)},
+      {"checkpointed",
+       [&](const torch::Tensor& x, const torch::Tensor& lengths, const LayerCheck& check) {
+         return CheckpointedLogits(*model, x, lengths, /*last_position_logits_only=*/true, check);
+       }},
+      {"relevance",
+       [&](const torch::Tensor& x, const torch::Tensor& lengths, const LayerCheck& check) {
+         return RelevanceForward(*model, x, lengths, rules, check);
+       }},
+      {"checkpointed relevance",
+       [&](const torch::Tensor& x, const torch::Tensor& lengths, const LayerCheck& check) {
+         return CheckpointedRelevanceForward(*model, x, lengths, rules, check);
+       }},
+  };
+  for (const auto& [name, fn] : forwards) {
+    SCOPED_TRACE(name);
+    int layer_checks = 0;
+    const EmbeddingLogitFn counting = [&, fn = fn](const torch::Tensor& x,
+                                                   const torch::Tensor& lengths,
+                                                   const LayerCheck& check) {
+      return fn(x, lengths, [&layer_checks, check]() {
+        ++layer_checks;
+        return check();
+      });
+    };
+    std::vector<torch::Tensor> want(items.lengths.size());
+    ASSERT_OK(
+        GradientsOfTargets(counting, items, /*max_batch_tokens=*/1 << 20,
+                           [&](size_t i, const torch::Tensor& g, float) { want[i] = g.clone(); }));
+    EXPECT_EQ(layer_checks, 2 * layers);
+    for (int k = 1; k <= 2 * layers; ++k) {
+      SCOPED_TRACE(k <= layers ? "stopped in the forward" : "stopped in the backward");
+      layer_checks = 0;
+      int seen = 0;
+      const absl::Status status = GradientsOfTargets(
+          counting, items, 1 << 20, [&](size_t, const torch::Tensor&, float) { ++seen; },
+          Cancellation([&](int64_t) { return layer_checks >= k; }));
+      EXPECT_STATUS(status, absl::StatusCode::kCancelled, "cancelled");
+      EXPECT_EQ(layer_checks, k);
+      EXPECT_EQ(seen, 0);
+    }
+    layer_checks = 0;
+    std::vector<torch::Tensor> again(items.lengths.size());
+    ASSERT_OK(
+        GradientsOfTargets(counting, items, 1 << 20,
+                           [&](size_t i, const torch::Tensor& g, float) { again[i] = g.clone(); }));
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(torch::equal(again[i], want[i])) << i;
+  }
+}
+
+// What one method's run does when the cancel comes at its N-th consultation of the cancellation.
+struct TripRun {
+  absl::Status status;
+  int results = 0;
+  bool pass_completed = false;  // a forward/backward batch reported progress
+  std::vector<std::vector<float>> matrices;
+};
+
+// IG, SmoothGrad and Gradient×Input (ExplainGradients) and MambaLRP (ExplainMambaLrp) on one
+// sequence, every item in one forward/backward pass. `trip_after` < 0: never cancelled.
+TripRun RunTripping(const MambaModel& model, Method method, int64_t trip_after, int64_t* calls) {
+  std::vector<int32_t> ids32 = Ids(9, 4);
+  torch::Tensor ids = torch::tensor(std::vector<int64_t>(ids32.begin(), ids32.end())).view({1, 9});
+  *calls = 0;
+  const Cancellation cancel(
+      [calls, trip_after](int64_t) { return ++*calls > trip_after && trip_after >= 0; });
+  TripRun run;
+  const ResultCallback collect = [&](AttributionResult r) {
+    ++run.results;
+    run.matrices.push_back(r.matrix);
+    return true;
+  };
+  RowSelection rows;
+  rows.kind = RowSelection::Kind::kAll;
+  if (method == Method::kMambaLrp) {
+    MambaLrpOptions o;
+    o.rows = rows;
+    o.cancel = cancel;
+    run.status = ExplainMambaLrp(model, ids, torch::Tensor(), o, collect);
+    return run;
+  }
+  GradientMethodOptions o;
+  o.methods = {*GradientMethodOf(method)};
+  o.rows = rows;
+  o.ig_steps = 6;
+  o.smoothgrad_samples = 4;
+  o.cancel = cancel;
+  o.progress = [&](Method, int64_t done, int64_t) { run.pass_completed |= done > 0; };
+  run.status = ExplainGradients(model, ids, torch::Tensor(), o, collect);
+  return run;
+}
+
+// A cancel at any consultation of the cancellation, from the first: the trip points after which
+// the method reports nothing, and those after which its one pass never completes. The model with
+// all its blocks has exactly 2 × (layers − 1) more of each than the same model cut to one block:
+// the checks before every block of the forward and of the backward, each of which stops the pass
+// mid-way. (Before those checks existed the counts were equal: a pass, once begun, ran to its
+// end.) Afterwards the model gives the uncancelled results again.
+TEST(Cancellation, EveryGradientMethodStopsItsPassBetweenBlocks) {
+  auto deep = LoadModel();
+  ASSERT_NE(deep, nullptr);
+  const int layers = static_cast<int>(deep->config().n_layers);
+  ASSERT_GE(layers, 2);
+  std::unique_ptr<MambaModel> shallow = FirstLayers(*deep, 1);
+  for (Method method : {Method::kIntegratedGradients, Method::kSmoothGrad, Method::kGradientXInput,
+                        Method::kMambaLrp}) {
+    SCOPED_TRACE(MethodName(method));
+    int no_result[2] = {0, 0}, pass_stopped[2] = {0, 0};
+    const MambaModel* models[2] = {shallow.get(), deep.get()};
+    for (int m = 0; m < 2; ++m) {
+      int64_t total = 0;
+      const TripRun full = RunTripping(*models[m], method, -1, &total);
+      ASSERT_OK(full.status);
+      ASSERT_EQ(full.results, 1);
+      for (int64_t trip = 0; trip < total; ++trip) {
+        int64_t calls = 0;
+        const TripRun run = RunTripping(*models[m], method, trip, &calls);
+        if (run.results == 0) {
+          SCOPED_TRACE(trip);
+          EXPECT_STATUS(run.status, absl::StatusCode::kCancelled, "cancelled");
+          ++no_result[m];
+        }
+        if (!run.pass_completed) ++pass_stopped[m];
+      }
+      const TripRun again = RunTripping(*models[m], method, -1, &total);
+      ASSERT_OK(again.status);
+      EXPECT_EQ(again.matrices, full.matrices);
+    }
+    EXPECT_EQ(no_result[1] - no_result[0], 2 * (layers - 1));
+    if (method != Method::kMambaLrp) {  // MambaLRP reports no progress
+      EXPECT_EQ(pass_stopped[1] - pass_stopped[0], 2 * (layers - 1));
+    }
+  }
 }
 
 // IG with 128 steps over every row: the cancel comes at the fifth item check (inside the loop,

@@ -9,8 +9,9 @@
 # --max_batch_size 1 the next request can only start once the model's worker has let go of it, so
 # "how long a 3-token request waits, beyond an idle one" measures how long the abandoned
 # computation kept going (the leftover). The engine checks cancellation before every packed
-# pass, so the leftover is at most one pass (~1/130 of the request); the bound is 10 s, loose for
-# a loaded 2-core machine, below what the whole request takes. Each case waits
+# pass and, inside a pass, before every block of its forward and backward, so the leftover is at
+# most one block of one pass (plus the CLI's start-up noise of the two latencies); the bound is
+# 10 s, loose for a loaded 2-core machine, below what the whole request takes. Each case waits
 # until the server has the request in flight (the CLI takes seconds to start on a loaded machine):
 #   deadline: the client's 4 s deadline passes;
 #   cancel:   the client is killed (SIGKILL) 2 s after the request is in flight;
@@ -19,6 +20,7 @@
 #             point in time ("stopped") or was abandoned after the stop grace is printed (on the
 #             loaded development machine it took 6-19 s after the drain, i.e. it was abandoned).
 # The measured times are printed.
+# GC_LAYERS=N (default 4) serves an N-layer copy instead (longer passes, for measuring by hand).
 # usage: gradient_cancel_test.sh MAMBA_EXPLAIND MAMBA_EXPLAIN
 set -u
 server_bin=$1
@@ -28,7 +30,7 @@ source "$here/lib.sh"
 
 repo=$tmp/repo
 mkdir -p "$repo/deep"
-python3 "$here/make_deep_model.py" "$here/../fixtures/mamba1_bias_tied" "$repo/deep" 4 ||
+python3 "$here/make_deep_model.py" "$here/../fixtures/mamba1_bias_tied" "$repo/deep" "${GC_LAYERS:-4}" ||
   { bad "make_deep_model.py"; finish; }
 ids=$(python3 -c 'print(",".join(str((13 * i + 5) % 96) for i in range(64)))')
 now_ms() { date +%s%3N; }

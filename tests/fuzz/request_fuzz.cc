@@ -1,8 +1,8 @@
 // libFuzzer target: arbitrary bytes as an Explain request, the path the server takes from the wire
-// to the queue (server/explain_service.cc Admit): ParseFromArray into mamba_explain.v1.ExplainRequest,
-// SpecFromProto, ValidateExplain against a backend that serves every catalogue method and has a
-// byte-level BPE tokenizer (so text requests are tokenized), then the status the client would see
-// (ToGrpcStatus). Beyond "no crash, no sanitizer report" it checks:
+// to the queue (server/explain_service.cc Admit): ParseFromArray into
+// mamba_explain.v1.ExplainRequest, SpecFromProto, ValidateExplain against a backend that serves
+// every catalogue method and has a byte-level BPE tokenizer (so text requests are tokenized), then
+// the status the client would see (ToGrpcStatus). Beyond "no crash, no sanitizer report" it checks:
 //   - a refused request gets INVALID_ARGUMENT, RESOURCE_EXHAUSTED or FAILED_PRECONDITION (never
 //     INTERNAL/UNKNOWN/OK-with-garbage), and the message the client sees is <= 1 KiB however long
 //     the client's strings were (issue 12, defect 5);
@@ -98,6 +98,10 @@ class FuzzBackend : public me::ExplainBackend {
   absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override {
     return tokenizer_->Encode(text);
   }
+  absl::StatusOr<me::EncodedPrefix> TokenizeAtMost(const std::string& text,
+                                                   size_t max_ids) const override {
+    return tokenizer_->EncodeAtMost(text, max_ids);
+  }
   std::string TokenText(int32_t id) const override { return tokenizer_->TokenText(id); }
   absl::Status Warmup() override { return absl::OkStatus(); }
   absl::Status ExplainBatch(const std::vector<me::BatchItem>&, me::BatchSink*) override {
@@ -111,10 +115,9 @@ class FuzzBackend : public me::ExplainBackend {
 
 void CheckRefusal(const absl::Status& status, bool from_conversion) {
   const auto code = status.code();
-  const bool expected =
-      code == absl::StatusCode::kInvalidArgument ||
-      (!from_conversion && (code == absl::StatusCode::kResourceExhausted ||
-                            code == absl::StatusCode::kFailedPrecondition));
+  const bool expected = code == absl::StatusCode::kInvalidArgument ||
+                        (!from_conversion && (code == absl::StatusCode::kResourceExhausted ||
+                                              code == absl::StatusCode::kFailedPrecondition));
   if (!expected) __builtin_trap();
   const grpc::Status wire = me::ToGrpcStatus(status);
   if (wire.error_message().size() > me::kMaxStatusMessageBytes) __builtin_trap();

@@ -171,6 +171,77 @@ class GradientInfoBackend : public ExplainBackend {
   BackendInfo info_;
 };
 
+// A backend whose tokenizer makes one id per byte and counts the ids it makes, to see how much
+// tokenizer work a text costs validation.
+class ByteTokenizerBackend : public GradientInfoBackend {
+ public:
+  ByteTokenizerBackend() {
+    with_tokenizer_ = GradientInfoBackend::info();
+    with_tokenizer_.has_tokenizer = true;
+  }
+  const BackendInfo& info() const override { return with_tokenizer_; }
+  absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override {
+    return TokenizeAtMost(text, text.size()).value().ids;
+  }
+  absl::StatusOr<EncodedPrefix> TokenizeAtMost(const std::string& text,
+                                               size_t max_ids) const override {
+    EncodedPrefix out;
+    for (unsigned char c : text) {
+      if (out.ids.size() > max_ids) break;
+      out.ids.push_back(c % 96);
+      ++ids_made;
+    }
+    out.truncated = out.ids.size() > max_ids;
+    if (out.truncated) out.ids.resize(max_ids);
+    return out;
+  }
+  mutable int64_t ids_made = 0;
+
+ private:
+  BackendInfo with_tokenizer_;
+};
+
+// A text over max_tokens is refused after at most max_tokens + 1 ids of tokenizer work, however
+// long it is, with the same code and message as token ids over the limit; at the limit it passes.
+TEST(TextLengthTest, RefusedAfterAtMostMaxTokensPlusOneIds) {
+  ByteTokenizerBackend backend;
+  ServingLimits limits;
+  limits.max_tokens = 3;
+  ExplainSpec spec;
+  spec.model = "g";
+  spec.methods = {"synthetic-decay"};
+  spec.text = std::string(1 << 20, 'a');
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted,
+                "input text has more than 3 tokens, over the server limit of 3");
+  EXPECT_LE(backend.ids_made, 4);
+  spec.text = "abcd";
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(),
+                absl::StatusCode::kResourceExhausted, "over the server limit of 3");
+  spec.text = "abc";
+  ASSERT_OK_AND_ASSIGN(ValidatedExplain v, ValidateExplain(spec, backend, limits));
+  EXPECT_EQ(v.input.ids, (std::vector<int32_t>{'a' % 96, 'b' % 96, 'c' % 96}));
+  spec.text = "";
+  EXPECT_STATUS(ValidateExplain(spec, backend, limits).status(), absl::StatusCode::kInvalidArgument,
+                "text is empty after tokenization");
+}
+
+// The base class's TokenizeAtMost (for backends that do not stop early) cuts Tokenize's ids.
+TEST(TextLengthTest, DefaultTokenizeAtMostCutsTheFullEncoding) {
+  class AllAtOnce : public GradientInfoBackend {
+   public:
+    absl::StatusOr<std::vector<int32_t>> Tokenize(const std::string& text) const override {
+      return std::vector<int32_t>(text.size(), 7);
+    }
+  } backend;
+  ASSERT_OK_AND_ASSIGN(EncodedPrefix cut, backend.TokenizeAtMost("abcde", 2));
+  EXPECT_EQ(cut.ids, (std::vector<int32_t>{7, 7}));
+  EXPECT_TRUE(cut.truncated);
+  ASSERT_OK_AND_ASSIGN(EncodedPrefix whole, backend.TokenizeAtMost("abcde", 5));
+  EXPECT_EQ(whole.ids.size(), 5u);
+  EXPECT_FALSE(whole.truncated);
+}
+
 TEST(BudgetTest, CountsWholeModelMethodsOnceAndGradientPasses) {
   GradientInfoBackend backend;
   ServingLimits limits;

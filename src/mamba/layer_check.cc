@@ -1,0 +1,17 @@
+#include "mamba/layer_check.h"
+
+#include <string>
+
+namespace mamba_explain {
+
+void CheckInBackward(const torch::Tensor& h, const LayerCheck& check) {
+  if (!check || !h.requires_grad()) return;
+  // A tensor hook on a non-leaf runs before its grad_fn, i.e. before the block's backward; a
+  // hook that returns nothing passes the gradient on unchanged.
+  h.register_hook([check](const torch::Tensor&) {
+    const absl::Status status = check();
+    TORCH_CHECK(status.ok(), "stopped in the backward: ", std::string(status.message()));
+  });
+}
+
+}  // namespace mamba_explain

@@ -206,6 +206,10 @@ absl::Status WriteJsonOutput(const CliArgs& args, const std::string& text) {
   return absl::OkStatus();
 }
 
+absl::Status WriteJson(const CliArgs& args, const nlohmann::json& out) {
+  return WriteJsonOutput(args, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 void WarnIfIncomplete(const std::string& method, double approx_error, int ig_steps) {
   if (method != MethodName(Method::kIntegratedGradients) || !(approx_error > kIgGapWarning)) {
     return;

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "common/cli_args.h"
+#include "nlohmann/json.hpp"
 
 namespace mamba_explain {
 
@@ -37,6 +38,8 @@ absl::Status CheckOutputPaths(const CliArgs& args, const std::vector<std::string
 
 // Writes `text` + "\n" to --json's path (or standard output when --json is absent or "-").
 absl::Status WriteJsonOutput(const CliArgs& args, const std::string& text);
+// `out` on one line (invalid UTF-8 replaced), written as WriteJsonOutput: every command's JSON.
+absl::Status WriteJson(const CliArgs& args, const nlohmann::json& out);
 
 // Integrated Gradients whose completeness gap (approx_error, relative) exceeds
 // kIgGapWarning: prints a warning to stderr suggesting more --ig-steps. Both modes call it.

@@ -1,6 +1,7 @@
-// The Explain stream -> the offline-mode JSON shape (one writer for both modes' output format):
-// sparse blocks are expanded back into dense `matrix` rows (zeros where entries were dropped),
-// per-target methods become {"scores", "explained_logit", "targets"}; layer -1 last.
+// The Explain stream -> the offline-mode JSON shape (the results through result_json.h, the one
+// writer of both modes): sparse blocks are expanded back into dense `matrix` rows (zeros where
+// entries were dropped), per-target methods become {"scores", "explained_logit", "targets"};
+// layer -1 last.
 // Header-only; one builder per stream, not thread-safe.
 #ifndef MAMBA_EXPLAIN_CLIENT_EXPLANATION_JSON_H_
 #define MAMBA_EXPLAIN_CLIENT_EXPLANATION_JSON_H_
@@ -14,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "attribution/methods.h"
+#include "client/result_json.h"
 #include "common/status_macros.h"
 #include "mamba_explain/v1/explain.pb.h"
 #include "nlohmann/json.hpp"
@@ -102,16 +104,7 @@ class ExplanationBuilder {
   bool complete() const { return have_header_ && have_summary_; }
   // Puts the results in the offline order: increasing layer (results arrive top-down when
   // latim-alti-logit is asked), whole-model results (layer -1) last, request order within a layer.
-  void Finalize() {
-    nlohmann::json& results = out_["results"];
-    auto key = [](const nlohmann::json& r) {
-      const int layer = r["layer"].get<int>();
-      return layer < 0 ? std::numeric_limits<int>::max() : layer;
-    };
-    std::stable_sort(
-        results.begin(), results.end(),
-        [&](const nlohmann::json& a, const nlohmann::json& b) { return key(a) < key(b); });
-  }
+  void Finalize() { SortResults(&out_["results"]); }
   nlohmann::json& json() { return out_; }
   // The header, with the ids and token strings of any InputTokens messages appended.
   const v1::Header& header() const { return header_; }
@@ -152,11 +145,9 @@ class ExplanationBuilder {
     const std::string key = absl::StrCat(l.method(), "/", l.layer());
     auto it = index_.find(key);
     if (it == index_.end()) {
-      nlohmann::json j;
-      j["method"] = l.method();
-      j["layer"] = l.layer();
+      nlohmann::json j =
+          NewResultJson(l.method(), l.layer(), ResultKind::kMatrix, l.approx_error());
       j["rows"] = out_["target_rows"];
-      j["matrix"] = nlohmann::json::array();
       for (int k = 0; k < header_.target_rows_size(); ++k) {
         j["matrix"].push_back(std::vector<float>(l.num_columns(), 0.f));
       }
@@ -190,7 +181,7 @@ class ExplanationBuilder {
       }
     }
     if (l.last_block()) {
-      entry["approx_error"] = ApproxError(l.method(), l.approx_error());
+      entry["approx_error"] = ApproxErrorJson(l.method(), l.approx_error());
       entry["kept_mass"] = l.kept_mass();
       if (l.target_tokens_size() > 0) {
         entry["targets"] = std::vector<int32_t>(l.target_tokens().begin(), l.target_tokens().end());
@@ -214,15 +205,8 @@ class ExplanationBuilder {
     const std::string key = absl::StrCat(t.method(), "/", t.layer());
     auto it = index_.find(key);
     if (it == index_.end()) {
-      nlohmann::json j;
-      j["method"] = t.method();
-      j["layer"] = t.layer();
-      j["rows"] = nlohmann::json::array();
-      j["scores"] = nlohmann::json::array();
-      j["explained_logit"] = nlohmann::json::array();
-      j["targets"] = nlohmann::json::array();
-      j["approx_error"] = ApproxError(t.method(), t.approx_error());
-      out_["results"].push_back(j);
+      out_["results"].push_back(
+          NewResultJson(t.method(), t.layer(), ResultKind::kTokenScores, t.approx_error()));
       it = index_.emplace(key, out_["results"].size() - 1).first;
     }
     nlohmann::json& entry = out_["results"][it->second];
@@ -233,16 +217,9 @@ class ExplanationBuilder {
       if (t.explained_logits_size() > 0) entry["explained_logit"].push_back(t.explained_logits(k));
       if (t.target_tokens_size() > 0) entry["targets"].push_back(t.target_tokens(k));
     }
-    entry["approx_error"] = ApproxError(t.method(), t.approx_error());
+    entry["approx_error"] = ApproxErrorJson(t.method(), t.approx_error());
     ++done_;
     return absl::OkStatus();
-  }
-
-  // null for catalogue methods that define no approximation error (HasApproxError), as offline.
-  static nlohmann::json ApproxError(const std::string& method, float value) {
-    absl::StatusOr<Method> m = ParseMethod(method);
-    if (m.ok() && !HasApproxError(*m)) return nullptr;
-    return value;
   }
 
   bool have_header_ = false;

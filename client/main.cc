@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "client/methods_command.h"
 #include "client/offline_commands.h"
 #include "client/usage.h"
 #ifdef ME_WITH_GRPC_CLIENT
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
     std::cerr << "mamba-explain: this build has no gRPC; remote commands are unavailable\n";
     return 2;
 #endif
+  } else if (command == "methods") {
+    status = mamba_explain::RunMethods(args);
   } else if (command == "tokenize") {
     status = mamba_explain::RunTokenize(args);
   } else if (command == "forward") {

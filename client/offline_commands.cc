@@ -3,20 +3,19 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <limits>
 #include <numeric>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "client/client_flags.h"
 #include "client/dataset.h"
+#include "client/explain_command.h"
+#include "client/explain_flags.h"
 #include "client/explanation_meta.h"
 #include "client/html_report.h"
 #include "client/progress.h"
 #include "client/prompt_input.h"
+#include "client/result_json.h"
 #include "client/token_refs.h"
 #include "common/cli_args.h"
 #include "common/status_macros.h"
@@ -51,52 +50,6 @@ absl::StatusOr<std::vector<int32_t>> PromptIds(const CliArgs& args, const Engine
     }
   }
   return ids;
-}
-
-// "12" -> 12; INVALID_ARGUMENT naming `what` and the text otherwise.
-absl::StatusOr<int64_t> ParseIndex(absl::string_view text, const std::string& what) {
-  int64_t v = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &v) || v < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("bad ", what, " '", text, "'"));
-  }
-  return v;
-}
-
-// The typed request from the explain flags (CheckExplainFlags has run).
-absl::StatusOr<ExplainRequest> BuildExplainRequest(const CliArgs& args) {
-  ExplainRequest request;
-  request.methods.clear();
-  ASSIGN_OR_RETURN(std::string methods, MethodList(args));
-  for (absl::string_view name : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
-    ASSIGN_OR_RETURN(Method m, ParseMethod(absl::StripAsciiWhitespace(name)));
-    request.methods.push_back(m);
-  }
-  ASSIGN_OR_RETURN(std::vector<int32_t> layers, ParseLayerSpec(args.Get("layers", "all")));
-  request.layers.assign(layers.begin(), layers.end());
-  ASSIGN_OR_RETURN(RowSpec rows, ParseRowSpec(args.Get("rows", "all")));
-  request.rows.kind = rows.kind == RowSpec::Kind::kAll    ? RowSelection::Kind::kAll
-                      : rows.kind == RowSpec::Kind::kLast ? RowSelection::Kind::kLast
-                                                          : RowSelection::Kind::kList;
-  request.rows.rows.assign(rows.rows.begin(), rows.rows.end());
-  ASSIGN_OR_RETURN(request.activation, ParseActivation(args.Get("activation", "silu")));
-  if (args.Has("target")) {
-    ASSIGN_OR_RETURN(request.target_token, ParseIndex(args.Get("target"), "target token"));
-  }
-  if (args.Has("target-tokens")) {
-    ASSIGN_OR_RETURN(std::vector<int32_t> targets,
-                     ParseIds(args.Get("target-tokens"), "target-tokens"));
-    request.target_tokens.assign(targets.begin(), targets.end());
-  }
-  if (args.Has("precision")) {
-    ASSIGN_OR_RETURN(request.precision, ParsePrecision(args.Get("precision")));
-  }
-  if (args.Has("memory-budget-mib")) {
-    ASSIGN_OR_RETURN(int64_t mib, ParseIndex(args.Get("memory-budget-mib"), "memory budget"));
-    if (mib == 0) return absl::InvalidArgumentError("bad memory budget '0'");
-    request.memory_budget_bytes = mib << 20;
-  }
-  RETURN_IF_ERROR(ParseMethodParameters(args, &request.params));
-  return request;
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args) {
@@ -168,7 +121,7 @@ absl::Status RunTokenize(const std::vector<std::string>& argv) {
   out["ids"] = ids;
   out["tokens"] = nlohmann::json::array();
   for (int32_t id : ids) out["tokens"].push_back(tokenizer->TokenText(id));
-  return WriteJsonOutput(args, Dump(out));
+  return WriteJson(args, out);
 }
 
 absl::Status RunForward(const std::vector<std::string>& argv) {
@@ -212,7 +165,7 @@ absl::Status RunForward(const std::vector<std::string>& argv) {
       out["logits"].push_back(std::vector<float>(row, row + logits.vocab));
     }
   }
-  RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
+  RETURN_IF_ERROR(WriteJson(args, out));
   std::cerr << "top-" << k << " next tokens:\n";
   for (int i = 0; i < k; ++i) {
     std::cerr << absl::StrFormat("  %6d  %10.4f  %s\n", order[i], last[order[i]],
@@ -226,7 +179,7 @@ namespace {
 // One explanation of the prompt in `args` as explain's JSON (no --generate or token strings
 // left: ExplainWithOptions has applied them).
 absl::StatusOr<nlohmann::json> ExplainJson(const CliArgs& args, const Engine& engine) {
-  ASSIGN_OR_RETURN(ExplainRequest request, BuildExplainRequest(args));
+  ASSIGN_OR_RETURN(ExplainRequest request, ExplainRequestFromFlags(args));
   ProgressReporter progress(args);
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, PromptIds(args, engine));
   ASSIGN_OR_RETURN(ValidatedRequest validated, Validate(request, {ids}, engine.shape()));
@@ -246,11 +199,6 @@ absl::StatusOr<nlohmann::json> ExplainJson(const CliArgs& args, const Engine& en
         progress.Step(MethodName(method), done, total);
       }));
   progress.Finish();
-  // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
-  std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) {
-    auto key = [](int l) { return l < 0 ? std::numeric_limits<int>::max() : l; };
-    return key(a.layer) < key(b.layer);
-  });
 
   nlohmann::json out;
   out["ids"] = ids;
@@ -263,26 +211,21 @@ absl::StatusOr<nlohmann::json> ExplainJson(const CliArgs& args, const Engine& en
       const float* row = r.matrix.data() + i * r.columns;
       m.push_back(std::vector<float>(row, row + r.columns));
     }
-    const nlohmann::json approx_error =
-        HasApproxError(r.method) ? nlohmann::json(r.approx_error) : nlohmann::json(nullptr);
     WarnIfIncomplete(MethodName(r.method), r.approx_error, validated.params.ig_steps);
+    nlohmann::json j = NewResultJson(MethodName(r.method), r.layer, r.kind, r.approx_error);
+    j["rows"] = r.rows;
     if (r.kind == ResultKind::kTokenScores) {
       // Per-target methods: one relevance row per target row, with the explained logit.
-      out["results"].push_back({{"method", MethodName(r.method)},
-                                {"layer", r.layer},
-                                {"rows", r.rows},
-                                {"scores", std::move(m)},
-                                {"explained_logit", r.explained_logits},
-                                {"targets", r.targets},
-                                {"approx_error", approx_error}});
-      continue;
+      j["scores"] = std::move(m);
+      j["explained_logit"] = r.explained_logits;
+      j["targets"] = r.targets;
+    } else {
+      j["matrix"] = std::move(m);
     }
-    out["results"].push_back({{"method", MethodName(r.method)},
-                              {"layer", r.layer},
-                              {"rows", r.rows},
-                              {"matrix", std::move(m)},
-                              {"approx_error", approx_error}});
+    out["results"].push_back(std::move(j));
   }
+  // Layer order (the engine streams top-down when ALTI-Logit is asked); whole-model results last.
+  SortResults(&out["results"]);
   out["meta"] = OfflineMeta(args, engine, validated);
   return out;
 }
@@ -313,22 +256,12 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(CliArgs args,
                    CliArgs::Parse(argv, ClientFlagSpec("explain", ClientMode::kOffline)));
   // Everything that can be checked without the model, before it loads.
-  RETURN_IF_ERROR(CheckExplainOutputs(args));
-  std::vector<DatasetItem> items;
-  if (args.Has("input")) {
-    ASSIGN_OR_RETURN(items, ReadDataset(args));
-  } else {
-    RETURN_IF_ERROR(CheckExplainFlags(args));
-    RETURN_IF_ERROR(CheckContrastFlags(args));
-    RETURN_IF_ERROR(GenerateCount(args).status());
-    RETURN_IF_ERROR(HasTokenStrings(args).status());
-  }
+  ASSIGN_OR_RETURN(const std::vector<DatasetItem> items, PrepareExplain(args));
   ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadEngine(args));
-  const ExplainHooks hooks = OfflineHooks(*engine);
-  if (args.Has("input")) {
-    return RunDataset(args, items, [&](const CliArgs& a) { return ExplainWithOptions(a, hooks); });
-  }
-  ASSIGN_OR_RETURN(nlohmann::json out, ExplainWithOptions(args, hooks));
+  ASSIGN_OR_RETURN(std::optional<nlohmann::json> explained,
+                   ExplainPrompts(args, items, OfflineHooks(*engine)));
+  if (!explained.has_value()) return absl::OkStatus();  // --input wrote its own output
+  nlohmann::json& out = *explained;
   const size_t n_results = out["results"].size();
   if (args.Has("html")) {
     std::ofstream html(args.Get("html"));
@@ -344,7 +277,7 @@ absl::Status RunExplain(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(WriteArrayOutput(args, out));
   // JSON: to --json, or to stdout unless another output was asked for (--html, --format).
   if (!args.Has("json") && (args.Has("html") || args.Has("output"))) return absl::OkStatus();
-  RETURN_IF_ERROR(WriteJsonOutput(args, Dump(out)));
+  RETURN_IF_ERROR(WriteJson(args, out));
   const std::string where = args.Get("json", "-") == "-" ? "stdout" : args.Get("json");
   std::cerr << "wrote " << CountNoun(n_results, "result") << " to " << where << "\n";
   return absl::OkStatus();

@@ -2,7 +2,8 @@
 // health). Connection flags: --server HOST:PORT, TLS with --tls-ca [--tls-cert --tls-key] (mTLS),
 // --token-file F (bearer token), --timeout SECONDS (the RPC deadline). Errors come back as the
 // server's status (same code names as the service: "RESOURCE_EXHAUSTED: ..."). Output JSON on
-// stdout or --json FILE; explain can also write a self-contained --html FILE.
+// stdout or --json FILE; explain can also write a self-contained --html FILE. explain lives in
+// remote_explain.cc, the others in remote_commands.cc.
 #ifndef MAMBA_EXPLAIN_CLIENT_REMOTE_COMMANDS_H_
 #define MAMBA_EXPLAIN_CLIENT_REMOTE_COMMANDS_H_
 

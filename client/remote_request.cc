@@ -10,25 +10,13 @@
 #include "absl/strings/strip.h"
 #include "attribution/methods.h"
 #include "client/client_flags.h"
+#include "client/explain_flags.h"
 #include "client/prompt_input.h"
 #include "common/status_macros.h"
 
 namespace mamba_explain {
 
 namespace {
-
-absl::StatusOr<std::vector<int32_t>> IntList(const CliArgs& args, const std::string& flag) {
-  std::vector<int32_t> out;
-  if (!args.Has(flag)) return out;
-  for (absl::string_view piece : absl::StrSplit(args.Get(flag), ',', absl::SkipEmpty())) {
-    int32_t v = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(piece), &v)) {
-      return absl::InvalidArgumentError(absl::StrCat("bad value '", piece, "' in --", flag));
-    }
-    out.push_back(v);
-  }
-  return out;
-}
 
 template <typename T>
 absl::Status ParseNumber(const CliArgs& args, const std::string& flag, T* out) {
@@ -46,31 +34,61 @@ absl::Status ParseNumber(const CliArgs& args, const std::string& flag, T* out) {
   return absl::OkStatus();
 }
 
-// The value of `flag` or of its older spelling `alias` (not both).
-absl::StatusOr<std::string> FlagOrAlias(const CliArgs& args, const std::string& flag,
-                                        const std::string& alias, const std::string& fallback) {
-  if (args.Has(flag) && args.Has(alias)) {
-    return absl::InvalidArgumentError(absl::StrCat("give --", flag, " or --", alias, ", not both"));
+v1::Activation WireActivation(Activation a) {
+  switch (a) {
+    case Activation::kSilu:
+      return v1::ACTIVATION_SILU;
+    case Activation::kIdentity:
+      return v1::ACTIVATION_IDENTITY;
+    case Activation::kRelu:
+      return v1::ACTIVATION_RELU;
   }
-  if (args.Has(alias)) return args.Get(alias);
-  return args.Get(flag, fallback);
+  return v1::ACTIVATION_UNSPECIFIED;
+}
+
+v1::Precision WirePrecision(Precision p) {
+  switch (p) {
+    case Precision::kFp32:
+      return v1::PRECISION_FP32;
+    case Precision::kTf32:
+      return v1::PRECISION_TF32;
+    case Precision::kBf16:
+      return v1::PRECISION_BF16;
+  }
+  return v1::PRECISION_UNSPECIFIED;
+}
+
+// The typed request's parameters, each only where its flag was given: an unset wire field means
+// the server's default, which is the offline default (so the message is what the flags say).
+void SetParameters(const CliArgs& args, const ExplainParameters& p, v1::MethodParameters* wire) {
+  if (args.Has("ig-steps")) wire->set_ig_steps(p.ig_steps);
+  if (args.Has("sg-samples")) wire->set_smoothgrad_samples(p.smoothgrad_samples);
+  if (args.Has("seed")) wire->set_seed(p.seed);
+  if (args.Has("start-layer")) wire->set_start_layer(p.start_layer);
+  if (args.Has("sg-sigma")) wire->set_smoothgrad_sigma(static_cast<float>(p.smoothgrad_sigma));
+  if (args.Has("ig-rule")) wire->set_ig_rule(IgQuadratureName(p.ig_rule));
+  if (args.Has("sg-input")) wire->set_smoothgrad_input(SmoothGradInputName(p.smoothgrad_input));
+  if (args.Has("lrp-rules")) wire->set_lrp_rules(LrpRulesName(p.lrp_rules));
+  if (args.Has("attention-norm")) wire->set_attention_norm(AttentionNormName(p.attention_norm));
 }
 
 }  // namespace
 
-absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
+absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& flags) {
+  // --dtype is remote's older spelling of --precision (offline, --dtype is the weights' dtype).
+  CliArgs args = flags;
+  if (args.Has("dtype")) {
+    if (args.Has("precision")) {
+      return absl::InvalidArgumentError("give --precision or --dtype, not both");
+    }
+    args.Set("precision", args.Get("dtype"));
+    args.Erase("dtype");
+  }
+  ASSIGN_OR_RETURN(const ExplainRequest typed, ExplainRequestFromFlags(args));
   v1::ExplainRequest r;
   ASSIGN_OR_RETURN(std::string model, args.Require("model"));
   r.set_model(model);
   ASSIGN_OR_RETURN(PromptInput prompt, ReadPrompt(args));
-  ASSIGN_OR_RETURN(std::string methods, MethodList(args));
-  for (absl::string_view m : absl::StrSplit(methods, ',', absl::SkipEmpty())) {
-    r.add_methods(std::string(absl::StripAsciiWhitespace(m)));
-  }
-  ASSIGN_OR_RETURN(std::vector<int32_t> layers, ParseLayerSpec(args.Get("layers", "all")));
-  r.mutable_layers()->Add(layers.begin(), layers.end());
-  ASSIGN_OR_RETURN(std::string rows_text, FlagOrAlias(args, "rows", "targets", "all"));
-  ASSIGN_OR_RETURN(RowSpec rows, ParseRowSpec(rows_text));
   // The last row and a single target are sent as such (row_selection, target_token): the server
   // resolves them against the tokenized input, so text needs no Tokenize round trip.
   if (prompt.text.has_value()) {
@@ -78,51 +96,26 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   } else {
     r.mutable_token_ids()->Add(prompt.ids.begin(), prompt.ids.end());
   }
-  if (rows.kind == RowSpec::Kind::kLast) {
+  for (Method m : typed.methods) r.add_methods(MethodName(m));
+  r.mutable_layers()->Add(typed.layers.begin(), typed.layers.end());
+  if (typed.rows.kind == RowSelection::Kind::kLast) {
     r.set_row_selection(v1::ROW_SELECTION_LAST);
-  } else if (rows.kind == RowSpec::Kind::kList) {
-    r.mutable_target_rows()->Add(rows.rows.begin(), rows.rows.end());
+  } else if (typed.rows.kind == RowSelection::Kind::kList) {
+    r.mutable_target_rows()->Add(typed.rows.rows.begin(), typed.rows.rows.end());
   }
-  if (args.Has("target")) {
-    int32_t token = 0;
-    if (!absl::SimpleAtoi(args.Get("target"), &token) || token < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad --target '", args.Get("target"), "'"));
-    }
-    r.set_target_token(token);
+  if (typed.target_token.has_value()) {
+    r.set_target_token(static_cast<int32_t>(*typed.target_token));
   }
-  ASSIGN_OR_RETURN(std::vector<int32_t> target_tokens, IntList(args, "target-tokens"));
-  r.mutable_target_tokens()->Add(target_tokens.begin(), target_tokens.end());
+  r.mutable_target_tokens()->Add(typed.target_tokens.begin(), typed.target_tokens.end());
   if (args.Has("memory-budget-mib")) {
-    int32_t mib = 0;
-    if (!absl::SimpleAtoi(args.Get("memory-budget-mib"), &mib) || mib <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad --memory-budget-mib '", args.Get("memory-budget-mib"), "'"));
-    }
-    r.mutable_parameters()->set_memory_budget_mib(mib);
+    r.mutable_parameters()->set_memory_budget_mib(
+        static_cast<int32_t>(typed.memory_budget_bytes >> 20));
   }
-  const std::string activation = args.Get("activation", "silu");
-  if (activation == "silu")
-    r.set_activation(v1::ACTIVATION_SILU);
-  else if (activation == "identity")
-    r.set_activation(v1::ACTIVATION_IDENTITY);
-  else if (activation == "relu")
-    r.set_activation(v1::ACTIVATION_RELU);
-  else
-    return absl::InvalidArgumentError(absl::StrCat("bad --activation '", activation, "'"));
-  // --precision, as offline; --dtype is its older remote spelling.
-  if (args.Has("precision") && args.Has("dtype")) {
-    return absl::InvalidArgumentError("give --precision or --dtype, not both");
-  }
-  const std::string dtype = args.Get("precision", args.Get("dtype", ""));
-  if (dtype == "fp32")
-    r.set_precision(v1::PRECISION_FP32);
-  else if (dtype == "tf32")
-    r.set_precision(v1::PRECISION_TF32);
-  else if (dtype == "bf16")
-    r.set_precision(v1::PRECISION_BF16);
-  else if (!dtype.empty())
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad --", args.Has("precision") ? "precision" : "dtype", " '", dtype, "'"));
+  r.set_activation(WireActivation(typed.activation));
+  if (typed.precision.has_value()) r.set_precision(WirePrecision(*typed.precision));
+  SetParameters(args, typed.params, r.mutable_parameters());
+
+  // Transport: sparsity of the streamed matrices and scheduling.
   const int modes =
       args.Has("top-k") + args.Has("threshold") + args.Has("mass") + args.Has("dense");
   if (modes > 1) {
@@ -149,28 +142,6 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& args) {
   int32_t priority = 0;
   RETURN_IF_ERROR(ParseNumber(args, "priority", &priority));
   r.set_priority(priority);
-  // The baseline flags of offline `explain`, by the same names; unset ones stay unset on the wire
-  // (the server's defaults are the offline defaults). The server validates the values.
-  v1::MethodParameters* p = r.mutable_parameters();
-  int32_t ig_steps = 0, sg_samples = 0, start_layer = 0;
-  float sg_sigma = 0;
-  uint64_t seed = 0;
-  RETURN_IF_ERROR(ParseNumber(args, "ig-steps", &ig_steps));
-  RETURN_IF_ERROR(ParseNumber(args, "sg-samples", &sg_samples));
-  RETURN_IF_ERROR(ParseNumber(args, "seed", &seed));
-  RETURN_IF_ERROR(ParseNumber(args, "start-layer", &start_layer));
-  p->set_ig_steps(ig_steps);
-  p->set_smoothgrad_samples(sg_samples);
-  p->set_seed(seed);
-  p->set_start_layer(start_layer);
-  if (args.Has("sg-sigma")) {
-    RETURN_IF_ERROR(ParseNumber(args, "sg-sigma", &sg_sigma));
-    p->set_smoothgrad_sigma(sg_sigma);
-  }
-  p->set_ig_rule(args.Get("ig-rule"));
-  p->set_smoothgrad_input(args.Get("sg-input"));
-  p->set_lrp_rules(args.Get("lrp-rules"));
-  p->set_attention_norm(args.Get("attention-norm"));
   r.set_request_id(args.Get("request-id"));
   return r;
 }

@@ -1,6 +1,8 @@
-// The remote `explain` request from the CLI flags (the offline command's flag names and
-// defaults): one ExplainRequest message, no Tokenize round trip (the last row and a single target
-// token travel as row_selection / target_token).
+// The remote `explain` request from the CLI flags: the typed ExplainRequest both modes read from
+// them (explain_flags.h), as one wire message, plus the transport flags (sparsity, priority,
+// request id). No Tokenize round trip: the last row and a single target token travel as
+// row_selection / target_token. Unset method parameters stay unset on the wire (the server's
+// defaults are the offline ones).
 #ifndef MAMBA_EXPLAIN_CLIENT_REMOTE_REQUEST_H_
 #define MAMBA_EXPLAIN_CLIENT_REMOTE_REQUEST_H_
 

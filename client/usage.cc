@@ -97,6 +97,12 @@ constexpr char kPerf[] = R"(
             load generator (docs/perf.md); the explain request flags pass through
 )";
 
+constexpr char kMethodsCommand[] = R"(
+  methods   [--json OUT|-]
+            the method catalogue: one line per method, or with --json {"methods": [{"name",
+            "family", "scope", "output_dependent", "result", "approx_error", "summary"}]}
+)";
+
 constexpr char kConnection[] = R"(
   connection flags (every remote command): [--tls-ca CA.pem [--tls-cert C.pem --tls-key K.pem]]
             [--tls-server-name NAME] [--token-file FILE] [--timeout SECONDS (default 300)]
@@ -108,7 +114,7 @@ constexpr char kMethods[] = "\nmethods (--method; the catalogue, src/attribution
 
 std::string Usage() {
   return absl::StrCat(kHeader, kTokenize, kForward, kExplain, kModels, kHealth, kPerf,
-                      kConnection, kMethods, MethodHelp());
+                      kMethodsCommand, kConnection, kMethods, MethodHelp());
 }
 
 std::string CommandUsage(const std::string& command) {
@@ -125,6 +131,8 @@ std::string CommandUsage(const std::string& command) {
     body = absl::StrCat(kHealth, kConnection);
   } else if (command == "perf") {
     body = absl::StrCat(kPerf, kConnection);
+  } else if (command == "methods") {
+    body = kMethodsCommand;
   } else {
     return "";
   }

@@ -119,6 +119,7 @@ add_custom_command(
   COMMENT "protoc grpc/health/v1/health.proto (client stubs)")
 add_library(me_client_remote STATIC
   client/remote_commands.cc
+  client/remote_explain.cc
   client/remote_connection.cc
   client/remote_request.cc
   client/perf_command.cc

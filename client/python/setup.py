@@ -1,9 +1,13 @@
-"""Builds the gRPC stubs from the repository's proto/ at build (install) time.
+"""Builds the gRPC stubs and the method catalogue from the repository's proto/ at build (install)
+time.
 
 The generated modules go to mamba_explain_client/_gen/ (not committed). They are made with the
 system protoc and grpc_python_plugin (Debian: protobuf-compiler, protobuf-compiler-grpc), because
 the protoc bundled in Debian 12's python3-grpc-tools (3.5) predates proto3 `optional`, which
-explain.proto uses. Set MAMBA_EXPLAIN_PROTO_DIR to build outside the repository.
+explain.proto uses. The method catalogue (proto/mamba_explain/v1/methods.json, written by
+`mamba-explain methods --json` from src/attribution/methods.h and kept equal to it by the CLI
+tests) is copied beside the stubs: the client's method set comes from it, not from a list here.
+Set MAMBA_EXPLAIN_PROTO_DIR to build outside the repository.
 """
 import os
 import shutil
@@ -16,6 +20,7 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 PROTO_DIR = Path(os.environ.get("MAMBA_EXPLAIN_PROTO_DIR", HERE.parent.parent / "proto"))
 PROTOS = ["mamba_explain/v1/explain.proto"]
+CATALOGUE = "mamba_explain/v1/methods.json"
 
 
 def generate(out_dir: Path) -> None:
@@ -30,6 +35,7 @@ def generate(out_dir: Path) -> None:
                     *PROTOS], check=True)
     for d in (out_dir / "mamba_explain", out_dir / "mamba_explain" / "v1"):
         (d / "__init__.py").touch()
+    shutil.copyfile(PROTO_DIR / CATALOGUE, out_dir / CATALOGUE)
 
 
 class BuildPyWithStubs(build_py):

@@ -14,9 +14,9 @@
 
 namespace mamba_explain {
 
-// Target rows of the families' direct API (tests, benchmarks). The explain layer resolves rows
-// once (explain/explain_request.h) and hands the families kList selections that are already
-// valid; the families still range-check because they are public functions.
+// Target rows. The explain layer checks and resolves them once (explain/explain_request.h) and
+// hands the families kList selections that are already valid; the families' direct API (tests,
+// benchmarks) resolves kAll / kLast (and lists) with ResolveRows and checks nothing more.
 struct RowSelection {
   enum class Kind { kAll, kLast, kList };
   Kind kind = Kind::kAll;
@@ -27,9 +27,15 @@ struct RowSelection {
   std::vector<int64_t> tokens;
 };
 
-// The rows of `selection` for sequence `seq` of length n: ascending and unique. INVALID_ARGUMENT
-// "empty row list" or "row <t> out of range for sequence <seq> of length <n>". The one row
-// resolution of the project: the explain layer's Validate and the families use it.
+// The rule for the rows of a sequence of length n, stated once: a kList selection is not empty
+// and every row is in [0, n). INVALID_ARGUMENT "target_rows is empty" or "target_rows[<i>]=<t>
+// not in [0, <n>)" (the index in selection.rows). The explain layer's Validate and CheckValidated
+// apply it.
+absl::Status CheckRowSelection(const RowSelection& selection, int64_t n);
+
+// The rows of `selection` for sequence `seq` of length n: ascending and unique. The one row
+// resolution of the project (Validate and the families' direct API): CheckRowSelection's error,
+// with " (sequence <seq>)" appended, when the selection breaks its rule.
 absl::StatusOr<std::vector<int64_t>> ResolveRows(const RowSelection& selection, int64_t n,
                                                  int64_t seq);
 

@@ -113,7 +113,8 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Meth
         }
         scores[w.b][w.q].narrow(0, 0, len).add_((multiplier * grad).sum(-1) * weights[w.i]);
       },
-      options.cancel, [&](int64_t done, int64_t total) {
+      options.cancel,
+      [&](int64_t done, int64_t total) {
         if (options.progress) options.progress(name, done, total);
       });
   if (!absl::IsCancelled(computed)) RETURN_IF_ERROR(computed);
@@ -145,21 +146,14 @@ absl::Status RunMethod(const MambaModel& model, const EmbeddingLogitFn& fn, Meth
   return options.cancel.CheckAny(batch);
 }
 
-absl::Status Validate(const GradientMethodOptions& o) {
-  if (o.methods.empty()) return absl::InvalidArgumentError("no gradient method requested");
-  if (o.ig_steps < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("ig steps ", o.ig_steps, " must be ≥ 1"));
-  }
-  if (o.smoothgrad_samples < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("smoothgrad samples ", o.smoothgrad_samples, " must be ≥ 1"));
-  }
-  if (!(o.smoothgrad_sigma >= 0) || !std::isfinite(o.smoothgrad_sigma)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("smoothgrad sigma ", o.smoothgrad_sigma, " must be finite and ≥ 0"));
-  }
-  if (o.max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
-  return absl::OkStatus();
+// What the Engine's entry check (explain CheckValidated) guarantees; asserted in debug builds only.
+void AssertValid(const GradientMethodOptions& o) {
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(!o.methods.empty(), "no gradient method requested");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(o.ig_steps >= 1 && o.smoothgrad_samples >= 1,
+                                   "ig steps and smoothgrad samples must be >= 1");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(o.smoothgrad_sigma >= 0 && std::isfinite(o.smoothgrad_sigma),
+                                   "smoothgrad sigma must be finite and >= 0");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(o.max_batch_tokens >= 1, "max_batch_tokens must be >= 1");
 }
 
 }  // namespace
@@ -219,7 +213,7 @@ absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn&
                                 const std::vector<RowSelection>& rows,
                                 std::optional<int64_t> target_token, int64_t max_batch_tokens,
                                 const ResultCallback& callback, const Cancellation& cancel) {
-  if (max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(max_batch_tokens >= 1, "max_batch_tokens must be >= 1");
   ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
                    ResolveTargets(model, ids, lengths, rows, target_token));
   GradientMethodOptions o;
@@ -232,7 +226,7 @@ absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn&
 absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
                               const torch::Tensor& lengths, const GradientMethodOptions& options,
                               const ResultCallback& callback) {
-  RETURN_IF_ERROR(Validate(options));
+  AssertValid(options);
   ASSIGN_OR_RETURN(
       std::vector<SequenceTargets> targets,
       ResolveTargets(model, ids, lengths, SequenceRows(options.rows, options.sequence_rows),

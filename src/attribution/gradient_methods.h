@@ -67,8 +67,9 @@ void QuadratureRule(IgQuadrature rule, int m, std::vector<double>* nodes,
 
 // ids: int64 [B, L] right-padded, lengths [B] or undefined. One result per (sequence, method),
 // layer −1, in the order of options.methods; `targets` and `explained_logits` per row.
-// INVALID_ARGUMENT for bad rows/targets/steps/samples/σ, CANCELLED; LibTorch errors are thrown
-// (the Engine, explain/error_boundary.h, is the one boundary).
+// The options are trusted: the Engine's entry check (explain CheckValidated) is the one check of
+// rows, targets, steps, samples and σ (debug builds assert them). CANCELLED; LibTorch errors are
+// thrown (the Engine, explain/error_boundary.h, is the one boundary).
 absl::Status ExplainGradients(const MambaModel& model, const torch::Tensor& ids,
                               const torch::Tensor& lengths, const GradientMethodOptions& options,
                               const ResultCallback& callback);

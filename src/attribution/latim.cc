@@ -250,16 +250,7 @@ absl::Status PrepareLogitTargets(const MambaModel& model, const LayerTrace& top_
   torch::Tensor w;
   if (!options.sequence_targets.empty() && !options.sequence_targets[seq].empty()) {
     const std::vector<int64_t>& t = options.sequence_targets[seq];
-    if (t.size() != st.rows.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sequence ", seq, " has ", t.size(), " target tokens for ", st.rows.size(), " rows"));
-    }
-    for (int64_t token : t) {
-      if (token < 0 || token >= cfg.vocab_size) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("target token ", token, " out of range [0, ", cfg.vocab_size, ")"));
-      }
-    }
+    TORCH_INTERNAL_ASSERT_DEBUG_ONLY(t.size() == st.rows.size(), "one target token per row");
     w = torch::tensor(t, torch::kLong).to(rows.device());
   } else if (options.target_token.has_value()) {
     w = torch::full({static_cast<int64_t>(st.rows.size())}, *options.target_token, rows.options());
@@ -273,26 +264,6 @@ absl::Status PrepareLogitTargets(const MambaModel& model, const LayerTrace& top_
   return absl::OkStatus();
 }
 
-absl::Status Validate(const MambaModel& model, const LatimOptions& options) {
-  if (options.scores.empty()) return absl::InvalidArgumentError("no LaTIM score requested");
-  for (int l : options.layers) {
-    if (l < 0 || l >= model.config().n_layers) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("layer ", l, " out of range [0, ", model.config().n_layers, ")"));
-    }
-  }
-  if (options.target_token.has_value() &&
-      (*options.target_token < 0 || *options.target_token >= model.config().vocab_size)) {
-    return absl::InvalidArgumentError(absl::StrCat("target token ", *options.target_token,
-                                                   " out of range [0, ", model.config().vocab_size,
-                                                   ")"));
-  }
-  if (options.memory_budget_bytes <= 0) {
-    return absl::InvalidArgumentError("memory budget must be positive");
-  }
-  return absl::OkStatus();
-}
-
 std::vector<int> SelectedLayers(const MambaModel& model, const LatimOptions& options) {
   std::vector<int> layers = options.layers;
   if (layers.empty()) {
@@ -303,7 +274,8 @@ std::vector<int> SelectedLayers(const MambaModel& model, const LatimOptions& opt
   return layers;
 }
 
-// `options` already passed Validate (once per public call).
+// `options` come from the Engine, whose entry check (explain CheckValidated) is the one check of
+// layers, rows and targets; debug builds assert what indexing relies on.
 absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
                                  const torch::Tensor& lengths_in, const LatimOptions& options,
                                  const ResultCallback& callback) {
@@ -321,10 +293,10 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
                          HasScore(options.scores, LatimScore::kAlti);
   std::vector<int> selected = SelectedLayers(model, options);
 
-  if ((!options.sequence_rows.empty() && options.sequence_rows.size() != size_t(batch)) ||
-      (!options.sequence_targets.empty() && options.sequence_targets.size() != size_t(batch))) {
-    return absl::InvalidArgumentError("per-sequence rows/targets do not match the batch size");
-  }
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(
+      (options.sequence_rows.empty() || options.sequence_rows.size() == size_t(batch)) &&
+          (options.sequence_targets.empty() || options.sequence_targets.size() == size_t(batch)),
+      "per-sequence rows/targets do not match the batch size");
   // ALTI-Logit needs the top layer first (its targets); the layer loop then starts with it.
   LayerTrace top;
   if (alti_logit) {
@@ -338,12 +310,8 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
     st.n = lengths[b];
     if (!options.sequence_rows.empty()) {
       st.rows = options.sequence_rows[b];
-      if (st.rows.empty()) return absl::InvalidArgumentError("empty row list");
       for (size_t q = 0; q < st.rows.size(); ++q) {
-        if (st.rows[q] < 0 || st.rows[q] >= st.n || (q > 0 && st.rows[q] <= st.rows[q - 1])) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "rows of sequence ", b, " must be ascending, unique and < its length ", st.n));
-        }
+        TORCH_INTERNAL_ASSERT_DEBUG_ONLY(0 <= st.rows[q] && st.rows[q] < st.n, "row ", st.rows[q]);
       }
     } else {
       ASSIGN_OR_RETURN(st.rows, ResolveRows(options.rows, st.n, b));
@@ -449,7 +417,6 @@ absl::StatusOr<LatimScore> LatimScoreOf(Method method) {
 absl::Status LatimFromTraces(const MambaModel& model, LayerTraces& traces,
                              const torch::Tensor& lengths, const LatimOptions& options,
                              const ResultCallback& callback) {
-  RETURN_IF_ERROR(Validate(model, options));
   torch::NoGradGuard no_grad;
   return LatimFromTracesImpl(model, traces, lengths, options, callback);
 }
@@ -464,7 +431,6 @@ absl::Status LatimFromTrace(const MambaModel& model, const Trace& trace,
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
                           const torch::Tensor& lengths, const LatimOptions& options,
                           const ResultCallback& callback) {
-  RETURN_IF_ERROR(Validate(model, options));
   ASSIGN_OR_RETURN(LayerTraces traces,
                    LayerTraces::Create(model, ids, lengths, LatimTraceOptions(options)));
   torch::NoGradGuard no_grad;

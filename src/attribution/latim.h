@@ -68,8 +68,9 @@ struct LatimOptions {
 // ids: int64 [B, L] right-padded; lengths: int64 [B] or undefined (all L). Results stream through
 // `callback` as each (layer, sequence, method) finishes: per-layer scores in increasing layer
 // order, or — when ALTI-Logit is requested — in decreasing order followed by ALTI-Logit (layer −1).
-// Errors: INVALID_ARGUMENT (unknown layer, row out of range, bad target, no scores), CANCELLED when
-// the callback returns false; LibTorch errors are thrown (explain/error_boundary.h catches them).
+// The options are trusted: the Engine's entry check (explain CheckValidated) is the one check of
+// layers, rows and targets (debug builds assert them). Errors: CANCELLED when the callback returns
+// false; LibTorch errors are thrown (explain/error_boundary.h catches them).
 absl::Status ExplainLatim(const MambaModel& model, const torch::Tensor& ids,
                           const torch::Tensor& lengths, const LatimOptions& options,
                           const ResultCallback& callback);

@@ -165,31 +165,21 @@ absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& mode
   return scores;
 }
 
-absl::Status Validate(const MambaModel& model, const MambaAttentionOptions& o) {
+// What the Engine's entry check (explain CheckValidated) guarantees; asserted in debug builds only.
+void AssertValid(const MambaModel& model, const torch::Tensor& ids,
+                 const MambaAttentionOptions& o) {
   const int L = static_cast<int>(model.config().n_layers);
-  if (o.methods.empty()) return absl::InvalidArgumentError("no hidden-attention method requested");
-  for (int l : o.layers) {
-    if (l < 0 || l >= L) {
-      return absl::InvalidArgumentError(absl::StrCat("layer ", l, " out of range [0, ", L, ")"));
-    }
-  }
-  if (o.start_layer < 0 || o.start_layer >= L) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("start layer ", o.start_layer, " out of range [0, ", L, ")"));
-  }
-  if (o.memory_budget_bytes <= 0)
-    return absl::InvalidArgumentError("memory budget must be positive");
-  if (o.max_batch_tokens < 1) return absl::InvalidArgumentError("max_batch_tokens must be ≥ 1");
-  return absl::OkStatus();
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(!o.methods.empty(), "no hidden-attention method requested");
+  for (int l : o.layers) TORCH_INTERNAL_ASSERT_DEBUG_ONLY(0 <= l && l < L, "layer ", l);
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(0 <= o.start_layer && o.start_layer < L, "start layer");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(o.max_batch_tokens >= 1, "max_batch_tokens must be >= 1");
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(ids.dim() == 2 && ids.size(1) > 0, "ids must be [B, L], L >= 1");
 }
 
 absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
                          const torch::Tensor& lengths, const MambaAttentionOptions& o,
                          const ResultCallback& callback) {
-  RETURN_IF_ERROR(Validate(model, o));
-  if (ids.dim() != 2 || ids.size(1) == 0) {
-    return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
-  }
+  AssertValid(model, ids, o);
   const ModelConfig& cfg = model.config();
   const int L = static_cast<int>(cfg.n_layers);
   const bool want_attention = Has(o.methods, HiddenAttentionMethod::kMambaAttention);
@@ -247,7 +237,8 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
     torch::NoGradGuard no_grad;
     const std::vector<LayerStats>& stats = all_stats[b];
-    if (o.cancel.IsCancelled(static_cast<int64_t>(b))) continue;  // no result from partial statistics
+    if (o.cancel.IsCancelled(static_cast<int64_t>(b)))
+      continue;  // no result from partial statistics
     torch::Tensor rows = torch::tensor(st.rows, torch::kLong).to(model.device());
     auto emit = [&](AttributionResult r) -> absl::Status {
       if (!callback(std::move(r))) return absl::CancelledError("cancelled by the result consumer");

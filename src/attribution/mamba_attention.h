@@ -49,8 +49,9 @@ struct MambaAttentionOptions {
 
 // ids [B, L] right-padded, lengths [B] or undefined. Per sequence: mamba-attention results per
 // layer (increasing), then rollout and mamba-attribution (layer −1; attribution with targets and
-// explained logits). INVALID_ARGUMENT (layer, start layer, row, target), CANCELLED; LibTorch errors
-// are thrown (explain/error_boundary.h).
+// explained logits). The options are trusted: the Engine's entry check (explain CheckValidated) is
+// the one check of layers, start layer, rows and target (debug builds assert them). CANCELLED;
+// LibTorch errors are thrown (explain/error_boundary.h).
 absl::Status ExplainHiddenAttention(const MambaModel& model, const torch::Tensor& ids,
                                     const torch::Tensor& lengths,
                                     const MambaAttentionOptions& options,

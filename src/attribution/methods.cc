@@ -258,22 +258,23 @@ std::string MethodHelp() {
   return out;
 }
 
+const char* MethodFamilyName(MethodFamily family) {
+  switch (family) {
+    case MethodFamily::kLatim:
+      return "LaTIM";
+    case MethodFamily::kGradient:
+      return "gradient";
+    case MethodFamily::kMambaLrp:
+      return "MambaLRP";
+    case MethodFamily::kHiddenAttention:
+      return "hidden attention";
+    case MethodFamily::kSynthetic:
+      return "synthetic";
+  }
+  return "";
+}
+
 std::string MethodTableMarkdown() {
-  auto family = [](MethodFamily f) -> const char* {
-    switch (f) {
-      case MethodFamily::kLatim:
-        return "LaTIM";
-      case MethodFamily::kGradient:
-        return "gradient";
-      case MethodFamily::kMambaLrp:
-        return "MambaLRP";
-      case MethodFamily::kHiddenAttention:
-        return "hidden attention";
-      case MethodFamily::kSynthetic:
-        return "synthetic";
-    }
-    return "";
-  };
   auto passes = [](GradientPasses p) -> const char* {
     switch (p) {
       case GradientPasses::kNone:
@@ -292,7 +293,7 @@ std::string MethodTableMarkdown() {
       "summary |\n|---|---|---|---|---|---|---|\n";
   for (Method m : EngineMethods()) {
     const MethodInfo& info = GetMethodInfo(m);
-    absl::StrAppend(&out, "| `", info.name, "` | ", family(info.family), " | ",
+    absl::StrAppend(&out, "| `", info.name, "` | ", MethodFamilyName(info.family), " | ",
                     info.scope == MethodScope::kPerLayer ? "per layer" : "whole model (layer -1)",
                     " | ", info.output_dependent ? "yes" : "no", " | ",
                     info.result_kind == ResultKind::kMatrix ? "matrix" : "token scores", " | ",

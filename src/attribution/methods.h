@@ -87,6 +87,8 @@ bool HasApproxError(Method method);
 std::string MethodChoices();
 // One line per engine method: "  name  summary", for CLI help.
 std::string MethodHelp();
+// "LaTIM", "gradient", "MambaLRP", "hidden attention", "synthetic" (docs and the catalogue JSON).
+const char* MethodFamilyName(MethodFamily family);
 // The engine methods as a Markdown table (name, family, scope, output-dependent, result, backward
 // passes per target row, summary): the table in docs/methods.md, which a test keeps equal to it.
 std::string MethodTableMarkdown();

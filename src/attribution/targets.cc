@@ -20,19 +20,12 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& mo
 absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
     const MambaModel& model, const torch::Tensor& ids, const torch::Tensor& lengths,
     const std::vector<RowSelection>& selections, std::optional<int64_t> target_token) {
-  const int64_t vocab = model.config().vocab_size;
-  if (target_token.has_value() && (*target_token < 0 || *target_token >= vocab)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("target token ", *target_token, " out of range [0, ", vocab, ")"));
-  }
-  if (ids.dim() != 2 || ids.size(1) == 0) {
-    return absl::InvalidArgumentError("ids must be [batch, seq_len] with seq_len ≥ 1");
-  }
+  // Target tokens and rows were checked once, at the Engine's entry (explain CheckValidated).
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(ids.dim() == 2 && ids.size(1) > 0, "ids must be [B, L], L >= 1");
   const int64_t batch = ids.size(0), L = ids.size(1);
-  if (selections.size() != 1 && static_cast<int64_t>(selections.size()) != batch) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(selections.size(), " row selections for ", batch, " sequences"));
-  }
+  TORCH_INTERNAL_ASSERT_DEBUG_ONLY(
+      selections.size() == 1 || static_cast<int64_t>(selections.size()) == batch,
+      "one row selection, or one per sequence");
   ForwardOptions fwd;
   fwd.compute_logits = false;
   torch::NoGradGuard no_grad;
@@ -51,17 +44,8 @@ absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(
                 torch::Tensor());  // [Q, V]
     torch::Tensor tokens;
     if (!selection.tokens.empty()) {
-      if (selection.tokens.size() != st.rows.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("sequence ", b, " has ", selection.tokens.size(), " target tokens for ",
-                         st.rows.size(), " rows"));
-      }
-      for (int64_t token : selection.tokens) {
-        if (token < 0 || token >= vocab) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("target token ", token, " out of range [0, ", vocab, ")"));
-        }
-      }
+      TORCH_INTERNAL_ASSERT_DEBUG_ONLY(selection.tokens.size() == st.rows.size(),
+                                       "one target token per row");
       tokens = torch::tensor(selection.tokens, torch::kLong).to(model.device());
     } else if (target_token.has_value()) {
       tokens = torch::full({index.size(0)}, *target_token, index.options());

@@ -31,8 +31,8 @@ struct SequenceTargets {
 
 // For every sequence of ids [B, L] (lengths [B] or undefined): rows, tokens and logits. Tokens:
 // selection.tokens (one per resolved row) when given, else target_token, else the prediction.
-// INVALID_ARGUMENT for a bad row, a token count that is not the row count, or a target token
-// outside [0, vocab).
+// Rows and tokens are trusted (the Engine's entry check, explain CheckValidated, is their one
+// check); a listed row outside the sequence is ResolveRows' INVALID_ARGUMENT.
 absl::StatusOr<std::vector<SequenceTargets>> ResolveTargets(const MambaModel& model,
                                                             const torch::Tensor& ids,
                                                             const torch::Tensor& lengths,

@@ -116,9 +116,6 @@ absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedReques
       gradients.methods.push_back(g);
     } else if (family == MethodFamily::kMambaLrp) {
       lrp = true;
-    } else if (family == MethodFamily::kSynthetic) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("method '", MethodName(m), "' is served by the synthetic backend only"));
     }
   }
   if (gradients.methods.empty() && !lrp) return absl::OkStatus();
@@ -309,6 +306,9 @@ absl::Status Engine::CheckMemory(const ValidatedRequest& request) const {
 
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
                              const Cancellation& cancel, const StepProgress& progress) const {
+  // The one check below Validate, for callers that build or merge the request themselves; the
+  // families check nothing of it again.
+  RETURN_IF_ERROR(CheckValidated(request, shape()));
   RETURN_IF_ERROR(CheckMemory(request));
   // A batch that fits only one sequence at a time runs its LaTIM pass so (same results).
   const bool one_by_one =

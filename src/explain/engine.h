@@ -79,20 +79,21 @@ class Engine {
   // its sequences alone when the batch as a whole does not; else RESOURCE_EXHAUSTED.
   absl::Status CheckMemory(const ValidatedRequest& request) const;
 
-  // Runs `request` (validated against shape()). Results stream through `callback` with
-  // AttributionResult::sequence = the index in request.sequences: first the LaTIM scores (per
-  // layer, every sequence; top layer first, then ALTI-Logit at layer −1, when ALTI-Logit is
-  // asked), then each gradient method and MambaLRP for every sequence, then per sequence the
-  // hidden-attention methods.
-  // Each result equals the one of the same request on that sequence alone. Returning false from
-  // the callback cancels the whole request (CANCELLED); `cancel` (checked between the steps of
-  // the long loops, common/cancellation.h) stops one sequence's remaining work, and the whole
-  // request (CANCELLED) once every sequence is cancelled; results of a cancelled sequence that
-  // shared a batch may still arrive and should be dropped. Before any work the memory estimate is
-  // checked: RESOURCE_EXHAUSTED when a sequence alone does not fit; a batch that fits only
-  // sequence by sequence runs its LaTIM pass so. Device or host out-of-memory is
-  // RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL with the LibTorch
-  // message. `progress`, when set, hears the gradient methods' steps (StepProgress).
+  // Runs `request` (validated against shape(); a request that breaks CheckValidated is
+  // INVALID_ARGUMENT before any work, the one check for callers that build it themselves). Results
+  // stream through `callback` with AttributionResult::sequence = the index in request.sequences:
+  // first the LaTIM scores (per layer, every sequence; top layer first, then ALTI-Logit at layer
+  // −1, when ALTI-Logit is asked), then each gradient method and MambaLRP for every sequence, then
+  // per sequence the hidden-attention methods. Each result equals the one of the same request on
+  // that sequence alone. Returning false from the callback cancels the whole request (CANCELLED);
+  // `cancel` (checked between the steps of the long loops, common/cancellation.h) stops one
+  // sequence's remaining work, and the whole request (CANCELLED) once every sequence is cancelled;
+  // results of a cancelled sequence that shared a batch may still arrive and should be dropped.
+  // Before any work the memory estimate is checked: RESOURCE_EXHAUSTED when a sequence alone does
+  // not fit; a batch that fits only sequence by sequence runs its LaTIM pass so. Device or host
+  // out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL
+  // with the LibTorch message. `progress`, when set, hears the gradient methods' steps
+  // (StepProgress).
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
                        const Cancellation& cancel = Cancellation(),
                        const StepProgress& progress = StepProgress()) const;

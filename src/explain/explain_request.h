@@ -4,7 +4,8 @@
 // against the sequences and the model's shape and resolves every default (all layers, rows per
 // sequence, the model's precision), giving a ValidatedRequest that the Engine runs without
 // checking anything again. The CLI, the server (through serving/request_validation) and the
-// evaluator all call Validate. Torch-free; pure functions.
+// evaluator all call Validate; the Engine checks what it is handed once more with CheckValidated
+// (the same rules), and nothing below it re-checks. Torch-free; pure functions.
 #ifndef MAMBA_EXPLAIN_EXPLAIN_EXPLAIN_REQUEST_H_
 #define MAMBA_EXPLAIN_EXPLAIN_EXPLAIN_REQUEST_H_
 
@@ -83,10 +84,18 @@ struct ValidatedRequest {
 
 // Checks `request` for `sequences` (each non-empty, ids < vocab) on a model of `shape`. Errors are
 // INVALID_ARGUMENT naming the field and the value ("layers[1]=3 not in [0, 3)", "methods[0]=
-// 'latim-l2' is repeated", "target_rows[0]=5 not in [0, 2) for sequence 0").
+// 'latim-l2' is repeated", "target_rows[0]=5 not in [0, 2) (sequence 1)"; the sequence is named
+// when there are several).
 absl::StatusOr<ValidatedRequest> Validate(const ExplainRequest& request,
                                           const std::vector<std::vector<int32_t>>& sequences,
                                           const ModelShape& shape);
+
+// Whether `request` keeps the guarantees of a ValidatedRequest on a model of `shape` (the same
+// rules as Validate, applied to the resolved form, plus rows and layers ascending and unique).
+// The Engine's one entry check, for callers that build or merge a ValidatedRequest themselves
+// (tests, benchmarks, the batcher): below it no family re-checks. INVALID_ARGUMENT naming the
+// field and the sequence.
+absl::Status CheckValidated(const ValidatedRequest& request, const ModelShape& shape);
 
 }  // namespace mamba_explain
 

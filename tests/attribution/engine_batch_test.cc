@@ -203,6 +203,40 @@ TEST_P(EngineBatchTest, ValidateRejectsBadInput) {
                 "no token ids");
 }
 
+// Tests and benchmarks may hand the engine a ValidatedRequest they built or edited themselves: the
+// engine's one entry check (CheckValidated) refuses a broken one before any work, for every
+// family (no family re-checks), and runs the unbroken one.
+TEST_P(EngineBatchTest, EntryCheckRefusesAHandMadeRequest) {
+  auto engine = LoadEngine(GetParam());
+  ASSERT_NE(engine, nullptr);
+  const int n_layers = engine->shape().n_layers;
+  ExplainRequest options;
+  options.methods = {Method::kLatimAltiLogit, Method::kGradientXInput, Method::kRollout};
+  ASSERT_OK_AND_ASSIGN(const ValidatedRequest good,
+                       Validate(options, {Ids(5, 0)}, engine->shape()));
+  int calls = 0;
+  auto count = [&](AttributionResult) { return ++calls > 0; };
+  using C = absl::StatusCode;
+  ValidatedRequest v = good;
+  v.layers = {n_layers};
+  EXPECT_STATUS(engine->Explain(v, count), C::kInvalidArgument,
+                absl::StrCat("layers[0]=", n_layers, " not in [0, ", n_layers, ")"));
+  v = good;
+  v.sequences[0].rows = {0, 5};
+  EXPECT_STATUS(engine->Explain(v, count), C::kInvalidArgument,
+                "target_rows[1]=5 not in [0, 5) (sequence 0)");
+  v = good;
+  v.sequences[0].targets = std::vector<int64_t>(v.sequences[0].rows.size(), 96);
+  EXPECT_STATUS(engine->Explain(v, count), C::kInvalidArgument,
+                "target_tokens[0]=96 not in [0, 96) (sequence 0)");
+  v = good;
+  v.params.start_layer = n_layers;
+  EXPECT_STATUS(engine->Explain(v, count), C::kInvalidArgument, "parameters.start_layer=");
+  EXPECT_EQ(calls, 0);
+  ASSERT_OK(engine->Explain(good, count));
+  EXPECT_GT(calls, 0);
+}
+
 // One target token per row (ExplainRequest::target_tokens, what the server passes): each row
 // equals that row explained alone with --target = its token, for every output-dependent method;
 // a token count that differs from the row count is INVALID_ARGUMENT.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of the offline CLI through the real binary: forward on the committed HF
-# fixtures matches HF's logits to 1e-4 (all positions and --last), JSON shapes, and every bad
-# input exits non-zero with a message naming the problem.
+# fixtures matches HF's logits to 1e-4 (all positions and --last), JSON shapes, every bad input
+# exits non-zero with a message naming the problem, and the committed catalogue JSON is current.
 # usage: cli_test.sh PATH/TO/mamba-explain [cpu|cuda]
 set -u
 bin=$1
@@ -209,6 +209,18 @@ if [ -f "$tok" ]; then
 else
   bad "repository tokenizer not found at $tok"
 fi
+
+# The method catalogue as data: proto/mamba_explain/v1/methods.json (what the Python client ships)
+# is exactly what `methods --json` prints from src/attribution/methods.h, so a method added to the
+# catalogue fails here until the file is regenerated:
+#   build/mamba-explain methods --json proto/mamba_explain/v1/methods.json
+if "$bin" methods --json - >"$tmp/methods.json" 2>"$tmp/err" &&
+  cmp -s "$tmp/methods.json" "$here/../../proto/mamba_explain/v1/methods.json"; then
+  ok "methods --json == proto/mamba_explain/v1/methods.json"
+else
+  bad "methods --json differs from proto/mamba_explain/v1/methods.json (regenerate it): $(diff "$tmp/methods.json" "$here/../../proto/mamba_explain/v1/methods.json" | head -c 600) $(cat "$tmp/err")"
+fi
+if "$bin" methods | grep -q "^  latim-l2 "; then ok "methods lists the catalogue"; else bad "methods text"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,8 +3,8 @@
 # on stdout, output paths checked before any work, forward's small default output, long prompts
 # from --ids-file / --text-file / stdin, "1 result", approx_error null where a method defines
 # none, the IG completeness warning, progress, a clear tokenizer/model vocabulary mismatch, and
-# bad flags (--ig-steps 0, --target with LaTIM only, repeated methods) rejected with the same
-# message offline and remote. With MAMBA_EXPLAIND, the remote half runs against a real server
+# bad requests (flags that do not parse, and layers, rows, targets and parameters the model's
+# shape refuses) rejected with the same stderr offline and remote. With MAMBA_EXPLAIND, the remote half runs against a real server
 # on 127.0.0.1 serving the same fixture.
 # usage: cli_ux_test.sh MAMBA_EXPLAIN [MAMBA_EXPLAIND]
 set -u
@@ -114,10 +114,19 @@ bad_flags=(
   "--sg-samples 0|bad --sg-samples '0' (an integer >= 1)|--method smoothgrad --sg-samples 0"
   "--target with LaTIM only|--target is given but no method asked for explains a target token (latim-l2, latim-alti)|--method latim-l2,latim-alti --target 5"
   "repeated method|methods[1]='latim-l2' is repeated|--method latim-l2,latim-l2"
+  "unknown method|unknown method 'nope'|--method latim-l2,nope"
+  "unknown ig rule|unknown ig rule 'simpson'|--method integrated-gradients --ig-rule simpson"
+  "bad --memory-budget-mib|bad --memory-budget-mib '0'|--memory-budget-mib 0"
+  "layer out of range|layers[0]=3 not in [0, 3)|--layers 3"
+  "row out of range|target_rows[0]=5 not in [0, 2)|--rows 5"
+  "target beyond the vocabulary|target_token=96 not in [0, 96)|--method latim-alti-logit --target 96"
+  "per-row targets|target_tokens has 1 entries but there are 2 target rows|--method grad-x-input --target-tokens 4"
+  "start layer out of range|parameters.start_layer=3 not in [0, 3)|--method rollout --start-layer 3"
 )
 for entry in "${bad_flags[@]}"; do
   IFS='|' read -r name want flags <<<"$entry"
   expect_error "offline: $name" "$want" explain "${O[@]}" --ids 1,2 $flags --json "$tmp/x.json"
+  cp "$tmp/err" "$tmp/offline_err_${name// /_}"
 done
 if [ -z "$server_bin" ]; then finish; fi
 
@@ -129,6 +138,10 @@ S=(--server "127.0.0.1:$s_port" --model m1)
 for entry in "${bad_flags[@]}"; do
   IFS='|' read -r name want flags <<<"$entry"
   expect_error "remote: $name" "$want" explain "${S[@]}" --ids 1,2 $flags
+  # The whole message, not only the expected part: one validation (client flags, or the explain
+  # Validate that the server runs too) gives the same line in both modes.
+  if cmp -s "$tmp/err" "$tmp/offline_err_${name// /_}"; then ok "same message offline and remote: $name"
+  else bad "offline and remote differ for $name: $(cat "$tmp/offline_err_${name// /_}") vs $(cat "$tmp/err")"; fi
 done
 expect_error "remote: output path checked before connecting" "cannot write --html" \
   explain --server 127.0.0.1:1 --model m1 --ids 1,2 --json "$tmp/r.json" --html "$tmp/none/r.html"

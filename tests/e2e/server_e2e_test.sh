@@ -217,7 +217,7 @@ else bad "message split: $(tail -c 600 "$tmp/err")"; fi
 
 # --- request errors -----------------------------------------------------------------------------
 expect_code "layer out of range -> INVALID_ARGUMENT" "layers[1]=3 not in [0, 3)" $E --model m1 --ids 1,2 --method latim-l1 --layers 0,3
-expect_code "unknown method -> INVALID_ARGUMENT" "methods[0]='nope' is not supported" $E --model m1 --ids 1,2 --method nope
+expect_code "unknown method -> client error (explain_flags)" "unknown method 'nope'" $E --model m1 --ids 1,2 --method nope
 expect_code "row out of range -> INVALID_ARGUMENT" "target_rows[0]=5 not in [0, 2)" $E --model m1 --ids 1,2 --rows 5
 expect_code "target beyond vocab -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method latim-alti-logit --target 96
 expect_code "per-row target beyond vocab -> INVALID_ARGUMENT" "target_tokens[1]=96" $E --model m1 --ids 1,2 --method latim-alti-logit --target-tokens 5,96
@@ -234,10 +234,10 @@ expect_code "memory budget over the limit -> INVALID_ARGUMENT" "memory_budget_mi
 expect_code "ig steps over the limit -> INVALID_ARGUMENT" "parameters.ig_steps=257 not in [0, 256]" $E --model m1 --ids 1,2 --method integrated-gradients --ig-steps 257
 expect_code "smoothgrad samples over the limit -> INVALID_ARGUMENT" "parameters.smoothgrad_samples=129" $E --model m1 --ids 1,2 --method smoothgrad --sg-samples 129
 expect_code "negative sigma -> INVALID_ARGUMENT" "parameters.smoothgrad_sigma=-1" $E --model m1 --ids 1,2 --method smoothgrad --sg-sigma -1
-expect_code "bad ig rule -> INVALID_ARGUMENT" "parameters.ig_rule='simpson' unknown" $E --model m1 --ids 1,2 --method integrated-gradients --ig-rule simpson
-expect_code "bad sg input -> INVALID_ARGUMENT" "parameters.smoothgrad_input='both' unknown" $E --model m1 --ids 1,2 --method smoothgrad --sg-input both
-expect_code "bad lrp rule -> INVALID_ARGUMENT" "parameters.lrp_rules='no-ssm,no-conv' has unknown rule 'no-conv'" $E --model m1 --ids 1,2 --method mamba-lrp --lrp-rules no-ssm,no-conv
-expect_code "bad attention norm -> INVALID_ARGUMENT" "parameters.attention_norm='l2' unknown" $E --model m1 --ids 1,2 --method mamba-attention --attention-norm l2
+expect_code "bad ig rule -> client error" "unknown ig rule 'simpson'" $E --model m1 --ids 1,2 --method integrated-gradients --ig-rule simpson
+expect_code "bad sg input -> client error" "unknown smoothgrad input 'both'" $E --model m1 --ids 1,2 --method smoothgrad --sg-input both
+expect_code "bad lrp rule -> client error" "unknown lrp rule 'no-conv'" $E --model m1 --ids 1,2 --method mamba-lrp --lrp-rules no-ssm,no-conv
+expect_code "bad attention norm -> client error" "unknown attention norm 'l2'" $E --model m1 --ids 1,2 --method mamba-attention --attention-norm l2
 expect_code "start layer out of range -> INVALID_ARGUMENT" "parameters.start_layer=3 not in [0, 3)" $E --model m1 --ids 1,2 --method rollout --start-layer 3
 expect_code "target beyond vocab for a baseline -> INVALID_ARGUMENT" "target_token=96 not in [0, 96)" $E --model m1 --ids 1,2 --method grad-x-input --target 96
 toolong=$(python3 -c 'print(",".join(["1"] * 2049))')

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "tests/status_matchers.h"
@@ -101,6 +102,67 @@ TEST(ValidateTest, RejectsEachBadField) {
                 "memory_budget_bytes=0 must be > 0");
   r.memory_budget_bytes = 1;
   EXPECT_OK(Validate(r, one, Shape()).status());
+}
+
+// CheckValidated (the Engine's entry check) accepts what Validate makes and refuses a hand-made or
+// merged request that breaks one of its guarantees, naming the field and the sequence.
+TEST(CheckValidatedTest, RefusesEachBrokenGuarantee) {
+  using C = absl::StatusCode;
+  ExplainRequest r;
+  r.methods = {Method::kLatimAltiLogit};
+  r.rows.kind = RowSelection::Kind::kList;
+  r.rows.rows = {2, 0};
+  r.target_tokens = {7, 8};
+  ASSERT_OK_AND_ASSIGN(const ValidatedRequest good, Validate(r, {{1, 2, 3}}, Shape()));
+  EXPECT_OK(CheckValidated(good, Shape()));
+  auto check = [&](const std::function<void(ValidatedRequest&)>& edit) {
+    ValidatedRequest v = good;
+    edit(v);
+    return CheckValidated(v, Shape());
+  };
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.methods = {Method::kSyntheticDecay}; }),
+                C::kInvalidArgument, "methods[0]='synthetic-decay' is not supported");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.layers = {0, 3};
+                }),
+                C::kInvalidArgument, "layers[1]=3 not in [0, 3)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.layers = {1, 0};
+                }),
+                C::kInvalidArgument, "layers must be ascending and unique");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.sequences.clear(); }), C::kInvalidArgument,
+                "no sequences");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.sequences[0].ids = {1, 96, 3};
+                }),
+                C::kInvalidArgument, "token_ids[1]=96 not in [0, 96) (sequence 0)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.sequences[0].rows = {0, 3};
+                }),
+                C::kInvalidArgument, "target_rows[1]=3 not in [0, 3) (sequence 0)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.sequences[0].rows = {2, 0};
+                }),
+                C::kInvalidArgument, "target rows must be ascending and unique (sequence 0)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.sequences[0].rows = {}; }), C::kInvalidArgument,
+                "target_rows is empty (sequence 0)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.sequences[0].targets = {7}; }),
+                C::kInvalidArgument, "target_tokens has 1 entries but there are 2 target rows");
+  EXPECT_STATUS(check([](ValidatedRequest& v) {
+                  v.sequences[0].targets = {7, 96};
+                }),
+                C::kInvalidArgument, "target_tokens[1]=96 not in [0, 96) (sequence 0)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.target_token = -1; }), C::kInvalidArgument,
+                "target_token=-1 not in [0, 96)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.params.start_layer = 3; }), C::kInvalidArgument,
+                "parameters.start_layer=3 not in [0, 3)");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.params.ig_steps = 0; }), C::kInvalidArgument,
+                "parameters.ig_steps=0 must be >= 1");
+  EXPECT_STATUS(check([](ValidatedRequest& v) { v.memory_budget_bytes = 0; }), C::kInvalidArgument,
+                "memory_budget_bytes=0 must be > 0");
+  EXPECT_OK(check([](ValidatedRequest& v) { v.precision = Precision::kBf16; }));
+  EXPECT_STATUS(CheckValidated(good, Shape(Precision::kBf16)), C::kInvalidArgument,
+                "precision=fp32 but the model's weights are bf16");
 }
 
 // Per-row targets are kept only where an output-dependent method uses them.

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from mamba_explain_client import Client, ExplainError, Header, Result, Summary
+from mamba_explain_client import METHODS, Client, ExplainError, Header, Result, Summary
 
 addr, tmp = sys.argv[1], sys.argv[2]
 methods = ["latim-l2", "latim-alti-logit", "grad-x-input", "rollout", "mamba-attribution"]
@@ -32,8 +32,15 @@ def compare(exp, cpp_path):
             assert r.targets.tolist() == c["targets"]
 
 
+# The client's method set is the catalogue (`mamba-explain methods --json`, written by the test
+# script): a catalogue method missing from the package, or a stale field, fails here.
+catalogue = {m["name"]: m for m in json.load(open(f"{tmp}/methods.json"))["methods"]}
+assert METHODS == catalogue, (sorted(set(catalogue) ^ set(METHODS)), METHODS, catalogue)
+
 with Client(addr) as client:
     names = {m["name"]: m for m in client.models()}
+    for m in names.values():
+        assert set(m["methods"]) <= set(METHODS), (m["name"], set(m["methods"]) - set(METHODS))
     assert names["m1"]["state"] == "READY" and names["m1"]["vocab_size"] == 96, names
     for model in ("m1", "m2"):
         exp = client.explain(model, ids=ids, methods=methods)

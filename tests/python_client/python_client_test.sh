@@ -40,8 +40,9 @@ for m in m1 m2; do
     --rows last --top-k 2 --json "$tmp/cpp_sparse_$m.json" --quiet 2>"$tmp/err" ||
     bad "C++ client sparse $m: $(cat "$tmp/err")"
 done
+"$client_bin" methods --json "$tmp/methods.json" || bad "mamba-explain methods --json"
 if PYTHONPATH="$tmp/site" $py "$here/check_client.py" "$addr" "$tmp"; then
-  ok "Python client == C++ client (dense and top-k), streaming order, errors"
+  ok "Python client == C++ client (dense and top-k), streaming order, errors, method catalogue"
 else
   bad "check_client.py"
 fi

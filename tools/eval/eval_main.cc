@@ -95,6 +95,21 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args,
   return Engine::Load(model_dir, engine_options);
 }
 
+// --seed, the same in every subcommand: a non-negative integer; absent keeps `*seed`.
+absl::Status ReadSeed(const CliArgs& args, uint64_t* seed) {
+  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), seed)) {
+    return absl::InvalidArgumentError("--seed must be a non-negative integer");
+  }
+  return absl::OkStatus();
+}
+
+// --methods, the same in every subcommand that takes it: "all" (the default) keeps the
+// subcommand's own set, else a comma list (each evaluator checks its names).
+void ReadMethods(const CliArgs& args, std::vector<std::string>* methods) {
+  const std::string list = args.Get("methods", "all");
+  if (list != "all") *methods = absl::StrSplit(list, ',', absl::SkipEmpty());
+}
+
 // Every subcommand's output: the Markdown report on stdout, and the --json / --markdown files
 // when asked.
 absl::Status EmitReport(const CliArgs& args, const std::string& markdown,
@@ -124,11 +139,8 @@ absl::Status RunCopy(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(args.GetInt("grad-samples", o.grad_samples));
   RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));
   RETURN_IF_ERROR(args.GetInt("sg-samples", o.sg_samples));
-  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
-    return absl::InvalidArgumentError("--seed must be a non-negative integer");
-  }
-  const std::string methods = args.Get("methods", "all");
-  if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
+  RETURN_IF_ERROR(ReadSeed(args, &o.seed));
+  ReadMethods(args, &o.methods);
   o.activation = args.Get("activation", o.activation);
   o.heatmap_dir = args.Get("heatmap-dir");
   o.model_name = ModelName(model_dir);
@@ -160,11 +172,8 @@ absl::Status RunFlip(const std::vector<std::string>& argv) {
   int baseline = o.baseline_token;
   RETURN_IF_ERROR(args.GetInt("baseline-token", baseline));
   o.baseline_token = baseline;
-  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
-    return absl::InvalidArgumentError("--seed must be a non-negative integer");
-  }
-  const std::string methods = args.Get("methods", "all");
-  if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
+  RETURN_IF_ERROR(ReadSeed(args, &o.seed));
+  ReadMethods(args, &o.methods);
   o.activation = args.Get("activation", o.activation);
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
@@ -212,11 +221,8 @@ absl::Status RunRecall(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(args.GetInt("grad-samples", o.grad_samples));
   RETURN_IF_ERROR(args.GetInt("ig-steps", o.ig_steps));
   RETURN_IF_ERROR(args.GetInt("sg-samples", o.sg_samples));
-  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
-    return absl::InvalidArgumentError("--seed must be a non-negative integer");
-  }
-  const std::string methods = args.Get("methods", "all");
-  if (methods != "all") o.methods = absl::StrSplit(methods, ',', absl::SkipEmpty());
+  RETURN_IF_ERROR(ReadSeed(args, &o.seed));
+  ReadMethods(args, &o.methods);
   o.activation = args.Get("activation", o.activation);
   o.model_name = ModelName(model_dir);
   o.progress = [](const std::string& line) { std::cerr << line << std::endl; };
@@ -240,9 +246,7 @@ absl::Status RunDecomposition(const std::vector<std::string>& argv) {
   RETURN_IF_ERROR(args.GetInt("keys", o.keys));
   RETURN_IF_ERROR(args.GetInt("samples", o.samples));
   RETURN_IF_ERROR(args.GetInt("bins", o.bins));
-  if (args.Has("seed") && !absl::SimpleAtoi(args.Get("seed"), &o.seed)) {
-    return absl::InvalidArgumentError("--seed must be a non-negative integer");
-  }
+  RETURN_IF_ERROR(ReadSeed(args, &o.seed));
   if (args.Has("activations")) {
     o.activations = absl::StrSplit(args.Get("activations"), ',', absl::SkipEmpty());
   }

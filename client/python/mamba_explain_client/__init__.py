@@ -10,10 +10,12 @@
 
 Results mirror the CLI's JSON (README): per-layer matrices (layer -1 for whole-model results),
 per-target `scores` with `explained_logit` and `targets`; `approx_error` is None for methods that
-define none (mamba-attention, rollout, mamba-attribution). Sparse (CSR) blocks are expanded to
+define none (the catalogue's "approx_error": false). `METHODS` is the method catalogue
+(`mamba-explain methods --json`), shipped with the package. Sparse (CSR) blocks are expanded to
 dense rows with zeros where entries were dropped. gRPC errors raise ExplainError with the
 status code name (e.g. "INVALID_ARGUMENT") and the server's message.
 """
+import json
 import math
 import os
 import sys
@@ -27,10 +29,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_gen"))
 from mamba_explain.v1 import explain_pb2 as pb  # noqa: E402  (generated at build time)
 from mamba_explain.v1 import explain_pb2_grpc as pb_grpc  # noqa: E402
 
-__all__ = ["Client", "Explanation", "Header", "Result", "Summary", "ExplainError"]
+__all__ = ["Client", "Explanation", "Header", "Result", "Summary", "ExplainError", "METHODS"]
 
-# Methods whose results carry no approximation error (src/attribution/methods.h HasApproxError).
-_NO_APPROX_ERROR = {"mamba-attention", "rollout", "mamba-attribution"}
+# The method catalogue (src/attribution/methods.h), as `mamba-explain methods --json` writes it
+# into proto/mamba_explain/v1/methods.json; setup.py copies it beside the stubs. name -> {"family",
+# "scope", "output_dependent", "result", "approx_error", "summary"}.
+with open(os.path.join(os.path.dirname(__file__), "_gen", "mamba_explain", "v1",
+                       "methods.json"), encoding="utf-8") as _f:
+    METHODS: Dict[str, dict] = {m["name"]: m for m in json.load(_f)["methods"]}
 
 
 class ExplainError(Exception):
@@ -108,7 +114,9 @@ class Explanation:
 
 
 def _approx(method: str, value: float) -> Optional[float]:
-    if method in _NO_APPROX_ERROR or math.isnan(value):
+    """None where the catalogue says the method has no approximation error (a method this
+    client's catalogue does not know, from a newer server, keeps its value), or for NaN."""
+    if not METHODS.get(method, {"approx_error": True})["approx_error"] or math.isnan(value):
         return None
     return float(value)
 

@@ -75,18 +75,25 @@ endif()
 set(ME_WITH_HTTP OFF)
 if(CPP_HTTPLIB_FOUND)
   set(ME_WITH_HTTP ON)
+  # Binding, listening thread and stop of the cpp-httplib servers (gateway and /metrics).
+  add_library(me_httplib_listener STATIC server/httplib_listener.cc)
+  target_link_libraries(me_httplib_listener PUBLIC me_common absl::status absl::statusor absl::strings
+    absl::time PkgConfig::CPP_HTTPLIB)
+  target_compile_options(me_httplib_listener PRIVATE ${ME_WARNINGS})
   add_library(me_http_gateway STATIC
     server/http_status.cc
     server/http_explain_stream.cc
     server/http_cors.cc
     server/http_gateway.cc)
   target_link_libraries(me_http_gateway PUBLIC me_proto me_web_assets absl::synchronization
-    absl::time absl::strings nlohmann_json::nlohmann_json PkgConfig::CPP_HTTPLIB)
+    absl::time absl::strings nlohmann_json::nlohmann_json PkgConfig::CPP_HTTPLIB
+    me_httplib_listener)
   target_compile_options(me_http_gateway PRIVATE ${ME_WARNINGS})
   # /metrics on cpp-httplib (server/metrics_http.h says why not civetweb where this exists).
   add_library(me_metrics_http STATIC server/metrics_http.cc)
   target_link_libraries(me_metrics_http PUBLIC prometheus-cpp::core absl::synchronization
-    absl::time absl::strings absl::status absl::statusor PkgConfig::CPP_HTTPLIB)
+    absl::time absl::strings absl::status absl::statusor PkgConfig::CPP_HTTPLIB
+    me_httplib_listener)
   target_include_directories(me_metrics_http PUBLIC ${CMAKE_SOURCE_DIR})
   target_compile_options(me_metrics_http PRIVATE ${ME_WARNINGS})
 endif()

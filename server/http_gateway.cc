@@ -10,8 +10,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "server/http_explain_stream.h"
 #include "server/http_status.h"
+#include "server/httplib_listener.h"
 #include "web/web_assets.h"
 
 namespace mamba_explain {
@@ -179,35 +181,14 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
   server.set_read_timeout(absl::ToChronoSeconds(options.read_timeout));
   server.set_write_timeout(std::chrono::seconds(30));
   server.set_keep_alive_timeout(5);
-  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second server
-  // bind the same port and take half of its connections instead of failing.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
-  });
   gateway->Route();
-  int port = options.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(options.host);
-  } else if (!server.bind_to_port(options.host, port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("HTTP: cannot listen on ", options.host, ":", options.port));
-  }
-  gateway->port_ = port;
-  gateway->listener_ = std::thread([server = &server] { server->listen_after_bind(); });
-  // stop() only stops a server that runs; wait for it so that Stop() right after Start works.
-  const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (!server.is_running() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(1));
+  ASSIGN_OR_RETURN(gateway->port_,
+                   StartListening(server, options.host, options.port, "HTTP", &gateway->listener_));
   return gateway;
 }
 
 void HttpGateway::Stop() {
-  if (!listener_.joinable()) return;
-  server_->stop();
-  listener_.join();
+  if (server_) StopListening(*server_, listener_);
 }
 
 void HttpGateway::Route() {

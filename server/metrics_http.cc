@@ -10,7 +10,8 @@
 #include <sstream>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/httplib_listener.h"
 
 namespace mamba_explain {
 
@@ -24,41 +25,20 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   server.set_read_timeout(absl::ToChronoMilliseconds(options.read_timeout));
   server.set_write_timeout(std::chrono::seconds(10));
   server.set_keep_alive_timeout(5);
-  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, which would let a second server
-  // bind the same port and take half of its connections instead of failing.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
-  });
   server.set_payload_max_length(4096);
   MetricsHttpServer* self = metrics.get();
   server.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
     res.set_content(self->Scrape(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  int port = options.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(options.host);
-  } else if (!server.bind_to_port(options.host, port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics: cannot listen on ", options.host, ":", options.port));
-  }
-  metrics->port_ = port;
-  metrics->listener_ = std::thread([s = &server] { s->listen_after_bind(); });
-  // stop() only stops a server that runs; wait for it so that Stop() right after Start works.
-  const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (!server.is_running() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(1));
+  ASSIGN_OR_RETURN(metrics->port_, StartListening(server, options.host, options.port, "metrics",
+                                                  &metrics->listener_));
   return metrics;
 }
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 void MetricsHttpServer::Stop() {
-  if (!listener_.joinable()) return;
-  server_->stop();
-  listener_.join();
+  if (server_) StopListening(*server_, listener_);
 }
 
 void MetricsHttpServer::RegisterCollectable(

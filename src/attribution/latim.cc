@@ -337,8 +337,8 @@ absl::Status LatimFromTracesImpl(const MambaModel& model, LayerTraces& traces,
   auto run_layer = [&](const LayerTrace& tr, int l, bool report, bool logit) -> absl::Status {
     RETURN_IF_ERROR(options.cancel.CheckAny(batch));
     if (batched) {
-      ASSIGN_OR_RETURN(LatimPendingLayer next,
-                       LaunchLatimLayerBatched(model, tr, l, report, logit, states, options, plans));
+      ASSIGN_OR_RETURN(LatimPendingLayer next, LaunchLatimLayerBatched(model, tr, l, report, logit,
+                                                                       states, options, plans));
       RETURN_IF_ERROR(flush());
       in_flight = std::move(next);
       return absl::OkStatus();

@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <tuple>
 #include <mutex>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -154,16 +154,16 @@ std::vector<Block> PackBlocks(std::vector<Tile> tiles,
 // See latim_batched.h (LatimPlanCache).
 struct LatimBlockPlan {
   struct BlockIndex {
-    int64_t rows = 0, n_src = 0;  // Rb, S
-    int64_t n_real = 0;           // rows that are not pads
-    bool any_reported = false;    // some row is reported (else the block only feeds ALTI-Logit)
-    bool compact = false;         // contract only the real rows (few real rows, no ALTI)
-    std::vector<int64_t> seq_begin;   // [Bt + 1]: rows of sequence b are grouped[seq_begin[b]..)
-    torch::Tensor row_seq, row_pos;   // int32 [Rb] (pads: position −1)
-    torch::Tensor b_idx, t_idx;       // int64 [Rb] (pads: 0, 0)
-    torch::Tensor slot;               // int64 [Rb] output slot, the trash slot if not reported
-    torch::Tensor grouped;            // int64 [Rb] real rows grouped by sequence, then 0s
-    torch::Tensor keep;               // int64 [n_real] = grouped[:n_real]
+    int64_t rows = 0, n_src = 0;     // Rb, S
+    int64_t n_real = 0;              // rows that are not pads
+    bool any_reported = false;       // some row is reported (else the block only feeds ALTI-Logit)
+    bool compact = false;            // contract only the real rows (few real rows, no ALTI)
+    std::vector<int64_t> seq_begin;  // [Bt + 1]: rows of sequence b are grouped[seq_begin[b]..)
+    torch::Tensor row_seq, row_pos;  // int32 [Rb] (pads: position −1)
+    torch::Tensor b_idx, t_idx;      // int64 [Rb] (pads: 0, 0)
+    torch::Tensor slot;              // int64 [Rb] output slot, the trash slot if not reported
+    torch::Tensor grouped;           // int64 [Rb] real rows grouped by sequence, then 0s
+    torch::Tensor keep;              // int64 [n_real] = grouped[:n_real]
     torch::Tensor pos_kept, slot_kept;  // row_pos / slot of the rows contracted
   };
   int64_t q_max = 1;
@@ -198,9 +198,11 @@ std::shared_ptr<const LatimBlockPlan> MakeBlockPlan(const std::vector<LatimSeque
   const int64_t q_max = plan->q_max, slots = Bt * q_max + 1, trash = Bt * q_max;
   const std::vector<Block> blocks = PackBlocks(std::move(tiles), compute_rows, max_pairs);
 
-  // One host array: per block [seq | pos | b | t | slot | grouped] (Rb each), then [slot_b | slot_t].
+  // One host array: per block [seq | pos | b | t | slot | grouped] (Rb each), then [slot_b |
+  // slot_t].
   int64_t total = 2 * slots;
-  for (const Block& blk : blocks) total += 6 * static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile;
+  for (const Block& blk : blocks)
+    total += 6 * static_cast<int64_t>(blk.tiles.size()) * kLatimRowTile;
   torch::Tensor host = torch::empty(
       {total}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(device.is_cuda()));
   int64_t* h = host.data_ptr<int64_t>();
@@ -363,12 +365,9 @@ absl::Status EmitLatimLayerScores(const std::vector<LatimScore>& scores,
   return absl::OkStatus();
 }
 
-absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& model,
-                                                          const LayerTrace& tr, int layer,
-                                                          bool report_layer, bool alti_logit,
-                                                          std::vector<LatimSequenceState>& states,
-                                                          const LatimOptions& options,
-                                                          LatimPlanCache& plans) {
+absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(
+    const MambaModel& model, const LayerTrace& tr, int layer, bool report_layer, bool alti_logit,
+    std::vector<LatimSequenceState>& states, const LatimOptions& options, LatimPlanCache& plans) {
   const ModelConfig& cfg = model.config();
   const LayerWeights& weights = model.weights().layers[layer];
   const int64_t E = cfg.d_inner, D = cfg.d_model, Bt = static_cast<int64_t>(states.size());
@@ -453,8 +452,8 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
       torch::Tensor T = LatimGemm(u.view({R * n, E}), w_out_lp, options.precision, torch::kFloat32)
                             .view({R, n, D});
       clock.Mark("w_out gemm");
-      LatimPairScores ps = ComputeLatimPairScores(T, blk.pos_kept, y, resid, put_l1, put_l2,
-                                                  need_alti, s0, &sink);
+      LatimPairScores ps =
+          ComputeLatimPairScores(T, blk.pos_kept, y, resid, put_l1, put_l2, need_alti, s0, &sink);
       clock.Mark("pair scores");
       return ps;
     };
@@ -520,8 +519,8 @@ absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& mode
 
   // Decomposition error terms per slot: ‖Σ_s T_t(x_s) − (y_t − b)‖², ‖y_t‖² (summed per sequence
   // on the host).
-  torch::Tensor err = LatimRowErrors(sum_rows, plan.slot_b, plan.slot_t, tr.mixer_out,
-                                     weights.out_proj_b);
+  torch::Tensor err =
+      LatimRowErrors(sum_rows, plan.slot_b, plan.slot_t, tr.mixer_out, weights.out_proj_b);
   if (alti_logit) {
     // The rollout stays on the device: the next layer (below) may be launched at once.
     for (int64_t b = 0; b < Bt; ++b) {

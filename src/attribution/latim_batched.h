@@ -75,7 +75,7 @@ struct LatimPendingLayer {
   bool alti_logit = false;
   int64_t q_max = 0;      // rows per sequence slot in the host matrices
   LatimLayerScores host;  // [Bt·q_max + 1, L] fp32 on the host per reported score
-  torch::Tensor err;  // [2, slots] fp32 host per slot: ‖Σ_s T − (y − b)‖², ‖y‖²
+  torch::Tensor err;      // [2, slots] fp32 host per slot: ‖Σ_s T − (y − b)‖², ‖y‖²
   std::function<void()> wait;  // blocks until the host tensors hold their values, or null
 };
 
@@ -90,12 +90,9 @@ using LatimPlanCache =
 // Enqueues one layer for every sequence of the batch (see the file comment). report_layer: emit
 // this layer's ℓ1/ℓ2/ALTI; alti_logit: add this layer's ALTI-Logit term to each state's rollout
 // (on the device, so the next layer may be launched at once).
-absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(const MambaModel& model,
-                                                          const LayerTrace& trace, int layer,
-                                                          bool report_layer, bool alti_logit,
-                                                          std::vector<LatimSequenceState>& states,
-                                                          const LatimOptions& options,
-                                                          LatimPlanCache& plans);
+absl::StatusOr<LatimPendingLayer> LaunchLatimLayerBatched(
+    const MambaModel& model, const LayerTrace& trace, int layer, bool report_layer, bool alti_logit,
+    std::vector<LatimSequenceState>& states, const LatimOptions& options, LatimPlanCache& plans);
 // Waits for a launched layer and streams its results (and accumulates ALTI-Logit's error).
 absl::Status EmitLatimLayerBatched(LatimPendingLayer& pending,
                                    const std::vector<LatimScore>& scores,

@@ -21,10 +21,11 @@ void Check(cudaError_t err, const char* what) {
 
 const float* F32(const torch::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
-// Element type code of a traced input the kernels read as fp32 or bf16 (others are cast first).
+// Whether the kernels read `t` as it is (fp32 or bf16; other types are cast to fp32 first).
 bool KernelReadable(const torch::Tensor& t) {
   return t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16;
 }
+// Element type code (LatimOutType) of a tensor the kernels read.
 int TypeCode(const torch::Tensor& t) {
   return t.scalar_type() == torch::kBFloat16 ? kLatimOutBf16 : kLatimOutF32;
 }
@@ -116,7 +117,8 @@ void MakeLatimInputs(const LatimTraceTensors& tr, LatimLayerTensors& layer) {
     torch::Tensor gamma =
         tr.gated_norm.defined() ? tr.gated_norm.to(torch::kFloat32).contiguous() : torch::Tensor();
     layer.conv_w = tr.conv_w.to(torch::kFloat32).contiguous();
-    layer.conv_b = tr.conv_b.defined() ? tr.conv_b.to(torch::kFloat32).contiguous() : torch::Tensor();
+    layer.conv_b =
+        tr.conv_b.defined() ? tr.conv_b.to(torch::kFloat32).contiguous() : torch::Tensor();
     layer.x_in = x;  // the reference contributions (fallback shapes) cast it themselves
     // The fp64 prefix sum of Δ; the kernel splits it into hi + lo floats.
     torch::Tensor cum = torch::cumsum(delta, 1, torch::kFloat64).contiguous();
@@ -263,8 +265,12 @@ LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tens
       if (want_l1) out.l1 = torch::empty({Rb, S}, f32);
       if (want_l2) out.l2 = torch::empty({Rb, S}, f32);
     }
-    float* l1 = !want_l1 ? nullptr : sink != nullptr ? sink->l1.data_ptr<float>() : out.l1.data_ptr<float>();
-    float* l2 = !want_l2 ? nullptr : sink != nullptr ? sink->l2.data_ptr<float>() : out.l2.data_ptr<float>();
+    float* l1 = !want_l1          ? nullptr
+                : sink != nullptr ? sink->l1.data_ptr<float>()
+                                  : out.l1.data_ptr<float>();
+    float* l2 = !want_l2          ? nullptr
+                : sink != nullptr ? sink->l2.data_ptr<float>()
+                                  : out.l2.data_ptr<float>();
     torch::Tensor yc, rc;
     if (want_dist) {
       out.dist = torch::empty({Rb, S}, f32);

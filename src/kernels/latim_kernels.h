@@ -37,7 +37,8 @@ struct LatimLayerTensors {
 
 // The traced tensors of one layer that the kernel inputs are made from, fp32 or bf16, views with
 // unit channel stride allowed: Δ [Bt, L, U], the x channels of the conv input x_in [Bt, L, E], the
-// gate z [Bt, L, E], and for Mamba-2 the gated RMSNorm's rstd [Bt, L, G_norm] with its weight γ [E].
+// gate z [Bt, L, E], and for Mamba-2 the gated RMSNorm's rstd [Bt, L, G_norm] with its weight γ
+// [E].
 struct LatimTraceTensors {
   torch::Tensor delta, x_in, gate;
   torch::Tensor norm_rstd, gated_norm;  // Mamba-2, else undefined
@@ -102,8 +103,7 @@ struct LatimScoreSink {
 LatimPairScores ComputeLatimPairScores(const torch::Tensor& T, const torch::Tensor& row_pos,
                                        const torch::Tensor& y, const torch::Tensor& resid,
                                        bool want_l1, bool want_l2, bool want_dist,
-                                       int64_t src_begin = 0,
-                                       const LatimScoreSink* sink = nullptr);
+                                       int64_t src_begin = 0, const LatimScoreSink* sink = nullptr);
 LatimPairScores ComputeLatimPairScoresRef(const torch::Tensor& T, const torch::Tensor& row_pos,
                                           const torch::Tensor& y, const torch::Tensor& resid,
                                           bool want_l1, bool want_l2, bool want_dist,

@@ -105,9 +105,10 @@ struct LatimPrepareParams {
 };
 
 // The decomposition error terms of reported rows: for each slot i with row (b_i, t_i),
-// err[i] = Σ_d (sum_t[i, d] − (y[b_i, t_i, d] − bias[d]))² and err[slots + i] = Σ_d y[b_i, t_i, d]²,
-// where sum_t = Σ_s T_t(x_s) and y the mixer output (fp32 or bf16, rows of `y_sl` elements, batches
-// of `y_sb`). Slots whose b_i is outside [0, batch) get 0 (the trash slot of the layer's outputs).
+// err[i] = Σ_d (sum_t[i, d] − (y[b_i, t_i, d] − bias[d]))² and err[slots + i] = Σ_d y[b_i, t_i,
+// d]², where sum_t = Σ_s T_t(x_s) and y the mixer output (fp32 or bf16, rows of `y_sl` elements,
+// batches of `y_sb`). Slots whose b_i is outside [0, batch) get 0 (the trash slot of the layer's
+// outputs).
 struct LatimRowErrorParams {
   int64_t slots = 0, batch = 0, d_model = 0;
   const float* sum_t = nullptr;     // [slots, D]

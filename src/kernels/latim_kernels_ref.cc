@@ -111,7 +111,7 @@ torch::Tensor LatimContributionsRef(const LatimLayerTensors& in, const LatimRowB
     TORCH_CHECK(s0 >= 0 && t < in.gain.size(1), "LatimContributionsRef: row ", t,
                 " or window start ", s0, " outside the sequence");
     const int64_t b = seqs[i].item<int64_t>(), n = t + 1;
-    torch::Tensor m = HiddenAttentionRow(in, b, t);  // [n, E]
+    torch::Tensor m = HiddenAttentionRow(in, b, t);                    // [n, E]
     torch::Tensor x = in.x_in[b].narrow(0, 0, n).to(torch::kFloat32);  // [n, E]
     torch::Tensor v = torch::zeros({n, E}, m.options());
     for (int64_t k = 0; k < std::min(K, n); ++k) {

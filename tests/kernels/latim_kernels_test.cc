@@ -334,9 +334,9 @@ TEST_F(LatimKernelsTest, PrepareFromTrace) {
       {true, 1, 50, 96, 12, 3, 2, false, kTapIdentity, torch::kFloat32},
   };
   for (const Case& c : cases) {
-    SCOPED_TRACE(testing::Message() << "mamba2 " << c.mamba2 << " L " << c.L << " E " << c.E
-                                    << " act " << c.act << " bf16 "
-                                    << (c.dtype == torch::kBFloat16));
+    SCOPED_TRACE(testing::Message()
+                 << "mamba2 " << c.mamba2 << " L " << c.L << " E " << c.E << " act " << c.act
+                 << " bf16 " << (c.dtype == torch::kBFloat16));
     auto o = torch::TensorOptions().device(cuda).dtype(c.dtype);
     LatimTraceTensors tr;
     // Views as the trace holds them: x inside the conv input, z inside the projection.

@@ -36,7 +36,8 @@ struct MetricsHttpOptions {
 class MetricsHttpServer {
  public:
   // Binds and starts serving GET /metrics; UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const MetricsHttpOptions& options);
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
+      const MetricsHttpOptions& options);
   ~MetricsHttpServer();
 
   void RegisterCollectable(const std::weak_ptr<prometheus::Collectable>& collectable);

@@ -19,7 +19,10 @@ if [[ ! -f "$tokenizer_json" ]]; then
   exit 1
 fi
 
+# CI installs node and npm (scripts/install_deps.sh); a machine without them (the GPU host) skips.
+command -v node >/dev/null 2>&1 || { echo "node not installed: skipped"; exit 77; }
 if [[ ! -d node_modules ]]; then
+  command -v npm >/dev/null 2>&1 || { echo "npm not installed: skipped"; exit 77; }
   npm ci --silent
 fi
 

@@ -34,6 +34,8 @@ inline const char* PayloadName(const v1::ExplainResponse& r) {
       return "summary";
     case v1::ExplainResponse::kInputTokens:
       return "input_tokens";
+    case v1::ExplainResponse::kProgress:
+      return "progress";
     default:
       return "unknown";
   }
@@ -76,6 +78,9 @@ class ExplanationBuilder {
       case v1::ExplainResponse::kTokenScores:
         RETURN_IF_ERROR(CheckInputComplete("token scores"));
         return AddTokenScores(r.token_scores());
+      case v1::ExplainResponse::kProgress:  // advice for the progress line; no result data
+        if (!have_header_) return absl::DataLossError("progress before the header");
+        return absl::OkStatus();
       case v1::ExplainResponse::kSummary: {
         if (!have_header_) return absl::DataLossError("summary before the header");
         RETURN_IF_ERROR(CheckInputComplete("summary"));

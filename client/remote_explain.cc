@@ -85,6 +85,8 @@ absl::StatusOr<nlohmann::json> RemoteExplainJson(const CliArgs& args,
   std::unique_ptr<std::ofstream> stream_log;
   if (args.Has("stream-log")) stream_log = std::make_unique<std::ofstream>(args.Get("stream-log"));
   ProgressReporter progress(args);
+  // Step messages only when there is a bar to show them (advice; older servers ignore the field).
+  request.set_progress(progress.enabled());
   std::set<std::string> scored;
   std::unique_ptr<grpc::ClientReader<v1::ExplainResponse>> reader =
       stub->Explain(&context, request);
@@ -113,6 +115,11 @@ absl::StatusOr<nlohmann::json> RemoteExplainJson(const CliArgs& args,
         line["offset"] = response.input_tokens().offset();
         line["ids"] = response.input_tokens().token_ids_size();
       }
+      if (response.has_progress()) {
+        line["method"] = response.progress().method();
+        line["done"] = response.progress().done();
+        line["total"] = response.progress().total();
+      }
       if (response.has_summary()) line["batch_size"] = response.summary().batch_size();
       *stream_log << line.dump() << "\n" << std::flush;
     }
@@ -127,6 +134,9 @@ absl::StatusOr<nlohmann::json> RemoteExplainJson(const CliArgs& args,
                      "started");
     } else if (response.has_layer_result() && response.layer_result().last_block()) {
       progress.ResultDone(response.layer_result().method(), response.layer_result().layer());
+    } else if (response.has_progress()) {
+      const v1::Progress& p = response.progress();
+      progress.Step(p.method(), p.done(), p.total());
     } else if (response.has_token_scores()) {
       // A method's token scores may span several messages; it counts once, at its first.
       const v1::TokenScores& t = response.token_scores();

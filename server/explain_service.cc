@@ -17,6 +17,10 @@
 namespace mamba_explain {
 namespace {
 
+// Progress messages of one stream are at least this far apart (a method's last excepted): about
+// four a second is enough for a bar and an ETA.
+constexpr absl::Duration kProgressInterval = absl::Milliseconds(250);
+
 // INVALID_ARGUMENT naming the expected type when `buffer` is not a `Message`.
 template <typename Message>
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message* message) {
@@ -101,6 +105,31 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
   }
 
   bool IsCancelled() const override { return cancelled_.load(); }
+
+  // Only for a request that asked (ExplainRequest.progress): at most one every
+  // kProgressInterval, and a method's last (done == total) always. Never waits for the client:
+  // an intermediate one is dropped when the stream's buffer is not empty (instead of holding the
+  // batch as a result would); a method's last is queued anyway (a few bytes per method).
+  void OnProgress(Method method, int64_t done, int64_t total) override {
+    if (!want_progress_) return;
+    const absl::Time now = absl::Now();
+    if (done < total && now - last_progress_ < kProgressInterval) return;
+    v1::ExplainResponse response;
+    v1::Progress* progress = response.mutable_progress();
+    progress->set_method(MethodName(method));
+    progress->set_done(done);
+    progress->set_total(total);
+    absl::StatusOr<grpc::ByteBuffer> serialized = Serialize(response);
+    if (!serialized.ok()) return;
+    {
+      absl::MutexLock lock(&mu_);
+      if ((pending_bytes_ > 0 && done < total) || cancelled_.load() || broken_ || finished_) return;
+      last_progress_ = now;
+      pending_bytes_ += serialized->Length();
+      pending_.push_back(*std::move(serialized));
+    }
+    Advance();
+  }
 
   void OnFinished(absl::Status status, const JobStats& stats) override {
     {
@@ -192,6 +221,7 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
     ASSIGN_OR_RETURN(ValidatedExplain validated,
                      ValidateExplain(spec, *entry->backend, service_->options().limits));
     sparsity_ = validated.sparsity;
+    want_progress_ = request.progress();
 
     const absl::Time deadline = absl::FromChrono(context_->deadline());
     if (absl::Now() >= deadline) {
@@ -364,6 +394,8 @@ class ExplainReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public
   std::string metric_model_;  // label value: "" before auth, else a repository model or "unknown"
   absl::Time deadline_ = absl::InfiniteFuture();
   SparsityPolicy sparsity_;
+  bool want_progress_ = false;  // ExplainRequest.progress; set before the job is queued
+  absl::Time last_progress_ = absl::InfinitePast();  // batcher thread only
   std::atomic<bool> cancelled_{false};
 
   absl::Mutex mu_;

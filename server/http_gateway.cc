@@ -138,6 +138,9 @@ std::string StreamEvent(const v1::ExplainResponse& message, bool ndjson) {
     case v1::ExplainResponse::kInputTokens:  // a long input's ids beyond the header's
       name = "inputTokens";
       break;
+    case v1::ExplainResponse::kProgress:  // only when the request asked for it
+      name = "progress";
+      break;
     default:
       break;
   }

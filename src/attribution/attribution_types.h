@@ -67,6 +67,10 @@ inline AttributionResult NewResult(Method method, int layer, int64_t sequence) {
 // Called once per finished result; returning false cancels the computation (CANCELLED).
 using ResultCallback = std::function<bool(AttributionResult)>;
 
+// Progress inside a long method: its items (target rows × IG steps or SmoothGrad samples, over
+// every sequence) done of the total, told after each forward/backward batch.
+using MethodProgress = std::function<void(Method method, int64_t done, int64_t total)>;
+
 }  // namespace mamba_explain
 
 #endif  // MAMBA_EXPLAIN_ATTRIBUTION_ATTRIBUTION_TYPES_H_

@@ -212,13 +212,15 @@ absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn&
                                 const torch::Tensor& ids, const torch::Tensor& lengths,
                                 const std::vector<RowSelection>& rows,
                                 std::optional<int64_t> target_token, int64_t max_batch_tokens,
-                                const ResultCallback& callback, const Cancellation& cancel) {
+                                const ResultCallback& callback, const Cancellation& cancel,
+                                const MethodProgress& progress) {
   TORCH_INTERNAL_ASSERT_DEBUG_ONLY(max_batch_tokens >= 1, "max_batch_tokens must be >= 1");
   ASSIGN_OR_RETURN(std::vector<SequenceTargets> targets,
                    ResolveTargets(model, ids, lengths, rows, target_token));
   GradientMethodOptions o;
   o.max_batch_tokens = max_batch_tokens;
   o.cancel = cancel;
+  o.progress = progress;
   return RunMethod(model, fn, name, GradientMethod::kGradientXInput, o, ids.to(torch::kCPU),
                    targets, callback);
 }

@@ -58,7 +58,7 @@ struct GradientMethodOptions {
   Cancellation cancel;
   // Optional: after each forward/backward batch, the method and its items (rows × IG steps or
   // SmoothGrad samples, over every sequence) done of the total.
-  std::function<void(Method method, int64_t done, int64_t total)> progress;
+  MethodProgress progress;
 };
 
 // Nodes α_i ∈ (0, 1) and weights (Σ w_i = 1) of the m-point rule.
@@ -90,7 +90,8 @@ absl::Status GradientTimesInput(const MambaModel& model, const EmbeddingLogitFn&
                                 const std::vector<RowSelection>& rows,
                                 std::optional<int64_t> target_token, int64_t max_batch_tokens,
                                 const ResultCallback& callback,
-                                const Cancellation& cancel = Cancellation());
+                                const Cancellation& cancel = Cancellation(),
+                                const MethodProgress& progress = MethodProgress());
 
 }  // namespace mamba_explain
 

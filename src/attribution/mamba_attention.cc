@@ -6,12 +6,14 @@
 #include "attribution/mamba_attention.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "attribution/hidden_attention.h"
 #include "attribution/targets.h"
 #include "common/status_macros.h"
+#include "mamba/layer_check.h"
 #include "mamba/layer_traces.h"
 
 namespace mamba_explain {
@@ -116,15 +118,22 @@ bool Has(const std::vector<HiddenAttentionMethod>& v, HiddenAttentionMethod m) {
 }
 
 // Gradient scores ŝ_ℓ per row for layers [start, L): out[q] is [L − start, n] (0 beyond t_q).
+// `cancelled` (the sequence's state) is consulted before each batch of rows and, inside a
+// batch's forward and backward, before every block (mamba/layer_check.h): CANCELLED once it
+// holds, with no scores.
 absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& model,
                                                           const torch::Tensor& e,
                                                           const SequenceTargets& st, int start,
-                                                          int64_t max_batch_tokens) {
+                                                          int64_t max_batch_tokens,
+                                                          const std::function<bool()>& cancelled) {
   const int L = static_cast<int>(model.config().n_layers);
   const int64_t n = st.length, Q = static_cast<int64_t>(st.rows.size());
   std::vector<torch::Tensor> scores(Q);
   torch::AutoGradMode grad_mode(true);
+  const absl::Status stop = absl::CancelledError("the request was cancelled");
+  const LayerCheck check = [&]() { return cancelled() ? stop : absl::OkStatus(); };
   for (int64_t q0 = 0; q0 < Q;) {
+    if (cancelled()) return stop;
     // Rows q0..q1−1 as separate batch elements of length up to t_{q1−1} + 1 (rows ascend).
     int64_t q1 = q0 + 1;
     while (q1 < Q && (q1 - q0 + 1) * (st.rows[q1] + 1) <= max_batch_tokens) ++q1;
@@ -135,6 +144,7 @@ absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& mode
     ForwardOptions fwd;
     fwd.keep_hidden_states = true;
     fwd.last_position_logits_only = true;
+    fwd.layer_check = check;
     ASSIGN_OR_RETURN(ForwardOutput out,
                      model.ForwardFromEmbeddings(x, torch::tensor(lens, torch::kLong), fwd));
     std::vector<torch::Tensor> streams;  // r_ℓ, the input of block ℓ
@@ -145,7 +155,15 @@ absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& mode
             .to(out.logits.device())
             .unsqueeze(1);
     torch::Tensor f = out.logits.gather(1, tokens).sum();
-    std::vector<torch::Tensor> grads = torch::autograd::grad({f}, streams);
+    std::vector<torch::Tensor> grads;
+    try {
+      grads = torch::autograd::grad({f}, streams);
+    } catch (const c10::Error&) {
+      // A stop in the backward throws (mamba/layer_check.h); cancellation is monotonic, so the
+      // state tells a stop from a fault.
+      if (cancelled()) return stop;
+      throw;
+    }
     // s_ℓ[j] = max_k max(G_ℓ[j, k], 0): [count, L − start, len].
     torch::Tensor s = torch::stack(grads, 1).clamp_min(0).amax(-1).detach();
     for (int64_t k = 0; k < count; ++k) {
@@ -261,8 +279,11 @@ absl::Status ExplainImpl(const MambaModel& model, const torch::Tensor& ids,
     }
     if (want_attribution) {
       torch::Tensor e = model.Embed(ids_cpu[b].narrow(0, 0, n).unsqueeze(0))[0];
-      ASSIGN_OR_RETURN(std::vector<torch::Tensor> scores,
-                       GradientScores(model, e, st, o.start_layer, o.max_batch_tokens));
+      const auto cancelled = [&o, b] { return o.cancel.IsCancelled(static_cast<int64_t>(b)); };
+      absl::StatusOr<std::vector<torch::Tensor>> gradient_scores =
+          GradientScores(model, e, st, o.start_layer, o.max_batch_tokens, cancelled);
+      if (!gradient_scores.ok() && cancelled()) continue;  // stopped: no result for b
+      ASSIGN_OR_RETURN(std::vector<torch::Tensor> scores, std::move(gradient_scores));
       std::vector<torch::Tensor> attention(L);
       for (int l = o.start_layer; l < L; ++l) {
         attention[l] =

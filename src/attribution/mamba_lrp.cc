@@ -159,7 +159,7 @@ absl::Status ExplainMambaLrp(const MambaModel& model, const torch::Tensor& ids,
   };
   return GradientTimesInput(model, fn, Method::kMambaLrp, ids, lengths,
                             SequenceRows(options.rows, options.sequence_rows), options.target_token,
-                            options.max_batch_tokens, callback, options.cancel);
+                            options.max_batch_tokens, callback, options.cancel, options.progress);
 }
 
 absl::StatusOr<std::vector<AttributionResult>> ExplainMambaLrp(const MambaModel& model,

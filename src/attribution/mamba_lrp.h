@@ -52,6 +52,8 @@ struct MambaLrpOptions {
   std::optional<int64_t> target_token;      // unset = the predicted next token at each row
   int64_t max_batch_tokens = 8192;
   Cancellation cancel;  // as GradientMethodOptions::cancel
+  // Optional: "mamba-lrp" and its rows done of the total after each forward/backward batch.
+  MethodProgress progress;
 };
 
 // One "mamba-lrp" result per sequence (layer −1; rows, targets, explained logits; approx_error =

@@ -141,6 +141,7 @@ absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedReques
     options.sequence_rows = rows;
     options.target_token = request.target_token;
     options.cancel = cancel;
+    options.progress = progress;
     RETURN_IF_ERROR(ExplainMambaLrp(model, ids, lengths, options, callback));
   }
   return absl::OkStatus();

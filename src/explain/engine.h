@@ -43,9 +43,10 @@ struct DeviceMemory {
   int64_t reserved = 0;  // bytes reserved by the allocator
 };
 
-// Progress inside a long result (offline CLI): the gradient methods report their items (rows ×
-// IG steps or SmoothGrad samples) done of the total after each forward/backward batch.
-using StepProgress = std::function<void(Method method, int64_t done, int64_t total)>;
+// Progress inside a long result (the offline CLI's bar, the server's Progress messages): the
+// gradient methods and MambaLRP report their items (rows × IG steps or SmoothGrad samples) done of
+// the total after each forward/backward batch (attribution_types.h).
+using StepProgress = MethodProgress;
 
 // Row-major logits of some positions.
 struct LogitRows {

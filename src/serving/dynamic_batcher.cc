@@ -32,6 +32,9 @@ class JobBatchSink : public BatchSink {
     const ExplainJob& job = *jobs_[item];
     return job.sink->IsCancelled() || absl::Now() > job.deadline;
   }
+  void OnProgress(int item, Method method, int64_t done, int64_t total) override {
+    if (!finished_[item]) jobs_[item]->sink->OnProgress(method, done, total);
+  }
   void OnFailed(int item, absl::Status status) override { Finish(item, std::move(status)); }
   void OnDone(int item) override { Finish(item, absl::OkStatus()); }
   // Finishes every item not finished yet with `status` (the batch's end).

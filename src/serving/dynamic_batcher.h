@@ -58,6 +58,8 @@ class JobSink {
   virtual void OnTokenScores(TokenScoreRows scores) = 0;
   virtual bool IsCancelled() const = 0;
   virtual void OnFinished(absl::Status status, const JobStats& stats) = 0;
+  // Progress inside a long method (BatchSink::OnProgress); advice, may be dropped.
+  virtual void OnProgress(Method method, int64_t done, int64_t total) {}
 };
 
 struct ExplainJob {

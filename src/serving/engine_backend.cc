@@ -136,7 +136,12 @@ class EngineBackend : public ExplainBackend {
         Cancellation([&](int64_t seq) {
           return seq < 0 || seq >= static_cast<int64_t>(live.size()) ||
                  sink->IsCancelled(live[seq]);
-        }));
+        }),
+        [&](Method method, int64_t done, int64_t total) {
+          for (int item : live) {
+            if (!sink->IsCancelled(item)) sink->OnProgress(item, method, done, total);
+          }
+        });
     if (status.ok() || (absl::IsCancelled(status) && all_cancelled())) return;
     for (int item : live) {
       (*failed)[item] = true;

@@ -16,6 +16,7 @@
 #include <atomic>
 
 #include "attribution/gradient_methods.h"
+#include "attribution/mamba_attention.h"
 #include "attribution/mamba_lrp.h"
 #include "attribution/targets.h"
 #include "explain/engine.h"
@@ -201,6 +202,7 @@ TripRun RunTripping(const MambaModel& model, Method method, int64_t trip_after, 
     MambaLrpOptions o;
     o.rows = rows;
     o.cancel = cancel;
+    o.progress = [&](Method, int64_t done, int64_t) { run.pass_completed |= done > 0; };
     run.status = ExplainMambaLrp(model, ids, torch::Tensor(), o, collect);
     return run;
   }
@@ -252,10 +254,59 @@ TEST(Cancellation, EveryGradientMethodStopsItsPassBetweenBlocks) {
       EXPECT_EQ(again.matrices, full.matrices);
     }
     EXPECT_EQ(no_result[1] - no_result[0], 2 * (layers - 1));
-    if (method != Method::kMambaLrp) {  // MambaLRP reports no progress
-      EXPECT_EQ(pass_stopped[1] - pass_stopped[0], 2 * (layers - 1));
-    }
+    EXPECT_EQ(pass_stopped[1] - pass_stopped[0], 2 * (layers - 1));
   }
+}
+
+// Mamba-Attribution's gradient pass (the ŝ scores of every row in one forward/backward batch)
+// stops between blocks too: a cancel at any consultation gives no result and CANCELLED, and the
+// model with all its blocks has 4 × (layers − 1) more such trip points than the same model cut to
+// one block: the statistics pass's two per layer (before the layer, and for the sequence) and the
+// gradient pass's two (before every block of its forward and of its backward). Before the
+// in-pass checks the difference was 2 × (layers − 1): the pass, once begun, ran to its end.
+TEST(Cancellation, MambaAttributionStopsItsGradientPassBetweenBlocks) {
+  auto deep = LoadModel();
+  ASSERT_NE(deep, nullptr);
+  const int layers = static_cast<int>(deep->config().n_layers);
+  ASSERT_GE(layers, 2);
+  std::unique_ptr<MambaModel> shallow = FirstLayers(*deep, 1);
+  std::vector<int32_t> ids32 = Ids(9, 5);
+  torch::Tensor ids = torch::tensor(std::vector<int64_t>(ids32.begin(), ids32.end())).view({1, 9});
+  auto run = [&](const MambaModel& model, int64_t trip_after, int64_t* calls,
+                 std::vector<std::vector<float>>* matrices) {
+    *calls = 0;
+    MambaAttentionOptions o;
+    o.methods = {HiddenAttentionMethod::kMambaAttribution};
+    o.rows.kind = RowSelection::Kind::kAll;
+    o.cancel = Cancellation(
+        [calls, trip_after](int64_t) { return ++*calls > trip_after && trip_after >= 0; });
+    return ExplainHiddenAttention(model, ids, torch::Tensor(), o, [&](AttributionResult r) {
+      matrices->push_back(r.matrix);
+      return true;
+    });
+  };
+  int no_result[2] = {0, 0};
+  const MambaModel* models[2] = {shallow.get(), deep.get()};
+  for (int m = 0; m < 2; ++m) {
+    int64_t total = 0;
+    std::vector<std::vector<float>> full;
+    ASSERT_OK(run(*models[m], -1, &total, &full));
+    ASSERT_EQ(full.size(), 1u);
+    for (int64_t trip = 0; trip < total; ++trip) {
+      int64_t calls = 0;
+      std::vector<std::vector<float>> got;
+      const absl::Status status = run(*models[m], trip, &calls, &got);
+      if (got.empty()) {
+        SCOPED_TRACE(trip);
+        EXPECT_STATUS(status, absl::StatusCode::kCancelled, "cancelled");
+        ++no_result[m];
+      }
+    }
+    std::vector<std::vector<float>> again;
+    ASSERT_OK(run(*models[m], -1, &total, &again));
+    EXPECT_EQ(again, full);
+  }
+  EXPECT_EQ(no_result[1] - no_result[0], 4 * (layers - 1));
 }
 
 // IG with 128 steps over every row: the cancel comes at the fifth item check (inside the loop,

@@ -151,6 +151,36 @@ json_check "remote --ids-file, --json -, approx_error null for rollout" "$tmp/r.
   'assert d["ids"] == [1, 5, 7]; e = {r["method"]: r["approx_error"] for r in d["results"]}; assert e["rollout"] is None and isinstance(e["latim-l2"], float), e'
 if grep -q "\[4/4\]" "$tmp/r.err" && grep -q "4/4 results in" "$tmp/r.err"; then ok "remote --progress with total"
 else bad "remote --progress: $(cat "$tmp/r.err")"; fi
+# Steps inside the long methods: the server sends Progress only when asked (--progress), each
+# method's last (done == total) always, before its result; the bar shows the same step lines as
+# offline.
+G=(--ids 1,5,7,9,11,13 --method integrated-gradients,mamba-lrp --ig-steps 40)
+"$bin" explain "${S[@]}" "${G[@]}" --json "$tmp/rs.json" --progress --stream-log "$tmp/rs.log" \
+  2>"$tmp/rs.err"
+"$bin" explain "${O[@]}" "${G[@]}" --json "$tmp/os.json" --progress 2>"$tmp/os.err"
+if python3 - "$tmp/rs.log" <<'PY' 2>"$tmp/err"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+kinds = [l["kind"] for l in lines]
+for method, total in (("integrated-gradients", 6 * 40), ("mamba-lrp", 6)):
+    steps = [i for i, l in enumerate(lines) if l["kind"] == "progress" and l["method"] == method]
+    assert steps, (method, kinds)
+    done = [lines[i]["done"] for i in steps]
+    assert done == sorted(done) and done[-1] == total, (method, done)
+    assert all(lines[i]["total"] == total for i in steps), method
+    result = next(i for i, l in enumerate(lines) if l["kind"] == "token_scores" and l["method"] == method)
+    assert steps[-1] < result, (method, steps, result)
+PY
+then ok "remote Progress messages: steps of each long method up to its total, before its result"
+else bad "remote Progress: $(cat "$tmp/err")"; fi
+if grep -q "integrated-gradients step 240/240" "$tmp/rs.err" && grep -q "mamba-lrp step 6/6" "$tmp/rs.err" &&
+  grep -q "integrated-gradients step 240/240" "$tmp/os.err"; then
+  ok "remote --progress shows the steps of the long methods, as offline"
+else bad "remote step lines: $(cat "$tmp/rs.err") / offline: $(cat "$tmp/os.err")"; fi
+"$bin" explain "${S[@]}" "${G[@]}" --json "$tmp/rn.json" --stream-log "$tmp/rn.log" 2>/dev/null
+if [ -s "$tmp/rn.log" ] && ! grep -q '"progress"' "$tmp/rn.log"; then
+  ok "no Progress messages unless asked"
+else bad "Progress without --progress: $(grep -c progress "$tmp/rn.log")"; fi
 "$bin" explain "${S[@]}" --ids 1,5,7,9,11,13 --method integrated-gradients --ig-steps 1 --json "$tmp/rig.json" 2>"$tmp/rig.err"
 if grep -q "Try --ig-steps 4" "$tmp/rig.err"; then ok "remote IG warning"; else bad "remote IG warning: $(cat "$tmp/rig.err")"; fi
 "$bin" explain "${S[@]}" --ids 1,5,7 --json "$tmp/r1.json" 2>/dev/null

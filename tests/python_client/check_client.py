@@ -57,6 +57,22 @@ with Client(addr) as client:
     assert [(r.method, r.layer) for r in results] == \
         [("latim-l2", 0), ("latim-l2", 1), ("latim-l2", 2), ("grad-x-input", -1)], \
         [(r.method, r.layer) for r in results]
+    # Progress: only when asked; each long method's last step (done == total) before its result.
+    seen = []
+    exp = client.explain("m1", ids=ids, methods=["integrated-gradients", "mamba-lrp"], ig_steps=20,
+                         on_progress=seen.append)
+    rows = len(ids)
+    for method, total in (("integrated-gradients", rows * 20), ("mamba-lrp", rows)):
+        done = [p.done for p in seen if p.method == method]
+        assert done and done == sorted(done) and done[-1] == total, (method, seen)
+        assert all(p.total == total for p in seen if p.method == method), seen
+    assert [r.method for r in exp.results] == ["integrated-gradients", "mamba-lrp"], exp.results
+    items = list(client.explain_stream("m1", ids=ids, methods=["integrated-gradients"],
+                                       progress=True))
+    kinds = [type(i).__name__ for i in items]
+    assert kinds.index("Progress") < kinds.index("Result"), kinds
+    assert "Progress" not in [type(i).__name__ for i in client.explain_stream(
+        "m1", ids=ids, methods=["integrated-gradients"])]
     # Errors carry the status code name and the server's field-level message.
     try:
         client.explain("m1", ids=[1, 96], methods=["latim-l2"])

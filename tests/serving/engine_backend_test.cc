@@ -43,6 +43,16 @@ class RecordingSink : public BatchSink {
             static_cast<int>(layers.size() + scores.size()) >= cancel_all_after);
   }
   void OnFailed(int item, absl::Status status) override { failed.emplace(item, status); }
+  void OnProgress(int item, Method method, int64_t done, int64_t total) override {
+    progress.push_back({item, MethodName(method), done, total, scores.size()});
+  }
+  struct Step {
+    int item;
+    std::string method;
+    int64_t done, total;
+    size_t scores_before;  // token-score results delivered before this step
+  };
+  std::vector<Step> progress;
   std::vector<std::pair<int, LayerMatrix>> layers;
   std::vector<std::pair<int, TokenScoreRows>> scores;
   std::map<int, absl::Status> failed;
@@ -298,6 +308,64 @@ TEST_P(EngineBackendTest, CancelledItemSkipsItsBaselines) {
   const absl::Status s = backend_->ExplainBatch(Items(options, inputs), &all);
   EXPECT_TRUE(absl::IsCancelled(s)) << s;
   EXPECT_EQ(all.scores.size() + all.layers.size(), 1u);
+}
+
+// Progress (issue 14): the gradient methods and MambaLRP tell every live item of their call how
+// many of the call's items (rows × IG steps or SmoothGrad samples, both sequences) are done,
+// increasing to the total, before the method's results; a cancelled item hears nothing.
+TEST_P(EngineBackendTest, ReportsProgressOfTheLongMethodsToLiveItems) {
+  BatchOptions options;
+  options.methods = {Method::kGradientXInput, Method::kIntegratedGradients, Method::kSmoothGrad,
+                     Method::kMambaLrp, Method::kLatimL2};
+  options.layers = {0};
+  options.params.ig_steps = 6;
+  options.params.smoothgrad_samples = 4;
+  std::vector<ExplainInput> inputs(3);
+  inputs[0].ids = Ids(9, 4);
+  inputs[0].target_rows = {3, 8};
+  inputs[1].ids = Ids(6, 5);
+  inputs[1].target_rows = {5};
+  inputs[2].ids = Ids(7, 6);
+  inputs[2].target_rows = {6};
+  RecordingSink sink;
+  sink.cancelled = {2};
+  ASSERT_TRUE(backend_->ExplainBatch(Items(options, inputs), &sink).ok());
+  // Items of the call: 3 rows of the two live sequences (the cancelled one is not computed).
+  const std::map<std::string, int64_t> totals = {{"grad-x-input", 3},
+                                                 {"integrated-gradients", 3 * 6},
+                                                 {"smoothgrad", 3 * 4},
+                                                 {"mamba-lrp", 3}};
+  for (int item = 0; item < 2; ++item) {
+    for (const auto& [method, total] : totals) {
+      int64_t last = 0;
+      size_t scores_before = 0;
+      int steps = 0;
+      for (const RecordingSink::Step& s : sink.progress) {
+        if (s.item != item || s.method != method) continue;
+        ++steps;
+        EXPECT_EQ(s.total, total) << method;
+        EXPECT_GT(s.done, last) << method;
+        last = s.done;
+        scores_before = s.scores_before;
+      }
+      EXPECT_GE(steps, 1) << item << " " << method;
+      EXPECT_EQ(last, total) << item << " " << method;
+      // The method's result for this item comes after its last step.
+      size_t result_at = sink.scores.size();
+      for (size_t i = 0; i < sink.scores.size(); ++i) {
+        if (sink.scores[i].first == item && sink.scores[i].second.method == method) {
+          result_at = i;
+          break;
+        }
+      }
+      ASSERT_LT(result_at, sink.scores.size()) << item << " " << method;
+      EXPECT_LE(scores_before, result_at) << item << " " << method;
+    }
+  }
+  for (const RecordingSink::Step& s : sink.progress) {
+    EXPECT_NE(s.item, 2);
+    EXPECT_NE(s.method, "latim-l2");  // per-layer results are its progress
+  }
 }
 
 // Collects one job's results as "method layer" -> values (matrix or token scores).

@@ -150,6 +150,11 @@ try {
         names[0] === 'header' && names.at(-1) === 'summary' && names.includes('layerResult') && names.includes('tokenScores'), names.join(','));
   r = await call(E, 'post', '/v1/explain?format=ndjson', {...every, sparsity: {mode: 'DENSE'}});
   validateStream(r, true, 'Explain NDJSON (dense)');
+  r = await call(E, 'post', '/v1/explain', {model: 'copy', tokenIds: ids, methods: ['integrated-gradients', 'mamba-lrp'], progress: true});
+  const steps = validateStream(r, false, 'Explain SSE with progress');
+  check('Explain SSE with progress: a progress event before each method\'s tokenScores',
+        steps.indexOf('progress') > 0 && steps.indexOf('progress') < steps.indexOf('tokenScores') &&
+        steps.lastIndexOf('progress') < steps.lastIndexOf('tokenScores'), steps.join(','));
   r = await call(E, 'post', '/v1/explain', {model: 'copy', tokenIds: ids, methods: ['latim-l2'], rowSelection: 'ROW_SELECTION_LAST'},
                  {Accept: 'application/x-ndjson'});
   validateStream(r, true, 'Explain NDJSON (Accept, last row)');

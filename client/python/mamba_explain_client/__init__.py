@@ -20,7 +20,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import grpc
 import numpy as np
@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_gen"))
 from mamba_explain.v1 import explain_pb2 as pb  # noqa: E402  (generated at build time)
 from mamba_explain.v1 import explain_pb2_grpc as pb_grpc  # noqa: E402
 
-__all__ = ["Client", "Explanation", "Header", "Result", "Summary", "ExplainError", "METHODS"]
+__all__ = ["Client", "Explanation", "Header", "Result", "Summary", "Progress", "ExplainError",
+           "METHODS"]
 
 # The method catalogue (src/attribution/methods.h), as `mamba-explain methods --json` writes it
 # into proto/mamba_explain/v1/methods.json; setup.py copies it beside the stubs. name -> {"family",
@@ -90,6 +91,15 @@ class Summary:
     total_ms: float
     batch_size: int
     max_approx_error: float
+
+
+@dataclass
+class Progress:
+    """A long method's items (target rows x IG steps or SmoothGrad samples) done of the total;
+    only when the request asked for progress."""
+    method: str
+    done: int
+    total: int
 
 
 @dataclass
@@ -226,6 +236,9 @@ class _Assembler:
                 [r.explained_logit, np.array(t.explained_logits, np.float32)])
             r.targets = np.concatenate([r.targets, np.array(t.target_tokens, np.int32)])
             r.approx_error = _approx(t.method, t.approx_error)
+        elif kind == "progress":
+            p = resp.progress
+            out.append(Progress(method=p.method, done=p.done, total=p.total))
         elif kind == "summary":
             s = resp.summary
             out.append(Summary(queue_ms=s.queue_ms, compute_ms=s.compute_ms,
@@ -286,12 +299,14 @@ class Client:
                 ig_steps: int = 0, ig_rule: str = "", sg_samples: int = 0,
                 sg_sigma: Optional[float] = None, sg_input: str = "", seed: int = 0,
                 lrp_rules: str = "", attention_norm: str = "", start_layer: int = 0,
-                memory_budget_mib: int = 0, priority: int = 0, request_id: str = ""):
-        """The ExplainRequest message; the CLI's flag names, unset values take server defaults."""
+                memory_budget_mib: int = 0, priority: int = 0, request_id: str = "",
+                progress: bool = False):
+        """The ExplainRequest message; the CLI's flag names, unset values take server defaults.
+        `progress` asks for Progress items while a long method computes."""
         if (text is None) == (ids is None):
             raise ValueError("give exactly one of text and ids")
         r = pb.ExplainRequest(model=model, methods=list(methods), layers=list(layers),
-                              priority=priority, request_id=request_id)
+                              priority=priority, request_id=request_id, progress=progress)
         if text is not None:
             r.text = text
         else:
@@ -328,7 +343,8 @@ class Client:
     def explain_stream(self, model: str, **kwargs) -> Iterator[object]:
         """Yields the Header (with every id and token string, also of a long input whose
         tokens the server sends in several messages), then each Result as soon as the server
-        has sent all of it, then the Summary. Keyword arguments: those of `request`."""
+        has sent all of it (and, with progress=True, Progress items while a long method
+        computes), then the Summary. Keyword arguments: those of `request`."""
         req = self.request(model, **kwargs)
         assembler = _Assembler()
         try:
@@ -337,10 +353,18 @@ class Client:
         except grpc.RpcError as e:
             raise ExplainError(e.code().name, e.details()) from None
 
-    def explain(self, model: str, **kwargs) -> Explanation:
-        """The whole explanation; results in the CLI's order (increasing layer, layer -1 last)."""
+    def explain(self, model: str, on_progress: Optional[Callable[[Progress], None]] = None,
+                **kwargs) -> Explanation:
+        """The whole explanation; results in the CLI's order (increasing layer, layer -1 last).
+        `on_progress`, when given, is called with each Progress of the long methods."""
         exp: Optional[Explanation] = None
+        if on_progress is not None:
+            kwargs["progress"] = True
         for item in self.explain_stream(model, **kwargs):
+            if isinstance(item, Progress):
+                if on_progress is not None:
+                    on_progress(item)
+                continue
             if isinstance(item, Header):
                 exp = Explanation(header=item)
             elif isinstance(item, Result):

@@ -82,7 +82,8 @@
 
   // The form as an ExplainRequest in the proto3 JSON mapping.
   function buildRequest() {
-    const req = {model: $('model').value};
+    // progress: the long methods' steps arrive as "progress" events (renderProgress shows them).
+    const req = {model: $('model').value, progress: true};
     const input = $('input').value;
     if (document.querySelector('input[name=kind]:checked').value === 'ids') {
       req.tokenIds = parseList(input.replace(/\s+/g, ''), 'id');

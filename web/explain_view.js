@@ -46,6 +46,7 @@
       this.methods = [];
       this.layers = [];
       this.results = [];
+      this.steps = {};  // method -> {done, total}: the long methods' Progress events
       this.byKey = new Map();
       this.summary = null;
       this.error = null;
@@ -66,7 +67,8 @@
     }
 
     // One ExplainResponse in the proto3 JSON mapping ({"header": ...} | {"inputTokens": ...} |
-    // {"layerResult": ...} | {"tokenScores": ...} | {"summary": ...}); snake_case field names are
+    // {"layerResult": ...} | {"tokenScores": ...} | {"progress": ...} | {"summary": ...});
+    // snake_case field names are
     // accepted too. A long input's ids and token strings continue in inputTokens events after
     // the header (explain.proto); they are appended at their offset.
     addEvent(ev) {
@@ -75,7 +77,11 @@
       const h = ev.header, l = pick(ev, 'layerResult', 'layer_result');
       const t = pick(ev, 'tokenScores', 'token_scores'), s = ev.summary;
       const it = pick(ev, 'inputTokens', 'input_tokens');
-      if (it) {
+      if (ev.progress) {  // a long method's items done of the total (requests with progress)
+        const pr = ev.progress;
+        this.steps[pr.method] = {done: num(pr.done), total: num(pr.total)};
+        if (!this.methods.includes(pr.method)) this.methods.push(pr.method);
+      } else if (it) {
         const offset = num(it.offset || 0), ids = arr(it, 'tokenIds', 'token_ids');
         if (offset !== this.ids.length) {
           this.error = {status: 'DATA_LOSS', message: 'input tokens at offset ' + offset +
@@ -214,7 +220,8 @@
         const perLayer = mine.some(r => r.layer >= 0);
         const expected = mine.length === 0 ? null : perLayer ? this.layers.length : 1;
         out.push({method: m, expected, done: mine.filter(r => r.done).length,
-                  layers: mine.map(r => ({layer: r.layer, done: r.done}))});
+                  layers: mine.map(r => ({layer: r.layer, done: r.done})),
+                  steps: this.steps[m] || null});
       }
       return out;
     }
@@ -815,9 +822,16 @@
         const c = line.appendChild(el('span', 'mx-prog-cell' + (got ? (got.done ? ' done' : ' part') : ''), l < 0 ? 'all' : String(l)));
         c.title = (l < 0 ? 'whole model' : 'layer ' + l) + (got ? (got.done ? ': done' : ': arriving') : ': waiting');
       }
-      if (m.expected === null) line.appendChild(el('span', 'mx-more', 'waiting'));
+      if (m.steps) {
+        const s = line.appendChild(el('span', 'mx-steps', m.steps.done + '/' + m.steps.total));
+        s.title = 'items computed (target rows \u00d7 IG steps or SmoothGrad samples)';
+      } else if (m.expected === null) {
+        line.appendChild(el('span', 'mx-more', 'waiting'));
+      }
       total += 1;
-      done += m.expected ? m.done / m.expected : 0;
+      // A method still computing counts its steps (its result follows the last one).
+      const stepped = m.steps && m.steps.total > 0 ? m.steps.done / m.steps.total : 0;
+      done += m.expected ? m.done / m.expected : 0.99 * stepped;
     }
     return total ? done / total : 0;
   }

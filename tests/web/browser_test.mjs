@@ -121,6 +121,12 @@ try {
   check('console: progress complete (every layer of every method)', progress.done === 3 && progress.all === 3 && parseFloat(progress.bar) === 100,
         JSON.stringify(progress));
   check('console: summary shown', progress.summary >= 5, JSON.stringify(progress));
+  // grad-x-input's Progress events: its last step (20 of 20 rows) stays beside its line.
+  const steps = await page.evaluate(() => {
+    const s = document.querySelector('.mx-prog[data-method="grad-x-input"] .mx-steps');
+    return s ? s.textContent : null;
+  });
+  check('console: the long method\'s steps shown (20/20 rows)', steps === '20/20', String(steps));
 
   // Select (method, layer, row) in the page and read the text saliency it renders.
   async function rendered(p, method, layer, row) {

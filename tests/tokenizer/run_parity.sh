@@ -13,11 +13,11 @@ if [[ $# -lt 1 || $# -gt 2 ]]; then
 fi
 tokenize_corpus="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cd "$script_dir"
 tokenizer_json="$script_dir/../../data/gpt-neox-20b-tokenizer.json"
 if [[ $# -eq 2 ]]; then
   tokenizer_json="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 fi
+cd "$script_dir"
 if [[ ! -f "$tokenizer_json" ]]; then
   echo "missing tokenizer: $tokenizer_json" >&2
   exit 1

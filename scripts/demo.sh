@@ -64,7 +64,7 @@ echo "== mamba-explaind on 127.0.0.1:$port serves: $(./build/mamba-explain model
 echo "== explain '$prompt' with $methods"
 ./build/mamba-explain explain --server 127.0.0.1:$port --model demo --ids "$ids" \
   --method "$methods" --json "$out/explanation.json" --html "$out/explanation.html"
-text_prompt=${ME_TEXT_PROMPT:-'kitten, kitty: young domestic cat; "the kitten played with the ball of'}
+text_prompt=${ME_TEXT_PROMPT:-'kitten: young domestic cat; "the kitten played with the ball'}
 if [ -d "$repo/text" ]; then
   echo "== explain English text with the text demo model ($text_model): $text_prompt"
   ./build/mamba-explain explain --server 127.0.0.1:$port --model text --text "$text_prompt" \

@@ -41,8 +41,8 @@ struct CopyTrainOptions {
   bool resume = false;
   double max_minutes = 0;  // > 0: checkpoint and stop after this long (resume later)
   int log_every = 50;
-  int eval_samples = 1024;
-  double clip_norm = 1.0;  // global gradient-norm clipping; 0 = none (the LaTIM paper's setup)
+  int eval_samples = 1024;  // text: held-out windows of `length` tokens
+  double clip_norm = 1.0;   // global gradient-norm clipping; 0 = none (the LaTIM paper's setup)
   bool tf32 = false;  // TF32 tensor cores for training matmuls (CUDA; speed over bit-exactness)
   std::string corpus_dir;  // text: train.txt + valid.txt (tools/textlm/make_corpus.py)
   std::string tokenizer;   // text: tokenizer.json, copied into out_dir

@@ -3,7 +3,10 @@
 # a copy-task input (models/copy-mamba1-silu; without models/, a test fixture on a text prompt
 # tokenized with the repository's GPT-NeoX tokenizer, data/), then serves the model
 # with mamba-explaind, explains the prompt with LaTIM through the gRPC client and writes the HTML
-# report (its path is printed last). ME_MODEL_DIR, ME_PROMPT, ME_METHODS, ME_DEMO_OUT override.
+# report. With the text demo model (models/text-mamba1, trained on WordNet glosses) the same
+# server also explains an English prompt (ME_TEXT_PROMPT), tokenized by the server with the
+# model's own tokenizer.json; the report paths are printed last. ME_MODEL_DIR, ME_PROMPT,
+# ME_METHODS, ME_DEMO_OUT override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -42,6 +45,8 @@ repo=$(mktemp -d)
 spid=
 trap '[ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$repo"' EXIT
 cp -r "$model" "$repo/demo"  # a copy: the server refuses symlinks out of its repository
+text_model=models/text-mamba1
+[ -d "$text_model" ] && cp -r "$text_model" "$repo/text"
 ./build/mamba-explaind --model_repository "$repo" --host 127.0.0.1 --port 0 --metrics_port 0 \
   --metrics_address 127.0.0.1 --plaintext 2>"$out/server.log" &
 spid=$!
@@ -59,8 +64,17 @@ echo "== mamba-explaind on 127.0.0.1:$port serves: $(./build/mamba-explain model
 echo "== explain '$prompt' with $methods"
 ./build/mamba-explain explain --server 127.0.0.1:$port --model demo --ids "$ids" \
   --method "$methods" --json "$out/explanation.json" --html "$out/explanation.html"
+text_prompt=${ME_TEXT_PROMPT:-'kitten: young domestic cat; "the kitten played with the ball'}
+if [ -d "$repo/text" ]; then
+  echo "== explain English text with the text demo model ($text_model): $text_prompt"
+  ./build/mamba-explain explain --server 127.0.0.1:$port --model text --text "$text_prompt" \
+    --method "$methods" --json "$out/text_explanation.json" --html "$out/text_explanation.html"
+fi
 kill -TERM "$spid"
 wait "$spid" || true
 spid=
 echo "== wrote $out/explanation.json"
 echo "== HTML report: $(cd "$out" && pwd)/explanation.html"
+if [ -d "$repo/text" ]; then
+  echo "== text HTML report: $(cd "$out" && pwd)/text_explanation.html"
+fi

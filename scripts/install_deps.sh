@@ -8,6 +8,7 @@ pkgs=(build-essential cmake ninja-build pkg-config python3
   prometheus-cpp-dev libcpp-httplib-dev chromium openssl libssl-dev curl
   libzip-dev  # explain --format npz (client/array_export.cc)
   prometheus  # promtool: deploy/tests/validate.sh (kubectl comes with this machine kind)
+  wordnet-base  # the text demo model's corpus (tools/textlm, textlm_recipe_test)
   python3-grpcio python3-protobuf python3-numpy python3-pip python3-setuptools  # client/python
   clang libclang-rt-14-dev)  # libFuzzer and the sanitizer runtimes (tests/fuzz, scripts/sanitize.sh)
 missing=()

@@ -6,6 +6,9 @@
 //   mamba-explain-train recall ... (= copy --task recall; --length = context tokens, --keys 1,2,4)
 //   mamba-explain-train eval-recall --model-dir DIR --length N [--keys 1,2,4 --samples N --seed S
 //     --device D]
+//   mamba-explain-train text ... (= copy --task text; --corpus DIR with train.txt + valid.txt,
+//     --tokenizer FILE, --length = window tokens; models/text-mamba1/README.md)
+//   mamba-explain-train eval-text --model-dir DIR --text FILE [--length 128 --windows N --device D]
 #include <cmath>
 #include <iostream>
 #include <string>
@@ -18,6 +21,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tools/train/copy_trainer.h"
+#include "tools/train/text_eval.h"
 
 namespace mamba_explain {
 namespace {
@@ -28,8 +32,9 @@ nlohmann::json Number(double v) {
 
 void PrintEval(const CopyEvalResult& r) {
   nlohmann::json j{{"token_accuracy", r.token_accuracy},
-                   {"sequence_accuracy", r.sequence_accuracy},
+                   {"sequence_accuracy", Number(r.sequence_accuracy)},
                    {"loss", r.loss}};
+  if (!std::isnan(r.baseline_loss)) j["unigram_loss"] = r.baseline_loss;
   if (!r.recall.empty()) {
     nlohmann::json by_keys = nlohmann::json::array();
     for (const RecallKeysAccuracy& a : r.recall) {
@@ -64,15 +69,17 @@ absl::Status RunCopy(const std::vector<std::string>& argv, const std::string& de
   ASSIGN_OR_RETURN(
       CliArgs args,
       CliArgs::Parse(
-          argv, FlagSpec{{"arch",     "layers",       "d-model",     "d-state",    "head-dim",
-                          "vocab",    "length",       "steps",       "batch",      "lr",
-                          "warmup",   "weight-decay", "seed",        "activation", "mimetic-layer",
-                          "device",   "out",          "max-minutes", "log-every",  "eval-samples",
-                          "clip-norm", "task",         "keys"},
+          argv, FlagSpec{{"arch",      "layers",       "d-model",     "d-state",    "head-dim",
+                          "vocab",     "length",       "steps",       "batch",      "lr",
+                          "warmup",    "weight-decay", "seed",        "activation", "mimetic-layer",
+                          "device",    "out",          "max-minutes", "log-every",  "eval-samples",
+                          "clip-norm", "task",         "keys",        "corpus",     "tokenizer"},
                          {"resume", "tf32"}}));
   CopyTrainOptions o;
   ASSIGN_OR_RETURN(o.out_dir, args.Require("out"));
   o.task = args.Get("task", default_task);
+  o.corpus_dir = args.Get("corpus", "");
+  o.tokenizer = args.Get("tokenizer", "");
   if (args.Has("keys")) {
     ASSIGN_OR_RETURN(o.keys, ParseKeys(args.Get("keys")));
   }
@@ -120,10 +127,10 @@ absl::Status RunCopy(const std::vector<std::string>& argv, const std::string& de
 }
 
 absl::Status RunEvalRecall(const std::vector<std::string>& argv) {
-  ASSIGN_OR_RETURN(CliArgs args,
-                   CliArgs::Parse(argv, FlagSpec{{"model-dir", "length", "keys", "samples", "seed",
-                                                  "device"},
-                                                 {}}));
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv,
+                     FlagSpec{{"model-dir", "length", "keys", "samples", "seed", "device"}, {}}));
   ASSIGN_OR_RETURN(std::string dir, args.Require("model-dir"));
   int length = 0, samples = 1024, seed = 4242;
   RETURN_IF_ERROR(args.GetInt("length", length));
@@ -134,6 +141,25 @@ absl::Status RunEvalRecall(const std::vector<std::string>& argv) {
   ASSIGN_OR_RETURN(CopyEvalResult r, EvaluateRecallModel(dir, length, keys, samples, seed,
                                                          args.Get("device", "cpu")));
   PrintEval(r);
+  return absl::OkStatus();
+}
+
+absl::Status RunEvalText(const std::vector<std::string>& argv) {
+  ASSIGN_OR_RETURN(
+      CliArgs args,
+      CliArgs::Parse(argv, FlagSpec{{"model-dir", "text", "length", "windows", "device"}, {}}));
+  ASSIGN_OR_RETURN(std::string dir, args.Require("model-dir"));
+  ASSIGN_OR_RETURN(std::string text, args.Require("text"));
+  int length = 128, windows = 1 << 30;
+  RETURN_IF_ERROR(args.GetInt("length", length));
+  RETURN_IF_ERROR(args.GetInt("windows", windows));
+  ASSIGN_OR_RETURN(TextEvalResult r,
+                   EvaluateTextModel(dir, text, length, windows, args.Get("device", "cpu")));
+  std::cout << nlohmann::json{{"loss", r.loss},
+                              {"token_accuracy", r.token_accuracy},
+                              {"tokens", r.tokens}}
+                   .dump()
+            << "\n";
   return absl::OkStatus();
 }
 
@@ -162,6 +188,8 @@ int main(int argc, char** argv) {
       "       mamba-explain-train eval-copy --model-dir DIR --length L\n"
       "       mamba-explain-train recall --out DIR --length N [--keys 1,2,4 ...] (copy flags)\n"
       "       mamba-explain-train eval-recall --model-dir DIR --length N [--keys 1,2,4]\n"
+      "       mamba-explain-train text --out DIR --corpus DIR --tokenizer FILE [--length 128 ...]\n"
+      "       mamba-explain-train eval-text --model-dir DIR --text FILE [--length 128]\n"
       "(see tools/train_main.cc and models/README.md for every flag)\n";
   if (argc < 2) {
     std::cerr << usage;
@@ -170,12 +198,14 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   absl::Status status;
-  if (command == "copy" || command == "recall") {
+  if (command == "copy" || command == "recall" || command == "text") {
     status = mamba_explain::RunCopy(args, command);
   } else if (command == "eval-copy") {
     status = mamba_explain::RunEvalCopy(args);
   } else if (command == "eval-recall") {
     status = mamba_explain::RunEvalRecall(args);
+  } else if (command == "eval-text") {
+    status = mamba_explain::RunEvalText(args);
   } else {
     std::cerr << usage;
     return 2;

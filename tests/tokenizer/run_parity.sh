@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Token-id parity of our tokenizer with @huggingface/tokenizers (npm, an independent JS port of
-# HF tokenizers) on corpus.json. Usage: run_parity.sh PATH_TO_tokenize_corpus
-# Tokenizer: the repository's data/gpt-neox-20b-tokenizer.json.
+# HF tokenizers) on corpus.json. Usage: run_parity.sh PATH_TO_tokenize_corpus [TOKENIZER_JSON]
+# Tokenizer: the repository's data/gpt-neox-20b-tokenizer.json unless one is given (e.g. the text
+# demo model's small BPE, models/text-mamba1/tokenizer.json).
 # Prints every mismatch (string, ours, theirs) and "N passed, M failed"; exits non-zero on any
 # mismatch, on a corpus of fewer than 300 strings, or if either side fails to run.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 PATH_TO_tokenize_corpus" >&2
+if [[ $# -lt 1 || $# -gt 2 ]]; then
+  echo "usage: $0 PATH_TO_tokenize_corpus [TOKENIZER_JSON]" >&2
   exit 2
 fi
 tokenize_corpus="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cd "$script_dir"
 tokenizer_json="$script_dir/../../data/gpt-neox-20b-tokenizer.json"
+if [[ $# -eq 2 ]]; then
+  tokenizer_json="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+fi
+cd "$script_dir"
 if [[ ! -f "$tokenizer_json" ]]; then
   echo "missing tokenizer: $tokenizer_json" >&2
   exit 1

@@ -18,6 +18,8 @@
 #include "nlohmann/json.hpp"
 #include "tools/train/model_writer.h"
 #include "tools/train/recall_batch.h"
+#include "tools/train/text_batch.h"
+#include "tools/train/text_eval.h"
 #include "tools/train/weight_init.h"
 
 namespace mamba_explain {
@@ -116,9 +118,9 @@ absl::StatusOr<CopyEvalResult> EvaluateRecall(const MambaModel& model, int conte
       std::vector<RecallSample> chunk(data.begin() + done, data.begin() + done + n);
       CopyBatch batch = RecallSamplesToBatch(chunk);
       ForwardOptions options;
-      ASSIGN_OR_RETURN(ForwardOutput out, model.ForwardFromEmbeddings(
-                                              model.Embed(batch.ids.to(model.device())),
-                                              torch::Tensor(), options));
+      ASSIGN_OR_RETURN(ForwardOutput out,
+                       model.ForwardFromEmbeddings(model.Embed(batch.ids.to(model.device())),
+                                                   torch::Tensor(), options));
       const int64_t V = out.logits.size(-1);
       acc.loss += torch::nn::functional::cross_entropy(
                       out.logits.reshape({-1, V}), batch.targets.to(model.device()).reshape({-1}),
@@ -193,13 +195,28 @@ absl::StatusOr<CopyEvalResult> EvaluateRecallModel(const std::string& model_dir,
   }
 }
 
-absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
+absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& options) {
+  CopyTrainOptions o = options;
   if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
+  if (o.task != "copy" && o.task != "recall" && o.task != "text") {
+    return absl::InvalidArgumentError(absl::StrCat("--task '", o.task, "' (copy, recall, text)"));
+  }
+  TextCorpus corpus;
+  if (o.task == "text") {
+    if (o.corpus_dir.empty() || o.tokenizer.empty()) {
+      return absl::InvalidArgumentError("text: --corpus DIR and --tokenizer FILE are required");
+    }
+    try {
+      ASSIGN_OR_RETURN(corpus, LoadTextCorpus(o.corpus_dir, o.tokenizer));
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("text corpus: ", e.what_without_backtrace()));
+    }
+    o.vocab = static_cast<int>(corpus.vocab_size);
+    std::cerr << "text corpus: " << corpus.train.numel() << " train, " << corpus.valid.numel()
+              << " held-out tokens, vocabulary " << o.vocab << "\n";
+  }
   if (o.vocab <= 2 || o.length < 1 || o.steps < 1 || o.batch < 1) {
     return absl::InvalidArgumentError("vocab > 2, length ≥ 1, steps ≥ 1, batch ≥ 1 required");
-  }
-  if (o.task != "copy" && o.task != "recall") {
-    return absl::InvalidArgumentError(absl::StrCat("--task '", o.task, "' (copy, recall)"));
   }
   if (o.task == "recall") {
     if (o.keys.empty()) return absl::InvalidArgumentError("--keys: at least one key count");
@@ -255,7 +272,21 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
           {"steps", o.steps},   {"batch", o.batch},   {"lr", o.lr},
           {"warmup", o.warmup}, {"seed", o.seed},     {"mimetic_layer", o.mimetic_layer}};
       if (o.task == "recall") extra["training"]["keys"] = o.keys;
+      if (o.task == "text") {
+        extra["training"]["corpus"] = o.corpus_dir;
+        extra["training"]["train_tokens"] = corpus.train.numel();
+        extra["training"]["valid_tokens"] = corpus.valid.numel();
+      }
       RETURN_IF_ERROR(WriteModelDirectory(o.out_dir, config, weights, extra));
+      if (o.task == "text") {  // the model directory is complete only with its tokenizer
+        std::error_code error;
+        std::filesystem::copy_file(o.tokenizer, o.out_dir + "/tokenizer.json",
+                                   std::filesystem::copy_options::overwrite_existing, error);
+        if (error) {
+          return absl::InternalError(
+              absl::StrCat("copy ", o.tokenizer, " to ", o.out_dir, ": ", error.message()));
+        }
+      }
       torch::save(optimizer, optimizer_path);
       std::ofstream(state_path) << nlohmann::json{{"step", step}}.dump() << "\n";
       return absl::OkStatus();
@@ -270,6 +301,8 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
       CopyBatch batch;
       if (o.task == "recall") {
         ASSIGN_OR_RETURN(batch, MakeRecallBatch(o.batch, o.length, o.keys, o.vocab, step, o.seed));
+      } else if (o.task == "text") {
+        ASSIGN_OR_RETURN(batch, MakeTextBatch(corpus.train, o.batch, o.length, gen));
       } else {
         batch = MakeCopyBatch(o.batch, o.length, o.vocab, gen);
       }
@@ -282,16 +315,22 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
       optimizer.step();
       if (log_step) {
         const double loss = r.loss.item<double>();
-        log << nlohmann::json{{"step", step},
-                              {"loss", loss},
-                              {"token_accuracy", r.token_accuracy},
-                              {"sequence_accuracy", r.sequence_accuracy},
-                              {"lr", lr},
-                              {"minutes", minutes()}}
-                   .dump()
-            << std::endl;
-        std::cerr << absl::StrFormat("step %6d/%d  loss %.4f  %s acc %.4f  lr %.2e  %.1f min\n",
-                                     step, o.steps, loss, o.task, r.token_accuracy, lr, minutes());
+        nlohmann::json entry{{"step", step},
+                             {"loss", loss},
+                             {"token_accuracy", r.token_accuracy},
+                             {"sequence_accuracy", r.sequence_accuracy},
+                             {"lr", lr},
+                             {"minutes", minutes()}};
+        std::string held_out;
+        if (o.task == "text") {  // a quick held-out loss on the first 64 windows
+          ASSIGN_OR_RETURN(TextEvalResult v, EvaluateTextLoss(*model, corpus.valid, o.length, 64));
+          entry["valid_loss"] = v.loss;
+          held_out = absl::StrFormat("  valid loss %.4f", v.loss);
+        }
+        log << entry.dump() << std::endl;
+        std::cerr << absl::StrFormat("step %6d/%d  loss %.4f  %s acc %.4f%s  lr %.2e  %.1f min\n",
+                                     step, o.steps, loss, o.task, r.token_accuracy, held_out, lr,
+                                     minutes());
       }
       if (o.max_minutes > 0 && minutes() >= o.max_minutes && step < o.steps) {
         RETURN_IF_ERROR(save(step));
@@ -301,6 +340,16 @@ absl::StatusOr<CopyEvalResult> TrainCopyModel(const CopyTrainOptions& o) {
       }
     }
     RETURN_IF_ERROR(save(step));
+    if (o.task == "text") {
+      ASSIGN_OR_RETURN(TextEvalResult v,
+                       EvaluateTextLoss(*model, corpus.valid, o.length, o.eval_samples));
+      CopyEvalResult r;
+      r.loss = v.loss;
+      r.token_accuracy = v.token_accuracy;
+      r.sequence_accuracy = std::numeric_limits<double>::quiet_NaN();
+      r.baseline_loss = UnigramCrossEntropy(corpus.train, corpus.valid, o.vocab);
+      return r;
+    }
     if (o.task == "recall") {
       return EvaluateRecall(*model, o.length, o.keys, o.vocab, o.eval_samples,
                             o.seed + kEvalSeedOffset);

@@ -11,7 +11,8 @@
 #   4. Runs dynamic_batcher_test, batch_plan_test, engine_backend_test, metrics_test,
 #      model_registry_test, request_validation_test, then the reactor/drain end-to-end tests on
 #      the TSan binaries: reliability_test.sh (slow readers, stall timeout, cancellation,
-#      hostile requests, SIGTERM drain), server_e2e_test.sh's batching and slow-model
+#      hostile requests, SIGTERM drain), reactor_storm_test.sh (a cancel storm, stalled readers,
+#      SIGTERM with a stream open), server_e2e_test.sh's batching and slow-model
 #      (deadline, client cancel, queue full) parts on the LibTorch engine, drain_auth_test.sh.
 #   5. Fails when a test fails or TSan reports anything not matched by tools/tsan.supp; the
 #      reports are in BUILD/tsan-logs/ and summarised at the end.
@@ -88,6 +89,7 @@ if [[ $only == *" unit "* ]]; then
 fi
 if [[ $only == *" e2e "* ]]; then
   step reliability_e2e tests/e2e/reliability_test.sh "$build/mamba-explaind" "$build/tests/grpc_probe"
+  step reactor_storm tests/e2e/reactor_storm_test.sh "$build/mamba-explaind" "$build/tests/grpc_probe"
   step server_e2e_batching env E2E_SECTIONS="batching slow" tests/e2e/server_e2e_test.sh \
     "$build/mamba-explaind" "$build/mamba-explain"
   step drain_auth tests/e2e/drain_auth_test.sh "$build/mamba-explaind" "$build/mamba-explain"

@@ -88,8 +88,9 @@ if [[ $only == *" unit "* ]]; then
   for t in "${unit_tests[@]}"; do step "$t" "$build/tests/$t"; done
 fi
 if [[ $only == *" e2e "* ]]; then
-  # TSan's shadow memory counts as RSS, and the server produces slower: loosen those two bounds.
+  # TSan's shadow memory counts as RSS, and server and clients run slower: loosen those bounds.
   step reliability_e2e env RELIABILITY_RSS_BOUND_MB=256 RELIABILITY_STALL_S=20 \
+    RELIABILITY_LAYER_DELAY_MS=300 \
     tests/e2e/reliability_test.sh "$build/mamba-explaind" "$build/tests/grpc_probe"
   step reactor_storm tests/e2e/reactor_storm_test.sh "$build/mamba-explaind" "$build/tests/grpc_probe"
   step server_e2e_batching env E2E_SECTIONS="batching slow" tests/e2e/server_e2e_test.sh \

@@ -13,12 +13,14 @@
 #   no model names under auth; malformed protobuf gets INVALID_ARGUMENT with a message.
 # Waits are bounded polls; the only timing-dependent bound (the retry hint) has a 2x margin.
 # Under a sanitizer (tools/tsan_check.sh) the server is slower and its shadow memory counts as RSS:
-# RELIABILITY_RSS_BOUND_MB (64) and RELIABILITY_STALL_S (how long the cut-off client stalls, 6)
-# loosen those two checks there; nothing else changes.
+# RELIABILITY_RSS_BOUND_MB (64), RELIABILITY_STALL_S (how long the cut-off client stalls, 6) and
+# RELIABILITY_LAYER_DELAY_MS (the running batch of the retry-hint check, 100 ms a layer) loosen
+# those checks there; nothing else changes.
 # usage: reliability_test.sh MAMBA_EXPLAIND GRPC_PROBE
 set -u
 rss_bound_mb=${RELIABILITY_RSS_BOUND_MB:-64}
 stall_s=${RELIABILITY_STALL_S:-6}
+layer_delay_ms=${RELIABILITY_LAYER_DELAY_MS:-100}
 server_bin=$1
 probe_bin=$2
 client_bin=/bin/false  # lib.sh's expect_code is not used here
@@ -183,9 +185,9 @@ stop_server ech
 
 # --- the retry hint of a full queue ------------------------------------------------------------
 start_server rty --model_repository "$srepo" --plaintext --backend synthetic --max_batch_size 1 \
-  --max_queue 1 --max_queue_delay_ms 0 --synthetic_layer_delay_ms 100 || finish
+  --max_queue 1 --max_queue_delay_ms 0 --synthetic_layer_delay_ms "$layer_delay_ms" || finish
 P="--server 127.0.0.1:$rty_port"
-"$probe_bin" stall $P --model deep --ids 4 --stall_s 0 >"$tmp/a.out" 2>&1 &  # 40 x 100 ms
+"$probe_bin" stall $P --model deep --ids 4 --stall_s 0 >"$tmp/a.out" 2>&1 &  # 40 x 100 ms (default)
 apid=$!
 for _ in $(seq 1 100); do grep -q stalling "$tmp/a.out" && break; sleep 0.05; done
 sleep 2  # the running batch is ~2 s in

@@ -12,11 +12,12 @@
 #      model_registry_test, request_validation_test, then the reactor/drain end-to-end tests on
 #      the TSan binaries: reliability_test.sh (slow readers, stall timeout, cancellation,
 #      hostile requests, SIGTERM drain), reactor_storm_test.sh (a cancel storm, stalled readers,
-#      SIGTERM with a stream open), server_e2e_test.sh's batching and slow-model
-#      (deadline, client cancel, queue full) parts on the LibTorch engine, drain_auth_test.sh.
+#      SIGTERM with a stream open), server_e2e_test.sh's batching and slow-model (deadline,
+#      client cancel; not its queue-full check, whose waits assume normal speed) parts on the
+#      LibTorch engine, drain_auth_test.sh.
 #   5. Fails when a test fails or TSan reports anything not matched by tools/tsan.supp; the
 #      reports are in BUILD/tsan-logs/ and summarised at the end.
-# LibTorch, libgomp, libgrpc and libprotobuf stay uninstrumented; OMP_NUM_THREADS=1 keeps
+# LibTorch, libgomp, gRPC, protobuf and OpenSSL stay uninstrumented; OMP_NUM_THREADS=1 keeps
 # LibTorch's intra-op work on the calling thread.
 # usage: tools/tsan_check.sh [BUILD]    env: TSAN_ABSL_PREFIX (cache), TSAN_JOBS (2),
 #        TSAN_ONLY="unit e2e" (what to run)

@@ -5,15 +5,15 @@
 # cancellation, stall timeout, malformed and oversized requests, drain by SIGTERM) under the
 # sanitizers. Any report fails the run. The LibTorch engine is left out: Debian's libtorch is not
 # instrumented, and ASan on it reports inside libtorch rather than in our code.
-# With `tsan` as first argument: the same with ThreadSanitizer in build-tsan/ (batcher, reactor,
-# drain), instead.
+# With `tsan` as first argument: tools/tsan_check.sh (ThreadSanitizer on the batcher, reactor and
+# drain, with an instrumented Abseil so that TSan sees absl::Mutex; g++, LibTorch CPU).
 # usage: scripts/sanitize.sh [asan|tsan]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-asan}
+[[ $kind == tsan ]] && exec tools/tsan_check.sh
 case $kind in
   asan) flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1" ;;
-  tsan) flags="-fsanitize=thread -g -O1" ;;
   *) echo "usage: scripts/sanitize.sh [asan|tsan]"; exit 2 ;;
 esac
 build=build-$kind
@@ -28,6 +28,5 @@ cmake --build "$build" -j"$(nproc)" --target mamba-explaind grpc_probe "${tests[
 # detection would count as growth.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:quarantine_size_mb=8
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 regex="^($(IFS='|'; echo "${tests[*]}")|reliability_e2e_test)$"
 cd "$build" && ctest --output-on-failure -R "$regex"

@@ -13,6 +13,7 @@
 #include "client/explain_flags.h"
 #include "client/prompt_input.h"
 #include "common/status_macros.h"
+#include "proto/wire_enums.h"
 
 namespace mamba_explain {
 
@@ -32,30 +33,6 @@ absl::Status ParseNumber(const CliArgs& args, const std::string& flag, T* out) {
   if (!ok)
     return absl::InvalidArgumentError(absl::StrCat("bad --", flag, " '", args.Get(flag), "'"));
   return absl::OkStatus();
-}
-
-v1::Activation WireActivation(Activation a) {
-  switch (a) {
-    case Activation::kSilu:
-      return v1::ACTIVATION_SILU;
-    case Activation::kIdentity:
-      return v1::ACTIVATION_IDENTITY;
-    case Activation::kRelu:
-      return v1::ACTIVATION_RELU;
-  }
-  return v1::ACTIVATION_UNSPECIFIED;
-}
-
-v1::Precision WirePrecision(Precision p) {
-  switch (p) {
-    case Precision::kFp32:
-      return v1::PRECISION_FP32;
-    case Precision::kTf32:
-      return v1::PRECISION_TF32;
-    case Precision::kBf16:
-      return v1::PRECISION_BF16;
-  }
-  return v1::PRECISION_UNSPECIFIED;
 }
 
 // The typed request's parameters, each only where its flag was given: an unset wire field means
@@ -111,8 +88,8 @@ absl::StatusOr<v1::ExplainRequest> BuildRequest(const CliArgs& flags) {
     r.mutable_parameters()->set_memory_budget_mib(
         static_cast<int32_t>(typed.memory_budget_bytes >> 20));
   }
-  r.set_activation(WireActivation(typed.activation));
-  if (typed.precision.has_value()) r.set_precision(WirePrecision(*typed.precision));
+  r.set_activation(ActivationToProto(typed.activation));
+  if (typed.precision.has_value()) r.set_precision(PrecisionToProto(*typed.precision));
   SetParameters(args, typed.params, r.mutable_parameters());
 
   // Transport: sparsity of the streamed matrices and scheduling.

@@ -29,6 +29,11 @@ add_library(me_proto STATIC
 # Protobuf's headers first: PyTorch's include dir ships older google/protobuf headers.
 target_include_directories(me_proto BEFORE PUBLIC ${Protobuf_INCLUDE_DIRS} ${ME_PROTO_OUT})
 target_link_libraries(me_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
+# The typed enums as wire enums, for the server and the client alike.
+add_library(me_wire_enums STATIC proto/wire_enums.cc)
+target_include_directories(me_wire_enums PUBLIC ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
+target_link_libraries(me_wire_enums PUBLIC me_proto me_methods)
+target_compile_options(me_wire_enums PRIVATE ${ME_WARNINGS})
 
 # --- serving: registry, batcher, validation, metrics, synthetic backend (no LibTorch) ----------
 add_library(me_serving STATIC
@@ -50,7 +55,7 @@ add_library(me_server_lib STATIC
   server/auth.cc
   server/proto_convert.cc
   server/explain_service.cc)
-target_link_libraries(me_server_lib PUBLIC me_proto me_serving)
+target_link_libraries(me_server_lib PUBLIC me_proto me_wire_enums me_serving)
 target_compile_options(me_server_lib PRIVATE ${ME_WARNINGS})
 
 if(ME_ENGINE)
@@ -135,7 +140,7 @@ add_library(me_client_remote STATIC
   ${ME_PROTO_OUT}/grpc/health/v1/health.pb.cc
   ${ME_PROTO_OUT}/grpc/health/v1/health.grpc.pb.cc)
 target_include_directories(me_client_remote PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR})
-target_link_libraries(me_client_remote PUBLIC me_proto me_methods me_client_common me_report
+target_link_libraries(me_client_remote PUBLIC me_proto me_wire_enums me_methods me_client_common me_report
   me_explain_request absl::status absl::statusor absl::strings absl::synchronization absl::time
   nlohmann_json::nlohmann_json)
 target_compile_options(me_client_remote PRIVATE ${ME_WARNINGS})

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "mamba_explain/v1/explain.pb.h"
+#include "proto/wire_enums.h"  // ActivationToProto, PrecisionToProto
 #include "serving/model_registry.h"
 #include "serving/request_validation.h"
 #include "sparse/csr.h"
@@ -22,8 +23,6 @@ namespace mamba_explain {
 absl::StatusOr<ExplainSpec> SpecFromProto(const v1::ExplainRequest& request);
 
 v1::Sparsity SparsityToProto(const SparsityPolicy& policy);
-v1::Precision PrecisionToProto(Precision p);
-v1::Activation ActivationToProto(Activation a);
 
 void FillModelInfo(const ModelEntry& entry, const ServingLimits& limits, v1::ModelInfo* info);
 

@@ -1,21 +1,18 @@
 #include "tools/train/text_batch.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_io.h"
 #include "common/status_macros.h"
 
 namespace mamba_explain {
 
 absl::StatusOr<torch::Tensor> TokenizeTextFile(const Tokenizer& tokenizer,
                                                const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode(text.str()));
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer.Encode(text));
   torch::Tensor out = torch::empty({static_cast<int64_t>(ids.size())}, torch::kInt64);
   int64_t* p = out.data_ptr<int64_t>();
   for (size_t i = 0; i < ids.size(); ++i) p[i] = ids[i];

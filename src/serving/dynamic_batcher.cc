@@ -85,13 +85,13 @@ absl::StatusOr<std::unique_ptr<DynamicBatcher>> DynamicBatcher::Create(
 DynamicBatcher::DynamicBatcher(const BatcherOptions& options, ExplainBackend* backend,
                                ServingMetrics* metrics)
     : options_(options), backend_(backend), metrics_(metrics) {
+  if (metrics_) metrics_->AddRunningBatches(options_.model_name, 0);  // the series exists at 0
   worker_ = std::thread([this] { Run(); });
 }
 
 DynamicBatcher::~DynamicBatcher() { Stop(); }
 
 absl::Status DynamicBatcher::Enqueue(std::unique_ptr<ExplainJob> job) {
-  int64_t depth = 0;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("server is draining");
@@ -112,9 +112,10 @@ absl::Status DynamicBatcher::Enqueue(std::unique_ptr<ExplainJob> job) {
     job->enqueued = absl::Now();
     job->sequence = next_sequence_++;
     queue_.push_back(std::move(job));
-    depth = static_cast<int64_t>(queue_.size());
+    // Under mu_: set after unlocking, this could land after the worker took the job and set 0,
+    // and the gauge (the HPA's metric) would read 1 for as long as that batch runs.
+    if (metrics_) metrics_->SetQueueDepth(options_.model_name, static_cast<int64_t>(queue_.size()));
   }
-  if (metrics_) metrics_->SetQueueDepth(options_.model_name, depth);
   return absl::OkStatus();
 }
 
@@ -191,7 +192,6 @@ void DynamicBatcher::Run() {
   while (true) {
     std::vector<std::unique_ptr<ExplainJob>> dropped;
     std::vector<std::unique_ptr<ExplainJob>> batch;
-    int64_t depth = 0;
     {
       absl::MutexLock lock(&mu_);
       // Wake at least every 50 ms so cancelled jobs leave the queue promptly.
@@ -226,9 +226,10 @@ void DynamicBatcher::Run() {
               ready_at);
         }
       }
-      depth = static_cast<int64_t>(queue_.size());
+      if (metrics_)
+        metrics_->SetQueueDepth(options_.model_name,
+                                static_cast<int64_t>(queue_.size()));  // see Enqueue
     }
-    if (metrics_) metrics_->SetQueueDepth(options_.model_name, depth);
     for (auto& job : dropped) {
       JobStats stats;
       stats.queue_time = absl::Now() - job->enqueued;
@@ -244,6 +245,7 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     absl::MutexLock lock(&mu_);
     running_since_ = start;
   }
+  if (metrics_) metrics_->AddRunningBatches(options_.model_name, 1);
   // Each job keeps its own options (they share only the key); the backend plans the calls.
   std::vector<BatchItem> items;
   int64_t longest = 0;
@@ -293,6 +295,7 @@ void DynamicBatcher::Execute(std::vector<std::unique_ptr<ExplainJob>> batch) {
     metrics_->AddLayersComputed(options_.model_name, sink.layers());
     const DeviceMemoryStats memory = backend_->DeviceMemory();
     metrics_->SetGpuMemoryBytes(memory.used, memory.reserved);
+    metrics_->AddRunningBatches(options_.model_name, -1);
   }
   sink.FinishAll(status);
 }

@@ -21,6 +21,11 @@ ServingMetrics::ServingMetrics()
                        .Name("mamba_explain_pending_requests")
                        .Help("Explain requests waiting in the model's queue")
                        .Register(*registry_)),
+      running_batches_(prometheus::BuildGauge()
+                           .Name("mamba_explain_running_batches")
+                           .Help("Batches of the model computing now (a cancelled request's "
+                                 "batch runs until its next result)")
+                           .Register(*registry_)),
       model_ready_(prometheus::BuildGauge()
                        .Name("mamba_explain_model_ready")
                        .Help("1 when the model is loaded, warmed up and serving")
@@ -97,6 +102,10 @@ void ServingMetrics::RequestFinished(const std::string& rpc, const std::string& 
 
 void ServingMetrics::SetQueueDepth(const std::string& model, int64_t depth) {
   queue_depth_.Add({{"model", model}}).Set(static_cast<double>(depth));
+}
+
+void ServingMetrics::AddRunningBatches(const std::string& model, int64_t delta) {
+  running_batches_.Add({{"model", model}}).Increment(static_cast<double>(delta));
 }
 
 void ServingMetrics::SetModelReady(const std::string& model, bool ready) {

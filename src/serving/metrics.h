@@ -31,6 +31,9 @@ class ServingMetrics {
   // `model` outside the known names (and not "") is recorded as "unknown".
   void RequestFinished(const std::string& rpc, const std::string& model, const std::string& code);
   void SetQueueDepth(const std::string& model, int64_t depth);
+  // +1 when a batch of `model` starts computing, -1 when its backend call returns (its layer
+  // results are counted by then).
+  void AddRunningBatches(const std::string& model, int64_t delta);
   // Also makes `model` a known label value (the registry calls it for every model it lists).
   void SetModelReady(const std::string& model, bool ready);
   void SetInflightStreams(int64_t n);
@@ -50,6 +53,7 @@ class ServingMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Gauge>& queue_depth_;
+  prometheus::Family<prometheus::Gauge>& running_batches_;
   prometheus::Family<prometheus::Gauge>& model_ready_;
   prometheus::Gauge& inflight_;
   prometheus::Family<prometheus::Histogram>& batch_size_;

@@ -315,15 +315,28 @@ S="--server 127.0.0.1:$slow_port"
 slow=$(python3 -c 'print(",".join(str((13 * i + 5) % 96) for i in range(600)))')
 SLOW="explain $S --model deep --ids $slow --method latim-l1,latim-l2,latim-alti --quiet"
 expect_code "deadline -> DEADLINE_EXCEEDED" "DEADLINE_EXCEEDED" $SLOW --timeout 1
-# idle_server: wait (bounded) until no stream is open, i.e. the worker dropped what the last
-# check left behind (an expired or cancelled request stops at its next result).
+# idle_server: wait (bounded) until no stream is open and no batch computes. A stream closes as
+# soon as its request expires or its client goes, while the worker computes that batch until its
+# next result, which on a loaded machine can take a while; a request sent before then would wait
+# in the queue, not run.
 idle_server() {
-  for _ in $(seq 1 900); do
-    [ "$(metric "$slow_mport" 'mamba_explain_inflight_streams')" = 0 ] && return 0; sleep 0.1
+  for _ in $(seq 1 1800); do
+    [ "$(metric "$slow_mport" 'mamba_explain_inflight_streams')" = 0 ] &&
+      [ "$(metric "$slow_mport" 'mamba_explain_running_batches{model="deep"}')" = 0 ] && return 0
+    sleep 0.1
   done
   return 1
 }
-idle_server || bad "the expired request still runs"
+# What the slow server is doing, for failure messages.
+slow_state() {
+  local m
+  for m in 'mamba_explain_inflight_streams' 'mamba_explain_pending_requests{model="deep"}' \
+    'mamba_explain_running_batches{model="deep"}' 'mamba_explain_batch_size_count{model="deep"}' \
+    'mamba_explain_layer_results_total{model="deep"}'; do
+    printf ' %s=%s' "${m%%\{*}" "$(metric "$slow_mport" "$m")"
+  done
+}
+idle_server || bad "the expired request still runs:$(slow_state)"
 
 # Cancellation: kill a client mid-stream; the server must stop computing that request.
 $client_bin $SLOW --stream-log "$tmp/c.log" >/dev/null 2>&1 &
@@ -333,6 +346,8 @@ for _ in $(seq 1 1200); do grep -q layer_result "$tmp/c.log" 2>/dev/null && brea
 for _ in $(seq 1 600); do
   [ "$(metric "$slow_mport" 'mamba_explain_requests_total{code="CANCELLED"')" = 1 ] && break; sleep 0.1
 done
+# Its batch must end early (results are counted when a batch ends).
+idle_server || bad "the cancelled request still runs:$(slow_state)"
 layers=$(metric "$slow_mport" 'mamba_explain_layer_results_total{model="deep"}')
 if [ "$(metric "$slow_mport" 'mamba_explain_requests_total{code="CANCELLED"')" = 1 ] &&
   python3 -c "import sys; sys.exit(0 if 0 < float('$layers') < 720 else 1)"; then
@@ -341,31 +356,46 @@ else bad "cancellation: layers=$layers"; fi
 # Queue full: one running, one queued, the third is rejected with a retry hint. (Section
 # "queuefull": its bounded waits assume the CLI starts and the first layer comes within
 # seconds, which a ThreadSanitizer build does not meet.)
-idle_server || bad "the cancelled request still runs"
 if section queuefull; then
 $client_bin $SLOW --stream-log "$tmp/q1.log" >/dev/null 2>"$tmp/q1.err" &
 q1=$!
-for _ in $(seq 1 1200); do grep -q layer_result "$tmp/q1.log" 2>/dev/null && break; sleep 0.05; done
-$client_bin $SLOW >/dev/null 2>"$tmp/q2.err" &
-q2=$!
-pending=
-for _ in $(seq 1 600); do
-  pending=$(metric "$slow_mport" 'mamba_explain_pending_requests{model="deep"}')
-  [ "$pending" = 1 ] && break; sleep 0.05
+# The first runs (it has a result and nothing waits in the queue) ...
+running=
+for _ in $(seq 1 1200); do
+  if grep -q layer_result "$tmp/q1.log" 2>/dev/null &&
+    [ "$(metric "$slow_mport" 'mamba_explain_pending_requests{model="deep"}')" = 0 ]; then
+    running=1; break
+  fi
+  sleep 0.05
 done
-if [ "$pending" = 1 ]; then
+# ... the second waits in the queue (and is still there) ...
+queued=
+if [ -n "$running" ]; then
+  $client_bin $SLOW >/dev/null 2>"$tmp/q2.err" &
+  q2=$!
+  for _ in $(seq 1 600); do
+    if [ "$(metric "$slow_mport" 'mamba_explain_pending_requests{model="deep"}')" = 1 ] &&
+      kill -0 "$q2" 2>/dev/null; then
+      queued=1; break
+    fi
+    sleep 0.05
+  done
+fi
+# ... and the third is rejected.
+if [ -n "$queued" ]; then
   before=$fail
   expect_code "queue full -> RESOURCE_EXHAUSTED with retry hint" "retry after" explain $S --model deep --ids 1,2 --quiet
   # Says what the two long requests were doing if the check failed (they should both still run).
   if [ "$fail" != "$before" ]; then
     echo "  first: $(kill -0 "$q1" 2>/dev/null && echo running || echo ended), $(grep -c layer_result "$tmp/q1.log") results, $(head -c 300 "$tmp/q1.err")"
     echo "  second: $(kill -0 "$q2" 2>/dev/null && echo running || echo ended), $(head -c 300 "$tmp/q2.err")"
+    echo "  server:$(slow_state)"
   fi
 else
-  bad "queue full: could not fill the queue (pending=$pending; first: $(grep -c layer_result "$tmp/q1.log") results, $(cat "$tmp/q1.err"); second: $(cat "$tmp/q2.err"))"
+  bad "queue full: could not fill the queue (first running: ${running:-no}, $(grep -c layer_result "$tmp/q1.log" 2>/dev/null) results, $(head -c 300 "$tmp/q1.err"); second queued: ${queued:-no}, $(head -c 300 "$tmp/q2.err" 2>/dev/null); server:$(slow_state))"
 fi
-kill -9 "$q1" "$q2" 2>/dev/null
-wait "$q1" "$q2" 2>/dev/null
+kill -9 "$q1" ${q2:+"$q2"} 2>/dev/null
+wait "$q1" ${q2:+"$q2"} 2>/dev/null
 fi
 kill -TERM "$slow_pid"; wait "$slow_pid"; slow_rc=$?
 if [ $slow_rc = 0 ]; then ok "slow-model server exits 0 on SIGTERM"; else bad "slow-model server rc=$slow_rc"; fi

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "serving/metrics.h"
 
 namespace mamba_explain {
 namespace {
@@ -401,6 +402,48 @@ TEST(DynamicBatcherTest, CancellationStopsARunningBatchBetweenLayers) {
   Wait(sink);
   EXPECT_EQ(sink.status.code(), absl::StatusCode::kCancelled) << sink.status;
   EXPECT_EQ(backend.layers_run_.load(), 0);
+}
+
+// The value of the one series of gauge `name` labelled model=`model` (-1 when there is none).
+double GaugeValue(const ServingMetrics& metrics, const std::string& name,
+                  const std::string& model) {
+  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "model" && label.value == model) return metric.gauge.value;
+      }
+    }
+  }
+  return -1;
+}
+
+// mamba_explain_running_batches covers the whole backend call: a cancelled job's stream ends at
+// once, but its batch computes until the backend returns, and the gauge says so (a request sent
+// meanwhile waits in the queue).
+TEST(DynamicBatcherTest, RunningBatchesGaugeCoversTheBackendCallPastACancelledJob) {
+  FakeBackend backend;
+  backend.block_ = true;
+  ServingMetrics metrics;
+  BatcherOptions options;
+  options.model_name = "m";
+  options.max_batch_size = 1;
+  options.max_queue_delay = absl::ZeroDuration();
+  auto batcher = DynamicBatcher::Create(options, &backend, &metrics);
+  ASSERT_TRUE(batcher.ok());
+  EXPECT_EQ(GaugeValue(metrics, "mamba_explain_running_batches", "m"), 0);
+  RecordingSink sink;
+  ASSERT_TRUE((*batcher)->Enqueue(MakeJob(1, &sink)).ok());
+  for (int i = 0; i < 3000 && backend.batches().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_EQ(backend.batches().size(), 1u);
+  EXPECT_EQ(GaugeValue(metrics, "mamba_explain_running_batches", "m"), 1);
+  sink.cancelled = true;
+  EXPECT_EQ(GaugeValue(metrics, "mamba_explain_running_batches", "m"), 1);
+  backend.release_.Notify();
+  Wait(sink);
+  batcher->reset();  // joins the worker: the batch has ended
+  EXPECT_EQ(GaugeValue(metrics, "mamba_explain_running_batches", "m"), 0);
 }
 
 TEST(DynamicBatcherTest, StopDrainsQueuedJobsAndRejectsNewOnes) {

@@ -33,7 +33,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DME_BUILD_TESTS=OF
 # --- runtime: shared libraries only, non-root ------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libtorch1.13 libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 \
+      libtorch1.13 libopenblas0-openmp libgrpc++1.51 libprotobuf32 libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 libcpp-httplib0.11 libabsl20220623 libicu72 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <numeric>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/client_flags.h"
@@ -18,6 +19,7 @@
 #include "client/result_json.h"
 #include "client/token_refs.h"
 #include "common/cli_args.h"
+#include "common/cpu_blas.h"
 #include "common/status_macros.h"
 #include "explain/engine.h"
 #include "explain/explain_request.h"
@@ -56,6 +58,10 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args) {
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   EngineOptions options;
   options.device = args.Get("device", "cpu");
+  if (absl::StartsWith(options.device, "cpu")) {
+    const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
+    if (!warning.empty()) std::cerr << "mamba-explain: " << warning << "\n";
+  }
   ASSIGN_OR_RETURN(options.precision, ParsePrecision(args.Get("dtype", "fp32")));
   options.tokenizer_path = args.Get("tokenizer");
   return Engine::Load(model_dir, options);

@@ -4,6 +4,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
   libtorch-dev libabsl-dev nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
+  # Debian's LibTorch calls the system BLAS; without this the alternatives point at the netlib
+  # reference BLAS (unblocked loops). The OpenMP build shares LibTorch's libgomp pool.
+  libopenblas0-openmp
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libcpp-httplib-dev chromium openssl libssl-dev curl
   libzip-dev  # explain --format npz (client/array_export.cc)

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/cpu_blas.h"
 #include "common/file_io.h"
 #ifdef ME_HAVE_CIVETWEB
 #include "server/civetweb_start_error.h"
@@ -373,6 +374,10 @@ int Serve() {
   } else if (backend == "engine") {
     EngineBackendOptions options;
     options.device = absl::GetFlag(FLAGS_device);
+    if (absl::StartsWith(options.device, "cpu")) {
+      const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
+      if (!warning.empty()) std::cerr << "mamba-explaind: " << warning << std::endl;
+    }
     options.precision = absl::GetFlag(FLAGS_precision);
     options.memory_budget_mib = absl::GetFlag(FLAGS_memory_budget_mib);
     options.memory_limit_mib = absl::GetFlag(FLAGS_memory_limit_mib);

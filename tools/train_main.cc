@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/cli_args.h"
+#include "common/cpu_blas.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tools/train/copy_trainer.h"
@@ -120,6 +122,10 @@ absl::Status RunCopy(const std::vector<std::string>& argv, const std::string& de
   o.tf32 = args.Has("tf32");
   o.seed = static_cast<uint64_t>(seed);
   o.device = args.Get("device", "cpu");
+  if (absl::StartsWith(o.device, "cpu")) {
+    const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
+    if (!warning.empty()) std::cerr << "mamba-explain-train: " << warning << "\n";
+  }
   o.resume = args.Has("resume");
   ASSIGN_OR_RETURN(CopyEvalResult r, TrainCopyModel(o));
   PrintEval(r);

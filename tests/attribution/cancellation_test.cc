@@ -362,7 +362,13 @@ TEST(Cancellation, EngineBatchDropsOnlyTheCancelledSequence) {
   for (size_t i = 0; i < kept.size(); ++i) {
     EXPECT_EQ(kept[i].sequence, want[i].sequence);
     EXPECT_EQ(kept[i].method, want[i].method);
-    EXPECT_EQ(kept[i].matrix, want[i].matrix);  // the same computation, bit for bit
+    // The same computation on a smaller batch: equal up to the BLAS's blocking, which may depend
+    // on the batch's size (OpenBLAS's does; netlib's reference gave equal bits).
+    ASSERT_EQ(kept[i].matrix.size(), want[i].matrix.size());
+    EXPECT_LE(
+        me_testing::RelativeError(torch::tensor(kept[i].matrix), torch::tensor(want[i].matrix)),
+        1e-5)
+        << i;
   }
   EXPECT_STATUS((*engine)->Explain(
                     batch, [](AttributionResult) { return true; },

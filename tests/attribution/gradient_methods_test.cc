@@ -131,8 +131,10 @@ TEST_P(GradientFixtureTest, SmoothGradWithZeroSigmaEqualsGradientXInput) {
     ASSERT_EQ(results.size(), 4u);  // per method, per sequence
     EXPECT_EQ(results[0].method, Method::kGradientXInput);
     EXPECT_EQ(results[2].method, Method::kSmoothGrad);
-    EXPECT_TRUE(AllClose(Matrix(results[2]), Matrix(results[0]), 1e-6, 1e-5));
-    EXPECT_TRUE(AllClose(Matrix(results[3]), Matrix(results[1]), 1e-6, 1e-5));
+    // Equal up to fp32 rounding: the noise samples run as one larger batch, and the BLAS's
+    // blocking (so its summation order) may depend on the batch's size.
+    EXPECT_LE(me_testing::RelativeError(Matrix(results[2]), Matrix(results[0])), 1e-5);
+    EXPECT_LE(me_testing::RelativeError(Matrix(results[3]), Matrix(results[1])), 1e-5);
   }
 }
 

@@ -70,14 +70,15 @@ TEST_P(HiddenAttentionFixtureTest, ReproducesTheScanAndBlocksAgree) {
       torch::Tensor y = (Mc * x.unsqueeze(0)).sum(1);
       EXPECT_LE(me_testing::RelativeError(y, tr.y[seq]), 1e-5) << "layer " << tr.layer;
       EXPECT_TRUE(AllClose(y, tr.y[seq], 1e-5, 1e-4)) << "layer " << tr.layer;
-      // Row blocks × unit blocks equal the full matrix.
+      // Row blocks × unit blocks equal the full matrix (up to fp32 rounding: the products'
+      // blocking depends on their shapes).
       for (auto [r0, r1] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {3, 11}, {n - 1, n}}) {
         for (int64_t ub : {int64_t{1}, U / 2 + 1}) {
           for (int64_t u0 = 0; u0 < U; u0 += ub) {
             const int64_t u1 = std::min(U, u0 + ub);
             torch::Tensor part = HiddenAttention(p, r0, r1, u0, u1, true);
             EXPECT_TRUE(
-                AllClose(part, M.index({Slice(r0, r1), Slice(), Slice(u0, u1)}), 1e-7, 1e-6));
+                AllClose(part, M.index({Slice(r0, r1), Slice(), Slice(u0, u1)}), 1e-6, 1e-5));
           }
         }
       }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CPU matrix products on netlib's reference BLAS against OpenBLAS, in one run on one machine: the
-# sgemm rate of each (numpy on the same libblas.so.3, 1024^3), three offline explanations of the
-# English demo model (256 tokens, every row) and 20 steps of the recall trainer. Needs both
-# libblas3 and libopenblas0-openmp installed (Debian); the library is picked per command through
-# LD_LIBRARY_PATH, so the alternatives stay as they are. Prints a markdown table.
+# sgemm rate of each (Debian's numpy in /usr/bin/python3, on the same libblas.so.3, 1024^3), three
+# offline explanations of the English demo model (256 tokens, every row) and 20 steps of the
+# recall trainer. Needs both libblas3 and libopenblas0-openmp installed (Debian); the library is
+# picked per command through LD_LIBRARY_PATH, so the alternatives stay as they are. Prints a
+# markdown table (docs/benchmarks.md, "CPU BLAS").
 #
 # usage: tools/cpu_blas_bench.sh [BUILD_DIR (default build)]
 set -euo pipefail
@@ -27,7 +28,7 @@ secs() {  # secs LIBDIR CMD...: wall seconds of CMD on that BLAS
   python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 gflops() {
-  LD_LIBRARY_PATH=$1 python3 -c '
+  LD_LIBRARY_PATH=$1 /usr/bin/python3 -c '
 import time, numpy as np
 a = np.random.rand(1024, 1024).astype(np.float32); a @ a
 t = time.perf_counter(); n = 5

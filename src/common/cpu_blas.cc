@@ -42,7 +42,7 @@ CpuBlasInfo DetectCpuBlas() {
 std::string ReferenceBlasWarning(const CpuBlasInfo& info) {
   if (info.name != "reference") return "";
   return "WARNING: CPU matrix products run on the reference BLAS (" + info.path +
-         "); explanations and training run 1.5-2x faster on an optimised one: install "
+         "); explanations and training run 1.3-2.2x faster on an optimised one: install "
          "libopenblas0-openmp (Debian; scripts/install_deps.sh does) or point the libblas.so.3 "
          "alternative at one";
 }

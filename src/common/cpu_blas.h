@@ -1,7 +1,7 @@
 // Which BLAS the process's CPU matrix products run on. Debian's LibTorch calls the system BLAS
 // (libblas.so.3, chosen by update-alternatives); when no optimised one is installed that is the
 // netlib reference implementation, whose unblocked loops made CPU explanations and
-// training 1.5-2.2x slower here (docs/benchmarks.md, "CPU BLAS"). The server, the offline CLI and
+// training 1.3-2.2x slower here (docs/benchmarks.md, "CPU BLAS"). The server, the offline CLI and
 // the trainer warn about it when they run on the CPU. Linux/glibc (dladdr); elsewhere, and in
 // builds whose LibTorch links its BLAS statically (the CUDA wheels' MKL), the library is simply not
 // found.

@@ -5,7 +5,6 @@
 #include <iostream>
 #include <numeric>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/client_flags.h"
@@ -58,10 +57,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadEngine(const CliArgs& args) {
   ASSIGN_OR_RETURN(std::string model_dir, args.Require("model-dir"));
   EngineOptions options;
   options.device = args.Get("device", "cpu");
-  if (absl::StartsWith(options.device, "cpu")) {
-    const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
-    if (!warning.empty()) std::cerr << "mamba-explain: " << warning << "\n";
-  }
+  const std::string blas_warning = ReferenceBlasWarningForDevice(options.device);
+  if (!blas_warning.empty()) std::cerr << "mamba-explain: " << blas_warning << "\n";
   ASSIGN_OR_RETURN(options.precision, ParsePrecision(args.Get("dtype", "fp32")));
   options.tokenizer_path = args.Get("tokenizer");
   return Engine::Load(model_dir, options);

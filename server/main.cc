@@ -374,10 +374,8 @@ int Serve() {
   } else if (backend == "engine") {
     EngineBackendOptions options;
     options.device = absl::GetFlag(FLAGS_device);
-    if (absl::StartsWith(options.device, "cpu")) {
-      const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
-      if (!warning.empty()) std::cerr << "mamba-explaind: " << warning << std::endl;
-    }
+    const std::string blas_warning = ReferenceBlasWarningForDevice(options.device);
+    if (!blas_warning.empty()) std::cerr << "mamba-explaind: " << blas_warning << std::endl;
     options.precision = absl::GetFlag(FLAGS_precision);
     options.memory_budget_mib = absl::GetFlag(FLAGS_memory_budget_mib);
     options.memory_limit_mib = absl::GetFlag(FLAGS_memory_limit_mib);

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -122,10 +121,8 @@ absl::Status RunCopy(const std::vector<std::string>& argv, const std::string& de
   o.tf32 = args.Has("tf32");
   o.seed = static_cast<uint64_t>(seed);
   o.device = args.Get("device", "cpu");
-  if (absl::StartsWith(o.device, "cpu")) {
-    const std::string warning = ReferenceBlasWarning(DetectCpuBlas());
-    if (!warning.empty()) std::cerr << "mamba-explain-train: " << warning << "\n";
-  }
+  const std::string blas_warning = ReferenceBlasWarningForDevice(o.device);
+  if (!blas_warning.empty()) std::cerr << "mamba-explain-train: " << blas_warning << "\n";
   o.resume = args.Has("resume");
   ASSIGN_OR_RETURN(CopyEvalResult r, TrainCopyModel(o));
   PrintEval(r);

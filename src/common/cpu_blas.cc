@@ -47,4 +47,9 @@ std::string ReferenceBlasWarning(const CpuBlasInfo& info) {
          "alternative at one";
 }
 
+std::string ReferenceBlasWarningForDevice(const std::string& device) {
+  if (device.rfind("cpu", 0) != 0) return "";
+  return ReferenceBlasWarning(DetectCpuBlas());
+}
+
 }  // namespace mamba_explain

@@ -28,6 +28,10 @@ CpuBlasInfo DetectCpuBlas();
 // that; "" unless `info` names the reference.
 std::string ReferenceBlasWarning(const CpuBlasInfo& info);
 
+// ReferenceBlasWarning(DetectCpuBlas()) for a `device` flag naming the CPU ("cpu", "cpu:0"), ""
+// for any other device: what the server, the offline CLI and the trainer print at start.
+std::string ReferenceBlasWarningForDevice(const std::string& device);
+
 }  // namespace mamba_explain
 
 #endif  // MAMBA_EXPLAIN_COMMON_CPU_BLAS_H_

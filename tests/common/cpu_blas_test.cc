@@ -45,6 +45,10 @@ TEST(CpuBlasTest, WarnsOnlyAboutTheReference) {
   EXPECT_EQ(ReferenceBlasWarning({true, "/x/libopenblasp-r0.3.21.so", "OpenBLAS", true}), "");
   EXPECT_EQ(ReferenceBlasWarning({true, "/x/libtorch_cpu.so", "unknown", false}), "");
   EXPECT_EQ(ReferenceBlasWarning({}), "");
+  // Only CPU devices look at the BLAS; on this process's BLAS the answer is the detection's.
+  EXPECT_EQ(ReferenceBlasWarningForDevice("cuda"), "");
+  EXPECT_EQ(ReferenceBlasWarningForDevice("cuda:1"), "");
+  EXPECT_EQ(ReferenceBlasWarningForDevice("cpu"), ReferenceBlasWarning(DetectCpuBlas()));
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ panel("Server errors and overload rejections", [
 panel("Queue depth per pod (HPA metric)", [(f'sum by (pod) (mamba_explain_pending_requests{{namespace="$namespace"}})', "{{pod}}")], "short",
       desc="mamba_explain_pending_requests summed per pod: what the HPA averages (target 4)")
 panel("Open Explain streams per pod", [('sum by (pod) (mamba_explain_inflight_streams{namespace="$namespace"})', "{{pod}}")])
+panel("Batches computing per pod", [(f'sum by (pod) (mamba_explain_running_batches{{{sel}}})', "{{pod}}")], "short",
+      desc="mamba_explain_running_batches: 1 per model worker while a batch computes (a cancelled request's batch counts until its next result); busy with an empty queue means no backlog")
 for q in ("0.5", "0.95", "0.99"):
     pass
 panel("Request latency (admission to end of stream)", [

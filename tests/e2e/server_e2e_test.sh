@@ -307,8 +307,10 @@ if section slow; then
 # --- a slow engine model: deadlines, cancellation, queue full -----------------------------------
 # 240 layers x 3 methods over 600 rows: a request computes for about 9 minutes on one core of the
 # development machine (about 2 s per layer), far longer than these checks take, and its results
-# stream layer by layer. (With 80 layers a request took about 3 minutes here and less on the CI
-# machine: two of them could end within the queue-full check's waits and let its third request in.)
+# stream layer by layer. The checks wait on the server's gauges, never on time alone: the
+# queue-full check once failed in CI because the queue-depth gauge could keep a stale 1 (set
+# after the queue's lock was released; fixed in DynamicBatcher) and the third request went out
+# before the second was queued.
 start_server slow --model_repository "$drepo" --plaintext --max_batch_size 1 --max_queue 1 \
   --max_queue_delay_ms 0 --max_matrix_rows 1000000 || finish
 S="--server 127.0.0.1:$slow_port"

@@ -460,13 +460,13 @@ absl::Status ExplainService::CheckTextSize(const std::string& text) const {
 }
 
 void ExplainService::StreamStarted() {
-  const int64_t n = ++inflight_;
-  if (metrics_) metrics_->SetInflightStreams(n);
+  ++inflight_;
+  if (metrics_) metrics_->AddInflightStreams(1);
 }
 
 void ExplainService::StreamDone() {
-  const int64_t n = --inflight_;
-  if (metrics_) metrics_->SetInflightStreams(n);
+  --inflight_;
+  if (metrics_) metrics_->AddInflightStreams(-1);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ExplainService::Explain(

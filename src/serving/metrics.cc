@@ -116,7 +116,9 @@ void ServingMetrics::SetModelReady(const std::string& model, bool ready) {
   model_ready_.Add({{"model", model}}).Set(ready ? 1 : 0);
 }
 
-void ServingMetrics::SetInflightStreams(int64_t n) { inflight_.Set(static_cast<double>(n)); }
+void ServingMetrics::AddInflightStreams(int64_t delta) {
+  inflight_.Increment(static_cast<double>(delta));
+}
 
 void ServingMetrics::ObserveBatch(const std::string& model, int batch_size, int64_t tokens,
                                   double compute_s) {

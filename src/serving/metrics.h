@@ -36,7 +36,9 @@ class ServingMetrics {
   void AddRunningBatches(const std::string& model, int64_t delta);
   // Also makes `model` a known label value (the registry calls it for every model it lists).
   void SetModelReady(const std::string& model, bool ready);
-  void SetInflightStreams(int64_t n);
+  // +1 when an Explain stream opens, -1 when it ends. Deltas, not a value set after counting
+  // elsewhere: two streams ending and starting at once cannot leave a stale count behind.
+  void AddInflightStreams(int64_t delta);
   void ObserveBatch(const std::string& model, int batch_size, int64_t tokens, double compute_s);
   void ObserveQueue(const std::string& model, double seconds);
   void ObserveStream(const std::string& model, double seconds);

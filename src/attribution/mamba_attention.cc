@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "attribution/hidden_attention.h"
@@ -155,17 +156,10 @@ absl::StatusOr<std::vector<torch::Tensor>> GradientScores(const MambaModel& mode
             .to(out.logits.device())
             .unsqueeze(1);
     torch::Tensor f = out.logits.gather(1, tokens).sum();
-    std::vector<torch::Tensor> grads;
-    try {
-      grads = torch::autograd::grad({f}, streams);
-    } catch (const c10::Error&) {
-      // A stop in the backward throws (mamba/layer_check.h); cancellation is monotonic, so the
-      // state tells a stop from a fault.
-      if (cancelled()) return stop;
-      throw;
-    }
+    std::optional<std::vector<torch::Tensor>> grads = GradUnlessStopped({f}, streams, cancelled);
+    if (!grads.has_value()) return stop;
     // s_ℓ[j] = max_k max(G_ℓ[j, k], 0): [count, L − start, len].
-    torch::Tensor s = torch::stack(grads, 1).clamp_min(0).amax(-1).detach();
+    torch::Tensor s = torch::stack(*grads, 1).clamp_min(0).amax(-1).detach();
     for (int64_t k = 0; k < count; ++k) {
       const int64_t t = st.rows[q0 + k];
       torch::Tensor sk = s[k].narrow(-1, 0, t + 1);  // causal prefix j ≤ t

@@ -1,10 +1,13 @@
 #include "attribution/targets.h"
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "mamba/checkpointed_forward.h"
+#include "mamba/layer_check.h"
 #include "mamba/mamba_ops.h"
 
 namespace mamba_explain {
@@ -124,15 +127,12 @@ absl::Status GradientsOfTargets(const EmbeddingLogitFn& fn, const GradientItems&
     torch::Tensor index = torch::tensor(toks, torch::kLong).to(logits->device()).unsqueeze(1);
     torch::Tensor selected = logits->gather(1, index).squeeze(1);  // [count]
     // Items are independent, so d(Σ_k f_k)/dx[k] = df_k/dx[k]: one backward for the batch.
-    torch::Tensor grad;
-    try {
-      grad = torch::autograd::grad({selected.sum()}, {x})[0];
-    } catch (const c10::Error&) {
-      // A stop in the backward (mamba/layer_check.h) throws; cancellation is monotonic, so the
-      // batch's state tells a stop from a fault. The graph is freed with the tensors above.
-      if (batch_cancelled()) continue;
-      throw;
-    }
+    // Stopped in the backward: the next batch skips them (the graph is freed with the tensors
+    // above).
+    std::optional<std::vector<torch::Tensor>> grads =
+        GradUnlessStopped({selected.sum()}, {x}, batch_cancelled);
+    if (!grads.has_value()) continue;
+    const torch::Tensor& grad = (*grads)[0];
     torch::Tensor values = selected.detach().to(torch::kCPU);
     for (int64_t k = 0; k < count; ++k) {
       sink(chosen[k], grad[k].narrow(0, 0, lens[k]), values[k].item<float>());

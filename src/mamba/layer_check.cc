@@ -14,4 +14,15 @@ void CheckInBackward(const torch::Tensor& h, const LayerCheck& check) {
   });
 }
 
+std::optional<std::vector<torch::Tensor>> GradUnlessStopped(
+    const std::vector<torch::Tensor>& outputs, const std::vector<torch::Tensor>& inputs,
+    const std::function<bool()>& stopped) {
+  try {
+    return torch::autograd::grad(outputs, inputs);
+  } catch (const c10::Error&) {
+    if (stopped()) return std::nullopt;
+    throw;
+  }
+}
+
 }  // namespace mamba_explain

@@ -11,6 +11,8 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -32,6 +34,13 @@ inline absl::Status CheckLayer(const LayerCheck& check) {
 // cancellation state that this was a stop, not a fault). No-op when check is empty or h does not
 // require grad.
 void CheckInBackward(const torch::Tensor& h, const LayerCheck& check);
+
+// torch::autograd::grad(outputs, inputs) for a graph whose blocks carry a check: nullopt when the
+// backward threw and `stopped()` holds (the caller's cancellation state is monotonic, so it tells
+// a stop from a fault); any other error is rethrown.
+std::optional<std::vector<torch::Tensor>> GradUnlessStopped(
+    const std::vector<torch::Tensor>& outputs, const std::vector<torch::Tensor>& inputs,
+    const std::function<bool()>& stopped);
 
 }  // namespace mamba_explain
 

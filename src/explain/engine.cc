@@ -104,7 +104,7 @@ RowSelection SequenceRowSelection(const ValidatedSequence& seq) {
 // next pass.
 absl::Status RunGradientBaselines(const MambaModel& model, const ValidatedRequest& request,
                                   const Cancellation& cancel, const ResultCallback& callback,
-                                  const StepProgress& progress) {
+                                  const MethodProgress& progress) {
   const ExplainParameters& p = request.params;
   GradientMethodOptions gradients;
   gradients.methods.clear();
@@ -306,7 +306,7 @@ absl::Status Engine::CheckMemory(const ValidatedRequest& request) const {
 }
 
 absl::Status Engine::Explain(const ValidatedRequest& request, const ResultCallback& callback,
-                             const Cancellation& cancel, const StepProgress& progress) const {
+                             const Cancellation& cancel, const MethodProgress& progress) const {
   // The one check below Validate, for callers that build or merge the request themselves; the
   // families check nothing of it again.
   RETURN_IF_ERROR(CheckValidated(request, shape()));

@@ -43,11 +43,6 @@ struct DeviceMemory {
   int64_t reserved = 0;  // bytes reserved by the allocator
 };
 
-// Progress inside a long result (the offline CLI's bar, the server's Progress messages): the
-// gradient methods and MambaLRP report their items (rows × IG steps or SmoothGrad samples) done of
-// the total after each forward/backward batch (attribution_types.h).
-using StepProgress = MethodProgress;
-
 // Row-major logits of some positions.
 struct LogitRows {
   int64_t rows = 0;
@@ -93,11 +88,11 @@ class Engine {
   // Before any work the memory estimate is checked: RESOURCE_EXHAUSTED when a sequence alone does
   // not fit; a batch that fits only sequence by sequence runs its LaTIM pass so. Device or host
   // out-of-memory is RESOURCE_EXHAUSTED (CUDA cache emptied); other LibTorch errors are INTERNAL
-  // with the LibTorch message. `progress`, when set, hears the gradient methods' steps
-  // (StepProgress).
+  // with the LibTorch message. `progress`, when set, hears the steps of the gradient methods and
+  // MambaLRP (MethodProgress: the offline CLI's bar, the server's Progress messages).
   absl::Status Explain(const ValidatedRequest& request, const ResultCallback& callback,
                        const Cancellation& cancel = Cancellation(),
-                       const StepProgress& progress = StepProgress()) const;
+                       const MethodProgress& progress = MethodProgress()) const;
   // Same, collecting every result.
   absl::StatusOr<std::vector<AttributionResult>> Explain(const ValidatedRequest& request) const;
 

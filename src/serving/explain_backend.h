@@ -59,7 +59,7 @@ class BatchSink {
   // it before the rest of the batch is computed. Backends may skip it (the batch's end finishes
   // every item).
   virtual void OnDone(int item) {}
-  // Inside a long method of `item`'s family call: `done` of `total` items (engine StepProgress;
+  // Inside a long method of `item`'s family call: `done` of `total` items (MethodProgress;
   // the call's count, shared by its items). Advice only: a sink may drop it.
   virtual void OnProgress(int item, Method method, int64_t done, int64_t total) {}
   // True when every item is cancelled; backends check it between layers and then stop.

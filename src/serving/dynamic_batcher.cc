@@ -112,9 +112,7 @@ absl::Status DynamicBatcher::Enqueue(std::unique_ptr<ExplainJob> job) {
     job->enqueued = absl::Now();
     job->sequence = next_sequence_++;
     queue_.push_back(std::move(job));
-    // Under mu_: set after unlocking, this could land after the worker took the job and set 0,
-    // and the gauge (the HPA's metric) would read 1 for as long as that batch runs.
-    if (metrics_) metrics_->SetQueueDepth(options_.model_name, static_cast<int64_t>(queue_.size()));
+    PublishQueueDepthLocked();
   }
   return absl::OkStatus();
 }
@@ -143,6 +141,10 @@ void DynamicBatcher::TakeDroppedLocked(std::vector<std::unique_ptr<ExplainJob>>*
     }
   }
   queue_.erase(keep, queue_.end());
+}
+
+void DynamicBatcher::PublishQueueDepthLocked() const {
+  if (metrics_) metrics_->SetQueueDepth(options_.model_name, static_cast<int64_t>(queue_.size()));
 }
 
 size_t DynamicBatcher::HeadLocked() const {
@@ -226,9 +228,7 @@ void DynamicBatcher::Run() {
               ready_at);
         }
       }
-      if (metrics_)
-        metrics_->SetQueueDepth(options_.model_name,
-                                static_cast<int64_t>(queue_.size()));  // see Enqueue
+      PublishQueueDepthLocked();
     }
     for (auto& job : dropped) {
       JobStats stats;

@@ -95,6 +95,10 @@ class DynamicBatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Index of the next job to serve (highest priority, oldest); queue must be non-empty.
   size_t HeadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets the queue-depth gauge from queue_. Under mu_: set after unlocking, Enqueue's 1 could land
+  // after the worker took the job and set 0, and the gauge (the HPA's metric) would read 1 for as
+  // long as that batch runs.
+  void PublishQueueDepthLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Compatible jobs for a batch headed by queue_[head], within the limits; *token_full is set when
   // max_batch_tokens closes the batch (no more requests could join it).
   std::vector<size_t> GatherLocked(size_t head, bool* token_full) const

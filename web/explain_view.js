@@ -68,9 +68,8 @@
 
     // One ExplainResponse in the proto3 JSON mapping ({"header": ...} | {"inputTokens": ...} |
     // {"layerResult": ...} | {"tokenScores": ...} | {"progress": ...} | {"summary": ...});
-    // snake_case field names are
-    // accepted too. A long input's ids and token strings continue in inputTokens events after
-    // the header (explain.proto); they are appended at their offset.
+    // snake_case field names are accepted too. A long input's ids and token strings continue in
+    // inputTokens events after the header (explain.proto); they are appended at their offset.
     addEvent(ev) {
       const pick = (o, camel, snake) => (o[camel] !== undefined ? o[camel] : o[snake]);
       const arr = (o, camel, snake) => pick(o, camel, snake) || [];

@@ -34,7 +34,6 @@ CpuBlasInfo DetectCpuBlas() {
     info.name = "unknown";  // e.g. a BLAS inside LibTorch's own library: no claim either way
   }
   if (lib != nullptr) dlclose(lib);  // drops the reference RTLD_NOLOAD took
-  info.optimised = info.name != "reference" && info.name != "unknown";
 #endif
   return info;
 }

@@ -18,7 +18,7 @@ struct CpuBlasInfo {
   // "OpenBLAS", "BLIS", "MKL", "reference" (netlib's libblas.so, none of the others' markers) or
   // "unknown" (no marker, another file name).
   std::string name;
-  bool optimised = false;  // OpenBLAS, BLIS or MKL
+  bool optimised() const { return name == "OpenBLAS" || name == "BLIS" || name == "MKL"; }
 };
 
 // Looks the symbols up in the already loaded libraries (loads nothing). Thread-safe.

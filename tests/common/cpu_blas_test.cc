@@ -23,7 +23,7 @@ TEST(CpuBlasTest, DetectsTheLibraryOfLibTorchsMatrixProducts) {
   EXPECT_TRUE(
       (std::set<std::string>{"OpenBLAS", "BLIS", "MKL", "reference", "unknown"}).count(info.name))
       << info.name;
-  EXPECT_EQ(info.optimised, info.name != "reference" && info.name != "unknown");
+  EXPECT_EQ(info.optimised(), info.name != "reference" && info.name != "unknown");
   // Debian's alternatives pick the highest priority; OpenBLAS outranks netlib's reference.
   const bool openblas_installed =
       access("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3", F_OK) == 0 ||
@@ -35,15 +35,14 @@ TEST(CpuBlasTest, DetectsTheLibraryOfLibTorchsMatrixProducts) {
 }
 
 TEST(CpuBlasTest, WarnsOnlyAboutTheReference) {
-  CpuBlasInfo reference{true, "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0", "reference",
-                        false};
+  CpuBlasInfo reference{true, "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0", "reference"};
   const std::string warning = ReferenceBlasWarning(reference);
   EXPECT_NE(warning.find("reference BLAS (/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0)"),
             std::string::npos)
       << warning;
   EXPECT_NE(warning.find("libopenblas0-openmp"), std::string::npos) << warning;
-  EXPECT_EQ(ReferenceBlasWarning({true, "/x/libopenblasp-r0.3.21.so", "OpenBLAS", true}), "");
-  EXPECT_EQ(ReferenceBlasWarning({true, "/x/libtorch_cpu.so", "unknown", false}), "");
+  EXPECT_EQ(ReferenceBlasWarning({true, "/x/libopenblasp-r0.3.21.so", "OpenBLAS"}), "");
+  EXPECT_EQ(ReferenceBlasWarning({true, "/x/libtorch_cpu.so", "unknown"}), "");
   EXPECT_EQ(ReferenceBlasWarning({}), "");
   // Only CPU devices look at the BLAS; on this process's BLAS the answer is the detection's.
   EXPECT_EQ(ReferenceBlasWarningForDevice("cuda"), "");
